@@ -1,0 +1,224 @@
+//! Stall alerts: raised by the watchdog when a monitor refused a call as
+//! Busy and no call completed for its alert period.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::error::Name;
+use crate::monitor::Monitor;
+
+/// A monitor stalled: its cap was reached, a call was refused as Busy, and
+/// no call has completed for the alert period since.
+///
+/// ```
+/// use monitor_runtime::Alert;
+/// use std::time::Duration;
+/// let alert = Alert::new("db".into(), 10, 10, Duration::from_secs(100));
+/// assert_eq!(
+///     alert.to_string(),
+///     "alert: monitor `db` stalled: 10 of 10 calls in flight and no call completed for 100s"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Alert {
+    /// The stalled monitor.
+    pub monitor: Name,
+    /// Its cap on calls in flight.
+    pub max_active: usize,
+    /// Calls in flight when the alert was raised.
+    pub in_flight: usize,
+    /// How long no call has completed, counted from the first Busy
+    /// rejection of the stall.
+    pub stalled_for: Duration,
+}
+
+impl Alert {
+    /// An alert, as the watchdog builds it; public for tests of hooks.
+    pub fn new(monitor: Name, max_active: usize, in_flight: usize, stalled_for: Duration) -> Self {
+        Alert {
+            monitor,
+            max_active,
+            in_flight,
+            stalled_for,
+        }
+    }
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "alert: monitor `{}` stalled: {} of {} calls in flight and no call completed for {:?}",
+            self.monitor, self.in_flight, self.max_active, self.stalled_for
+        )
+    }
+}
+
+type Hook = Arc<dyn Fn(&Alert) + Send + Sync>;
+
+static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
+
+/// Sends every alert of every monitor to `hook` instead of stderr. The hook
+/// runs on the watchdog thread: keep it short and never block in it (hand
+/// the alert to a channel if the work is long). Replaces any earlier hook.
+///
+/// ```
+/// monitor_runtime::set_alert_hook(|alert| eprintln!("paging on-call: {alert}"));
+/// monitor_runtime::clear_alert_hook();
+/// ```
+pub fn set_alert_hook(hook: impl Fn(&Alert) + Send + Sync + 'static) {
+    *HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+}
+
+/// Goes back to the default: alerts are written to stderr.
+///
+/// ```
+/// monitor_runtime::clear_alert_hook();
+/// ```
+pub fn clear_alert_hook() {
+    *HOOK.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// A monitor's alert channel, created when the first stream subscribes.
+pub(crate) struct AlertChannel {
+    tx: Option<broadcast::Sender<Alert>>,
+    closed: bool,
+}
+
+impl AlertChannel {
+    pub(crate) const fn new() -> Self {
+        AlertChannel {
+            tx: None,
+            closed: false,
+        }
+    }
+}
+
+/// The alerts of one monitor, as an async [`Stream`]. Alerts are never
+/// held back for a slow reader: one that falls more than 16 alerts behind
+/// skips the oldest. The stream ends when the monitor is stopped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use monitor_runtime::Monitor;
+/// let monitor = Monitor::builder("stream").build();
+/// let mut alerts = monitor.alerts();
+/// monitor.stop();
+/// assert_eq!(alerts.recv().await, None);
+/// # }
+/// ```
+pub struct Alerts {
+    inner: Option<BroadcastStream<Alert>>,
+}
+
+impl Alerts {
+    /// The next alert, or `None` once the monitor is stopped.
+    pub async fn recv(&mut self) -> Option<Alert> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for Alerts {
+    type Item = Alert;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Alert>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match Pin::new(&mut *inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(alert))) => return Poll::Ready(Some(alert)),
+                // Lagged: the oldest alerts were skipped; go on with the rest.
+                Poll::Ready(Some(Err(_))) => continue,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Monitor {
+    /// Subscribes to this monitor's stall alerts.
+    ///
+    /// ```
+    /// let monitor = monitor_runtime::Monitor::builder("db")
+    ///     .max_active(1)
+    ///     .alert(std::time::Duration::from_secs(1))
+    ///     .build();
+    /// let alerts = monitor.alerts();
+    /// # drop(alerts);
+    /// ```
+    pub fn alerts(&self) -> Alerts {
+        let mut channel = self
+            .state()
+            .channel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if channel.closed {
+            return Alerts { inner: None };
+        }
+        let rx = match &channel.tx {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = broadcast::channel(16);
+                channel.tx = Some(tx);
+                rx
+            }
+        };
+        Alerts {
+            inner: Some(BroadcastStream::new(rx)),
+        }
+    }
+}
+
+/// Ends every alert stream of `monitor`.
+pub(crate) fn close(monitor: &Monitor) {
+    let mut channel = monitor
+        .state()
+        .channel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    channel.closed = true;
+    channel.tx = None;
+}
+
+/// Delivers one alert: to the monitor's streams, to the hook or stderr, and
+/// as a `tracing` warning. Never blocks on a reader.
+pub(crate) fn raise(monitor: &Monitor, alert: Alert) {
+    monitor
+        .state()
+        .alerts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::warn!(
+        target: "monitor_runtime",
+        monitor = %alert.monitor,
+        max_active = alert.max_active,
+        in_flight = alert.in_flight,
+        stalled_for = ?alert.stalled_for,
+        "monitor stalled: cap reached and no call completed"
+    );
+    if let Some(tx) = &monitor
+        .state()
+        .channel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .tx
+    {
+        // No receiver is not an error: an alert nobody listens to is dropped.
+        let _ = tx.send(alert.clone());
+    }
+    let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match hook {
+        Some(hook) => hook(&alert),
+        None => eprintln!("{alert}"),
+    }
+}

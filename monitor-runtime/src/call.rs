@@ -1,0 +1,318 @@
+//! Async calls: admission on first poll, a deadline armed only if the body
+//! does not finish on its first poll, and what happens at the deadline
+//! (drop the body, or let it run on in a tokio task).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project_lite::pin_project;
+
+use crate::error::{Error, FromMonitorError};
+use crate::monitor::{Monitor, Slot};
+use crate::watchdog::Timer;
+
+/// How a call's result reaches the caller: wrapped in `Result<T, Error>`
+/// ([`Wrap`], for the [`Monitor`] methods) or merged into a return type
+/// that can carry the error ([`Merge`], for `#[monitored]`).
+pub trait Output<T> {
+    /// What the caller gets.
+    type Out;
+    #[doc(hidden)]
+    fn ok(value: T) -> Self::Out;
+    #[doc(hidden)]
+    fn err(error: Error) -> Self::Out;
+}
+
+/// Output as `Result<T, monitor_runtime::Error>`.
+#[derive(Debug)]
+pub enum Wrap {}
+
+/// Output as the body's own type, which carries errors through
+/// [`FromMonitorError`].
+#[derive(Debug)]
+pub enum Merge {}
+
+impl<T> Output<T> for Wrap {
+    type Out = Result<T, Error>;
+    #[inline]
+    fn ok(value: T) -> Self::Out {
+        Ok(value)
+    }
+    fn err(error: Error) -> Self::Out {
+        Err(error)
+    }
+}
+
+impl<T: FromMonitorError> Output<T> for Merge {
+    type Out = T;
+    #[inline]
+    fn ok(value: T) -> T {
+        value
+    }
+    fn err(error: Error) -> T {
+        T::from_monitor_error(error)
+    }
+}
+
+pin_project! {
+    /// A body and the slot it holds. Counts a panic even when an executor
+    /// catches it and drops the future later, and completes the slot when
+    /// the body returns.
+    struct Guarded<F> {
+        #[pin]
+        body: F,
+        slot: Option<Slot>,
+    }
+}
+
+impl<F: Future> Future for Guarded<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        struct Unwinding<'a>(&'a mut Option<Slot>);
+        impl Drop for Unwinding<'_> {
+            fn drop(&mut self) {
+                if let Some(slot) = self.0 {
+                    slot.mark_panicked();
+                }
+            }
+        }
+        let this = self.project();
+        let unwinding = Unwinding(&mut *this.slot);
+        let poll = this.body.poll(cx);
+        std::mem::forget(unwinding);
+        if poll.is_ready() {
+            if let Some(slot) = this.slot.take() {
+                slot.complete();
+            }
+        }
+        poll
+    }
+}
+
+pin_project! {
+    /// The future of a monitored async call: resolves to the body's output,
+    /// or to [`Error::Busy`] / [`Error::Timeout`] through `O`.
+    ///
+    /// Made by [`Monitor::call_async`] and by `#[monitored]`. The slot is
+    /// taken on the first poll and given back when the body finishes or is
+    /// dropped, whichever comes first.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Call<F, O> {
+        #[pin]
+        inner: Option<Guarded<F>>,
+        monitor: Monitor,
+        timer: Option<Timer>,
+        admitted: bool,
+        _out: PhantomData<fn() -> O>,
+    }
+}
+
+impl<F, O> Call<F, O> {
+    pub(crate) fn new(monitor: Monitor, body: F) -> Self {
+        Call {
+            inner: Some(Guarded { body, slot: None }),
+            monitor,
+            timer: None,
+            admitted: false,
+            _out: PhantomData,
+        }
+    }
+}
+
+impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
+    type Output = O::Out;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Out> {
+        let mut this = self.project();
+        let Some(mut inner) = this.inner.as_mut().as_pin_mut() else {
+            panic!("monitored call polled after it completed");
+        };
+        if !*this.admitted {
+            match this.monitor.enter() {
+                Ok(slot) => *inner.as_mut().project().slot = Some(slot),
+                Err(error) => {
+                    this.inner.set(None);
+                    return Poll::Ready(O::err(error));
+                }
+            }
+            *this.admitted = true;
+        }
+        if let Poll::Ready(value) = inner.poll(cx) {
+            this.inner.set(None);
+            *this.timer = None;
+            return Poll::Ready(O::ok(value));
+        }
+        match deadline(this.monitor, this.timer, cx) {
+            Some(after) => {
+                // Drop the body first, then its slot: the cap counts live bodies.
+                this.inner.set(None);
+                *this.timer = None;
+                Poll::Ready(O::err(this.monitor.timeout_error(after)))
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Arms the monitor's deadline on the first `Pending`; afterwards, checks
+/// it. Returns the timeout once it has passed.
+#[inline]
+fn deadline(monitor: &Monitor, timer: &mut Option<Timer>, cx: &Context<'_>) -> Option<Duration> {
+    let after = monitor.timeout()?;
+    match timer {
+        None => match Timer::new(Instant::now() + after, cx.waker()) {
+            Some(armed) => {
+                *timer = Some(armed);
+                None
+            }
+            // Without a watchdog there is nothing to wake us at the deadline;
+            // give up now rather than risk waiting forever.
+            None => Some(after),
+        },
+        Some(armed) if armed.expired() => Some(after),
+        Some(armed) => {
+            armed.update(cx.waker());
+            None
+        }
+    }
+}
+
+pin_project! {
+    /// The future of a monitored async call whose body runs on to completion
+    /// in a tokio task when the caller times out (`on_timeout = detach`).
+    /// The body is boxed, so that it can move to that task; it keeps its
+    /// slot until it finishes.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Detach<F, O> {
+        inner: Option<Guarded<Pin<Box<F>>>>,
+        monitor: Monitor,
+        timer: Option<Timer>,
+        admitted: bool,
+        _out: PhantomData<fn() -> O>,
+    }
+}
+
+impl<F, O> Detach<F, O> {
+    pub(crate) fn new(monitor: Monitor, body: F) -> Self {
+        Detach {
+            inner: Some(Guarded {
+                body: Box::pin(body),
+                slot: None,
+            }),
+            monitor,
+            timer: None,
+            admitted: false,
+            _out: PhantomData,
+        }
+    }
+}
+
+impl<F, O> Future for Detach<F, O>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    O: Output<F::Output>,
+{
+    type Output = O::Out;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Out> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_mut() else {
+            panic!("monitored call polled after it completed");
+        };
+        if !*this.admitted {
+            match this.monitor.enter() {
+                Ok(slot) => inner.slot = Some(slot),
+                Err(error) => {
+                    *this.inner = None;
+                    return Poll::Ready(O::err(error));
+                }
+            }
+            *this.admitted = true;
+        }
+        if let Poll::Ready(value) = Pin::new(&mut *inner).poll(cx) {
+            *this.inner = None;
+            *this.timer = None;
+            return Poll::Ready(O::ok(value));
+        }
+        let Some(after) = deadline(this.monitor, this.timer, cx) else {
+            return Poll::Pending;
+        };
+        *this.timer = None;
+        let body = this.inner.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Some(body) = body {
+                        body.await;
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::warn!(
+                    target: "monitor_runtime",
+                    monitor = this.monitor.name(),
+                    "on_timeout = detach needs a tokio runtime to run the body on; the body was cancelled"
+                );
+                drop(body);
+            }
+        }
+        Poll::Ready(O::err(this.monitor.timeout_error(after)))
+    }
+}
+
+impl Monitor {
+    /// Runs `body` under this monitor: refused at once with
+    /// [`Error::Busy`] when the cap is reached; at the timeout, the caller
+    /// gets [`Error::Timeout`] and `body` is dropped, which frees its slot.
+    /// Nothing is allocated, and no timer is armed unless `body` is still
+    /// pending after its first poll.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use monitor_runtime::{Error, Monitor};
+    /// use std::time::Duration;
+    ///
+    /// let monitor = Monitor::builder("fetch").timeout(Duration::from_millis(10)).build();
+    /// assert_eq!(monitor.call_async(async { 5 }).await, Ok(5));
+    /// let slow = monitor.call_async(std::future::pending::<()>()).await;
+    /// assert!(matches!(slow, Err(Error::Timeout { .. })));
+    /// assert_eq!(monitor.stats().in_flight, 0);
+    /// # }
+    /// ```
+    pub fn call_async<F: Future>(&self, body: F) -> Call<F, Wrap> {
+        Call::new(self.clone(), body)
+    }
+
+    /// Like [`Monitor::call_async`], but at the timeout the body runs on to
+    /// completion in a tokio task and keeps its slot until it finishes (Go's
+    /// behaviour). The body is boxed once per call. Outside a tokio runtime
+    /// the body cannot run on, and is dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use monitor_runtime::{Error, Monitor};
+    /// use std::time::Duration;
+    ///
+    /// let monitor = Monitor::builder("flush").timeout(Duration::from_millis(5)).build();
+    /// let slow = async { tokio::time::sleep(Duration::from_millis(50)).await };
+    /// assert!(matches!(monitor.call_detached(slow).await, Err(Error::Timeout { .. })));
+    /// assert_eq!(monitor.stats().in_flight, 1); // still running
+    /// # }
+    /// ```
+    pub fn call_detached<F>(&self, body: F) -> Detach<F, Wrap>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Detach::new(self.clone(), body)
+    }
+}

@@ -1,0 +1,104 @@
+//! The lock-free heart of a monitor: the count of calls in flight against
+//! the cap, and the stall clock.
+//!
+//! Kept apart, on the `crate::sync` shims only, so that `tests/loom.rs`
+//! model-checks exactly this code.
+
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// `stall` holds 0 while the monitor is not stalled; otherwise the time of
+/// the first Busy rejection since the last completion (milliseconds since the
+/// process clock's epoch, at least 1) shifted left by one, with the low bit
+/// set once the alert for that stall has fired.
+pub(crate) struct Gate {
+    active: AtomicUsize,
+    stall: AtomicU64,
+}
+
+impl Gate {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        Gate {
+            active: AtomicUsize::new(0),
+            stall: AtomicU64::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        Gate {
+            active: AtomicUsize::new(0),
+            stall: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes a slot if fewer than `cap` calls are in flight. Never waits: a
+    /// full gate answers `false` at once. Exact: a slot is refused only when
+    /// `cap` slots are really held.
+    #[inline]
+    pub(crate) fn try_enter(&self, cap: usize) -> bool {
+        let mut current = self.active.load(Ordering::Relaxed);
+        loop {
+            if current >= cap {
+                return false;
+            }
+            match self.active.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Takes a slot with no cap.
+    #[inline]
+    pub(crate) fn enter(&self) {
+        self.active.fetch_add(1, Ordering::Acquire);
+    }
+
+    /// Gives a slot back.
+    #[inline]
+    pub(crate) fn exit(&self) {
+        self.active.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Calls in flight now.
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// A call was refused as Busy at `now_ms`. Returns the stall's start when
+    /// this rejection began a new stall (the caller then arms the alert).
+    #[inline]
+    pub(crate) fn on_busy(&self, now_ms: impl FnOnce() -> u64) -> Option<u64> {
+        if self.stall.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let since = now_ms().max(1);
+        self.stall
+            .compare_exchange(0, since << 1, Ordering::AcqRel, Ordering::Relaxed)
+            .ok()
+            .map(|_| since)
+    }
+
+    /// A call's body finished: the stall, if any, is over.
+    #[inline]
+    pub(crate) fn on_progress(&self) {
+        if self.stall.load(Ordering::Relaxed) != 0 {
+            self.stall.store(0, Ordering::Release);
+        }
+    }
+
+    /// The alert deadline of the stall that began at `since` has passed.
+    /// Returns `true` exactly once per stall, and only while that stall
+    /// still lasts.
+    pub(crate) fn claim_alert(&self, since: u64) -> bool {
+        self.stall
+            .compare_exchange(since << 1, (since << 1) | 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+}

@@ -1,0 +1,176 @@
+//! Makes concurrency problems visible and survivable.
+//!
+//! Annotate a function with [`#[monitored]`](macro@monitored) and every call
+//! runs through a [`Monitor`]: a per-call timeout, a cap on calls in flight
+//! that fails fast with [`Error::Busy`] instead of queueing, and an
+//! [`Alert`] when the cap stays saturated while no call completes.
+//!
+//! ```
+//! use monitor_runtime::{monitored, Error};
+//!
+//! #[monitored(timeout = "50ms", max_active = 10, alert = "100s")]
+//! async fn fetch_user(id: u64) -> Result<String, Error> {
+//!     Ok(format!("user {id}"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(fetch_user(7).await.unwrap(), "user 7");
+//! let stats = monitor_runtime::monitor("rust_out::fetch_user").unwrap().stats();
+//! assert_eq!(stats.completed, 1);
+//! # }
+//! ```
+//!
+//! The same monitor works without the macro: see [`Monitor`].
+#![warn(missing_docs)]
+
+mod alert;
+mod call;
+mod clock;
+mod error;
+mod gate;
+mod histogram;
+mod monitor;
+mod pool;
+mod registry;
+mod sync;
+mod watchdog;
+
+pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
+pub use call::{Call, Detach, Merge, Output, Wrap};
+pub use error::{Error, FromMonitorError, Name};
+pub use monitor::{Config, Latency, Monitor, Stats};
+pub use registry::{monitor, monitors};
+
+/// Runs every call of the function through a [`Monitor`].
+///
+/// ```
+/// use monitor_runtime::{monitored, Error};
+///
+/// #[monitored(max_active = 2)]
+/// fn parse(input: String) -> Result<u32, Error> {
+///     Ok(input.len() as u32)
+/// }
+/// assert_eq!(parse("abc".into()), Ok(3));
+/// ```
+///
+/// # Keys
+///
+/// | key | value | meaning |
+/// |---|---|---|
+/// | `timeout` | duration | callers give up with [`Error::Timeout`] |
+/// | `max_active` | integer > 0 | more calls in flight fail at once with [`Error::Busy`] |
+/// | `alert` | duration | raise an [`Alert`] when a stall lasts this long |
+/// | `name` | string | the monitor's name (default: `module::path::function`) |
+/// | `on_timeout` | `cancel` (default) or `detach` | async only: drop the body at the deadline, or let it run on in a tokio task |
+/// | `crate` | string path | where the runtime is, if you re-export it |
+///
+/// Durations are strings (`"50ms"`) or bare literals (`50ms`, `5s`,
+/// `1.5s`), in `ns`, `us`, `ms`, `s`, `m` or `h`.
+///
+/// # What runs where
+///
+/// * async: the body's future runs in place, on the caller's task. At the
+///   deadline it is dropped (`cancel`), or moved to a tokio task
+///   (`detach`, which needs a `Send + 'static` body).
+/// * sync without `timeout`: the body runs inline on the caller's thread.
+/// * sync with `timeout`: the body runs on a pooled worker thread, so that
+///   the caller can return at the deadline; arguments must be owned and
+///   `Send + 'static`.
+///
+/// The return type must carry the rejection: `Result<T, E>` with
+/// `E: From<monitor_runtime::Error>`, or a type that implements
+/// [`FromMonitorError`].
+///
+/// # Expansion
+///
+/// `#[monitored(max_active = 10)] async fn get(id: u64) -> Result<Item, Error> { body }`
+/// expands, roughly, to:
+///
+/// ```ignore
+/// async fn get(id: u64) -> Result<Item, Error> {
+///     static __MONITOR: ::monitor_runtime::__private::StaticMonitor =
+///         ::monitor_runtime::__private::StaticMonitor::new(
+///             ::monitor_runtime::Config::new(concat!(module_path!(), "::get")).max_active(10),
+///         );
+///     ::monitor_runtime::__private::cancel(&__MONITOR, async move { body }).await
+/// }
+/// ```
+///
+/// # With `#[async_trait]`
+///
+/// Put `#[monitored]` below `#[async_trait]`, next to the `async fn`:
+/// `async_trait` then turns the already monitored `async fn` into a boxed
+/// future.
+pub use monitor_macros::monitored;
+
+/// Code used by the macros' expansions. Not public API: it changes without
+/// notice.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::Future;
+
+    pub use crate::call::{Call, Detach, Merge};
+    pub use crate::monitor::StaticMonitor;
+    pub use core::time::Duration;
+
+    use crate::FromMonitorError;
+
+    /// A sync body without a timeout: inline.
+    #[inline]
+    pub fn sync<R: FromMonitorError>(monitor: &'static StaticMonitor, body: impl FnOnce() -> R) -> R {
+        match monitor.monitor().call(body) {
+            Ok(value) => value,
+            Err(error) => R::from_monitor_error(error),
+        }
+    }
+
+    /// A sync body with a timeout: on a pooled worker.
+    #[inline]
+    pub fn blocking<R, F>(monitor: &'static StaticMonitor, body: F) -> R
+    where
+        F: SendStatic + FnOnce() -> R,
+        R: FromMonitorError + Send + 'static,
+    {
+        match monitor.monitor().call_blocking(body) {
+            Ok(value) => value,
+            Err(error) => R::from_monitor_error(error),
+        }
+    }
+
+    /// An async body, dropped at the deadline.
+    #[inline]
+    pub fn cancel<F>(monitor: &'static StaticMonitor, body: F) -> Call<F, Merge>
+    where
+        F: Future,
+        F::Output: FromMonitorError,
+    {
+        Call::new(monitor.monitor(), body)
+    }
+
+    /// An async body, moved to a tokio task at the deadline.
+    #[inline]
+    pub fn detach<F>(monitor: &'static StaticMonitor, body: F) -> Detach<F, Merge>
+    where
+        F: Detachable,
+        F::Output: FromMonitorError + Send + 'static,
+    {
+        Detach::new(monitor.monitor(), body)
+    }
+
+    #[diagnostic::on_unimplemented(
+        message = "`#[monitored(on_timeout = detach)]` needs a body that is `Send + 'static`",
+        label = "this body cannot move to a tokio task",
+        note = "at the deadline the body moves to a tokio task: take arguments by value (not `&self` or `&T`), hold no `!Send` value across `.await`, or use `on_timeout = cancel`"
+    )]
+    pub trait Detachable: Future + Send + 'static {}
+    impl<F: Future + Send + 'static> Detachable for F {}
+
+    #[diagnostic::on_unimplemented(
+        message = "a sync `#[monitored(timeout = ...)]` function needs a body that is `Send + 'static`",
+        label = "this body cannot move to a worker thread",
+        note = "the body runs on a worker thread so that the caller can return at the deadline: take owned `Send` arguments (for example `Arc<T>` instead of `&T`), make the function `async`, or drop `timeout`"
+    )]
+    pub trait SendStatic: Send + 'static {}
+    impl<F: Send + 'static> SendStatic for F {}
+}

@@ -1,0 +1,556 @@
+//! The monitor: a cap on calls in flight, a timeout, stall alerts, and the
+//! counters behind [`Monitor::stats`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::alert::AlertChannel;
+use crate::error::{Error, Name};
+use crate::gate::Gate;
+use crate::histogram::Histogram;
+use crate::{clock, registry, watchdog};
+
+/// How a monitor is set up. Built with [`Monitor::builder`] (or
+/// [`Config::new`] in `const` context, which is what `#[monitored]` does).
+///
+/// ```
+/// use monitor_runtime::Monitor;
+/// use std::time::Duration;
+///
+/// let monitor = Monitor::builder("payments")
+///     .timeout(Duration::from_millis(50))
+///     .max_active(10)
+///     .alert(Duration::from_secs(100))
+///     .build();
+/// assert_eq!(monitor.name(), "payments");
+/// assert_eq!(monitor.max_active(), Some(10));
+/// assert_eq!(monitor.timeout(), Some(Duration::from_millis(50)));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    name: Name,
+    timeout: Option<Duration>,
+    alert: Option<Duration>,
+    max_active: Option<usize>,
+}
+
+impl Config {
+    /// A configuration with no limit at all, named `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Config {
+            name: Name::new_static(name),
+            timeout: None,
+            alert: None,
+            max_active: None,
+        }
+    }
+
+    /// A configuration named at run time.
+    pub fn with_name(name: impl Into<Name>) -> Self {
+        Config {
+            name: name.into(),
+            timeout: None,
+            alert: None,
+            max_active: None,
+        }
+    }
+
+    /// Callers give up on a call after `timeout` with [`Error::Timeout`].
+    /// `Duration::ZERO` gives an async body one poll, and a sync body none.
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// At most `max_active` calls run at once; more fail at once with
+    /// [`Error::Busy`]. `0` refuses every call.
+    pub const fn max_active(mut self, max_active: usize) -> Self {
+        self.max_active = Some(max_active);
+        self
+    }
+
+    /// Raise an [`Alert`](crate::Alert) when a call was refused as Busy and
+    /// no call has completed for `alert` since.
+    pub const fn alert(mut self, alert: Duration) -> Self {
+        self.alert = Some(alert);
+        self
+    }
+
+    pub(crate) fn name_value(&self) -> Name {
+        self.name.clone()
+    }
+
+    /// Starts a monitor with this configuration.
+    pub fn build(self) -> Monitor {
+        Monitor::new(self)
+    }
+
+}
+
+/// Shared state of one monitor. `const`-constructible so that
+/// `#[monitored]` can keep it in a `static`.
+pub(crate) struct State {
+    pub(crate) config: Config,
+    gate: Gate,
+    cap: usize,
+    completed: AtomicU64,
+    busy: AtomicU64,
+    timeouts: AtomicU64,
+    panics: AtomicU64,
+    cancelled: AtomicU64,
+    pub(crate) alerts: AtomicU64,
+    latency: Histogram,
+    registered: AtomicBool,
+    pub(crate) stopped: AtomicBool,
+    pub(crate) channel: Mutex<AlertChannel>,
+}
+
+impl State {
+    const fn new(config: Config) -> Self {
+        let cap = match config.max_active {
+            Some(cap) => cap,
+            None => usize::MAX,
+        };
+        State {
+            config,
+            gate: Gate::new(),
+            cap,
+            completed: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            alerts: AtomicU64::new(0),
+            latency: Histogram::new(),
+            registered: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            channel: Mutex::new(AlertChannel::new()),
+        }
+    }
+
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
+    }
+}
+
+/// The state behind a `#[monitored]` function: one `static` per function
+/// item. Not for direct use.
+#[doc(hidden)]
+pub struct StaticMonitor(State);
+
+impl StaticMonitor {
+    pub const fn new(config: Config) -> Self {
+        StaticMonitor(State::new(config))
+    }
+
+    #[inline]
+    pub fn monitor(&'static self) -> Monitor {
+        if !self.0.registered.load(Ordering::Relaxed) {
+            self.register();
+        }
+        Monitor {
+            state: Handle::Static(&self.0),
+        }
+    }
+
+    #[cold]
+    fn register(&'static self) {
+        if !self.0.registered.swap(true, Ordering::AcqRel) {
+            registry::add(Monitor {
+                state: Handle::Static(&self.0),
+            });
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Handle {
+    Static(&'static State),
+    Shared(Arc<State>),
+}
+
+/// A handle on a monitor; cheap to clone, all clones watch the same calls.
+///
+/// Use it directly to guard any call, or get the one behind a
+/// `#[monitored]` function with [`monitor`](crate::monitor()) by name.
+///
+/// ```
+/// use monitor_runtime::{Error, Monitor};
+///
+/// let monitor = Monitor::builder("cache").max_active(2).build();
+/// assert_eq!(monitor.call(|| 1 + 1), Ok(2));
+/// assert_eq!(monitor.stats().completed, 1);
+/// ```
+#[derive(Clone)]
+pub struct Monitor {
+    state: Handle,
+}
+
+impl fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Monitor")
+            .field("config", &self.state().config)
+            .field("in_flight", &self.state().gate.active())
+            .finish()
+    }
+}
+
+/// What a monitor has counted since it started. Read with
+/// [`Monitor::stats`]; exact once calls are at rest, and within a call or
+/// two of the truth while they run.
+///
+/// Every admitted call ends exactly once as `completed` (its body
+/// returned), `panics`, or `cancelled` (its body was dropped, by a timeout
+/// or by the caller). `timeouts` counts callers that got
+/// [`Error::Timeout`], whether their body was cancelled or still runs.
+///
+/// ```
+/// use monitor_runtime::Monitor;
+/// let monitor = Monitor::builder("s").build();
+/// monitor.call(|| ()).unwrap();
+/// let stats = monitor.stats();
+/// assert_eq!((stats.calls, stats.completed, stats.in_flight), (1, 1, 0));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Calls whose body is running now.
+    pub in_flight: usize,
+    /// All calls, refused ones included.
+    pub calls: u64,
+    /// Calls whose body returned.
+    pub completed: u64,
+    /// Calls refused because the cap was reached.
+    pub busy: u64,
+    /// Callers that got [`Error::Timeout`].
+    pub timeouts: u64,
+    /// Bodies that panicked.
+    pub panics: u64,
+    /// Bodies dropped before they finished (timeout with `cancel`, or the
+    /// caller dropped the future).
+    pub cancelled: u64,
+    /// Stall alerts raised.
+    pub alerts: u64,
+    /// Latency of bodies that returned.
+    pub latency: Latency,
+}
+
+/// Latency of completed calls, from a sample of one call in eight per
+/// thread (measuring every call would cost more than the rest of the
+/// monitor). Quantiles are within 25 % of the true sample value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Latency {
+    /// How many calls were measured.
+    pub samples: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// The slowest measured call.
+    pub max: Duration,
+}
+
+impl Monitor {
+    /// Starts building a monitor named `name`.
+    ///
+    /// ```
+    /// let monitor = monitor_runtime::Monitor::builder("db").max_active(4).build();
+    /// assert_eq!(monitor.max_active(), Some(4));
+    /// ```
+    pub fn builder(name: impl Into<Name>) -> Config {
+        Config::with_name(name)
+    }
+
+    /// Starts a monitor and lists it in the process-wide registry
+    /// ([`monitors`](crate::monitors)) until it is stopped or dropped.
+    ///
+    /// ```
+    /// use monitor_runtime::{Config, Monitor};
+    /// let monitor = Monitor::new(Config::new("db"));
+    /// assert!(monitor_runtime::monitor("db").is_some());
+    /// ```
+    pub fn new(config: Config) -> Self {
+        let monitor = Monitor {
+            state: Handle::Shared(Arc::new(State::new(config))),
+        };
+        monitor.state().registered.store(true, Ordering::Relaxed);
+        registry::add(monitor.clone());
+        monitor
+    }
+
+    #[inline]
+    pub(crate) fn state(&self) -> &State {
+        match &self.state {
+            Handle::Static(s) => s,
+            Handle::Shared(s) => s,
+        }
+    }
+
+    /// The monitor's name.
+    pub fn name(&self) -> &str {
+        &self.state().config.name
+    }
+
+    /// The call timeout, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.state().config.timeout
+    }
+
+    /// The cap on calls in flight, if any.
+    pub fn max_active(&self) -> Option<usize> {
+        self.state().config.max_active
+    }
+
+    /// How long a stall lasts before it raises an alert, if alerts are on.
+    pub fn alert_after(&self) -> Option<Duration> {
+        self.state().config.alert
+    }
+
+    /// Whether `self` and `other` are handles on the same monitor.
+    ///
+    /// ```
+    /// let a = monitor_runtime::Monitor::builder("x").build();
+    /// assert!(a.same(&a.clone()));
+    /// assert!(!a.same(&monitor_runtime::Monitor::builder("x").build()));
+    /// ```
+    pub fn same(&self, other: &Monitor) -> bool {
+        std::ptr::eq(self.state(), other.state())
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak {
+        match &self.state {
+            Handle::Static(s) => Weak::Static(s),
+            Handle::Shared(s) => Weak::Shared(Arc::downgrade(s)),
+        }
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// ```
+    /// # use monitor_runtime::Monitor;
+    /// let monitor = Monitor::builder("s").max_active(0).build();
+    /// assert!(monitor.call(|| ()).is_err());
+    /// assert_eq!(monitor.stats().busy, 1);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let s = self.state();
+        let (samples, [p50, p99], max) = s.latency.summary([0.5, 0.99]);
+        let completed = s.completed.load(Ordering::Relaxed);
+        let busy = s.busy.load(Ordering::Relaxed);
+        let panics = s.panics.load(Ordering::Relaxed);
+        let cancelled = s.cancelled.load(Ordering::Relaxed);
+        let in_flight = s.gate.active();
+        Stats {
+            in_flight,
+            calls: in_flight as u64 + completed + busy + panics + cancelled,
+            completed,
+            busy,
+            timeouts: s.timeouts.load(Ordering::Relaxed),
+            panics,
+            cancelled,
+            alerts: s.alerts.load(Ordering::Relaxed),
+            latency: Latency {
+                samples,
+                p50,
+                p99,
+                max,
+            },
+        }
+    }
+
+    /// Runs `body` on this thread, now, if the cap allows; the timeout does
+    /// not apply (a sync body cannot be interrupted where it stands: use
+    /// [`Monitor::call_blocking`] for a deadline). A panic in `body` releases
+    /// the slot, is counted, and goes on to the caller.
+    ///
+    /// ```
+    /// # use monitor_runtime::Monitor;
+    /// let monitor = Monitor::builder("parse").max_active(8).build();
+    /// let n: Result<i32, _> = monitor.call(|| "42".parse::<i32>().unwrap());
+    /// assert_eq!(n, Ok(42));
+    /// ```
+    pub fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
+        let slot = self.enter()?;
+        let out = body();
+        slot.complete();
+        Ok(out)
+    }
+
+    /// Tries to take a slot for a call now. The slot is given back when the
+    /// returned guard is dropped.
+    #[inline]
+    pub(crate) fn enter(&self) -> Result<Slot, Error> {
+        let s = self.state();
+        let admitted = if s.cap == usize::MAX {
+            s.gate.enter();
+            true
+        } else {
+            s.gate.try_enter(s.cap)
+        };
+        if !admitted {
+            return Err(self.reject());
+        }
+        Ok(Slot {
+            monitor: self.clone(),
+            started: sample_start(),
+            outcome: Outcome::Cancelled,
+        })
+    }
+
+    #[cold]
+    fn reject(&self) -> Error {
+        let s = self.state();
+        s.busy.fetch_add(1, Ordering::Relaxed);
+        if let Some(alert) = s.config.alert {
+            if let Some(since) = s.gate.on_busy(clock::now_ms) {
+                if !s.stopped.load(Ordering::Acquire) {
+                    watchdog::arm_stall(self, since, alert);
+                }
+            }
+        }
+        Error::Busy {
+            monitor: s.config.name.clone(),
+            max_active: s.cap,
+        }
+    }
+
+    pub(crate) fn timeout_error(&self, after: Duration) -> Error {
+        self.state().timeouts.fetch_add(1, Ordering::Relaxed);
+        Error::Timeout {
+            monitor: self.state().config.name.clone(),
+            after,
+        }
+    }
+
+    /// Stops the monitor's alert machinery: a pending stall alert will not
+    /// fire, [`alerts`](Monitor::alerts) streams end, the monitor leaves the
+    /// registry, and the process watchdog thread exits once nothing else
+    /// needs it. Calls still run, with their cap and timeout.
+    ///
+    /// ```
+    /// # use monitor_runtime::Monitor;
+    /// let monitor = Monitor::builder("stopping").build();
+    /// monitor.stop();
+    /// assert!(monitor_runtime::monitors().iter().all(|m| !m.same(&monitor)));
+    /// assert_eq!(monitor.call(|| 1), Ok(1));
+    /// ```
+    pub fn stop(&self) {
+        let s = self.state();
+        if s.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        watchdog::disarm(self);
+        crate::alert::close(self);
+        registry::remove(self);
+    }
+
+    /// Whether [`Monitor::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.state().stopped.load(Ordering::Acquire)
+    }
+}
+
+/// A monitor reference that does not keep a run-time monitor alive.
+pub(crate) enum Weak {
+    Static(&'static State),
+    Shared(std::sync::Weak<State>),
+}
+
+impl Weak {
+    pub(crate) fn upgrade(&self) -> Option<Monitor> {
+        match self {
+            Weak::Static(s) => Some(Monitor {
+                state: Handle::Static(s),
+            }),
+            Weak::Shared(w) => w.upgrade().map(|s| Monitor {
+                state: Handle::Shared(s),
+            }),
+        }
+    }
+}
+
+thread_local! {
+    static SAMPLE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// One call in eight, per thread, has its latency measured.
+#[inline]
+fn sample_start() -> Option<Instant> {
+    let n = SAMPLE.with(|c| {
+        let n = c.get();
+        c.set(n.wrapping_add(1));
+        n
+    });
+    if n % 8 == 0 {
+        Some(Instant::now())
+    } else {
+        None
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Completed,
+    Panicked,
+    Cancelled,
+}
+
+/// A slot held by one call. Dropping it gives the slot back and counts the
+/// call's outcome; a slot dropped without [`Slot::complete`] counts as a
+/// panic if the thread is unwinding, else as cancelled.
+pub(crate) struct Slot {
+    monitor: Monitor,
+    started: Option<Instant>,
+    outcome: Outcome,
+}
+
+impl Slot {
+    /// The body returned.
+    #[inline]
+    pub(crate) fn complete(mut self) {
+        self.outcome = Outcome::Completed;
+    }
+
+    /// The body panicked (caught, to be resumed elsewhere).
+    pub(crate) fn panicked(mut self) {
+        self.outcome = Outcome::Panicked;
+    }
+
+    /// Record a panic when this slot is dropped, even if the thread is no
+    /// longer unwinding by then (an executor caught the panic).
+    pub(crate) fn mark_panicked(&mut self) {
+        self.outcome = Outcome::Panicked;
+    }
+}
+
+impl Drop for Slot {
+    #[inline]
+    fn drop(&mut self) {
+        let s = self.monitor.state();
+        let outcome = match self.outcome {
+            Outcome::Cancelled if std::thread::panicking() => Outcome::Panicked,
+            other => other,
+        };
+        match outcome {
+            Outcome::Completed => {
+                if let Some(started) = self.started {
+                    s.latency.record(started.elapsed());
+                }
+                s.completed.fetch_add(1, Ordering::Relaxed);
+                s.gate.on_progress();
+            }
+            Outcome::Panicked => {
+                s.panics.fetch_add(1, Ordering::Relaxed);
+                s.gate.on_progress();
+            }
+            Outcome::Cancelled => {
+                s.cancelled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        s.gate.exit();
+    }
+}

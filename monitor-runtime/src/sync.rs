@@ -1,0 +1,7 @@
+//! Shims so that the state machines build under `loom` for model checking
+//! (`RUSTFLAGS="--cfg loom" cargo test --release --test loom`).
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic;

@@ -1,0 +1,248 @@
+//! The process watchdog: one lazily started thread that fires the
+//! deadlines of async calls and the stall alerts of every monitor. It
+//! sleeps until the next deadline and exits when it has had nothing to
+//! watch for a short while; the next deadline starts it again.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::alert::{self, Alert};
+use crate::clock;
+use crate::monitor::{Monitor, Weak};
+
+/// How long the thread stays after its last deadline.
+const LINGER: Duration = Duration::from_millis(200);
+
+struct Watchdog {
+    inner: Mutex<Inner>,
+    wake: Condvar,
+}
+
+struct Inner {
+    running: bool,
+    /// When the thread will look again, if it sleeps on a deadline.
+    wake_at: Option<Instant>,
+    /// Timer slots, reused through `free`; a slot's generation changes when
+    /// it is freed so that stale heap entries are skipped.
+    timers: Vec<TimerSlot>,
+    free: Vec<u32>,
+    heap: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    stalls: Vec<Stall>,
+}
+
+struct TimerSlot {
+    generation: u32,
+    waker: Option<Waker>,
+}
+
+struct Stall {
+    deadline: Instant,
+    monitor: Weak,
+    since: u64,
+}
+
+static WATCHDOG: Watchdog = Watchdog {
+    inner: Mutex::new(Inner {
+        running: false,
+        wake_at: None,
+        timers: Vec::new(),
+        free: Vec::new(),
+        heap: BinaryHeap::new(),
+        stalls: Vec::new(),
+    }),
+    wake: Condvar::new(),
+};
+
+fn lock() -> MutexGuard<'static, Inner> {
+    WATCHDOG.inner.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes sure the thread runs and will look again by `deadline`.
+/// `false` if the thread could not be started.
+fn watch_until(inner: &mut Inner, deadline: Instant) -> bool {
+    if !inner.running {
+        let spawned = std::thread::Builder::new()
+            .name("monitor-watchdog".into())
+            .spawn(run);
+        if let Err(error) = spawned {
+            tracing::error!(target: "monitor_runtime", %error, "cannot start the watchdog thread");
+            return false;
+        }
+        inner.running = true;
+    } else if inner.wake_at.is_none_or(|at| deadline < at) {
+        WATCHDOG.wake.notify_one();
+    }
+    true
+}
+
+/// A deadline that wakes a task when it passes. Dropping it cancels it.
+pub(crate) struct Timer {
+    index: u32,
+    generation: u32,
+    deadline: Instant,
+    waker: Waker,
+}
+
+impl Timer {
+    /// Arms a deadline; `None` if the watchdog cannot run.
+    pub(crate) fn new(deadline: Instant, waker: &Waker) -> Option<Timer> {
+        let mut inner = lock();
+        if !watch_until(&mut inner, deadline) {
+            return None;
+        }
+        let index = match inner.free.pop() {
+            Some(index) => index,
+            None => {
+                inner.timers.push(TimerSlot {
+                    generation: 0,
+                    waker: None,
+                });
+                (inner.timers.len() - 1) as u32
+            }
+        };
+        let slot = &mut inner.timers[index as usize];
+        slot.waker = Some(waker.clone());
+        let generation = slot.generation;
+        inner.heap.push(Reverse((deadline, index, generation)));
+        Some(Timer {
+            index,
+            generation,
+            deadline,
+            waker: waker.clone(),
+        })
+    }
+
+    pub(crate) fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// The task may have moved: wake the new waker at the deadline.
+    pub(crate) fn update(&mut self, waker: &Waker) {
+        if self.waker.will_wake(waker) {
+            return;
+        }
+        self.waker = waker.clone();
+        let mut inner = lock();
+        let slot = &mut inner.timers[self.index as usize];
+        if slot.generation == self.generation {
+            slot.waker = Some(waker.clone());
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let mut inner = lock();
+        let slot = &mut inner.timers[self.index as usize];
+        if slot.generation == self.generation {
+            slot.generation = slot.generation.wrapping_add(1);
+            let waker = slot.waker.take();
+            inner.free.push(self.index);
+            drop(inner);
+            drop(waker);
+        }
+    }
+}
+
+/// Arms the stall alert of `monitor` for the stall that began at `since`
+/// (milliseconds on the process clock).
+pub(crate) fn arm_stall(monitor: &Monitor, since: u64, after: Duration) {
+    let deadline = clock::instant_of_ms(since) + after;
+    let mut inner = lock();
+    if watch_until(&mut inner, deadline) {
+        inner.stalls.push(Stall {
+            deadline,
+            monitor: monitor.downgrade(),
+            since,
+        });
+    }
+}
+
+/// Forgets every pending stall alert of `monitor`.
+pub(crate) fn disarm(monitor: &Monitor) {
+    lock()
+        .stalls
+        .retain(|s| s.monitor.upgrade().is_some_and(|m| !m.same(monitor)));
+}
+
+fn run() {
+    let mut wake = Vec::new();
+    let mut due = Vec::new();
+    let mut idle_since = Instant::now();
+    let mut inner = lock();
+    loop {
+        let now = Instant::now();
+        while let Some(&Reverse((deadline, index, generation))) = inner.heap.peek() {
+            if deadline > now {
+                break;
+            }
+            inner.heap.pop();
+            let slot = &mut inner.timers[index as usize];
+            if slot.generation == generation {
+                wake.extend(slot.waker.take());
+            }
+        }
+        let mut i = 0;
+        while i < inner.stalls.len() {
+            if inner.stalls[i].deadline <= now {
+                due.push(inner.stalls.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if !wake.is_empty() || !due.is_empty() {
+            drop(inner);
+            wake.drain(..).for_each(Waker::wake);
+            due.drain(..).for_each(|stall| check_stall(stall, now));
+            inner = lock();
+            continue;
+        }
+        let next = inner
+            .heap
+            .peek()
+            .map(|Reverse((d, _, _))| *d)
+            .into_iter()
+            .chain(inner.stalls.iter().map(|s| s.deadline))
+            .min();
+        inner.wake_at = next;
+        let wait = match next {
+            Some(next) => {
+                idle_since = next;
+                next.saturating_duration_since(now)
+            }
+            None => {
+                let idle = now.saturating_duration_since(idle_since);
+                if idle >= LINGER {
+                    inner.running = false;
+                    inner.wake_at = None;
+                    return;
+                }
+                LINGER - idle
+            }
+        };
+        inner = WATCHDOG
+            .wake
+            .wait_timeout(inner, wait)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+fn check_stall(stall: Stall, now: Instant) {
+    let Some(monitor) = stall.monitor.upgrade() else {
+        return;
+    };
+    if monitor.is_stopped() || !monitor.state().gate().claim_alert(stall.since) {
+        return;
+    }
+    let alert = Alert::new(
+        monitor.state().config.name_value(),
+        monitor.max_active().unwrap_or(usize::MAX),
+        monitor.stats().in_flight,
+        now.saturating_duration_since(clock::instant_of_ms(stall.since)),
+    );
+    alert::raise(&monitor, alert);
+}
