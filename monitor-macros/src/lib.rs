@@ -1,10 +1,22 @@
 //! Attribute macros of `monitor-runtime`. Depend on `monitor-runtime`,
 //! which re-exports them; this crate only parses and generates code.
+//!
+//! * `attr` parses `#[monitored(...)]`'s arguments,
+//! * `duration` parses duration literals (`"50ms"`, `1.5s`),
+//! * `expand` generates the code: one `static` and one call into
+//!   `monitor_runtime::__private`, which holds every behaviour.
+
+mod attr;
+mod duration;
+mod expand;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 
-/// See `monitor_runtime::monitored`.
+/// See `monitor_runtime::monitored`, which documents the keys, what runs
+/// where, and what the attribute expands to.
 #[proc_macro_attribute]
-pub fn monitored(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::expand(args.into(), item.into()).into()
 }

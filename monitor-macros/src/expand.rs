@@ -1,0 +1,441 @@
+//! Code generation: the signature is re-emitted untouched, and the body
+//! becomes one `static` for the monitor plus one call into the runtime's
+//! `__private` module that runs the user's block, quoted once.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{
+    AttrStyle, Expr, ExprAsync, FnArg, Item, ItemFn, Pat, ReturnType, Signature, Stmt, TraitItemFn,
+    Type,
+};
+
+use crate::attr::{Args, Mode};
+
+/// Expands `#[monitored(args)] item`. On any error, the item comes back
+/// unchanged, followed by the errors, so that the rest of the crate (and
+/// the IDE) still sees the function.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(args, item.clone()) {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            let mut item = item;
+            item.extend(error.into_compile_error());
+            item
+        }
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let (args, func) = match (syn::parse2::<Args>(args), parse_fn(item)) {
+        (Ok(args), Ok(func)) => (args, func),
+        (Err(mut error), Err(more)) => {
+            error.combine(more);
+            return Err(error);
+        }
+        (Err(error), _) | (_, Err(error)) => return Err(error),
+    };
+    let body = Body::of(&func);
+    check(&args, &func, &body)?;
+    Ok(generate(&args, &func, &body))
+}
+
+/// Parses the item as a function, or explains why it is not one.
+fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
+    let fn_error = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(func) => return Ok(func),
+        Err(error) => error,
+    };
+    let what = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Struct(_)) => "a struct",
+        Ok(Item::Enum(_)) => "an enum",
+        Ok(Item::Union(_)) => "a union",
+        Ok(Item::Const(_)) => "a const",
+        Ok(Item::Static(_)) => "a static",
+        Ok(Item::Impl(_)) => "an impl block: put it on each method to monitor",
+        Ok(Item::Trait(_)) => "a trait",
+        Ok(Item::Mod(_)) => "a module",
+        Ok(Item::Type(_)) => "a type alias",
+        Ok(Item::Verbatim(_)) if syn::parse2::<TraitItemFn>(item).is_ok() => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "`#[monitored]` needs a function body: put it on the method in each `impl`, \
+                 or give this declaration a default body",
+            ));
+        }
+        Ok(_) => "this item",
+        Err(_) => return Err(fn_error),
+    };
+    Err(syn::Error::new(
+        Span::call_site(),
+        format!("`#[monitored]` applies to functions, not to {what}"),
+    ))
+}
+
+/// How the function's body runs.
+enum Body<'a> {
+    /// A sync body: run in a closure.
+    Sync,
+    /// An `async fn`: its body is wrapped in an `async move` block.
+    Async,
+    /// A sync function whose last expression is `async move { .. }` or
+    /// `Box::pin(async move { .. })`, as `#[async_trait]` writes them: that
+    /// future is what gets monitored.
+    Future {
+        before: &'a [Stmt],
+        boxed: Option<&'a Expr>,
+        future: &'a ExprAsync,
+    },
+}
+
+impl<'a> Body<'a> {
+    fn of(func: &'a ItemFn) -> Self {
+        if func.sig.asyncness.is_some() {
+            return Body::Async;
+        }
+        let Some((Stmt::Expr(last, None), before)) = func.block.stmts.split_last() else {
+            return Body::Sync;
+        };
+        match last {
+            Expr::Async(future) => Body::Future {
+                before,
+                boxed: None,
+                future,
+            },
+            Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func) => {
+                match &call.args[0] {
+                    Expr::Async(future) => Body::Future {
+                        before,
+                        boxed: Some(&call.func),
+                        future,
+                    },
+                    _ => Body::Sync,
+                }
+            }
+            _ => Body::Sync,
+        }
+    }
+
+    fn is_async(&self) -> bool {
+        !matches!(self, Body::Sync)
+    }
+}
+
+fn is_box_pin(func: &Expr) -> bool {
+    let Expr::Path(path) = func else {
+        return false;
+    };
+    let mut names = path.path.segments.iter().rev().map(|s| &s.ident);
+    matches!((names.next(), names.next()), (Some(pin), Some(b)) if pin == "pin" && b == "Box")
+}
+
+/// Errors that need both the arguments and the function.
+fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    if let Some(constness) = &func.sig.constness {
+        errors.push(syn::Error::new(
+            constness.span,
+            "`#[monitored]` does not apply to a `const fn`: calls are monitored at run time",
+        ));
+    }
+    if let Some(on_timeout) = &args.on_timeout {
+        if args.timeout.is_none() {
+            errors.push(syn::Error::new(
+                on_timeout.key,
+                "`on_timeout` needs `timeout`: without a deadline there is nothing to cancel or detach",
+            ));
+        }
+        if !body.is_async() {
+            let msg = match on_timeout.mode {
+                Mode::Detach => {
+                    "`on_timeout = detach` applies to async functions only: a sync body with a \
+                     `timeout` already runs on a worker thread and keeps its slot until it returns"
+                }
+                Mode::Cancel => {
+                    "`on_timeout` applies to async functions only: a sync body cannot be cancelled; \
+                     with a `timeout` it runs on a worker thread and keeps its slot until it returns"
+                }
+            };
+            errors.push(syn::Error::new(on_timeout.value, msg));
+        }
+    }
+    let moves = match (body.is_async(), args.timeout, args.mode()) {
+        (false, Some(_), _) => Some((
+            "a sync `#[monitored]` function with a `timeout` runs its body on a worker thread \
+             so that the caller can return at the deadline, so its arguments must be owned and \
+             `Send + 'static`",
+            "make the function `async`, or drop `timeout`",
+        )),
+        (true, Some(_), Mode::Detach) => Some((
+            "`on_timeout = detach` moves the body of this function to a tokio task at the \
+             deadline, so its arguments must be owned and `Send + 'static`",
+            "or use `on_timeout = cancel`",
+        )),
+        _ => None,
+    };
+    if let Some((why, alternatives)) = moves {
+        for (arg, what, fix) in borrowed_args(&func.sig) {
+            let msg = format!("{why}; {what} is borrowed: {fix}, {alternatives}");
+            errors.push(syn::Error::new_spanned(arg, msg));
+        }
+    }
+    errors.finish()
+}
+
+/// The arguments whose type holds a borrow, each with how to name it and
+/// how to fix it.
+fn borrowed_args(sig: &Signature) -> impl Iterator<Item = (&FnArg, String, &'static str)> {
+    sig.inputs.iter().filter_map(|arg| match arg {
+        FnArg::Receiver(receiver) if borrows(&receiver.ty) => {
+            let what = match &receiver.reference {
+                Some(_) if receiver.mutability.is_some() => "`&mut self`",
+                Some(_) => "`&self`",
+                None => "`self`",
+            };
+            Some((
+                arg,
+                what.to_owned(),
+                "take `self: Arc<Self>` or owned values",
+            ))
+        }
+        FnArg::Typed(typed) if borrows(&typed.ty) => {
+            let what = match &*typed.pat {
+                Pat::Ident(pat) => format!("`{}`", pat.ident),
+                _ => "this argument".to_owned(),
+            };
+            Some((
+                arg,
+                what,
+                "take an owned value (for example `String` for `&str`, `Arc<T>` for `&T`)",
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Whether a type holds a reference or a lifetime other than `'static`.
+/// Higher-ranked ones (`Fn(&str)`, `for<'a> ..`, `fn(&T)`) do not count.
+fn borrows(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_lifetime(&mut self, lifetime: &syn::Lifetime) {
+            self.0 |= lifetime.ident != "static";
+        }
+        fn visit_type_reference(&mut self, reference: &syn::TypeReference) {
+            self.0 |= reference.lifetime.is_none();
+            syn::visit::visit_type_reference(self, reference);
+        }
+        fn visit_parenthesized_generic_arguments(
+            &mut self,
+            _: &syn::ParenthesizedGenericArguments,
+        ) {
+        }
+        fn visit_type_bare_fn(&mut self, _: &syn::TypeBareFn) {}
+        fn visit_trait_bound(&mut self, bound: &syn::TraitBound) {
+            if bound.lifetimes.is_none() {
+                syn::visit::visit_trait_bound(self, bound);
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let (outer, inner): (Vec<_>, Vec<_>) = attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Outer));
+    let monitor = static_monitor(args, &sig.ident);
+
+    // What can fail to compile points at the user's code: the call into the
+    // runtime, and the `async` block handed to it, at the return type (which
+    // must carry the monitor's errors); a sync body that cannot move to a
+    // worker thread at the body.
+    let (ret_span, ret_ty) = match &sig.output {
+        ReturnType::Type(_, ty) => (ty.span(), erase_impl_trait(ty)),
+        ReturnType::Default => (sig.ident.span(), None),
+    };
+    let krate = krate(args, Some(ret_span));
+    let monitor_ref = quote!(&__MONITOR);
+    let body_span = block.span();
+    let call = match body {
+        Body::Sync => {
+            let callee = if args.timeout.is_some() {
+                quote_spanned!(ret_span=> #krate::__private::blocking)
+            } else {
+                quote_spanned!(ret_span=> #krate::__private::sync)
+            };
+            let ret = ret_ty.map(|ty| quote!(-> #ty));
+            let closure = quote_spanned!(body_span=> move || #ret #block);
+            quote_spanned!(ret_span=> #callee(#monitor_ref, #closure))
+        }
+        Body::Async => {
+            let callee = async_callee(args, &krate, ret_span);
+            let fake_return = ret_ty.map(|ty| fake_return(&ty, ret_span));
+            // The block's statements, not the block: a block as the tail of
+            // the `async` block would trip `unused_braces` on one-line bodies.
+            let stmts = &block.stmts;
+            let future = quote_spanned!(ret_span=> async move { #fake_return #(#stmts)* });
+            quote_spanned!(ret_span=> #callee(#monitor_ref, #future).await)
+        }
+        Body::Future {
+            before,
+            boxed,
+            future,
+        } => {
+            let span = future.span();
+            let callee = async_callee(args, &krate, span);
+            let call = quote_spanned!(span=> #callee(#monitor_ref, #future));
+            match boxed {
+                Some(boxed) => quote!(#(#before)* #boxed(#call)),
+                None => quote!(#(#before)* #call),
+            }
+        }
+    };
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #monitor
+            #call
+        }
+    }
+}
+
+/// The path to the runtime: `crate = ".."`, or `::monitor_runtime`. With
+/// `span`, every token of it gets that span, so that an error about the
+/// call it starts points there; without, a given path keeps the span of
+/// its string, so that a wrong path is reported there.
+fn krate(args: &Args, span: Option<Span>) -> TokenStream {
+    match (&args.krate, span) {
+        (Some(path), None) => path.to_token_stream(),
+        (Some(path), Some(span)) => path
+            .to_token_stream()
+            .into_iter()
+            .map(|mut token| {
+                token.set_span(span);
+                token
+            })
+            .collect(),
+        (None, span) => {
+            let span = span.unwrap_or_else(Span::call_site);
+            quote_spanned!(span=> ::monitor_runtime)
+        }
+    }
+}
+
+fn async_callee(args: &Args, krate: &TokenStream, span: Span) -> TokenStream {
+    match args.mode() {
+        Mode::Cancel => quote_spanned!(span=> #krate::__private::cancel),
+        Mode::Detach => quote_spanned!(span=> #krate::__private::detach),
+    }
+}
+
+/// The function's monitor, built in `const` context.
+fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
+    let krate = krate(args, None);
+    let name = match &args.name {
+        Some(name) => name.to_token_stream(),
+        None => {
+            let suffix = format!("::{}", syn::ext::IdentExt::unraw(ident));
+            quote!(::core::concat!(::core::module_path!(), #suffix))
+        }
+    };
+    let mut config = quote!(#krate::Config::new(#name));
+    if let Some(nanos) = args.timeout {
+        let timeout = duration(&krate, nanos);
+        config.extend(quote!(.timeout(#timeout)));
+    }
+    if let Some(max_active) = args.max_active {
+        let max_active = Literal::usize_unsuffixed(max_active);
+        config.extend(quote!(.max_active(#max_active)));
+    }
+    if let Some(nanos) = args.alert {
+        let alert = duration(&krate, nanos);
+        config.extend(quote!(.alert(#alert)));
+    }
+    quote! {
+        static __MONITOR: #krate::__private::StaticMonitor =
+            #krate::__private::StaticMonitor::new(#config);
+    }
+}
+
+/// A `Duration` constructor in the largest unit that is exact, so that the
+/// expansion reads `from_millis(50)` rather than `from_nanos(50000000)`.
+fn duration(krate: &TokenStream, nanos: u64) -> TokenStream {
+    let (constructor, value) = [
+        ("from_secs", 1_000_000_000),
+        ("from_millis", 1_000_000),
+        ("from_micros", 1_000),
+    ]
+    .into_iter()
+    .find(|&(_, unit)| nanos % unit == 0)
+    .map_or(("from_nanos", nanos), |(constructor, unit)| {
+        (constructor, nanos / unit)
+    });
+    let constructor = syn::Ident::new(constructor, Span::call_site());
+    let value = Literal::u64_unsuffixed(value);
+    quote!(#krate::__private::Duration::#constructor(#value))
+}
+
+/// A never-taken `return` of the declared type at the start of an async
+/// block, so that the block's output type is known before its body is
+/// checked: `?` and `.into()` in the body then infer as they would in the
+/// function itself, and a mismatch points at the return type. Taken from
+/// `tracing-attributes`.
+fn fake_return(ty: &Type, span: Span) -> TokenStream {
+    quote_spanned! {span=>
+        #[allow(unreachable_code, clippy::empty_loop)]
+        if false {
+            let __monitor_fake_return: #ty = loop {};
+            return __monitor_fake_return;
+        }
+    }
+}
+
+/// The return type with each `impl Trait` replaced by `_`, which a closure
+/// annotation or a `let` accepts; `None` when nothing but `_` would remain.
+fn erase_impl_trait(ty: &Type) -> Option<Type> {
+    struct Eraser;
+    impl VisitMut for Eraser {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                let underscore = syn::Token![_](impl_trait.impl_token.span);
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: underscore,
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Eraser.visit_type_mut(&mut ty);
+    (!matches!(ty, Type::Infer(_))).then_some(ty)
+}
+
+/// Collects errors so that one expansion reports all of them.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,161 @@
+//! Expansion snapshots: the shapes users care about, pretty-printed and
+//! compared with `tests/snapshots/*.rs`. Run with `UPDATE_SNAPSHOTS=1` to
+//! write them after a deliberate change, then review the diff.
+
+use std::path::PathBuf;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::expand::expand;
+
+fn snapshot(name: &str, args: TokenStream, item: TokenStream) {
+    let expanded = expand(args, item);
+    let file: syn::File = syn::parse2(expanded).expect("the expansion is valid Rust");
+    let actual = prettyplease::unparse(&file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.rs"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot at {}: run with UPDATE_SNAPSHOTS=1 to write it",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "the expansion differs from {} (- expected, + actual); run with UPDATE_SNAPSHOTS=1 \
+         to accept it:\n{}",
+        path.display(),
+        diff(&expected, &actual),
+    );
+}
+
+/// A line diff (longest common subsequence), enough for small files.
+fn diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            common[i][j] = if a[i] == b[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out += &format!("  {}\n", a[i]);
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || common[i + 1][j] >= common[i][j + 1]) {
+            out += &format!("- {}\n", a[i]);
+            i += 1;
+        } else {
+            out += &format!("+ {}\n", b[j]);
+            j += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn sync() {
+    snapshot(
+        "sync",
+        quote!(max_active = 10),
+        quote! {
+            /// Parses a number.
+            pub fn parse(input: String) -> Result<u32, Error> {
+                Ok(input.parse()?)
+            }
+        },
+    );
+}
+
+#[test]
+fn sync_timeout() {
+    snapshot(
+        "sync_timeout",
+        quote!(timeout = "1.5s", alert = 100s, name = "files.read"),
+        quote! {
+            fn read(path: PathBuf) -> Result<Vec<u8>, Error> {
+                std::fs::read(path)
+            }
+        },
+    );
+}
+
+#[test]
+fn r#async() {
+    snapshot(
+        "async",
+        quote!(timeout = 50ms, max_active = 10),
+        quote! {
+            async fn fetch_user(id: u64) -> Result<impl Display, Error> {
+                let user = db::get(id).await?;
+                Ok(user.name)
+            }
+        },
+    );
+}
+
+#[test]
+fn method() {
+    snapshot(
+        "method",
+        quote!(timeout = 5s, on_timeout = detach, crate = "my_app::monitor"),
+        quote! {
+            pub(crate) async fn flush(self: Arc<Self>) -> Result<(), Error> {
+                self.sink.flush().await
+            }
+        },
+    );
+}
+
+/// What `#[monitored]` sees under `#[async_trait]`: the future is
+/// monitored, not the call that makes it.
+#[test]
+fn async_trait() {
+    snapshot(
+        "async_trait",
+        quote!(max_active = 2),
+        quote! {
+            fn get<'life0, 'async_trait>(
+                &'life0 self,
+            ) -> Pin<Box<dyn Future<Output = Result<u32, Error>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async move { Ok(self.value) })
+            }
+        },
+    );
+}
+
+/// An error keeps the function as it was.
+#[test]
+fn error() {
+    snapshot(
+        "error",
+        quote!(timout = 5s),
+        quote! {
+            fn work() -> Result<(), Error> {
+                Ok(())
+            }
+        },
+    );
+}
+
+#[test]
+fn diff_marks_changes() {
+    assert_eq!(diff("a\nb\nc", "a\nx\nc"), "  a\n- b\n+ x\n  c\n");
+}

@@ -1,0 +1,15 @@
+fn get<'life0, 'async_trait>(
+    &'life0 self,
+) -> Pin<Box<dyn Future<Output = Result<u32, Error>> + Send + 'async_trait>>
+where
+    'life0: 'async_trait,
+    Self: 'async_trait,
+{
+    static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
+        ::monitor_runtime::Config::new(::core::concat!(::core::module_path!(), "::get"))
+            .max_active(2),
+    );
+    Box::pin(
+        ::monitor_runtime::__private::cancel(&__MONITOR, async move { Ok(self.value) }),
+    )
+}

@@ -1,0 +1,6 @@
+fn work() -> Result<(), Error> {
+    Ok(())
+}
+::core::compile_error! {
+    "unknown key `timout`: did you mean `timeout`? The keys are `timeout`, `max_active`, `alert`, `name`, `on_timeout`, `crate`"
+}
