@@ -9,9 +9,10 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Milliseconds since the process clock's epoch.
+/// Milliseconds since the process clock's epoch, rounded up, so that a
+/// deadline counted from it never comes early.
 pub(crate) fn now_ms() -> u64 {
-    epoch().elapsed().as_millis() as u64
+    epoch().elapsed().as_nanos().div_ceil(1_000_000) as u64
 }
 
 /// The instant `ms` milliseconds after the epoch.

@@ -10,22 +10,23 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// the first Busy rejection since the last completion (milliseconds since the
 /// process clock's epoch, at least 1) shifted left by one, with the low bit
 /// set once the alert for that stall has fired.
-pub(crate) struct Gate {
+pub struct Gate {
     active: AtomicUsize,
     stall: AtomicU64,
 }
 
 impl Gate {
     #[cfg(not(loom))]
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         Gate {
             active: AtomicUsize::new(0),
             stall: AtomicU64::new(0),
         }
     }
 
+    /// A gate with no call in flight and no stall.
     #[cfg(loom)]
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Gate {
             active: AtomicUsize::new(0),
             stall: AtomicU64::new(0),
@@ -36,7 +37,7 @@ impl Gate {
     /// full gate answers `false` at once. Exact: a slot is refused only when
     /// `cap` slots are really held.
     #[inline]
-    pub(crate) fn try_enter(&self, cap: usize) -> bool {
+    pub fn try_enter(&self, cap: usize) -> bool {
         let mut current = self.active.load(Ordering::Relaxed);
         loop {
             if current >= cap {
@@ -56,25 +57,25 @@ impl Gate {
 
     /// Takes a slot with no cap.
     #[inline]
-    pub(crate) fn enter(&self) {
+    pub fn enter(&self) {
         self.active.fetch_add(1, Ordering::Acquire);
     }
 
     /// Gives a slot back.
     #[inline]
-    pub(crate) fn exit(&self) {
+    pub fn exit(&self) {
         self.active.fetch_sub(1, Ordering::Release);
     }
 
     /// Calls in flight now.
-    pub(crate) fn active(&self) -> usize {
+    pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
     }
 
     /// A call was refused as Busy at `now_ms`. Returns the stall's start when
     /// this rejection began a new stall (the caller then arms the alert).
     #[inline]
-    pub(crate) fn on_busy(&self, now_ms: impl FnOnce() -> u64) -> Option<u64> {
+    pub fn on_busy(&self, now_ms: impl FnOnce() -> u64) -> Option<u64> {
         if self.stall.load(Ordering::Relaxed) != 0 {
             return None;
         }
@@ -87,18 +88,39 @@ impl Gate {
 
     /// A call's body finished: the stall, if any, is over.
     #[inline]
-    pub(crate) fn on_progress(&self) {
+    pub fn on_progress(&self) {
+        // A swap, not a store: loom finds executions in which a plain store
+        // loses against the watchdog's concurrent claim (tests/loom.rs).
         if self.stall.load(Ordering::Relaxed) != 0 {
-            self.stall.store(0, Ordering::Release);
+            self.stall.swap(0, Ordering::AcqRel);
         }
     }
 
     /// The alert deadline of the stall that began at `since` has passed.
     /// Returns `true` exactly once per stall, and only while that stall
     /// still lasts.
-    pub(crate) fn claim_alert(&self, since: u64) -> bool {
+    pub fn claim_alert(&self, since: u64) -> bool {
         self.stall
-            .compare_exchange(since << 1, (since << 1) | 1, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                since << 1,
+                (since << 1) | 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
+    }
+
+    /// The stall that began at `since` is over without an alert: the cap
+    /// was no longer full when its alert came due.
+    pub fn end_stall(&self, since: u64) {
+        let _ = self
+            .stall
+            .compare_exchange(since << 1, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// The raw stall word, for model checks.
+    #[cfg(loom)]
+    pub fn raw_stall(&self) -> u64 {
+        self.stall.load(Ordering::SeqCst)
     }
 }

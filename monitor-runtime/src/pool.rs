@@ -20,7 +20,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// How long a worker, or a caller, spins before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job gets a callback that puts its worker back on the idle list; it
+/// calls it before it hands its result over, so that a caller who submits
+/// again at once finds the worker idle instead of starting another.
+type Job = Box<dyn FnOnce(&dyn Fn()) + Send>;
 
 struct Worker {
     job: Mutex<Option<Job>>,
@@ -61,12 +64,16 @@ fn work(me: Arc<Worker>) {
     loop {
         let job = me.job.lock().unwrap_or_else(|e| e.into_inner()).take();
         me.ready.store(false, Ordering::Relaxed);
+        let idle = || {
+            IDLE.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(me.clone());
+        };
         if let Some(job) = job {
-            job();
+            job(&idle);
+        } else {
+            idle();
         }
-        IDLE.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(me.clone());
         if !wait_for_job(&me) {
             return;
         }
@@ -206,12 +213,13 @@ impl Monitor {
             caller: thread::current(),
         });
         let result = packet.clone();
-        let job: Job = Box::new(move || {
+        let job: Job = Box::new(move |idle| {
             let outcome = catch_unwind(AssertUnwindSafe(body));
             match outcome {
                 Ok(_) => slot.complete(),
                 Err(_) => slot.panicked(),
             }
+            idle();
             result.put(outcome);
         });
         if let Err(job) = submit(job) {
@@ -220,7 +228,7 @@ impl Monitor {
                 monitor = self.name(),
                 "cannot start a worker thread; running the body inline, without its timeout"
             );
-            job();
+            job(&|| ());
         }
         match packet.wait(deadline) {
             Some(Ok(value)) => Ok(value),

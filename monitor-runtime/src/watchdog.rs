@@ -65,7 +65,8 @@ fn lock() -> MutexGuard<'static, Inner> {
 fn watch_until(inner: &mut Inner, deadline: Instant) -> bool {
     if !inner.running {
         let spawned = std::thread::Builder::new()
-            .name("monitor-watchdog".into())
+            // At most 15 bytes: the kernel truncates longer thread names.
+            .name("monitor-watch".into())
             .spawn(run);
         if let Err(error) = spawned {
             tracing::error!(target: "monitor_runtime", %error, "cannot start the watchdog thread");
@@ -161,11 +162,13 @@ pub(crate) fn arm_stall(monitor: &Monitor, since: u64, after: Duration) {
     }
 }
 
-/// Forgets every pending stall alert of `monitor`.
+/// Forgets every pending stall alert of `monitor`, and lets the thread
+/// see whether anything is left to watch.
 pub(crate) fn disarm(monitor: &Monitor) {
     lock()
         .stalls
         .retain(|s| s.monitor.upgrade().is_some_and(|m| !m.same(monitor)));
+    WATCHDOG.wake.notify_one();
 }
 
 fn run() {
@@ -210,7 +213,7 @@ fn run() {
         inner.wake_at = next;
         let wait = match next {
             Some(next) => {
-                idle_since = next;
+                idle_since = now;
                 next.saturating_duration_since(now)
             }
             None => {
@@ -235,13 +238,24 @@ fn check_stall(stall: Stall, now: Instant) {
     let Some(monitor) = stall.monitor.upgrade() else {
         return;
     };
-    if monitor.is_stopped() || !monitor.state().gate().claim_alert(stall.since) {
+    let gate = monitor.state().gate();
+    let cap = monitor.max_active().unwrap_or(usize::MAX);
+    if monitor.is_stopped() {
+        return;
+    }
+    // Refusals alone are no stall: the cap must still be full (calls may
+    // have been cancelled since, freeing their slots without completing).
+    if gate.active() < cap {
+        gate.end_stall(stall.since);
+        return;
+    }
+    if !gate.claim_alert(stall.since) {
         return;
     }
     let alert = Alert::new(
         monitor.state().config.name_value(),
-        monitor.max_active().unwrap_or(usize::MAX),
-        monitor.stats().in_flight,
+        cap,
+        gate.active(),
         now.saturating_duration_since(clock::instant_of_ms(stall.since)),
     );
     alert::raise(&monitor, alert);

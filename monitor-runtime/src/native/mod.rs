@@ -28,21 +28,22 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-mod signal;
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-mod symbolize;
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-mod unwind;
+/// Items for the platforms where capture works: Linux on x86_64 and aarch64.
+macro_rules! supported {
+    ($($item:item)*) => {
+        $(
+            #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+            $item
+        )*
+    };
+}
+
+supported! {
+    mod linux;
+    mod signal;
+    mod symbolize;
+    mod unwind;
+}
 
 /// How many bytes of a thread's stack a capture copies, from its stack
 /// pointer up. Frames whose data lies beyond are not unwound: the stack is
@@ -258,7 +259,7 @@ pub(crate) fn capture(tids: &[Tid], answer_within: Duration) -> Vec<Result<Stack
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
     {
-        linux_capture(tids, answer_within)
+        linux::capture(tids, answer_within)
     }
     #[cfg(not(all(
         target_os = "linux",
@@ -272,46 +273,24 @@ pub(crate) fn capture(tids: &[Tid], answer_within: Duration) -> Vec<Result<Stack
     }
 }
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn linux_capture(tids: &[Tid], answer_within: Duration) -> Vec<Result<Stack, CaptureError>> {
-    use std::sync::{Mutex, PoisonError};
-
-    static STATE: Mutex<Option<(signal::Sampler, unwind::Unwinding)>> = Mutex::new(None);
-
-    let mut addresses: Vec<Option<unwind::Addresses>> = Vec::new();
-    addresses.resize_with(tids.len(), || None);
-    let results = {
-        let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.is_none() {
-            match signal::Sampler::new() {
-                Ok(sampler) => *state = Some((sampler, unwind::Unwinding::new())),
-                Err(error) => return tids.iter().map(|_| Err(error.clone())).collect(),
-            }
-        }
-        let (sampler, unwinding) = state.as_mut().expect("initialized above");
-        unwinding.refresh();
-        sampler.sample(tids, answer_within, |i, sample| {
-            addresses[i] = Some(unwinding.unwind(&sample));
-        })
-    };
-    // Symbolization takes the longest and needs no state: outside the lock.
-    results
-        .into_iter()
-        .zip(addresses)
-        .map(|(result, addresses)| {
-            result?;
-            let addresses = addresses.expect("a sample for each answer");
-            let mut frames = Vec::with_capacity(addresses.frames.len());
-            for &address in &addresses.frames {
-                symbolize::symbolize(address, &mut frames);
-            }
-            Ok(Stack {
-                frames,
-                truncated: addresses.truncated,
-            })
-        })
-        .collect()
+/// Does ahead of time the one-time work of the first [`capture`]: installs
+/// the signal handler, reads the loaded modules' unwind information, and
+/// loads the executable's debug info (the slow part: about a second for a
+/// large binary with full debug info). Optional; call it from the watchdog
+/// thread when it starts, so that the first dump is fast.
+pub(crate) fn prepare() -> Result<(), CaptureError> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        linux::prepare()
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        Err(CaptureError::Unsupported)
+    }
 }

@@ -1,0 +1,171 @@
+//! The cost of a monitored call against what a user would otherwise write,
+//! in the same run: a plain call, `tokio::time::timeout`, and tower's
+//! `LoadShed + ConcurrencyLimit + Timeout`.
+//!
+//! Run: `cargo bench -p monitor-runtime --bench monitor`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use monitor_runtime::{monitored, Error};
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+#[inline(never)]
+async fn plain_ready(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[monitored(timeout = "50ms", max_active = 10)]
+#[inline(never)]
+async fn monitored_ready(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[inline(never)]
+async fn plain_yield(x: u64) -> Result<u64, Error> {
+    tokio::task::yield_now().await;
+    Ok(black_box(x))
+}
+
+#[monitored(timeout = "50ms", max_active = 10)]
+#[inline(never)]
+async fn monitored_yield(x: u64) -> Result<u64, Error> {
+    tokio::task::yield_now().await;
+    Ok(black_box(x))
+}
+
+#[inline(never)]
+fn plain_sync(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[monitored(max_active = 10)]
+#[inline(never)]
+fn monitored_sync(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[monitored(timeout = "50ms", max_active = 10)]
+#[inline(never)]
+fn monitored_sync_timeout(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[monitored(max_active = 1)]
+fn hold_then(f: fn()) -> Result<(), Error> {
+    f();
+    Ok(())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// Times `iters` awaits of `call` inside one `block_on`, so that the
+/// executor's own per-iteration cost is not measured.
+macro_rules! bench_async {
+    ($group:expr, $rt:expr, $name:literal, |$i:ident| $call:expr) => {
+        $group.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                $rt.block_on(async {
+                    let start = Instant::now();
+                    for $i in 0..iters {
+                        black_box($call.await).ok();
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    };
+}
+
+fn async_calls(c: &mut Criterion) {
+    let rt = runtime();
+    for (group_name, yields) in [("async_ready", false), ("async_yield_once", true)] {
+        let mut group = c.benchmark_group(group_name);
+        let tower_svc = {
+            let _guard = rt.enter();
+            ServiceBuilder::new()
+                .load_shed()
+                .concurrency_limit(10)
+                .timeout(Duration::from_millis(50))
+                .service_fn(move |x: u64| async move {
+                    if yields {
+                        tokio::task::yield_now().await;
+                    }
+                    Ok::<_, tower::BoxError>(black_box(x))
+                })
+        };
+        if yields {
+            bench_async!(group, rt, "plain", |i| plain_yield(i));
+            bench_async!(group, rt, "tokio_timeout", |i| async move {
+                tokio::time::timeout(Duration::from_millis(50), plain_yield(i))
+                    .await
+                    .unwrap_or(Ok(0))
+            });
+            bench_async!(group, rt, "monitored", |i| monitored_yield(i));
+        } else {
+            bench_async!(group, rt, "plain", |i| plain_ready(i));
+            bench_async!(group, rt, "tokio_timeout", |i| async move {
+                tokio::time::timeout(Duration::from_millis(50), plain_ready(i))
+                    .await
+                    .unwrap_or(Ok(0))
+            });
+            bench_async!(group, rt, "monitored", |i| monitored_ready(i));
+        }
+        bench_async!(group, rt, "tower_stack", |i| {
+            let mut svc = tower_svc.clone();
+            async move { svc.ready().await?.call(i).await }
+        });
+        group.finish();
+    }
+}
+
+fn sync_calls(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sync");
+    group.bench_function("plain", |b| b.iter(|| plain_sync(black_box(1))));
+    group.bench_function("monitored", |b| b.iter(|| monitored_sync(black_box(1))));
+    group.bench_function("monitored_timeout", |b| {
+        b.iter(|| monitored_sync_timeout(black_box(1)))
+    });
+    group.finish();
+}
+
+fn busy(c: &mut Criterion) {
+    let mut group = c.benchmark_group("busy");
+    group.bench_function("plain", |b| b.iter(|| plain_sync(black_box(1))));
+    // The only slot is held by the outer call: every inner call is refused.
+    group.bench_function("rejected", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            let _ = hold_then_measure(iters, &mut elapsed);
+            elapsed
+        })
+    });
+    group.finish();
+}
+
+thread_local! {
+    static MEASURE: std::cell::Cell<(u64, Duration)> = const { std::cell::Cell::new((0, Duration::ZERO)) };
+}
+
+fn hold_then_measure(iters: u64, out: &mut Duration) -> Result<(), Error> {
+    MEASURE.with(|m| m.set((iters, Duration::ZERO)));
+    hold_then(|| {
+        let (iters, _) = MEASURE.with(|m| m.get());
+        let start = Instant::now();
+        for _ in 0..iters {
+            assert!(black_box(hold_then(|| ())).is_err());
+        }
+        MEASURE.with(|m| m.set((iters, start.elapsed())));
+    })?;
+    *out = MEASURE.with(|m| m.get()).1;
+    Ok(())
+}
+
+criterion_group!(benches, async_calls, sync_calls, busy);
+criterion_main!(benches);
