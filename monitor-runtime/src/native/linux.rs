@@ -72,3 +72,47 @@ pub(super) fn capture(tids: &[Tid], answer_within: Duration) -> Vec<Result<Stack
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{channel, Receiver};
+    use std::time::Instant;
+
+    use super::super::current_tid;
+    use super::*;
+
+    #[inline(never)]
+    fn wait_for(release: &Receiver<()>) {
+        release.recv().unwrap();
+    }
+
+    #[test]
+    fn captures_a_blocked_thread() {
+        let (tid_tx, tid_rx) = channel();
+        let (release_tx, release_rx) = channel();
+        let handle = std::thread::spawn(move || {
+            tid_tx.send(current_tid()).unwrap();
+            wait_for(&release_rx);
+        });
+        let tid = tid_rx.recv().unwrap();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stack = capture(&[tid], Duration::from_secs(1))
+                .pop()
+                .unwrap()
+                .unwrap();
+            let named = |f: &Frame| {
+                f.function
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with("wait_for"))
+            };
+            let receiving = |f: &Frame| f.function.as_deref().is_some_and(|f| f.contains("recv"));
+            if stack.frames.iter().any(named) && stack.frames.iter().any(receiving) {
+                break;
+            }
+            assert!(Instant::now() < give_up, "{stack}");
+        }
+        release_tx.send(()).unwrap();
+        handle.join().unwrap();
+    }
+}
