@@ -10,7 +10,7 @@
 #[path = "../src/native/mod.rs"]
 mod native;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
@@ -438,4 +438,130 @@ fn prepare_does_the_one_time_work() {
     prepare().unwrap();
     eprintln!("prepare: {:?}", start.elapsed());
     prepare().unwrap();
+}
+
+static DEEP_LINE: AtomicU32 = AtomicU32::new(0);
+
+/// Recurses with 4 KiB frames, then blocks: deeper than the stack copy.
+#[inline(never)]
+#[rustfmt::skip] // keeps `line!()` on the line of the call
+fn deep(levels: u32, release: &Receiver<()>) -> u8 {
+    let frame = std::hint::black_box([levels as u8; 4096]);
+    if levels == 0 {
+        DEEP_LINE.store(line!(), SeqCst); release.recv().unwrap();
+        return frame[0];
+    }
+    deep(levels - 1, release).wrapping_add(std::hint::black_box(frame)[1])
+}
+
+#[test]
+fn a_stack_deeper_than_the_copy_is_truncated() {
+    let (release_tx, release_rx) = channel();
+    let (tid, handle) = spawn(move || {
+        deep(40, &release_rx);
+    });
+    let stack = capture_until(tid, "deep", &DEEP_LINE);
+    assert!(stack.truncated, "{stack}");
+    // Only the frames within the copy: at most 64 KiB / 4 KiB of them.
+    let deep_frames = stack
+        .frames
+        .iter()
+        .filter(|f| f.function.as_deref().is_some_and(|f| f.ends_with("::deep")))
+        .count();
+    eprintln!("{deep_frames} frames of deep(), of 41");
+    assert!(
+        (2..=16).contains(&deep_frames),
+        "{deep_frames} frames of deep in\n{stack}"
+    );
+    assert!(stack
+        .to_string()
+        .ends_with("...additional frames elided...\n"));
+    release_tx.send(()).unwrap();
+    handle.join().unwrap();
+}
+
+/// The tid of the thread on the small stack, once it runs.
+static SMALL_STACK_TID: AtomicI32 = AtomicI32::new(0);
+
+/// Blocks reading one byte from the pipe whose read end is `fd`.
+extern "C" fn on_a_small_stack(fd: *mut libc::c_void) -> *mut libc::c_void {
+    SMALL_STACK_TID.store(current_tid().0, SeqCst);
+    let mut byte = 0u8;
+    // SAFETY: reads one byte into a valid buffer.
+    let read = unsafe { libc::read(fd as usize as i32, (&raw mut byte).cast(), 1) };
+    read as usize as *mut libc::c_void
+}
+
+/// A thread whose whole stack is smaller than the copy, with an
+/// inaccessible page right above it: the copy must stop there, not fault.
+#[test]
+fn the_copy_stops_at_the_end_of_the_stack_mapping() {
+    const PAGE: usize = 4096;
+    const STACK: usize = 32 * PAGE;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let [reader, writer] = fds;
+    // SAFETY: a fresh anonymous mapping: [no access][stack][no access]; the
+    // thread is joined before it is unmapped.
+    unsafe {
+        let size = STACK + 2 * PAGE;
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED);
+        let stack = map.cast::<u8>().add(PAGE).cast::<libc::c_void>();
+        assert_eq!(
+            libc::mprotect(stack, STACK, libc::PROT_READ | libc::PROT_WRITE),
+            0
+        );
+        let mut attr = std::mem::zeroed();
+        assert_eq!(libc::pthread_attr_init(&mut attr), 0);
+        assert_eq!(libc::pthread_attr_setstack(&mut attr, stack, STACK), 0);
+        let mut thread = 0;
+        let fd = reader as usize as *mut libc::c_void;
+        assert_eq!(
+            libc::pthread_create(&mut thread, &attr, on_a_small_stack, fd),
+            0
+        );
+        libc::pthread_attr_destroy(&mut attr);
+        while SMALL_STACK_TID.load(SeqCst) == 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let tid = Tid(SMALL_STACK_TID.load(SeqCst));
+        let give_up = Instant::now() + Duration::from_secs(10);
+        let stack = loop {
+            let stack = capture(&[tid], WITHIN).pop().unwrap().unwrap();
+            let named = |f: &native::Frame| {
+                f.function
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with("on_a_small_stack"))
+            };
+            if stack.frames.iter().any(named) && stack.frames.len() > 2 {
+                break stack;
+            }
+            assert!(Instant::now() < give_up, "{stack}");
+            thread::sleep(Duration::from_millis(10));
+        };
+        assert!(!stack.truncated, "{stack}");
+        assert!(
+            stack
+                .frames
+                .iter()
+                .any(|f| f.function.as_deref() == Some("start_thread")),
+            "{stack}"
+        );
+        assert_eq!(libc::write(writer, b"x".as_ptr().cast(), 1), 1);
+        let mut result = std::ptr::null_mut();
+        assert_eq!(libc::pthread_join(thread, &mut result), 0);
+        assert_eq!(result as usize, 1);
+        libc::munmap(map, size);
+        libc::close(reader);
+        libc::close(writer);
+    }
 }

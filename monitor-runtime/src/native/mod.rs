@@ -18,6 +18,21 @@
 //! blocks the signal, or is stopped) is reported as
 //! [`CaptureError::NoAnswer`]; the watchdog never waits longer.
 //!
+//! Limits:
+//!
+//! * Only the first [`STACK_COPY`] bytes (64 KiB) of a stack are copied;
+//!   outer frames whose data lies beyond are left out and the stack is
+//!   marked [`Stack::truncated`]. Deep async stacks (large futures on the
+//!   stack) may hit this.
+//! * Frames without unwind information (`.eh_frame`), such as hand-written
+//!   assembly or JIT code, are unwound with frame pointers, or end the stack.
+//! * The capture signal (the highest free real-time signal) is not chained:
+//!   a handler installed on it later disables capture.
+//! * Threads are signalled 16 at a time: a call takes up to
+//!   `ceil(threads / 16) * answer_within` when none of them answers.
+//! * The first capture, or [`prepare`], loads the debug info: about a second
+//!   for a large binary. After that, 100 threads take a few milliseconds.
+//!
 //! This module reaches nothing else in the crate (no `crate::` paths), so
 //! the integration tests can compile it on its own until its API is public.
 

@@ -326,6 +326,11 @@ impl Sampler {
             results.resize(tids.len(), Err(error));
             return results;
         }
+        if self.unanswered.len() > 1024 {
+            // Mostly threads long gone; at worst one more signal queues up
+            // on a thread that still blocks it.
+            self.unanswered.clear();
+        }
         let mut start = 0;
         while start < tids.len() {
             let batch = self.sample_batch(&tids[start..], answer_within, |i, sample| {
