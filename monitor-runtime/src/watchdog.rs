@@ -94,6 +94,16 @@ impl Timer {
         if !watch_until(&mut inner, deadline) {
             return None;
         }
+        // Cancelled timers leave their heap entries behind until their
+        // deadline; drop them once they outnumber the live ones, so the
+        // heap stays within a few times the timers armed at once.
+        let live = inner.timers.len() - inner.free.len();
+        if inner.heap.len() > 64 + 4 * live {
+            let Inner { heap, timers, .. } = &mut *inner;
+            heap.retain(|Reverse((_, index, generation))| {
+                timers[*index as usize].generation == *generation
+            });
+        }
         let index = match inner.free.pop() {
             Some(index) => index,
             None => {
