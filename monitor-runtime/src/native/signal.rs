@@ -482,8 +482,3 @@ fn signal_pending(tid: Tid, signal: i32) -> bool {
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
 }
-
-/// The signal used for capture, installing its handler if needed.
-pub(super) fn capture_signal() -> Result<i32, CaptureError> {
-    SIGNAL.get_or_init(install).clone()
-}
