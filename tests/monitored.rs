@@ -219,5 +219,6 @@ fn the_future_stays_send_for_spawning_and_handlers() {
     let future = handler_like(1);
     assert_send(&future);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    assert_eq!(rt.block_on(tokio::spawn(future)).unwrap().unwrap(), "1");
+    let spawned = rt.block_on(async { tokio::spawn(future).await });
+    assert_eq!(spawned.unwrap().unwrap(), "1");
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use crate::error::{Error, FromMonitorError};
+use crate::inflight::{AsyncCall, CallSite};
 use crate::monitor::{Monitor, Slot};
 use crate::watchdog::Timer;
 
@@ -58,13 +59,26 @@ impl<T: FromMonitorError> Output<T> for Merge {
 }
 
 pin_project! {
-    /// A body and the slot it holds. Counts a panic even when an executor
-    /// catches it and drops the future later, and completes the slot when
-    /// the body returns.
-    struct Guarded<F> {
+    /// A body, the slot it holds, and its record in the registry of calls
+    /// in flight. Counts a panic even when an executor catches it and drops
+    /// the future later, and completes the slot when the body returns.
+    pub(crate) struct Guarded<F> {
         #[pin]
         body: F,
         slot: Option<Slot>,
+        site: Option<&'static CallSite>,
+        call: AsyncCall,
+    }
+}
+
+impl<F> Guarded<F> {
+    pub(crate) fn new(body: F, site: Option<&'static CallSite>) -> Self {
+        Guarded {
+            body,
+            slot: None,
+            site,
+            call: AsyncCall::default(),
+        }
     }
 }
 
@@ -82,6 +96,7 @@ impl<F: Future> Future for Guarded<F> {
             }
         }
         let this = self.project();
+        let _scope = this.site.map(|site| this.call.poll_scope(site));
         let unwinding = Unwinding(&mut *this.slot);
         let poll = this.body.poll(cx);
         std::mem::forget(unwinding);
@@ -115,7 +130,7 @@ pin_project! {
 impl<F, O> Call<F, O> {
     pub(crate) fn new(monitor: Monitor, body: F) -> Self {
         Call {
-            inner: Some(Guarded { body, slot: None }),
+            inner: Some(Guarded::new(body, monitor.site())),
             monitor,
             timer: None,
             admitted: false,
@@ -201,10 +216,7 @@ pin_project! {
 impl<F, O> Detach<F, O> {
     pub(crate) fn new(monitor: Monitor, body: F) -> Self {
         Detach {
-            inner: Some(Guarded {
-                body: Box::pin(body),
-                slot: None,
-            }),
+            inner: Some(Guarded::new(Box::pin(body), monitor.site())),
             monitor,
             timer: None,
             admitted: false,

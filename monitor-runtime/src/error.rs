@@ -17,10 +17,10 @@ use std::time::Duration;
 /// assert_eq!(name, Name::from(String::from("db")));
 /// ```
 #[derive(Clone)]
-pub struct Name(NameRepr);
+pub struct Name(pub(crate) NameRepr);
 
 #[derive(Clone)]
-enum NameRepr {
+pub(crate) enum NameRepr {
     Static(&'static str),
     Shared(Arc<str>),
 }

@@ -37,8 +37,10 @@ not_loom! {
     mod alert;
     mod call;
     mod clock;
+    mod dump;
     mod error;
     mod histogram;
+    mod inflight;
     mod monitor;
     mod native;
     mod pool;
@@ -48,6 +50,7 @@ not_loom! {
     pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
     pub use call::{Call, Detach, Merge, Output, Wrap};
     pub use error::{Error, FromMonitorError, Name};
+    pub use inflight::{CallId, CallSite};
     pub use monitor::{Config, Latency, Monitor, Stats};
     pub use registry::{monitor, monitors};
 }
@@ -128,6 +131,7 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::call::{Call, Detach, Merge};
+    pub use crate::inflight::CallSite;
     pub use crate::monitor::StaticMonitor;
     pub use core::time::Duration;
 
@@ -176,6 +180,23 @@ pub mod __private {
         F::Output: FromMonitorError + Send + 'static,
     {
         Detach::new(monitor.monitor(), body)
+    }
+
+    /// `#[stack_on_timeout]` on a sync function: the call is in the
+    /// registry while it runs, and reported if it overruns.
+    #[inline]
+    pub fn stack_sync<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
+        let _call = crate::inflight::SyncCall::begin(site);
+        body()
+    }
+
+    /// `#[stack_on_timeout]` on an async function.
+    #[inline]
+    pub fn stack_async<F: Future>(
+        site: &'static CallSite,
+        body: F,
+    ) -> impl Future<Output = F::Output> {
+        crate::call::Guarded::new(body, Some(site))
     }
 
     #[diagnostic::on_unimplemented(

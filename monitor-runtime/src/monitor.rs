@@ -11,6 +11,7 @@ use crate::alert::AlertChannel;
 use crate::error::{Error, Name};
 use crate::gate::Gate;
 use crate::histogram::Histogram;
+use crate::inflight::{CallSite, SyncCall};
 use crate::{clock, registry, watchdog};
 
 /// How a monitor is set up. Built with [`Monitor::builder`] (or
@@ -35,6 +36,7 @@ pub struct Config {
     timeout: Option<Duration>,
     alert: Option<Duration>,
     max_active: Option<usize>,
+    at: (&'static str, u32),
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
             timeout: None,
             alert: None,
             max_active: None,
+            at: ("", 0),
         }
     }
 
@@ -55,6 +58,7 @@ impl Config {
             timeout: None,
             alert: None,
             max_active: None,
+            at: ("", 0),
         }
     }
 
@@ -79,6 +83,13 @@ impl Config {
         self
     }
 
+    /// Where the guarded code is (`file!()`, `line!()`), shown in dumps of
+    /// calls in flight. `#[monitored]` sets it to the function.
+    pub const fn at(mut self, file: &'static str, line: u32) -> Self {
+        self.at = (file, line);
+        self
+    }
+
     pub(crate) fn name_value(&self) -> Name {
         self.name.clone()
     }
@@ -94,6 +105,8 @@ impl Config {
 /// `#[monitored]` can keep it in a `static`.
 pub(crate) struct State {
     pub(crate) config: Config,
+    /// The function, for the registry of calls in flight (static monitors).
+    site: CallSite,
     gate: Gate,
     cap: usize,
     completed: AtomicU64,
@@ -114,7 +127,17 @@ impl State {
             Some(cap) => cap,
             None => usize::MAX,
         };
+        let function = match &config.name.0 {
+            crate::error::NameRepr::Static(name) => name,
+            crate::error::NameRepr::Shared(_) => "",
+        };
         State {
+            site: CallSite {
+                function,
+                file: config.at.0,
+                line: config.at.1,
+                report_after: None,
+            },
             config,
             gate: Gate::new(),
             cap,
@@ -376,9 +399,21 @@ impl Monitor {
     /// ```
     pub fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
         let slot = self.enter()?;
+        let call = self.site().map(SyncCall::begin);
         let out = body();
+        drop(call);
         slot.complete();
         Ok(out)
+    }
+
+    /// The call site of a `#[monitored]` function's monitor; run-time
+    /// monitors guard arbitrary code and are not in the call registry.
+    #[inline]
+    pub(crate) fn site(&self) -> Option<&'static CallSite> {
+        match &self.state {
+            Handle::Static(s) => Some(&s.site),
+            Handle::Shared(_) => None,
+        }
     }
 
     /// Tries to take a slot for a call now. The slot is given back when the

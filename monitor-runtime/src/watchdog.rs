@@ -1,17 +1,44 @@
 //! The process watchdog: one lazily started thread that fires the
-//! deadlines of async calls and the stall alerts of every monitor. It
-//! sleeps until the next deadline and exits when it has had nothing to
-//! watch for a short while; the next deadline starts it again.
+//! deadlines of async calls and the stall alerts of every monitor, and,
+//! while any call is in flight, ticks the coarse clock and reports calls
+//! that overran their `#[stack_on_timeout]` deadline. It sleeps until the
+//! next deadline or tick and exits when it has had nothing to watch for a
+//! short while; the next deadline or call starts it again.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::alert::{self, Alert};
-use crate::clock;
+use crate::clock::{self, TICK};
+use crate::inflight;
 use crate::monitor::{Monitor, Weak};
+
+/// Whether the watchdog ticks: set before calls rely on the coarse clock,
+/// cleared only when no call is in flight (see [`inflight`]).
+static TICKING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the coarse clock is being kept current. Pairs with the swap that
+/// publishes a call in `inflight`.
+#[inline]
+pub(crate) fn ticking() -> bool {
+    TICKING.load(Ordering::SeqCst)
+}
+
+/// Starts the ticks (and the thread, if needed) for a call in flight.
+#[cold]
+pub(crate) fn start_ticking() {
+    let mut inner = lock();
+    TICKING.store(true, Ordering::SeqCst);
+    clock::tick();
+    let soon = Instant::now() + TICK;
+    if !watch_until(&mut inner, soon) {
+        TICKING.store(false, Ordering::SeqCst);
+    }
+}
 
 /// How long the thread stays after its last deadline.
 const LINGER: Duration = Duration::from_millis(200);
@@ -188,6 +215,7 @@ fn run() {
     let mut inner = lock();
     loop {
         let now = Instant::now();
+        let now_ns = clock::tick();
         while let Some(&Reverse((deadline, index, generation))) = inner.heap.peek() {
             if deadline > now {
                 break;
@@ -206,13 +234,29 @@ fn run() {
                 i += 1;
             }
         }
-        if !wake.is_empty() || !due.is_empty() {
-            drop(inner);
-            wake.drain(..).for_each(Waker::wake);
-            due.drain(..).for_each(|stall| check_stall(stall, now));
-            inner = lock();
-            continue;
+        let ticking = TICKING.load(Ordering::SeqCst);
+        drop(inner);
+        wake.drain(..).for_each(Waker::wake);
+        due.drain(..).for_each(|stall| check_stall(stall, now));
+        if ticking {
+            let overdue = inflight::due(now_ns);
+            if !overdue.is_empty() {
+                crate::dump::report_overdue(&overdue);
+            }
+            if inflight::any_in_flight() {
+                idle_since = now;
+            } else if now.saturating_duration_since(idle_since) >= LINGER {
+                // Stop ticking, then look once more: a call that began
+                // meanwhile either saw `TICKING` false and restarts it, or
+                // is seen here.
+                TICKING.store(false, Ordering::SeqCst);
+                if inflight::any_in_flight() {
+                    TICKING.store(true, Ordering::SeqCst);
+                }
+            }
         }
+        inner = lock();
+        let ticking = TICKING.load(Ordering::SeqCst);
         let next = inner
             .heap
             .peek()
@@ -220,12 +264,17 @@ fn run() {
             .into_iter()
             .chain(inner.stalls.iter().map(|s| s.deadline))
             .min();
+        if next.is_some() {
+            idle_since = now;
+        }
+        let next = match (next, ticking) {
+            (Some(next), true) => Some(next.min(now + TICK)),
+            (None, true) => Some(now + TICK),
+            (next, false) => next,
+        };
         inner.wake_at = next;
         let wait = match next {
-            Some(next) => {
-                idle_since = now;
-                next.saturating_duration_since(now)
-            }
+            Some(next) => next.saturating_duration_since(Instant::now()),
             None => {
                 let idle = now.saturating_duration_since(idle_since);
                 if idle >= LINGER {
@@ -236,6 +285,9 @@ fn run() {
                 LINGER - idle
             }
         };
+        if wait.is_zero() {
+            continue;
+        }
         inner = WATCHDOG
             .wake
             .wait_timeout(inner, wait)

@@ -1,0 +1,499 @@
+//! The registry of calls in flight: every call of a `#[monitored]` or
+//! `#[stack_on_timeout]` function, visible while it runs, to the watchdog,
+//! the dump and everything that prints what the process is doing.
+//!
+//! Cheap by construction. Each thread owns an arena of records, leaked for
+//! the life of the process and handed to the next thread when its owner
+//! exits. Taking a record is a pop from a thread-local free list and a few
+//! relaxed stores into a cache line that only this thread writes: no lock,
+//! no allocation once the arena is warm, no shared counter. Readers (the
+//! watchdog, the dump) walk every arena and read records through their
+//! atomics; a record's `state` word (generation and "in use" bit) is read
+//! before and after its fields, so a record reused mid-read is skipped,
+//! never misread.
+//!
+//! A record tracks one call: its site (function, file, line), when it
+//! started on the process's coarse clock, the thread running it now (or 0:
+//! an async call waiting to be polled), its parent call (the annotated call
+//! being polled or run on this thread when it started: nested calls form a
+//! logical stack, across `.await`s), and an optional report deadline.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::clock;
+
+/// Where an annotated function is: its name, file and line, and how long a
+/// call may run before it is reported (`#[stack_on_timeout]`).
+///
+/// ```
+/// use monitor_runtime::CallSite;
+/// use std::time::Duration;
+/// static SITE: CallSite = CallSite::new("app::handler", file!(), line!())
+///     .report_after(Duration::from_secs(5));
+/// assert_eq!(SITE.function, "app::handler");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CallSite {
+    /// The function's path (`module::function`), or the monitor's name.
+    pub function: &'static str,
+    /// The source file of the function.
+    pub file: &'static str,
+    /// The line of the function.
+    pub line: u32,
+    /// Report a call that runs longer than this.
+    pub report_after: Option<Duration>,
+}
+
+impl CallSite {
+    /// A site that is never reported for running long.
+    pub const fn new(function: &'static str, file: &'static str, line: u32) -> Self {
+        CallSite {
+            function,
+            file,
+            line,
+            report_after: None,
+        }
+    }
+
+    /// Report calls of this site that run longer than `after`.
+    pub const fn report_after(mut self, after: Duration) -> Self {
+        self.report_after = Some(after);
+        self
+    }
+}
+
+/// Records per chunk of an arena.
+const CHUNK: usize = 64;
+
+#[repr(align(64))]
+pub(crate) struct Record {
+    /// `generation << 1 | in_use`.
+    state: AtomicU64,
+    site: AtomicPtr<CallSite>,
+    /// Coarse nanoseconds since the process epoch.
+    started: AtomicU64,
+    /// Kernel id of the thread running the call now; 0 while it waits.
+    thread: AtomicI32,
+    /// The parent call's record and its state word when this call began.
+    parent: AtomicPtr<Record>,
+    parent_state: AtomicU64,
+    /// Coarse nanoseconds after which the call is reported; 0 for never.
+    deadline: AtomicU64,
+    /// Whether the watchdog has reported this call.
+    reported: AtomicBool,
+    /// Per-arena sequence number of the call, for its id.
+    seq: AtomicU64,
+    arena: AtomicPtr<Arena>,
+}
+
+impl Record {
+    const fn new() -> Self {
+        Record {
+            state: AtomicU64::new(0),
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            started: AtomicU64::new(0),
+            thread: AtomicI32::new(0),
+            parent: AtomicPtr::new(std::ptr::null_mut()),
+            parent_state: AtomicU64::new(0),
+            deadline: AtomicU64::new(0),
+            reported: AtomicBool::new(false),
+            seq: AtomicU64::new(0),
+            arena: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+}
+
+struct Chunk {
+    records: [Record; CHUNK],
+    next: AtomicPtr<Chunk>,
+}
+
+/// The records of one thread (or of threads that came before it).
+pub(crate) struct Arena {
+    id: u32,
+    head: AtomicPtr<Chunk>,
+    seq: AtomicU64,
+}
+
+/// Every arena ever made. Pushed to when a thread first registers a call.
+static ARENAS: Mutex<Vec<&'static Arena>> = Mutex::new(Vec::new());
+/// Arenas whose thread exited, for the next new thread.
+static ORPHANS: Mutex<Vec<&'static Arena>> = Mutex::new(Vec::new());
+
+/// The thread's view: its arena, the records it knows are free, and the
+/// innermost call it is running.
+struct Local {
+    arena: &'static Arena,
+    free: RefCell<Vec<&'static Record>>,
+    current: Cell<*const Record>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        ORPHANS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.arena);
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = Local::new();
+}
+
+impl Local {
+    fn new() -> Self {
+        let adopted = ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let arena = adopted.unwrap_or_else(|| {
+            let mut arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+            let arena: &'static Arena = Box::leak(Box::new(Arena {
+                id: arenas.len() as u32 + 1,
+                head: AtomicPtr::new(std::ptr::null_mut()),
+                seq: AtomicU64::new(0),
+            }));
+            arenas.push(arena);
+            arena
+        });
+        Local {
+            arena,
+            free: RefCell::new(Vec::new()),
+            current: Cell::new(std::ptr::null()),
+        }
+    }
+
+    /// A free record of this thread's arena.
+    #[inline]
+    fn take(&self) -> &'static Record {
+        let mut free = self.free.borrow_mut();
+        if let Some(record) = free.pop() {
+            return record;
+        }
+        self.refill(&mut free);
+        free.pop().expect("refill adds records")
+    }
+
+    /// Finds records freed by other threads, or adds a chunk.
+    #[cold]
+    fn refill(&self, free: &mut Vec<&'static Record>) {
+        for record in self.arena.records() {
+            if record.state.load(Ordering::Acquire) & 1 == 0 {
+                free.push(record);
+            }
+        }
+        if free.len() >= CHUNK / 4 {
+            return;
+        }
+        let chunk: &'static Chunk = Box::leak(Box::new(Chunk {
+            records: [const { Record::new() }; CHUNK],
+            next: AtomicPtr::new(self.arena.head.load(Ordering::Relaxed)),
+        }));
+        for record in &chunk.records {
+            record
+                .arena
+                .store(self.arena as *const Arena as *mut Arena, Ordering::Relaxed);
+        }
+        free.extend(chunk.records.iter().rev());
+        self.arena
+            .head
+            .store(chunk as *const Chunk as *mut Chunk, Ordering::Release);
+    }
+}
+
+impl Arena {
+    fn records(&'static self) -> impl Iterator<Item = &'static Record> {
+        let mut chunk = self.head.load(Ordering::Acquire);
+        std::iter::from_fn(move || {
+            // SAFETY: chunks are leaked, never freed, and published with
+            // Release after they were fully built.
+            let current: &'static Chunk = unsafe { chunk.as_ref()? };
+            chunk = current.next.load(Ordering::Acquire);
+            Some(current)
+        })
+        .flat_map(|chunk| chunk.records.iter())
+    }
+}
+
+/// Starts tracking a call on this thread: the call's parent is the call
+/// this thread is inside now. Not the current call until [`enter`].
+#[inline]
+fn begin(site: &'static CallSite) -> &'static Record {
+    if !crate::watchdog::ticking() {
+        // The coarse clock is stale until the watchdog ticks again.
+        crate::watchdog::start_ticking();
+    }
+    let record = LOCAL.with(|local| {
+        let record = local.take();
+        let parent = local.current.get();
+        record
+            .seq
+            .store(local.arena.seq.load(Ordering::Relaxed), Ordering::Relaxed);
+        local
+            .arena
+            .seq
+            .store(local.arena.seq.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        record.parent.store(parent as *mut Record, Ordering::Relaxed);
+        let parent_state = if parent.is_null() {
+            0
+        } else {
+            // SAFETY: `current` only ever points at a record of a leaked
+            // arena.
+            unsafe { &*parent }.state.load(Ordering::Relaxed)
+        };
+        record.parent_state.store(parent_state, Ordering::Relaxed);
+        record
+    });
+    let started = clock::coarse_ns();
+    record
+        .site
+        .store(site as *const CallSite as *mut CallSite, Ordering::Relaxed);
+    record.started.store(started, Ordering::Relaxed);
+    record.thread.store(0, Ordering::Relaxed);
+    record.reported.store(false, Ordering::Relaxed);
+    record.deadline.store(
+        match site.report_after {
+            Some(after) => started
+                .saturating_add(after.as_nanos() as u64)
+                .saturating_add(clock::TICK.as_nanos() as u64),
+            None => 0,
+        },
+        Ordering::Relaxed,
+    );
+    // Publish: a new generation, in use. The swap is a full barrier, paired
+    // with the watchdog's in `crate::watchdog`: either the watchdog sees
+    // this record, or this thread sees that the watchdog is not running
+    // and starts it.
+    let state = record.state.load(Ordering::Relaxed);
+    record.state.swap((state | 1) + 2, Ordering::SeqCst);
+    if !crate::watchdog::ticking() {
+        // The watchdog stopped ticking between the check above and now:
+        // start it again, and restart this call's clock from a fresh tick.
+        crate::watchdog::start_ticking();
+        record.deadline.store(0, Ordering::Relaxed);
+        let started = clock::coarse_ns();
+        record.started.store(started, Ordering::Relaxed);
+        if let Some(after) = site.report_after {
+            record.deadline.store(
+                started
+                    .saturating_add(after.as_nanos() as u64)
+                    .saturating_add(clock::TICK.as_nanos() as u64),
+                Ordering::Relaxed,
+            );
+        }
+    }
+    record
+}
+
+#[inline]
+fn end(record: &'static Record) {
+    let state = record.state.load(Ordering::Relaxed);
+    record.state.store(state & !1, Ordering::Release);
+    LOCAL.with(|local| {
+        if std::ptr::eq(record.arena.load(Ordering::Relaxed), local.arena) {
+            local.free.borrow_mut().push(record);
+        }
+    });
+}
+
+/// Makes `record` the current call of this thread, running on it.
+#[inline]
+fn enter(record: &'static Record) -> *const Record {
+    record
+        .thread
+        .store(crate::native::current_tid().0, Ordering::Relaxed);
+    LOCAL.with(|local| local.current.replace(record))
+}
+
+#[inline]
+fn leave(record: &'static Record, previous: *const Record) {
+    record.thread.store(0, Ordering::Relaxed);
+    LOCAL.with(|local| local.current.set(previous));
+}
+
+/// A sync call in flight on this thread. Dropping it ends the call.
+pub(crate) struct SyncCall {
+    record: &'static Record,
+    previous: *const Record,
+}
+
+impl SyncCall {
+    #[inline]
+    pub(crate) fn begin(site: &'static CallSite) -> Self {
+        let record = begin(site);
+        let previous = enter(record);
+        SyncCall { record, previous }
+    }
+}
+
+impl Drop for SyncCall {
+    #[inline]
+    fn drop(&mut self) {
+        leave(self.record, self.previous);
+        end(self.record);
+    }
+}
+
+/// An async call in flight: begun on its first poll, current while it is
+/// polled, ended when dropped.
+#[derive(Default)]
+pub(crate) struct AsyncCall {
+    record: Option<&'static Record>,
+}
+
+// SAFETY: the record is reached only through atomics; the pointer to it is
+// to leaked memory.
+unsafe impl Send for AsyncCall {}
+// SAFETY: as above; `&AsyncCall` gives no access at all.
+unsafe impl Sync for AsyncCall {}
+
+impl AsyncCall {
+    /// Marks the call as running on this thread until the scope drops.
+    #[inline]
+    pub(crate) fn poll_scope(&mut self, site: &'static CallSite) -> PollScope {
+        let record = *self.record.get_or_insert_with(|| begin(site));
+        PollScope {
+            record,
+            previous: enter(record),
+        }
+    }
+}
+
+impl Drop for AsyncCall {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(record) = self.record {
+            end(record);
+        }
+    }
+}
+
+/// The stretch of one poll of an async call.
+pub(crate) struct PollScope {
+    record: &'static Record,
+    previous: *const Record,
+}
+
+impl Drop for PollScope {
+    #[inline]
+    fn drop(&mut self) {
+        leave(self.record, self.previous);
+    }
+}
+
+/// A consistent copy of one record.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // read by the dump, which is being built
+pub(crate) struct Snapshot {
+    pub(crate) id: CallId,
+    pub(crate) site: &'static CallSite,
+    pub(crate) started_ns: u64,
+    pub(crate) thread: i32,
+    pub(crate) parent: Option<CallId>,
+    pub(crate) deadline_ns: u64,
+    pub(crate) reported: bool,
+    key: (usize, u64),
+    parent_key: Option<(usize, u64)>,
+}
+
+/// A call's id: its thread arena and its number there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId {
+    /// The arena (one per thread that has made annotated calls).
+    pub arena: u32,
+    /// The call's number in that arena.
+    pub seq: u64,
+}
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.arena, self.seq)
+    }
+}
+
+fn read(record: &'static Record) -> Option<Snapshot> {
+    let state = record.state.load(Ordering::Acquire);
+    if state & 1 == 0 {
+        return None;
+    }
+    let site = record.site.load(Ordering::Relaxed);
+    let started_ns = record.started.load(Ordering::Relaxed);
+    let thread = record.thread.load(Ordering::Relaxed);
+    let parent = record.parent.load(Ordering::Relaxed);
+    let parent_state = record.parent_state.load(Ordering::Relaxed);
+    let deadline_ns = record.deadline.load(Ordering::Relaxed);
+    let reported = record.reported.load(Ordering::Relaxed);
+    let seq = record.seq.load(Ordering::Relaxed);
+    let arena = record.arena.load(Ordering::Relaxed);
+    fence(Ordering::Acquire);
+    if record.state.load(Ordering::Relaxed) != state || site.is_null() || arena.is_null() {
+        return None;
+    }
+    // SAFETY: sites are statics; arenas are leaked.
+    let (site, arena) = unsafe { (&*site, &*arena) };
+    Some(Snapshot {
+        id: CallId { arena: arena.id, seq },
+        site,
+        started_ns,
+        thread,
+        parent: None,
+        deadline_ns,
+        reported,
+        key: (record as *const Record as usize, state),
+        parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
+    })
+}
+
+/// Calls `f` on every record of every arena. Holds the arena list's lock
+/// (which only a thread's first annotated call takes) and allocates
+/// nothing.
+fn for_each_record(mut f: impl FnMut(&'static Record)) {
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    for arena in arenas.iter() {
+        arena.records().for_each(&mut f);
+    }
+}
+
+/// Every call in flight now, parents resolved, oldest first.
+#[allow(dead_code)] // read by the dump, which is being built
+pub(crate) fn snapshot() -> Vec<Snapshot> {
+    let mut calls = Vec::new();
+    for_each_record(|record| calls.extend(read(record)));
+    let ids: std::collections::HashMap<(usize, u64), CallId> =
+        calls.iter().map(|c| (c.key, c.id)).collect();
+    for call in &mut calls {
+        call.parent = call.parent_key.and_then(|key| ids.get(&key).copied());
+    }
+    calls.sort_by_key(|c| (c.started_ns, c.id));
+    calls
+}
+
+/// Calls whose report deadline passed at `now_ns` and that are not yet
+/// reported; each is marked reported, so it is returned once.
+pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
+    let mut due = Vec::new();
+    for_each_record(|record| {
+        let deadline = record.deadline.load(Ordering::Relaxed);
+        if deadline == 0 || deadline > now_ns || record.reported.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(call) = read(record) {
+            if call.deadline_ns != 0 && call.deadline_ns <= now_ns && !call.reported {
+                record.reported.store(true, Ordering::Relaxed);
+                due.push(call);
+            }
+        }
+    });
+    due
+}
+
+/// Whether any call is in flight. Pairs with the swap in `begin`: call
+/// after the watchdog has said it stops ticking.
+pub(crate) fn any_in_flight() -> bool {
+    fence(Ordering::SeqCst);
+    let mut any = false;
+    for_each_record(|record| any |= record.state.load(Ordering::Relaxed) & 1 == 1);
+    any
+}
