@@ -114,12 +114,9 @@ async fn a_method_on_a_shared_receiver_has_one_cap_for_all_instances() {
 }
 
 #[monitored(max_active = 1)]
-fn generic<T: Clone + Send + 'static>(
-    value: T,
-    then: impl FnOnce() -> Result<(), Error>,
-) -> Result<T, Error>
+fn generic<T>(value: T, then: impl FnOnce() -> Result<(), Error>) -> Result<T, Error>
 where
-    T: std::fmt::Debug,
+    T: Clone + Send + std::fmt::Debug + 'static,
 {
     then()?;
     Ok(value.clone())
