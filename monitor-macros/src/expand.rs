@@ -350,7 +350,8 @@ fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
             quote!(::core::concat!(::core::module_path!(), #suffix))
         }
     };
-    let mut config = quote!(#krate::Config::new(#name));
+    let at = site_location(ident);
+    let mut config = quote!(#krate::Config::new(#name).at(#at));
     if let Some(nanos) = args.timeout {
         let timeout = duration(&krate, nanos);
         config.extend(quote!(.timeout(#timeout)));
@@ -367,6 +368,15 @@ fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
         static __MONITOR: #krate::__private::StaticMonitor =
             #krate::__private::StaticMonitor::new(#config);
     }
+}
+
+/// `file!(), line!()` of the function, for where the runtime shows it.
+/// `line!()` is spanned at the function's name, so that it gives the line
+/// of the `fn`, not of the attribute above it (or of the first attribute,
+/// when there are several).
+pub(crate) fn site_location(ident: &syn::Ident) -> TokenStream {
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+    quote!(::core::file!(), #line)
 }
 
 /// A `Duration` constructor in the largest unit that is exact, so that the

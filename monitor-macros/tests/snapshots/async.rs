@@ -3,6 +3,7 @@ async fn fetch_user(id: u64) -> Result<impl Display, Error> {
         ::monitor_runtime::Config::new(
                 ::core::concat!(::core::module_path!(), "::fetch_user"),
             )
+            .at(::core::file!(), ::core::line!())
             .timeout(::monitor_runtime::__private::Duration::from_millis(50))
             .max_active(10),
     );

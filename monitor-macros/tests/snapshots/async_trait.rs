@@ -7,6 +7,7 @@ where
 {
     static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
         ::monitor_runtime::Config::new(::core::concat!(::core::module_path!(), "::get"))
+            .at(::core::file!(), ::core::line!())
             .max_active(2),
     );
     Box::pin(

@@ -4,6 +4,7 @@ pub fn parse(input: String) -> Result<u32, Error> {
         ::monitor_runtime::Config::new(
                 ::core::concat!(::core::module_path!(), "::parse"),
             )
+            .at(::core::file!(), ::core::line!())
             .max_active(10),
     );
     ::monitor_runtime::__private::sync(
