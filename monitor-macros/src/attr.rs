@@ -1,5 +1,7 @@
 //! The arguments of `#[monitored(...)]`: a typed [`Parse`] implementation
-//! with one branch per key, in the manner of `tracing-attributes`.
+//! with one branch per key, in the manner of `tracing-attributes`. The
+//! parsers of values and the errors about keys are shared with
+//! `#[stack_on_timeout]` (`stack.rs`).
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -89,7 +91,7 @@ impl Parse for Args {
                 let key = input.parse::<Token![crate]>()?.span;
                 set(&mut args.krate, key, "crate", input, krate)?;
             } else if input.peek(Ident::peek_any) {
-                return Err(unknown_key(&input.call(Ident::parse_any)?));
+                return Err(unknown_key(&input.call(Ident::parse_any)?, KEYS));
             } else {
                 return Err(lookahead.error());
             }
@@ -102,7 +104,7 @@ impl Parse for Args {
 }
 
 /// Parses `= value` into `slot`, unless the key was given before.
-fn set<T>(
+pub(crate) fn set<T>(
     slot: &mut Option<T>,
     key: Span,
     name: &str,
@@ -139,7 +141,7 @@ fn max_active(input: ParseStream<'_>) -> syn::Result<usize> {
     }
 }
 
-fn name(input: ParseStream<'_>) -> syn::Result<LitStr> {
+pub(crate) fn name(input: ParseStream<'_>) -> syn::Result<LitStr> {
     const EXPECTED: &str = "`name` takes a string literal, like `name = \"db.fetch_user\"`";
     let name: LitStr = input
         .parse()
@@ -180,7 +182,7 @@ fn on_timeout(input: ParseStream<'_>, key: Span) -> syn::Result<OnTimeout> {
     Ok(OnTimeout { key, mode, value })
 }
 
-fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
+pub(crate) fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
     const EXPECTED: &str =
         "`crate` takes the path to the runtime as a string, like `crate = \"my_crate::monitor\"`";
     let lit: LitStr = input
@@ -190,16 +192,16 @@ fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
         .map_err(|_| syn::Error::new(lit.span(), EXPECTED))
 }
 
-/// An error at an unknown key that lists the valid ones, with a hint
-/// when the key is a near miss of one of them.
-fn unknown_key(key: &Ident) -> syn::Error {
+/// An error at an unknown key that lists the valid ones, `keys`, with a
+/// hint when the key is a near miss of one of them.
+pub(crate) fn unknown_key(key: &Ident, keys: &[&str]) -> syn::Error {
     let written = key.unraw().to_string();
-    let near_miss = KEYS
+    let near_miss = keys
         .iter()
         .map(|valid| (edit_distance(&written.to_lowercase(), valid), valid))
         .filter(|&(distance, _)| distance <= 2)
         .min();
-    let keys = KEYS
+    let keys = keys
         .iter()
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()

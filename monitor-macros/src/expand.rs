@@ -1,6 +1,10 @@
 //! Code generation: the signature is re-emitted untouched, and the body
 //! becomes one `static` for the monitor plus one call into the runtime's
 //! `__private` module that runs the user's block, quoted once.
+//!
+//! What does not depend on the attribute (parsing the function, how its
+//! body runs, the wrapper around it, the inference help) is shared with
+//! `#[stack_on_timeout]`, whose own parts are in `stack.rs`.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -8,17 +12,30 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{
-    AttrStyle, Expr, ExprAsync, FnArg, Item, ItemFn, Pat, ReturnType, Signature, Stmt, TraitItemFn,
-    Type,
+    AttrStyle, Expr, FnArg, Item, ItemFn, LitStr, Pat, Path, ReturnType, Signature, Stmt,
+    TraitItemFn, Type,
 };
 
 use crate::attr::{Args, Mode};
 
-/// Expands `#[monitored(args)] item`. On any error, the item comes back
-/// unchanged, followed by the errors, so that the rest of the crate (and
-/// the IDE) still sees the function.
+/// Expands `#[monitored(args)] item`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_expand(args, item.clone()) {
+    or_original(item, |item| {
+        let (args, func) = parse(args, item)?;
+        let body = Body::of(&func);
+        check(&args, &func, &body)?;
+        Ok(generate(&args, &func, &body))
+    })
+}
+
+/// Runs `expand` on `item`. On any error, the item comes back unchanged,
+/// followed by the errors, so that the rest of the crate (and the IDE)
+/// still sees the function.
+pub(crate) fn or_original(
+    item: TokenStream,
+    expand: impl FnOnce(TokenStream) -> syn::Result<TokenStream>,
+) -> TokenStream {
+    match expand(item.clone()) {
         Ok(expanded) => expanded,
         Err(error) => {
             let mut item = item;
@@ -28,22 +45,21 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let (args, func) = match (syn::parse2::<Args>(args), parse_fn(item)) {
-        (Ok(args), Ok(func)) => (args, func),
+/// Parses the arguments and the function, with the errors of both.
+fn parse(args: TokenStream, item: TokenStream) -> syn::Result<(Args, ItemFn)> {
+    match (syn::parse2::<Args>(args), parse_fn(item, "monitored")) {
+        (Ok(args), Ok(func)) => Ok((args, func)),
         (Err(mut error), Err(more)) => {
             error.combine(more);
-            return Err(error);
+            Err(error)
         }
-        (Err(error), _) | (_, Err(error)) => return Err(error),
-    };
-    let body = Body::of(&func);
-    check(&args, &func, &body)?;
-    Ok(generate(&args, &func, &body))
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
 }
 
-/// Parses the item as a function, or explains why it is not one.
-fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
+/// Parses the item as a function, or explains why `#[attr]` does not
+/// apply to it.
+pub(crate) fn parse_fn(item: TokenStream, attr: &str) -> syn::Result<ItemFn> {
     let fn_error = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(func) => return Ok(func),
         Err(error) => error,
@@ -54,15 +70,17 @@ fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
         Ok(Item::Union(_)) => "a union",
         Ok(Item::Const(_)) => "a const",
         Ok(Item::Static(_)) => "a static",
-        Ok(Item::Impl(_)) => "an impl block: put it on each method to monitor",
+        Ok(Item::Impl(_)) => "an impl block: put it on each method",
         Ok(Item::Trait(_)) => "a trait",
         Ok(Item::Mod(_)) => "a module",
         Ok(Item::Type(_)) => "a type alias",
         Ok(Item::Verbatim(_)) if syn::parse2::<TraitItemFn>(item).is_ok() => {
             return Err(syn::Error::new(
                 Span::call_site(),
-                "`#[monitored]` needs a function body: put it on the method in each `impl`, \
-                 or give this declaration a default body",
+                format!(
+                    "`#[{attr}]` needs a function body: put it on the method in each `impl`, \
+                     or give this declaration a default body"
+                ),
             ));
         }
         Ok(_) => "this item",
@@ -70,56 +88,81 @@ fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
     };
     Err(syn::Error::new(
         Span::call_site(),
-        format!("`#[monitored]` applies to functions, not to {what}"),
+        format!("`#[{attr}]` applies to functions, not to {what}"),
+    ))
+}
+
+/// An error at `const` of a `const fn`: `why` says why `#[attr]` needs
+/// run time.
+pub(crate) fn reject_const(func: &ItemFn, attr: &str, why: &str) -> Option<syn::Error> {
+    let constness = func.sig.constness.as_ref()?;
+    Some(syn::Error::new(
+        constness.span,
+        format!("`#[{attr}]` does not apply to a `const fn`: {why}"),
     ))
 }
 
 /// How the function's body runs.
-enum Body<'a> {
+pub(crate) enum Body<'a> {
     /// A sync body: run in a closure.
     Sync,
     /// An `async fn`: its body is wrapped in an `async move` block.
     Async,
     /// A sync function whose last expression is `async move { .. }` or
     /// `Box::pin(async move { .. })`, as `#[async_trait]` writes them: that
-    /// future is what gets monitored.
+    /// future is what gets monitored. So is what `#[monitored]` or
+    /// `#[stack_on_timeout]` made of such a future, when the other one of
+    /// the two expanded first.
     Future {
         before: &'a [Stmt],
         boxed: Option<&'a Expr>,
-        future: &'a ExprAsync,
+        future: &'a Expr,
     },
 }
 
 impl<'a> Body<'a> {
-    fn of(func: &'a ItemFn) -> Self {
+    pub(crate) fn of(func: &'a ItemFn) -> Self {
         if func.sig.asyncness.is_some() {
             return Body::Async;
         }
         let Some((Stmt::Expr(last, None), before)) = func.block.stmts.split_last() else {
             return Body::Sync;
         };
-        match last {
-            Expr::Async(future) => Body::Future {
-                before,
-                boxed: None,
-                future,
-            },
+        let (boxed, future) = match last {
             Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func) => {
-                match &call.args[0] {
-                    Expr::Async(future) => Body::Future {
-                        before,
-                        boxed: Some(&call.func),
-                        future,
-                    },
-                    _ => Body::Sync,
-                }
+                (Some(&*call.func), &call.args[0])
             }
-            _ => Body::Sync,
+            last => (None, last),
+        };
+        if is_future(future) {
+            Body::Future {
+                before,
+                boxed,
+                future,
+            }
+        } else {
+            Body::Sync
         }
     }
 
     fn is_async(&self) -> bool {
         !matches!(self, Body::Sync)
+    }
+}
+
+/// An `async` block, or a call into the runtime's `__private` module that
+/// takes one (the expansion of the other attribute).
+fn is_future(expr: &Expr) -> bool {
+    match expr {
+        Expr::Async(_) => true,
+        Expr::Call(call) => {
+            let Expr::Path(path) = &*call.func else {
+                return false;
+            };
+            path.path.segments.iter().any(|s| s.ident == "__private")
+                && call.args.last().is_some_and(is_future)
+        }
+        _ => false,
     }
 }
 
@@ -134,12 +177,11 @@ fn is_box_pin(func: &Expr) -> bool {
 /// Errors that need both the arguments and the function.
 fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
     let mut errors = Errors::default();
-    if let Some(constness) = &func.sig.constness {
-        errors.push(syn::Error::new(
-            constness.span,
-            "`#[monitored]` does not apply to a `const fn`: calls are monitored at run time",
-        ));
-    }
+    errors.extend(reject_const(
+        func,
+        "monitored",
+        "calls are monitored at run time",
+    ));
     if let Some(on_timeout) = &args.on_timeout {
         if args.timeout.is_none() {
             errors.push(syn::Error::new(
@@ -245,6 +287,39 @@ fn borrows(ty: &Type) -> bool {
 }
 
 fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
+    let monitor = static_monitor(args, &func.sig.ident);
+    wrap(func, body, &monitor, &quote!(&__MONITOR), |takes, span| {
+        let krate = krate(args.krate.as_ref(), Some(span));
+        match (takes, args.timeout, args.mode()) {
+            (Takes::Closure, None, _) => quote_spanned!(span=> #krate::__private::sync),
+            (Takes::Closure, Some(_), _) => quote_spanned!(span=> #krate::__private::blocking),
+            (Takes::Future, _, Mode::Cancel) => quote_spanned!(span=> #krate::__private::cancel),
+            (Takes::Future, _, Mode::Detach) => quote_spanned!(span=> #krate::__private::detach),
+        }
+    })
+}
+
+/// What the runtime function the body is handed to takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Takes {
+    /// A closure that runs a sync body.
+    Closure,
+    /// The future of an async body.
+    Future,
+}
+
+/// The function with its body handed to the runtime: the outer attributes
+/// and the signature as they were, then the inner attributes, the `state`
+/// item (the attribute's `static`), and one call, `callee(state_ref,
+/// closure or future)`. `callee` gives the path of the runtime function,
+/// spanned at the span it is given.
+pub(crate) fn wrap(
+    func: &ItemFn,
+    body: &Body<'_>,
+    state: &TokenStream,
+    state_ref: &TokenStream,
+    callee: impl Fn(Takes, Span) -> TokenStream,
+) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -254,38 +329,31 @@ fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
     let (outer, inner): (Vec<_>, Vec<_>) = attrs
         .iter()
         .partition(|attr| matches!(attr.style, AttrStyle::Outer));
-    let monitor = static_monitor(args, &sig.ident);
 
     // What can fail to compile points at the user's code: the call into the
     // runtime, and the `async` block handed to it, at the return type (which
-    // must carry the monitor's errors); a sync body that cannot move to a
-    // worker thread at the body.
+    // may have to carry the monitor's errors); a sync body that cannot move
+    // to a worker thread at the body.
     let (ret_span, ret_ty) = match &sig.output {
         ReturnType::Type(_, ty) => (ty.span(), erase_impl_trait(ty)),
         ReturnType::Default => (sig.ident.span(), None),
     };
-    let krate = krate(args, Some(ret_span));
-    let monitor_ref = quote!(&__MONITOR);
     let body_span = block.span();
     let call = match body {
         Body::Sync => {
-            let callee = if args.timeout.is_some() {
-                quote_spanned!(ret_span=> #krate::__private::blocking)
-            } else {
-                quote_spanned!(ret_span=> #krate::__private::sync)
-            };
+            let callee = callee(Takes::Closure, ret_span);
             let ret = ret_ty.map(|ty| quote!(-> #ty));
             let closure = quote_spanned!(body_span=> move || #ret #block);
-            quote_spanned!(ret_span=> #callee(#monitor_ref, #closure))
+            quote_spanned!(ret_span=> #callee(#state_ref, #closure))
         }
         Body::Async => {
-            let callee = async_callee(args, &krate, ret_span);
+            let callee = callee(Takes::Future, ret_span);
             let fake_return = ret_ty.map(|ty| fake_return(&ty, ret_span));
             // The block's statements, not the block: a block as the tail of
             // the `async` block would trip `unused_braces` on one-line bodies.
             let stmts = &block.stmts;
             let future = quote_spanned!(ret_span=> async move { #fake_return #(#stmts)* });
-            quote_spanned!(ret_span=> #callee(#monitor_ref, #future).await)
+            quote_spanned!(ret_span=> #callee(#state_ref, #future).await)
         }
         Body::Future {
             before,
@@ -293,8 +361,8 @@ fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
             future,
         } => {
             let span = future.span();
-            let callee = async_callee(args, &krate, span);
-            let call = quote_spanned!(span=> #callee(#monitor_ref, #future));
+            let callee = callee(Takes::Future, span);
+            let call = quote_spanned!(span=> #callee(#state_ref, #future));
             match boxed {
                 Some(boxed) => quote!(#(#before)* #boxed(#call)),
                 None => quote!(#(#before)* #call),
@@ -305,7 +373,7 @@ fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
         #(#outer)*
         #vis #sig {
             #(#inner)*
-            #monitor
+            #state
             #call
         }
     }
@@ -315,8 +383,8 @@ fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
 /// `span`, every token of it gets that span, so that an error about the
 /// call it starts points there; without, a given path keeps the span of
 /// its string, so that a wrong path is reported there.
-fn krate(args: &Args, span: Option<Span>) -> TokenStream {
-    match (&args.krate, span) {
+pub(crate) fn krate(path: Option<&Path>, span: Option<Span>) -> TokenStream {
+    match (path, span) {
         (Some(path), None) => path.to_token_stream(),
         (Some(path), Some(span)) => path
             .to_token_stream()
@@ -333,23 +401,10 @@ fn krate(args: &Args, span: Option<Span>) -> TokenStream {
     }
 }
 
-fn async_callee(args: &Args, krate: &TokenStream, span: Span) -> TokenStream {
-    match args.mode() {
-        Mode::Cancel => quote_spanned!(span=> #krate::__private::cancel),
-        Mode::Detach => quote_spanned!(span=> #krate::__private::detach),
-    }
-}
-
 /// The function's monitor, built in `const` context.
 fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
-    let krate = krate(args, None);
-    let name = match &args.name {
-        Some(name) => name.to_token_stream(),
-        None => {
-            let suffix = format!("::{}", syn::ext::IdentExt::unraw(ident));
-            quote!(::core::concat!(::core::module_path!(), #suffix))
-        }
-    };
+    let krate = krate(args.krate.as_ref(), None);
+    let name = function_name(args.name.as_ref(), ident);
     let at = site_location(ident);
     let mut config = quote!(#krate::Config::new(#name).at(#at));
     if let Some(nanos) = args.timeout {
@@ -370,6 +425,17 @@ fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
     }
 }
 
+/// `name = ".."`, or `module::path::function`.
+pub(crate) fn function_name(name: Option<&LitStr>, ident: &syn::Ident) -> TokenStream {
+    match name {
+        Some(name) => name.to_token_stream(),
+        None => {
+            let suffix = format!("::{}", syn::ext::IdentExt::unraw(ident));
+            quote!(::core::concat!(::core::module_path!(), #suffix))
+        }
+    }
+}
+
 /// `file!(), line!()` of the function, for where the runtime shows it.
 /// `line!()` is spanned at the function's name, so that it gives the line
 /// of the `fn`, not of the attribute above it (or of the first attribute,
@@ -381,7 +447,7 @@ pub(crate) fn site_location(ident: &syn::Ident) -> TokenStream {
 
 /// A `Duration` constructor in the largest unit that is exact, so that the
 /// expansion reads `from_millis(50)` rather than `from_nanos(50000000)`.
-fn duration(krate: &TokenStream, nanos: u64) -> TokenStream {
+pub(crate) fn duration(krate: &TokenStream, nanos: u64) -> TokenStream {
     let (constructor, value) = [
         ("from_secs", 1_000_000_000),
         ("from_millis", 1_000_000),
@@ -435,17 +501,23 @@ fn erase_impl_trait(ty: &Type) -> Option<Type> {
 
 /// Collects errors so that one expansion reports all of them.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
         }
     }
 
-    fn finish(self) -> syn::Result<()> {
+    pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
+    }
+}
+
+impl Extend<syn::Error> for Errors {
+    fn extend<I: IntoIterator<Item = syn::Error>>(&mut self, errors: I) {
+        errors.into_iter().for_each(|error| self.push(error));
     }
 }

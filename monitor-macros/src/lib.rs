@@ -4,11 +4,14 @@
 //! * `attr` parses `#[monitored(...)]`'s arguments,
 //! * `duration` parses duration literals (`"50ms"`, `1.5s`),
 //! * `expand` generates the code: one `static` and one call into
-//!   `monitor_runtime::__private`, which holds every behaviour.
+//!   `monitor_runtime::__private`, which holds every behaviour,
+//! * `stack` holds what is particular to `#[stack_on_timeout(...)]`: its
+//!   arguments and its `static`.
 
 mod attr;
 mod duration;
 mod expand;
+mod stack;
 #[cfg(test)]
 mod tests;
 
@@ -19,4 +22,11 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(args.into(), item.into()).into()
+}
+
+/// See `monitor_runtime::stack_on_timeout`, which documents the arguments
+/// and what the attribute expands to.
+#[proc_macro_attribute]
+pub fn stack_on_timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    stack::expand(args.into(), item.into()).into()
 }

@@ -5,12 +5,15 @@
 use std::path::PathBuf;
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, ToTokens};
 
 use crate::expand::expand;
 
 fn snapshot(name: &str, args: TokenStream, item: TokenStream) {
-    let expanded = expand(args, item);
+    snapshot_of(name, expand(args, item));
+}
+
+fn snapshot_of(name: &str, expanded: TokenStream) {
     let file: syn::File = syn::parse2(expanded).expect("the expansion is valid Rust");
     let actual = prettyplease::unparse(&file);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -158,4 +161,81 @@ fn error() {
 #[test]
 fn diff_marks_changes() {
     assert_eq!(diff("a\nb\nc", "a\nx\nc"), "  a\n- b\n+ x\n  c\n");
+}
+
+fn stack_snapshot(name: &str, args: TokenStream, item: TokenStream) {
+    snapshot_of(name, crate::stack::expand(args, item));
+}
+
+#[test]
+fn stack_sync() {
+    stack_snapshot(
+        "stack_sync",
+        quote!(5s),
+        quote! {
+            fn work(x: u32) -> u32 {
+                x + 1
+            }
+        },
+    );
+}
+
+#[test]
+fn stack_async() {
+    stack_snapshot(
+        "stack_async",
+        quote!(timeout = "250ms", name = "jobs.work"),
+        quote! {
+            /// Works.
+            pub async fn work(&self, x: u32) -> Result<impl Display, Error> {
+                let y = self.fetch(x).await?;
+                Ok(y)
+            }
+        },
+    );
+}
+
+/// `#[stack_on_timeout]` on what `#[monitored]` made of an `#[async_trait]`
+/// method: the future is watched, not the call that makes it.
+#[test]
+fn stack_over_monitored_async_trait() {
+    let monitored = expand(
+        quote!(max_active = 2),
+        quote! {
+            #[stack_on_timeout(1s)]
+            fn get<'life0, 'async_trait>(
+                &'life0 self,
+            ) -> Pin<Box<dyn Future<Output = Result<u32, Error>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async move { Ok(self.value) })
+            }
+        },
+    );
+    let mut func: syn::ItemFn = syn::parse2(monitored).unwrap();
+    let attr = func.attrs.remove(0);
+    let syn::Meta::List(list) = attr.meta else {
+        panic!("#[stack_on_timeout(1s)] is kept");
+    };
+    stack_snapshot(
+        "stack_over_monitored_async_trait",
+        list.tokens,
+        func.to_token_stream(),
+    );
+}
+
+/// An error keeps the function as it was.
+#[test]
+fn stack_error() {
+    stack_snapshot(
+        "stack_error",
+        quote!(),
+        quote! {
+            const fn work() -> u32 {
+                1
+            }
+        },
+    );
 }
