@@ -6,7 +6,7 @@
 //! body runs, the wrapper around it, the inference help) is shared with
 //! `#[stack_on_timeout]`, whose own parts are in `stack.rs`.
 
-use proc_macro2::{Literal, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
@@ -369,13 +369,21 @@ pub(crate) fn wrap(
             }
         }
     };
-    quote! {
-        #(#outer)*
-        #vis #sig {
+    // The braces keep the span of the user's, so that the item spans only
+    // the user's code: otherwise rustc takes the function for generated
+    // code and no longer warns when it is never used.
+    let mut braces = Group::new(
+        Delimiter::Brace,
+        quote! {
             #(#inner)*
             #state
             #call
-        }
+        },
+    );
+    braces.set_span(block.brace_token.span.join());
+    quote! {
+        #(#outer)*
+        #vis #sig #braces
     }
 }
 
