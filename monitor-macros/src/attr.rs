@@ -21,7 +21,7 @@ mod kw {
 }
 
 /// Every key, as the docs list them.
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "timeout",
     "max_active",
     "alert",

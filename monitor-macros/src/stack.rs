@@ -54,7 +54,7 @@ impl Parse for Args {
                 let key = input.parse::<Token![crate]>()?.span;
                 attr::set(&mut args.krate, key, "crate", input, attr::krate)?;
             } else if input.peek(Ident::peek_any) {
-                return Err(attr::unknown_key(&input.call(Ident::parse_any)?, KEYS));
+                return Err(unknown_key(&input.call(Ident::parse_any)?));
             } else {
                 return Err(lookahead.error());
             }
@@ -70,6 +70,23 @@ impl Parse for Args {
         })?;
         Ok(args)
     }
+}
+
+/// An error at an unknown key; a key of `#[monitored]` gets a pointer to
+/// it.
+fn unknown_key(key: &Ident) -> syn::Error {
+    let written = key.unraw().to_string();
+    if !attr::KEYS.contains(&written.as_str()) {
+        return attr::unknown_key(key, KEYS);
+    }
+    syn::Error::new(
+        key.span(),
+        format!(
+            "`{written}` is a key of `#[monitored]`, which goes next to \
+             `#[stack_on_timeout]` on the same function; the keys of \
+             `#[stack_on_timeout]` are `timeout`, `name`, `crate`"
+        ),
+    )
 }
 
 /// An error at `at`, a second duration or its key, if there is a deadline
@@ -181,6 +198,8 @@ mod tests {
             error(quote!(5s, after = 1)),
             "unknown key `after`: the keys are `timeout`, `name`, `crate`"
         );
+        assert!(error(quote!(5s, max_active = 1))
+            .starts_with("`max_active` is a key of `#[monitored]`"));
         assert!(error(quote!(5s 6s)).contains("expected `,`"));
         assert!(error(quote!(-5s)).contains("invalid duration `-5s`"));
         assert!(error(quote!(+)).contains("expected one of"));
