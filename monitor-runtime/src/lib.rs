@@ -123,6 +123,87 @@ pub use gate::Gate;
 #[cfg(not(loom))]
 pub use monitor_macros::monitored;
 
+/// Reports a call that has not returned by its deadline, and changes
+/// nothing else: the call runs on, with the same signature, arguments,
+/// return value and panics as without the attribute.
+///
+/// ```
+/// use monitor_runtime::stack_on_timeout;
+///
+/// #[stack_on_timeout(5s)]
+/// fn count(words: &str) -> usize {
+///     words.split_whitespace().count()
+/// }
+///
+/// #[stack_on_timeout(timeout = "250ms", name = "jobs.fetch")]
+/// async fn fetch(id: u64) -> Option<String> {
+///     (id > 0).then(|| format!("job {id}"))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(count("a b c"), 3);
+/// assert_eq!(fetch(7).await.as_deref(), Some("job 7"));
+/// # }
+/// ```
+///
+/// If a call is still running when its deadline passes, a dump of the
+/// calls in flight is written once for that call, with a `tracing` event.
+/// Nothing is cancelled or refused, so any return type works.
+///
+/// # Arguments
+///
+/// | argument | value | meaning |
+/// |---|---|---|
+/// | the deadline, or `timeout = ..` | duration | report a call still running after this long |
+/// | `name` | string | the name in reports (default: `module::path::function`) |
+/// | `crate` | string path | where the runtime is, if you re-export it |
+///
+/// The deadline is a bare literal (`5s`, `1.5s`, `250ms`) or a string
+/// (`"5s"`), in `ns`, `us`, `ms`, `s`, `m` or `h`.
+///
+/// It applies to sync and async functions, methods (`self`, `&self`,
+/// `&mut self`), generic functions, `unsafe fn`, `async fn` in traits and,
+/// inside an `#[async_trait]` impl, to the future `async_trait` makes. A
+/// sync body runs inline on the caller's thread, so borrowed arguments are
+/// fine; an async body's future is `Send` when the body's is.
+///
+/// # With `#[monitored]`
+///
+/// The two combine, in either order: the monitor enforces its limits, and
+/// a call that overruns the deadline is reported.
+///
+/// ```
+/// use monitor_runtime::{monitored, stack_on_timeout, Error};
+///
+/// #[monitored(max_active = 10)]
+/// #[stack_on_timeout(1s)]
+/// fn lookup(key: &str) -> Result<usize, Error> {
+///     Ok(key.len())
+/// }
+/// assert_eq!(lookup("abc"), Ok(3));
+/// ```
+///
+/// # Expansion
+///
+/// `#[stack_on_timeout(5s)] fn work(x: u32) -> u32 { body }` expands,
+/// roughly, to:
+///
+/// ```ignore
+/// fn work(x: u32) -> u32 {
+///     static __MONITOR_SITE: ::monitor_runtime::__private::CallSite =
+///         ::monitor_runtime::__private::CallSite::new(concat!(module_path!(), "::work"), file!(), line!())
+///             .report_after(::monitor_runtime::__private::Duration::from_secs(5));
+///     ::monitor_runtime::__private::stack_sync(&__MONITOR_SITE, move || -> u32 { body })
+/// }
+/// ```
+///
+/// and an `async fn` to
+/// `stack_async(&__MONITOR_SITE, async move { body }).await` after the
+/// same `static`.
+#[cfg(not(loom))]
+pub use monitor_macros::stack_on_timeout;
+
 /// Code used by the macros' expansions. Not public API: it changes without
 /// notice.
 #[cfg(not(loom))]
