@@ -385,7 +385,6 @@ impl Drop for PollScope {
 
 /// A consistent copy of one record.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // read by the dump, which is being built
 pub(crate) struct Snapshot {
     pub(crate) id: CallId,
     pub(crate) site: &'static CallSite,
@@ -457,7 +456,6 @@ fn for_each_record(mut f: impl FnMut(&'static Record)) {
 }
 
 /// Every call in flight now, parents resolved, oldest first.
-#[allow(dead_code)] // read by the dump, which is being built
 pub(crate) fn snapshot() -> Vec<Snapshot> {
     let mut calls = Vec::new();
     for_each_record(|record| calls.extend(read(record)));
@@ -487,6 +485,43 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
         }
     });
     due
+}
+
+/// Calls `f` with the address and state word (`generation << 1 | in_use`)
+/// of every record, free or not. Read-only: the stall detector compares
+/// two walks to learn whether any call ended in between, without a shared
+/// write on the calls' path.
+pub(crate) fn for_each_state(mut f: impl FnMut(usize, u64)) {
+    for_each_record(|record| {
+        f(
+            record as *const Record as usize,
+            record.state.load(Ordering::Acquire),
+        )
+    });
+}
+
+/// Whether, between two reads of a record's state word that saw `old` and
+/// then `new`, some call on that record ended: `begin` turns a free `s`
+/// into `s + 3` (in use, next generation) and `end` turns that into
+/// `s + 2`. For the stall detector, which compares [`for_each_state`]
+/// walks.
+pub(crate) fn ended_between(old: u64, new: u64) -> bool {
+    if old & 1 == 1 {
+        new != old
+    } else {
+        new != old && new != old + 3
+    }
+}
+
+/// Whether a call with a report deadline (`#[stack_on_timeout]`) is in
+/// flight. Read-only.
+pub(crate) fn any_reportable() -> bool {
+    let mut any = false;
+    for_each_record(|record| {
+        any |= record.deadline.load(Ordering::Relaxed) != 0
+            && record.state.load(Ordering::Relaxed) & 1 == 1
+    });
+    any
 }
 
 /// Whether any call is in flight. Pairs with the swap in `begin`: call

@@ -49,9 +49,15 @@ not_loom! {
 
     pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
     pub use call::{Call, Detach, Merge, Output, Wrap};
+    pub use dump::{
+        detect_stalls, dump, install_panic_hook, set_dump_sink, stop_detecting_stalls, CallDump,
+        CallState, Dump, DumpOptions, DumpReason, DumpSink, DumpSinkError, LogicalFrame,
+        NativeFrame, NativeStack, Origin, OverdueCall,
+    };
     pub use error::{Error, FromMonitorError, Name};
     pub use inflight::{CallId, CallSite};
     pub use monitor::{Config, Latency, Monitor, Stats};
+    pub use native::{CaptureError, Frame, Stack, Tid};
     pub use registry::{monitor, monitors};
 }
 

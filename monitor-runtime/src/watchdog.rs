@@ -240,9 +240,7 @@ fn run() {
         due.drain(..).for_each(|stall| check_stall(stall, now));
         if ticking {
             let overdue = inflight::due(now_ns);
-            if !overdue.is_empty() {
-                crate::dump::report_overdue(&overdue);
-            }
+            crate::dump::on_tick(now_ns, &overdue);
             if inflight::any_in_flight() {
                 idle_since = now;
             } else if now.saturating_duration_since(idle_since) >= LINGER {

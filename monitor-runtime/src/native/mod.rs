@@ -34,10 +34,11 @@
 //!   for a large binary. After that, 100 threads take a few milliseconds.
 //!
 //! This module reaches nothing else in the crate (no `crate::` paths), so
-//! the integration tests can compile it on its own until its API is public.
+//! that `tests/native.rs` can compile it on its own and reach what is not
+//! public (`capture`, `prepare`, `current_tid`).
 
-// The API is used by the dump, which is not wired up yet.
-#![allow(dead_code)]
+// Those tests use only part of it.
+#![cfg_attr(test, allow(dead_code))]
 
 use std::fmt;
 use std::path::PathBuf;
@@ -71,7 +72,7 @@ pub const MAX_FRAMES: usize = 256;
 /// A thread's id as the kernel knows it: what `gettid()` returns, what
 /// `top -H`, `/proc/<pid>/task/` and debuggers show.
 ///
-/// ```ignore
+/// ```
 /// let tid = monitor_runtime::Tid(4242);
 /// assert_eq!(tid.to_string(), "4242");
 /// ```
@@ -121,8 +122,17 @@ fn gettid() -> i32 {
 
 /// A thread's native stack at one instant, innermost frame first.
 ///
-/// ```ignore
-/// # let stack: monitor_runtime::Stack = unimplemented!();
+/// ```
+/// use monitor_runtime::{Frame, Stack};
+/// let stack = Stack {
+///     frames: vec![Frame {
+///         ip: 0x5555_5555_1234,
+///         function: Some("my_crate::handler".into()),
+///         file: Some("src/handler.rs".into()),
+///         line: Some(42),
+///     }],
+///     truncated: false,
+/// };
 /// for frame in &stack.frames {
 ///     println!("{frame}"); // "my_crate::handler\n\tsrc/handler.rs:42"
 /// }
@@ -155,7 +165,7 @@ impl fmt::Display for Stack {
 
 /// One frame of a [`Stack`].
 ///
-/// ```ignore
+/// ```
 /// use monitor_runtime::Frame;
 /// let frame = Frame {
 ///     ip: 0x5555_5555_1234,
@@ -194,7 +204,7 @@ impl fmt::Display for Frame {
 
 /// Why a thread's stack could not be captured.
 ///
-/// ```ignore
+/// ```
 /// use monitor_runtime::CaptureError;
 /// assert_eq!(CaptureError::Gone.to_string(), "the thread has exited");
 /// ```

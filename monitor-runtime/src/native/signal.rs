@@ -33,6 +33,7 @@ pub(super) struct Regs {
     /// Frame pointer: `rbp` on x86_64, `x29` on aarch64.
     pub fp: u64,
     /// Link register (`x30`, aarch64 only).
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))] // read by aarch64's unwinder
     pub lr: u64,
 }
 

@@ -1,0 +1,187 @@
+//! Dumps in fatal situations: a panic, and a stall (no call returns while
+//! calls are in flight).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use super::{take, DumpOptions, DumpReason, InDump};
+use crate::clock::TICK;
+use crate::inflight;
+
+/// Prints a dump of every call in flight when a thread panics, after the
+/// output of the panic hook in place (the panic message, the backtrace), as
+/// Go prints every goroutine on a fatal error. The dump goes to the sink
+/// ([`set_dump_sink`](crate::set_dump_sink), stderr by default); nothing is
+/// printed when no call is in flight. Opt-in, because the dump (with native
+/// stacks) takes a few milliseconds per panic. Installing it twice installs
+/// it once.
+///
+/// ```
+/// monitor_runtime::install_panic_hook();
+/// let _ = std::panic::catch_unwind(|| {
+///     monitor_runtime::__private::stack_sync(&SITE, || panic!("boom"));
+/// });
+/// # static SITE: monitor_runtime::CallSite =
+/// #     monitor_runtime::CallSite::new("doc::boom", file!(), line!());
+/// // stderr: "thread 'main' panicked at ...: boom", then
+/// // "monitor dump at ...: 1 call in flight, 1 stack", "panic on thread 'main' ...",
+/// // "call 1.0 [running on thread 'main' (tid ...), ...]:", ...
+/// ```
+pub fn install_panic_hook() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            if InDump::active() {
+                eprintln!("monitor_runtime: panic while taking or writing a dump; no dump");
+                return;
+            }
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned());
+            let reason = DumpReason::Panic {
+                message,
+                location: info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
+                thread: std::thread::current().name().map(str::to_owned),
+            };
+            let dump = take(reason, &DumpOptions::new());
+            if !dump.calls.is_empty() {
+                dump.emit();
+            }
+        }));
+    });
+}
+
+/// The stall period in nanoseconds; 0 when stall detection is off.
+static PERIOD_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Dumps once per stall: when calls are in flight and none of them, nor
+/// any other call, has returned for `period`. Go notices a stall only when
+/// every goroutine is asleep; this notices it while the rest of the
+/// program runs on (a few threads deadlocked while others serve requests
+/// that do not touch annotated functions).
+///
+/// The watchdog looks every `period / 4` (between 4 and 100 ms) at the
+/// registry, and reads only: there is no shared write on the calls' path.
+/// A dump goes to the sink ([`set_dump_sink`](crate::set_dump_sink)) with
+/// [`DumpReason::Stall`]; the next one comes after some call has returned
+/// and a new stall has lasted `period`. Calling it again changes the
+/// period and starts counting afresh.
+///
+/// ```
+/// use std::time::Duration;
+/// monitor_runtime::detect_stalls(Duration::from_secs(30));
+/// monitor_runtime::stop_detecting_stalls();
+/// ```
+pub fn detect_stalls(period: Duration) {
+    let mut watch = WATCH.lock().unwrap_or_else(|e| e.into_inner());
+    *watch = None;
+    let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+    PERIOD_NS.store(period.max(1), Ordering::Relaxed);
+}
+
+/// Turns stall detection off.
+///
+/// ```
+/// monitor_runtime::stop_detecting_stalls();
+/// ```
+pub fn stop_detecting_stalls() {
+    PERIOD_NS.store(0, Ordering::Relaxed);
+    *WATCH.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// What the last look saw.
+struct Watch {
+    at_ns: u64,
+    /// Every record's state word, by the record's address.
+    states: HashMap<usize, u64>,
+    /// When the last look that found progress (or no call in flight) was.
+    progress_ns: u64,
+    /// Whether this stall has been dumped.
+    dumped: bool,
+}
+
+static WATCH: Mutex<Option<Watch>> = Mutex::new(None);
+
+/// The watchdog's look for a stall, on each tick.
+pub(super) fn look_for_stall(now_ns: u64) {
+    let period = PERIOD_NS.load(Ordering::Relaxed);
+    if period == 0 {
+        return;
+    }
+    let every = (period / 4).clamp(TICK.as_nanos() as u64, 100_000_000);
+    let mut guard = WATCH.lock().unwrap_or_else(|e| e.into_inner());
+    if guard
+        .as_ref()
+        .is_some_and(|w| now_ns.saturating_sub(w.at_ns) < every)
+    {
+        return;
+    }
+    let previous = guard.take();
+    let mut states = HashMap::with_capacity(previous.as_ref().map_or(64, |p| p.states.len()));
+    let mut in_flight = 0;
+    let mut progress = false;
+    inflight::for_each_state(|record, state| {
+        in_flight += state & 1;
+        if let Some(previous) = &previous {
+            progress |= match previous.states.get(&record) {
+                Some(&old) => inflight::ended_between(old, state),
+                // A record new since the last look: it has served a call
+                // that ended unless it is untouched (0) or in its first
+                // call (3).
+                None => state != 0 && state != 3,
+            };
+        }
+        states.insert(record, state);
+    });
+    let mut watch = match previous {
+        Some(previous) if !progress && in_flight > 0 => Watch {
+            at_ns: now_ns,
+            states,
+            ..previous
+        },
+        _ => Watch {
+            at_ns: now_ns,
+            states,
+            progress_ns: now_ns,
+            dumped: false,
+        },
+    };
+    let stalled_for = Duration::from_nanos(now_ns.saturating_sub(watch.progress_ns));
+    let dump_now = !watch.dumped && stalled_for.as_nanos() as u64 >= period;
+    watch.dumped |= dump_now;
+    *guard = Some(watch);
+    drop(guard);
+    if dump_now {
+        take(DumpReason::Stall { stalled_for }, &DumpOptions::new()).emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::inflight::ended_between;
+
+    #[test]
+    fn progress_from_state_words() {
+        // Free (generation 1) -> in use: a call began, none ended.
+        assert!(!ended_between(2, 5));
+        // Free -> free, later generation: a call began and ended.
+        assert!(ended_between(2, 4));
+        // Free -> in use two generations on: one ended, one runs.
+        assert!(ended_between(2, 7));
+        // In use -> the same: still the same call.
+        assert!(!ended_between(5, 5));
+        // In use -> free, or reused.
+        assert!(ended_between(5, 4));
+        assert!(ended_between(5, 7));
+        // Untouched.
+        assert!(!ended_between(4, 4));
+    }
+}

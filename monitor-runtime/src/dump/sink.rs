@@ -1,0 +1,222 @@
+//! Where the dumps of the watchdog and of the panic hook go.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use super::{format, Dump, DumpReason};
+
+/// Where dumps go: set with [`set_dump_sink`].
+///
+/// ```
+/// use monitor_runtime::{set_dump_sink, DumpSink};
+///
+/// // Collect them: the closure runs on the thread that took the dump
+/// // (the watchdog, or a panicking thread).
+/// set_dump_sink(DumpSink::custom(|dump| eprintln!("{} stacks", dump.calls.len()))).unwrap();
+/// // Or as `tracing` events, one per stack, target `monitor_runtime`.
+/// set_dump_sink(DumpSink::Tracing).unwrap();
+/// // Back to the default.
+/// set_dump_sink(DumpSink::Stderr).unwrap();
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum DumpSink {
+    /// The text, to stderr (the default).
+    Stderr,
+    /// One `tracing` event per stack (per [`CallDump`](crate::CallDump)),
+    /// target `monitor_runtime`, level WARN (INFO for a dump you asked
+    /// for), with fields `call_id`, `function`, `file`, `line`,
+    /// `elapsed_ms`, `state` and `reason`; the message is the block's text.
+    /// A dump without calls is one event.
+    Tracing,
+    /// The text, appended to this file (created if missing). The file is
+    /// opened by [`set_dump_sink`].
+    File(PathBuf),
+    /// Your function. It runs on the thread that took the dump (the
+    /// watchdog, or a panicking thread): keep it short, and hand the dump
+    /// to a channel if the work is long.
+    Custom(Arc<dyn Fn(&Dump) + Send + Sync>),
+}
+
+impl DumpSink {
+    /// [`DumpSink::Custom`] from a closure.
+    pub fn custom(sink: impl Fn(&Dump) + Send + Sync + 'static) -> Self {
+        DumpSink::Custom(Arc::new(sink))
+    }
+
+    /// [`DumpSink::File`] from a path.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        DumpSink::File(path.into())
+    }
+}
+
+impl fmt::Debug for DumpSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DumpSink::Stderr => f.write_str("Stderr"),
+            DumpSink::Tracing => f.write_str("Tracing"),
+            DumpSink::File(path) => f.debug_tuple("File").field(path).finish(),
+            DumpSink::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+/// Why [`set_dump_sink`] failed. The sink in place is kept.
+///
+/// ```
+/// use monitor_runtime::{set_dump_sink, DumpSink, DumpSinkError};
+/// let error = set_dump_sink(DumpSink::file("/no/such/dir/dumps.txt")).unwrap_err();
+/// assert!(matches!(error, DumpSinkError::Open { .. }));
+/// assert!(error.to_string().starts_with("cannot open /no/such/dir/dumps.txt"));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DumpSinkError {
+    /// The file could not be opened for appending.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for DumpSinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DumpSinkError::Open { path, source } => write!(
+                f,
+                "cannot open {} to append dumps to it: {source}; check that its directory exists \
+                 and is writable",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DumpSinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DumpSinkError::Open { source, .. } => Some(source),
+        }
+    }
+}
+
+/// The sink in use; cheap to clone out of the lock, so that no lock is
+/// held while a sink runs (a sink may set another sink).
+#[derive(Clone)]
+enum Active {
+    Stderr,
+    Tracing,
+    File(Arc<PathBuf>, Arc<File>),
+    Custom(Arc<dyn Fn(&Dump) + Send + Sync>),
+}
+
+static SINK: RwLock<Option<Active>> = RwLock::new(None);
+
+/// Sends the dumps of the watchdog ([`DumpReason::Overdue`],
+/// [`DumpReason::Stall`]) and of the panic hook to `sink`, and
+/// [`Dump::emit`] too. Replaces the sink in place; a file is opened (for
+/// appending, created if missing) now, and an error leaves the sink in
+/// place unchanged.
+///
+/// ```
+/// use monitor_runtime::{set_dump_sink, DumpSink};
+/// let path = std::env::temp_dir().join("monitor-dumps-doc.txt");
+/// set_dump_sink(DumpSink::file(&path)).unwrap();
+/// monitor_runtime::dump().emit();
+/// assert!(std::fs::read_to_string(&path).unwrap().contains("monitor dump at "));
+/// set_dump_sink(DumpSink::Stderr).unwrap();
+/// ```
+pub fn set_dump_sink(sink: DumpSink) -> Result<(), DumpSinkError> {
+    let active = match sink {
+        DumpSink::Stderr => Active::Stderr,
+        DumpSink::Tracing => Active::Tracing,
+        DumpSink::File(path) => {
+            let file = File::options()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .map_err(|source| DumpSinkError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            Active::File(Arc::new(path), Arc::new(file))
+        }
+        DumpSink::Custom(sink) => Active::Custom(sink),
+    };
+    *SINK.write().unwrap_or_else(|e| e.into_inner()) = Some(active);
+    Ok(())
+}
+
+pub(super) fn emit(dump: &Dump) {
+    let active = SINK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or(Active::Stderr);
+    match active {
+        Active::Stderr => to_stderr(dump),
+        Active::Tracing => to_tracing(dump),
+        Active::File(path, file) => {
+            // One write of the whole text: dumps of two threads do not
+            // interleave in an append-only file.
+            let text = format::text(&format_args!("{dump}\n"));
+            if let Err(error) = (&*file).write_all(text.as_bytes()) {
+                tracing::error!(
+                    target: "monitor_runtime",
+                    path = %path.display(),
+                    %error,
+                    "cannot append a dump to its file; it goes to stderr instead"
+                );
+                to_stderr(dump);
+            }
+        }
+        Active::Custom(sink) => sink(dump),
+    }
+}
+
+fn to_stderr(dump: &Dump) {
+    let text = format::text(&format_args!("{dump}\n"));
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
+fn to_tracing(dump: &Dump) {
+    let header = dump.header();
+    let requested = matches!(dump.reason, DumpReason::Requested);
+    if dump.calls.is_empty() {
+        if requested {
+            tracing::info!(target: "monitor_runtime", reason = %header, "no calls in flight");
+        } else {
+            tracing::warn!(target: "monitor_runtime", reason = %header, "no calls in flight");
+        }
+        return;
+    }
+    for call in &dump.calls {
+        let block = format::text(call);
+        macro_rules! event {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "monitor_runtime",
+                    call_id = %call.id,
+                    function = call.function,
+                    file = call.file,
+                    line = call.line,
+                    elapsed_ms = call.elapsed.as_millis() as u64,
+                    state = %call.state,
+                    reason = %header,
+                    "{}",
+                    block.trim_end()
+                )
+            };
+        }
+        if requested {
+            event!(info);
+        } else {
+            event!(warn);
+        }
+    }
+}
