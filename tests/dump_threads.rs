@@ -1,0 +1,62 @@
+//! No thread is left behind by dumps: the watchdog (`monitor-watch`) and
+//! the thread that loads debug info ahead of the first report
+//! (`monitor-prepare`) exit once no call is in flight. One test, so that no
+//! other test's calls keep them alive.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use monitor_demo::threads_named;
+use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpReason, DumpSink};
+
+#[stack_on_timeout(30ms)]
+fn late() {
+    thread::sleep(Duration::from_millis(300));
+}
+
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn no_thread_left_after_reports_and_dumps() {
+    let before = threads_named("").expect("this test reads /proc/self/task");
+    let dumps = Arc::new(Mutex::new(Vec::new()));
+    let seen = dumps.clone();
+    set_dump_sink(DumpSink::custom(move |dump| {
+        seen.lock().unwrap().push(dump.clone())
+    }))
+    .unwrap();
+
+    // Overdue reports on the watchdog, with native stacks.
+    let callers: Vec<_> = (0..4).map(|_| thread::spawn(late)).collect();
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    // A dump on this thread.
+    let _ = monitor_runtime::dump();
+    // The first report loads debug info: it may come after the calls end.
+    let overdue = || {
+        dumps
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| matches!(d.reason, DumpReason::Overdue { .. }))
+            .count()
+    };
+    eventually("an overdue report", || overdue() > 0);
+    assert!(overdue() <= 4, "{} overdue dumps", overdue());
+
+    eventually("the watchdog to exit", || {
+        threads_named("monitor-watch") == Some(0)
+    });
+    eventually("the preparation to end", || {
+        threads_named("monitor-prepare") == Some(0)
+    });
+    assert_eq!(threads_named(""), Some(before), "a thread was left behind");
+}
