@@ -1,0 +1,101 @@
+//! The time to take a dump: logical stacks of 1,000 and 10,000 calls in
+//! flight (async calls waiting to be polled), taking alone and taking plus
+//! the text; and native stacks of 100 threads blocked in calls.
+//!
+//! Run: `cargo bench -p monitor-runtime --bench dump`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use monitor_runtime::__private::{stack_async, stack_sync, CallSite};
+use monitor_runtime::DumpOptions;
+
+static OUTER: CallSite =
+    CallSite::new("bench::handler", file!(), line!()).report_after(Duration::from_secs(3600));
+static INNER: CallSite =
+    CallSite::new("bench::lookup", file!(), line!()).report_after(Duration::from_secs(3600));
+
+type Parked = Pin<Box<dyn Future<Output = ()>>>;
+
+/// `n` calls in flight, each `handler -> lookup`, waiting forever; they end
+/// when the returned futures are dropped.
+fn park(n: usize) -> Vec<Parked> {
+    let mut cx = Context::from_waker(Waker::noop());
+    (0..n)
+        .map(|_| {
+            let mut call: Parked = Box::pin(stack_async(&OUTER, async {
+                stack_async(&INNER, std::future::pending::<()>()).await
+            }));
+            assert_eq!(call.as_mut().poll(&mut cx), Poll::Pending);
+            call
+        })
+        .collect()
+}
+
+fn logical(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dump/logical");
+    let options = DumpOptions::new().native_stacks(false);
+    for n in [1_000, 10_000] {
+        let parked = park(n);
+        group.bench_with_input(BenchmarkId::new("take", n), &n, |b, _| {
+            b.iter(|| black_box(options.take()))
+        });
+        group.bench_with_input(BenchmarkId::new("take+text", n), &n, |b, _| {
+            b.iter(|| black_box(options.take().to_string()))
+        });
+        drop(parked);
+    }
+    group.finish();
+}
+
+fn native(c: &mut Criterion) {
+    const THREADS: usize = 100;
+    let mut group = c.benchmark_group("dump/native");
+    group.sample_size(10);
+    let ready = Arc::new(Barrier::new(THREADS + 1));
+    let mut releases = Vec::new();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (release, wait) = channel::<()>();
+            releases.push(release);
+            let ready = ready.clone();
+            std::thread::spawn(move || {
+                stack_sync(&OUTER, || {
+                    ready.wait();
+                    let _ = wait.recv();
+                })
+            })
+        })
+        .collect();
+    ready.wait();
+    // The first capture loads debug info: not measured here (see the
+    // dump tests for its cost).
+    let first = std::time::Instant::now();
+    let dump = DumpOptions::new().take();
+    eprintln!(
+        "first dump with native stacks of {THREADS} threads: {:?}",
+        first.elapsed()
+    );
+    assert_eq!(
+        dump.calls.iter().filter(|c| c.native.is_some()).count(),
+        THREADS
+    );
+    let options = DumpOptions::new();
+    group.bench_with_input(BenchmarkId::new("take", THREADS), &THREADS, |b, _| {
+        b.iter(|| black_box(options.take()))
+    });
+    group.finish();
+    drop(releases);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+criterion_group!(benches, logical, native);
+criterion_main!(benches);
