@@ -340,12 +340,13 @@ pub struct NativeFrame {
 #[non_exhaustive]
 pub enum Origin {
     /// The program's own code: a Rust file outside the toolchain, the
-    /// Cargo registry and this runtime.
+    /// Cargo registry and this runtime. Without debug info (no file), a
+    /// function of the crate of an annotated function in flight.
     User,
     /// The Rust standard library (`std`, `core`, `alloc`).
     Std,
     /// A dependency from the Cargo registry or a git checkout (tokio,
-    /// parking_lot, ...).
+    /// parking_lot, ...); without debug info, any other Rust crate.
     Dependency,
     /// This runtime (`monitor-runtime`).
     Runtime,
@@ -630,6 +631,14 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
         return;
     }
     prepare_once();
+    // For frames without debug info: the crates of the annotated functions.
+    let mut user_crates: Vec<&str> = calls
+        .iter()
+        .flat_map(|c| c.stack.iter())
+        .map(|frame| format::crate_of_function(frame.function))
+        .collect();
+    user_crates.sort_unstable();
+    user_crates.dedup();
     let stacks: HashMap<Tid, NativeStack> = tids
         .iter()
         .copied()
@@ -637,7 +646,11 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
         .map(|(tid, result)| {
             let stack = match result {
                 Ok(stack) => NativeStack::Captured {
-                    frames: stack.frames.into_iter().map(format::native_frame).collect(),
+                    frames: stack
+                        .frames
+                        .into_iter()
+                        .map(|frame| format::native_frame(frame, &user_crates))
+                        .collect(),
                     truncated: stack.truncated,
                 },
                 Err(error) => NativeStack::Unavailable { error },

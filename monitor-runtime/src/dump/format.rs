@@ -97,10 +97,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// A captured frame, with whose code it is.
-pub(super) fn native_frame(frame: Frame) -> NativeFrame {
+/// A captured frame, with whose code it is. `user_crates`: the crates of
+/// the annotated functions in flight, for frames without debug info.
+pub(super) fn native_frame(frame: Frame, user_crates: &[&str]) -> NativeFrame {
     let file = frame.file.map(|f| f.to_string_lossy().into_owned());
-    let origin = origin(frame.function.as_deref(), file.as_deref());
+    let origin = origin(frame.function.as_deref(), file.as_deref(), user_crates);
     NativeFrame {
         function: frame.function,
         file,
@@ -109,22 +110,29 @@ pub(super) fn native_frame(frame: Frame) -> NativeFrame {
     }
 }
 
+/// The crate of a function, from its path: `app::handler` -> `app`,
+/// `<app::Db as Trait>::get` -> `app`.
+pub(super) fn crate_of_function(name: &str) -> &str {
+    let name = name.trim_start_matches('<');
+    name.split("::").next().unwrap_or(name)
+}
+
 /// This runtime's sources, when it is built from a path (a workspace) and
 /// not from the registry.
 const RUNTIME_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
 
-fn origin(function: Option<&str>, file: Option<&str>) -> Origin {
-    let std_function = |name: &str| {
-        ["std::", "core::", "alloc::", "<std::", "<core::", "<alloc::"]
-            .iter()
-            .any(|p| name.starts_with(p))
-    };
+fn origin(function: Option<&str>, file: Option<&str>, user_crates: &[&str]) -> Origin {
     let Some(file) = file.filter(|f| f.ends_with(".rs")) else {
-        // No Rust source: the C library, the vDSO, or std without debug
-        // info.
-        return match function {
-            Some(name) if std_function(name) => Origin::Std,
-            _ => Origin::System,
+        // No Rust source: the C library, the vDSO, or Rust code without
+        // debug info (a release build), told apart by its path.
+        let Some(name) = function.filter(|name| name.contains("::")) else {
+            return Origin::System;
+        };
+        return match crate_of_function(name) {
+            "std" | "core" | "alloc" => Origin::Std,
+            "monitor_runtime" => Origin::Runtime,
+            krate if user_crates.contains(&krate) => Origin::User,
+            _ => Origin::Dependency,
         };
     };
     let file = file.replace('\\', "/");
@@ -155,6 +163,11 @@ fn crate_of(frame: &NativeFrame) -> String {
         Origin::Std => "std".into(),
         Origin::Runtime => "monitor-runtime".into(),
         Origin::System | Origin::User => "system".into(),
+        Origin::Dependency if frame.file.is_none() => frame
+            .function
+            .as_deref()
+            .map_or("a dependency", crate_of_function)
+            .to_owned(),
         Origin::Dependency => frame
             .file
             .as_deref()
@@ -395,7 +408,12 @@ fn write_truncated(f: &mut Formatter<'_>, truncated: bool) -> fmt::Result {
 
 fn write_user_frame(f: &mut Formatter<'_>, frame: &NativeFrame, cwd: Option<&Path>) -> fmt::Result {
     writeln!(f, "  {}", frame.function.as_deref().unwrap_or("?"))?;
-    let file = frame.file.as_deref().unwrap_or("?");
+    let Some(file) = frame.file.as_deref() else {
+        return writeln!(
+            f,
+            "      ?  (no debug info: set `debug = \"line-tables-only\"` in the Cargo profile)"
+        );
+    };
     // Relative to the working directory, where that is shorter.
     let file = cwd
         .and_then(|cwd| Path::new(file).strip_prefix(cwd).ok())
@@ -564,12 +582,15 @@ mod tests {
     use super::*;
 
     fn frame(function: &str, file: Option<&str>) -> NativeFrame {
-        native_frame(Frame {
-            ip: 0,
-            function: Some(function.into()),
-            file: file.map(Into::into),
-            line: Some(1),
-        })
+        native_frame(
+            Frame {
+                ip: 0,
+                function: Some(function.into()),
+                file: file.map(Into::into),
+                line: Some(1),
+            },
+            &["app"],
+        )
     }
 
     #[test]
@@ -611,6 +632,20 @@ mod tests {
         assert_eq!(tokio.origin, Origin::Dependency);
         assert_eq!(crate_of(&tokio), "tokio");
         assert_eq!(frame("syscall", None).origin, Origin::System);
+        assert_eq!(
+            frame("start_thread", Some("./nptl/pthread_create.c")).origin,
+            Origin::System
+        );
+        // Without debug info: by the function's crate.
+        assert_eq!(frame("app::handler", None).origin, Origin::User);
+        assert_eq!(
+            frame("<app::Db as app::Store>::get", None).origin,
+            Origin::User
+        );
+        assert_eq!(frame("std::thread::park", None).origin, Origin::Std);
+        let tokio = frame("tokio::runtime::park::Inner::park", None);
+        assert_eq!(tokio.origin, Origin::Dependency);
+        assert_eq!(crate_of(&tokio), "tokio");
         assert_eq!(
             frame("app::main", Some("/home/u/app/src/main.rs")).origin,
             Origin::User

@@ -1,0 +1,137 @@
+//! Overdue reports through `tracing`: one WARN event per overdue call with
+//! structured fields, and, with `DumpSink::Tracing`, one event per stack.
+//! A binary of its own: it sets the global subscriber.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpSink};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+#[derive(Clone, Debug)]
+struct Seen {
+    target: String,
+    level: Level,
+    fields: BTreeMap<String, String>,
+}
+
+/// Records every event; spans are not used.
+#[derive(Default)]
+struct Recorder {
+    events: Arc<Mutex<Vec<Seen>>>,
+    next: AtomicU64,
+}
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.events.lock().unwrap().push(Seen {
+            target: event.metadata().target().into(),
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[stack_on_timeout(50ms)]
+fn slow_handler() {
+    thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn overdue_calls_are_tracing_events_and_the_sink_writes_one_per_stack() {
+    let recorder = Recorder::default();
+    let events = recorder.events.clone();
+    tracing::subscriber::set_global_default(recorder).unwrap();
+    set_dump_sink(DumpSink::Tracing).unwrap();
+
+    let (a, b) = (thread::spawn(slow_handler), thread::spawn(slow_handler));
+    a.join().unwrap();
+    b.join().unwrap();
+    let ours = |seen: &Seen| {
+        seen.target == "monitor_runtime"
+            && seen
+                .fields
+                .get("function")
+                .is_some_and(|f| f == "dump_tracing::slow_handler")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (warnings, blocks) = loop {
+        let events = events.lock().unwrap().clone();
+        let warnings: Vec<Seen> = events
+            .iter()
+            .filter(|e| ours(e) && e.fields.contains_key("limit_ms"))
+            .cloned()
+            .collect();
+        let blocks: Vec<Seen> = events
+            .iter()
+            .filter(|e| ours(e) && e.fields.contains_key("reason"))
+            .cloned()
+            .collect();
+        if warnings.len() == 2 && blocks.len() >= 2 {
+            break (warnings, blocks);
+        }
+        assert!(Instant::now() < deadline, "{events:#?}");
+        thread::sleep(Duration::from_millis(10));
+    };
+
+    for warning in &warnings {
+        assert_eq!(warning.level, Level::WARN);
+        let fields = &warning.fields;
+        assert_eq!(fields["file"], "tests/dump_tracing.rs", "{fields:?}");
+        assert!(fields["line"].parse::<u32>().unwrap() > 0);
+        assert_eq!(fields["limit_ms"], "50");
+        assert!(fields["elapsed_ms"].parse::<u64>().unwrap() >= 50);
+        assert!(fields["call_id"].contains('.'), "{fields:?}");
+        assert!(
+            fields["message"].contains("has not returned after 50ms"),
+            "{fields:?}"
+        );
+    }
+    let ids: Vec<&String> = warnings.iter().map(|w| &w.fields["call_id"]).collect();
+    assert_ne!(ids[0], ids[1]);
+    // The sink: one event per stack, the block's text as the message.
+    for block in &blocks {
+        assert_eq!(block.level, Level::WARN);
+        let message = &block.fields["message"];
+        assert!(message.starts_with("call "), "{message}");
+        assert!(
+            message.contains("  dump_tracing::slow_handler "),
+            "{message}"
+        );
+        assert!(
+            block.fields["reason"].contains("has not returned after 50ms"),
+            "{block:?}"
+        );
+        assert!(block.fields["state"].starts_with("running on thread"));
+    }
+    println!("{}", blocks[0].fields["message"]);
+}
