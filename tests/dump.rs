@@ -177,7 +177,16 @@ fn only_calls_that_overrun_are_reported_once() {
     });
     slow();
     quick_calls.join().unwrap();
-    thread::sleep(Duration::from_millis(400));
+    // The report may come after the call returned: the first capture of a
+    // process loads debug info.
+    let slow_reported = || {
+        dumps.lock().unwrap().iter().any(|d| match &d.reason {
+            DumpReason::Overdue { calls } => calls.iter().any(|c| c.function == "dump::slow"),
+            _ => false,
+        })
+    };
+    eventually("the slow call's report", slow_reported);
+    thread::sleep(Duration::from_millis(100));
     let dumps = dumps.lock().unwrap();
     let reported = |function: &str| {
         dumps
