@@ -69,8 +69,8 @@ pub fn dump() -> Dump {
 ///
 /// ```
 /// use monitor_runtime::DumpOptions;
-/// // Logical stacks only: fast (10,000 calls in a few milliseconds), no
-/// // signal sent to any thread.
+/// // Logical stacks only: fast (10,000 calls in about 15 ms), no signal
+/// // sent to any thread.
 /// let dump = DumpOptions::new().native_stacks(false).take();
 /// assert!(dump.calls.iter().all(|call| call.native.is_none()));
 /// ```
@@ -122,7 +122,24 @@ impl DumpOptions {
 ///
 /// `Display` writes the text of Go's goroutine dump; `Serialize` gives the
 /// same as data (durations in seconds, `taken_at` in seconds since the UNIX
-/// epoch, call ids as `"arena.seq"` strings).
+/// epoch, call ids as `"arena.seq"` strings):
+///
+/// ```text
+/// {"reason": {"kind": "overdue", "calls": [{"id": "1.0", "function": "app::handler", ...}]},
+///  "taken_at": 1790000000.123, "took": 0.004, "in_flight": 2,
+///  "calls": [{"id": "1.0", "function": "app::handler", "file": "src/main.rs", "line": 21,
+///             "elapsed": 1.004, "state": {"kind": "running", "thread": 4242, "name": "worker-1"},
+///             "triggered": true,
+///             "stack": [{"id": "1.0", "function": "app::handler", "file": "src/main.rs",
+///                        "line": 21, "elapsed": 1.004, "report_after": 1.0, "overdue": true}],
+///             "native": {"captured": {"frames": [{"function": "app::handler::{{closure}}",
+///                        "file": "/src/app/src/main.rs", "line": 24, "origin": "user"}, ...],
+///                        "truncated": false}}}]}
+/// ```
+///
+/// `native` is `null` for a waiting call (or without native stacks), and
+/// `{"unavailable": {"error": "..."}}` when the thread could not be
+/// captured.
 ///
 /// ```
 /// let dump = monitor_runtime::DumpOptions::new().native_stacks(false).take();
