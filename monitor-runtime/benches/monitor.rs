@@ -167,5 +167,37 @@ fn hold_then_measure(iters: u64, out: &mut Duration) -> Result<(), Error> {
     Ok(())
 }
 
-criterion_group!(benches, async_calls, sync_calls, busy);
+/// What `#[stack_on_timeout(5s)]` expands to, for a call that finishes in
+/// time: registered in the calls-in-flight registry, never reported.
+static GUARD_SITE: monitor_runtime::__private::CallSite =
+    monitor_runtime::__private::CallSite::new("bench::guarded", file!(), line!())
+        .report_after(Duration::from_secs(5));
+
+#[inline(never)]
+fn guarded_sync(x: u64) -> u64 {
+    monitor_runtime::__private::stack_sync(&GUARD_SITE, move || black_box(x))
+}
+
+#[inline(never)]
+fn plain_u64(x: u64) -> u64 {
+    black_box(x)
+}
+
+fn stack_guard(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stack_guard");
+    group.bench_function("plain", |b| b.iter(|| plain_u64(black_box(1))));
+    group.bench_function("guarded", |b| b.iter(|| guarded_sync(black_box(1))));
+    let rt = runtime();
+    bench_async!(group, rt, "plain_async", |i| async move {
+        Ok::<_, Error>(plain_u64(i))
+    });
+    bench_async!(group, rt, "guarded_async", |i| async move {
+        Ok::<_, Error>(
+            monitor_runtime::__private::stack_async(&GUARD_SITE, async move { black_box(i) }).await,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, async_calls, sync_calls, busy, stack_guard);
 criterion_main!(benches);

@@ -87,11 +87,14 @@ impl<F: Future> Future for Guarded<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        /// Counts the panic and frees the slot now, while the thread
+        /// unwinds: the executor that catches the panic may drop the future
+        /// much later.
         struct Unwinding<'a>(&'a mut Option<Slot>);
         impl Drop for Unwinding<'_> {
             fn drop(&mut self) {
-                if let Some(slot) = self.0 {
-                    slot.mark_panicked();
+                if let Some(slot) = self.0.take() {
+                    slot.panicked();
                 }
             }
         }

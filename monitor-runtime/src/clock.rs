@@ -46,3 +46,8 @@ pub(crate) fn tick() -> u64 {
     COARSE_NS.store(now, Ordering::Relaxed);
     now
 }
+
+/// Nanoseconds from the epoch to `instant` (0 if before it).
+pub(crate) fn ns_of_instant(instant: Instant) -> u64 {
+    instant.saturating_duration_since(epoch()).as_nanos() as u64
+}

@@ -4,22 +4,37 @@
 //! Kept apart, on the `crate::sync` shims only, so that `tests/loom.rs`
 //! model-checks exactly this code.
 
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU64, Ordering};
 
+/// `calls` holds, in its low 32 bits, the calls in flight, and in its high
+/// 32 bits the calls completed (modulo 2^32; `wraps` counts the
+/// overflows). A call that completes gives its slot back and counts itself
+/// in one atomic add, so a monitored call costs two read-modify-writes in
+/// all: one in, one out.
+///
 /// `stall` holds 0 while the monitor is not stalled; otherwise the time of
 /// the first Busy rejection since the last completion (milliseconds since the
 /// process clock's epoch, at least 1) shifted left by one, with the low bit
 /// set once the alert for that stall has fired.
 pub struct Gate {
-    active: AtomicUsize,
+    calls: AtomicU64,
+    wraps: AtomicU64,
     stall: AtomicU64,
 }
 
+const ACTIVE: u64 = u32::MAX as u64;
+const ONE_COMPLETED: u64 = 1 << 32;
+
+/// The largest cap a gate can enforce.
+pub const MAX_CAP: usize = u32::MAX as usize - 1;
+
 impl Gate {
+    /// A gate with no call in flight and no stall.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         Gate {
-            active: AtomicUsize::new(0),
+            calls: AtomicU64::new(0),
+            wraps: AtomicU64::new(0),
             stall: AtomicU64::new(0),
         }
     }
@@ -28,7 +43,8 @@ impl Gate {
     #[cfg(loom)]
     pub fn new() -> Self {
         Gate {
-            active: AtomicUsize::new(0),
+            calls: AtomicU64::new(0),
+            wraps: AtomicU64::new(0),
             stall: AtomicU64::new(0),
         }
     }
@@ -38,12 +54,12 @@ impl Gate {
     /// `cap` slots are really held.
     #[inline]
     pub fn try_enter(&self, cap: usize) -> bool {
-        let mut current = self.active.load(Ordering::Relaxed);
+        let mut current = self.calls.load(Ordering::Relaxed);
         loop {
-            if current >= cap {
+            if (current & ACTIVE) as usize >= cap {
                 return false;
             }
-            match self.active.compare_exchange_weak(
+            match self.calls.compare_exchange_weak(
                 current,
                 current + 1,
                 Ordering::Acquire,
@@ -58,18 +74,41 @@ impl Gate {
     /// Takes a slot with no cap.
     #[inline]
     pub fn enter(&self) {
-        self.active.fetch_add(1, Ordering::Acquire);
+        self.calls.fetch_add(1, Ordering::Acquire);
     }
 
-    /// Gives a slot back.
+    /// Gives a slot back: the call completed (its body returned).
+    #[inline]
+    pub fn exit_completed(&self) {
+        let before = self.calls.fetch_add(ONE_COMPLETED - 1, Ordering::Release);
+        if before >> 32 == ACTIVE {
+            self.wraps.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Gives a slot back: the call panicked or was cancelled.
     #[inline]
     pub fn exit(&self) {
-        self.active.fetch_sub(1, Ordering::Release);
+        self.calls.fetch_sub(1, Ordering::Release);
     }
 
     /// Calls in flight now.
     pub fn active(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
+        (self.calls.load(Ordering::Relaxed) & ACTIVE) as usize
+    }
+
+    /// Whether fewer than `calls` calls have completed (approximately,
+    /// after 2^32 calls: one load, for the hot path).
+    #[inline]
+    pub fn young(&self, calls: u64) -> bool {
+        self.calls.load(Ordering::Relaxed) >> 32 < calls
+    }
+
+    /// Calls completed so far.
+    pub fn completed(&self) -> u64 {
+        let wraps = self.wraps.load(Ordering::Relaxed);
+        let calls = self.calls.load(Ordering::Relaxed);
+        (wraps << 32) + (calls >> 32)
     }
 
     /// A call was refused as Busy at `now_ms`. Returns the stall's start when

@@ -18,7 +18,7 @@
 //! being polled or run on this thread when it started: nested calls form a
 //! logical stack, across `.await`s), and an optional report deadline.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -88,6 +88,8 @@ pub(crate) struct Record {
     /// Per-arena sequence number of the call, for its id.
     seq: AtomicU64,
     arena: AtomicPtr<Arena>,
+    /// The owner thread's free list runs through its free records.
+    next_free: AtomicPtr<Record>,
 }
 
 impl Record {
@@ -103,6 +105,7 @@ impl Record {
             reported: AtomicBool::new(false),
             seq: AtomicU64::new(0),
             arena: AtomicPtr::new(std::ptr::null_mut()),
+            next_free: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 }
@@ -116,7 +119,6 @@ struct Chunk {
 pub(crate) struct Arena {
     id: u32,
     head: AtomicPtr<Chunk>,
-    seq: AtomicU64,
 }
 
 /// Every arena ever made. Pushed to when a thread first registers a call.
@@ -124,83 +126,121 @@ static ARENAS: Mutex<Vec<&'static Arena>> = Mutex::new(Vec::new());
 /// Arenas whose thread exited, for the next new thread.
 static ORPHANS: Mutex<Vec<&'static Arena>> = Mutex::new(Vec::new());
 
-/// The thread's view: its arena, the records it knows are free, and the
-/// innermost call it is running.
+/// The thread's view: its arena, its free records (a list through
+/// `Record::next_free`), the innermost call it is running, its kernel id.
 struct Local {
-    arena: &'static Arena,
-    free: RefCell<Vec<&'static Record>>,
+    arena: Cell<Option<&'static Arena>>,
+    free: Cell<*const Record>,
     current: Cell<*const Record>,
+    tid: Cell<i32>,
+    seq: Cell<u64>,
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
-        ORPHANS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(self.arena);
+        if let Some(arena) = self.arena.get() {
+            ORPHANS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(arena);
+        }
     }
 }
 
 thread_local! {
-    static LOCAL: Local = Local::new();
+    static LOCAL: Local = const {
+        Local {
+            arena: Cell::new(None),
+            free: Cell::new(std::ptr::null()),
+            current: Cell::new(std::ptr::null()),
+            tid: Cell::new(0),
+            seq: Cell::new(0),
+        }
+    };
 }
 
 impl Local {
-    fn new() -> Self {
-        let adopted = ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let arena = adopted.unwrap_or_else(|| {
-            let mut arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
-            let arena: &'static Arena = Box::leak(Box::new(Arena {
-                id: arenas.len() as u32 + 1,
-                head: AtomicPtr::new(std::ptr::null_mut()),
-                seq: AtomicU64::new(0),
-            }));
-            arenas.push(arena);
-            arena
-        });
-        Local {
-            arena,
-            free: RefCell::new(Vec::new()),
-            current: Cell::new(std::ptr::null()),
-        }
-    }
-
     /// A free record of this thread's arena.
     #[inline]
     fn take(&self) -> &'static Record {
-        let mut free = self.free.borrow_mut();
-        if let Some(record) = free.pop() {
-            return record;
+        let mut head = self.free.get();
+        if head.is_null() {
+            head = self.refill();
         }
-        self.refill(&mut free);
-        free.pop().expect("refill adds records")
+        // SAFETY: the free list holds records of leaked arenas only.
+        let record: &'static Record = unsafe { &*head };
+        self.free.set(record.next_free.load(Ordering::Relaxed));
+        record
     }
 
-    /// Finds records freed by other threads, or adds a chunk.
+    #[inline]
+    fn give_back(&self, record: &'static Record) {
+        if self
+            .arena
+            .get()
+            .is_some_and(|arena| std::ptr::eq(record.arena.load(Ordering::Relaxed), arena))
+        {
+            record
+                .next_free
+                .store(self.free.get() as *mut Record, Ordering::Relaxed);
+            self.free.set(record);
+        }
+        // A record of another thread's arena is found free by its owner.
+    }
+
+    /// Rebuilds the free list from the records not in use (freed here or
+    /// by other threads), adding a chunk when few are free. Returns its head.
     #[cold]
-    fn refill(&self, free: &mut Vec<&'static Record>) {
-        for record in self.arena.records() {
+    fn refill(&self) -> *const Record {
+        let arena = match self.arena.get() {
+            Some(arena) => arena,
+            None => {
+                let arena = adopt_arena();
+                self.arena.set(Some(arena));
+                self.tid.set(crate::native::current_tid().0);
+                arena
+            }
+        };
+        let mut head: *const Record = std::ptr::null();
+        let mut free = 0;
+        for record in arena.records() {
             if record.state.load(Ordering::Acquire) & 1 == 0 {
-                free.push(record);
+                record.next_free.store(head as *mut Record, Ordering::Relaxed);
+                head = record;
+                free += 1;
             }
         }
-        if free.len() >= CHUNK / 4 {
-            return;
+        if free < CHUNK / 4 {
+            let chunk: &'static Chunk = Box::leak(Box::new(Chunk {
+                records: [const { Record::new() }; CHUNK],
+                next: AtomicPtr::new(arena.head.load(Ordering::Relaxed)),
+            }));
+            for record in chunk.records.iter().rev() {
+                record
+                    .arena
+                    .store(arena as *const Arena as *mut Arena, Ordering::Relaxed);
+                record.next_free.store(head as *mut Record, Ordering::Relaxed);
+                head = record;
+            }
+            arena
+                .head
+                .store(chunk as *const Chunk as *mut Chunk, Ordering::Release);
         }
-        let chunk: &'static Chunk = Box::leak(Box::new(Chunk {
-            records: [const { Record::new() }; CHUNK],
-            next: AtomicPtr::new(self.arena.head.load(Ordering::Relaxed)),
-        }));
-        for record in &chunk.records {
-            record
-                .arena
-                .store(self.arena as *const Arena as *mut Arena, Ordering::Relaxed);
-        }
-        free.extend(chunk.records.iter().rev());
-        self.arena
-            .head
-            .store(chunk as *const Chunk as *mut Chunk, Ordering::Release);
+        head
     }
+}
+
+fn adopt_arena() -> &'static Arena {
+    let adopted = ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    adopted.unwrap_or_else(|| {
+        let mut arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+        let arena: &'static Arena = Box::leak(Box::new(Arena {
+            id: arenas.len() as u32 + 1,
+            head: AtomicPtr::new(std::ptr::null_mut()),
+        }));
+        arenas.push(arena);
+        arena
+    })
 }
 
 impl Arena {
@@ -217,100 +257,87 @@ impl Arena {
     }
 }
 
-/// Starts tracking a call on this thread: the call's parent is the call
-/// this thread is inside now. Not the current call until [`enter`].
+/// Starts tracking a call on this thread; its parent is the call this
+/// thread is inside now. With `running`, the call also becomes the current
+/// one (returned: the call it replaces).
 #[inline]
-fn begin(site: &'static CallSite) -> &'static Record {
+fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
     if !crate::watchdog::ticking() {
         // The coarse clock is stale until the watchdog ticks again.
         crate::watchdog::start_ticking();
     }
-    let record = LOCAL.with(|local| {
-        let record = local.take();
-        let parent = local.current.get();
-        record
-            .seq
-            .store(local.arena.seq.load(Ordering::Relaxed), Ordering::Relaxed);
-        local
-            .arena
-            .seq
-            .store(local.arena.seq.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        record.parent.store(parent as *mut Record, Ordering::Relaxed);
-        let parent_state = if parent.is_null() {
-            0
-        } else {
-            // SAFETY: `current` only ever points at a record of a leaked
-            // arena.
-            unsafe { &*parent }.state.load(Ordering::Relaxed)
-        };
-        record.parent_state.store(parent_state, Ordering::Relaxed);
-        record
-    });
+    let record = local.take();
+    let parent = local.current.get();
+    let seq = local.seq.get();
+    local.seq.set(seq + 1);
+    let parent_state = if parent.is_null() {
+        0
+    } else {
+        // SAFETY: `current` only ever points at a record of a leaked arena.
+        unsafe { &*parent }.state.load(Ordering::Relaxed)
+    };
     let started = clock::coarse_ns();
+    record.seq.store(seq, Ordering::Relaxed);
+    record.parent.store(parent as *mut Record, Ordering::Relaxed);
+    record.parent_state.store(parent_state, Ordering::Relaxed);
     record
         .site
         .store(site as *const CallSite as *mut CallSite, Ordering::Relaxed);
     record.started.store(started, Ordering::Relaxed);
     record.thread.store(0, Ordering::Relaxed);
     record.reported.store(false, Ordering::Relaxed);
-    record.deadline.store(
-        match site.report_after {
-            Some(after) => started
-                .saturating_add(after.as_nanos() as u64)
-                .saturating_add(clock::TICK.as_nanos() as u64),
-            None => 0,
-        },
-        Ordering::Relaxed,
-    );
-    // Publish: a new generation, in use. The swap is a full barrier, paired
-    // with the watchdog's in `crate::watchdog`: either the watchdog sees
-    // this record, or this thread sees that the watchdog is not running
-    // and starts it.
+    record
+        .deadline
+        .store(deadline(site, started), Ordering::Relaxed);
+    // Publish: a new generation, in use. Then check that the watchdog still
+    // ticks; with `crate::watchdog::stop_ticking` this is a Dekker pair:
+    // either the watchdog sees this call, or this call sees that the
+    // watchdog stopped and starts it.
     let state = record.state.load(Ordering::Relaxed);
-    record.state.swap((state | 1) + 2, Ordering::SeqCst);
+    record.state.store((state | 1) + 2, Ordering::Release);
+    crate::fence::light();
     if !crate::watchdog::ticking() {
-        // The watchdog stopped ticking between the check above and now:
-        // start it again, and restart this call's clock from a fresh tick.
         crate::watchdog::start_ticking();
+        // Restart this call's clock from the fresh tick.
         record.deadline.store(0, Ordering::Relaxed);
         let started = clock::coarse_ns();
         record.started.store(started, Ordering::Relaxed);
-        if let Some(after) = site.report_after {
-            record.deadline.store(
-                started
-                    .saturating_add(after.as_nanos() as u64)
-                    .saturating_add(clock::TICK.as_nanos() as u64),
-                Ordering::Relaxed,
-            );
-        }
+        record
+            .deadline
+            .store(deadline(site, started), Ordering::Relaxed);
     }
     record
 }
 
 #[inline]
-fn end(record: &'static Record) {
+fn deadline(site: &CallSite, started: u64) -> u64 {
+    match site.report_after {
+        // The coarse clock may lag by a tick: never report early.
+        Some(after) => started
+            .saturating_add(after.as_nanos() as u64)
+            .saturating_add(clock::TICK.as_nanos() as u64),
+        None => 0,
+    }
+}
+
+#[inline]
+fn end(local: &Local, record: &'static Record) {
     let state = record.state.load(Ordering::Relaxed);
     record.state.store(state & !1, Ordering::Release);
-    LOCAL.with(|local| {
-        if std::ptr::eq(record.arena.load(Ordering::Relaxed), local.arena) {
-            local.free.borrow_mut().push(record);
-        }
-    });
+    local.give_back(record);
 }
 
 /// Makes `record` the current call of this thread, running on it.
 #[inline]
-fn enter(record: &'static Record) -> *const Record {
-    record
-        .thread
-        .store(crate::native::current_tid().0, Ordering::Relaxed);
-    LOCAL.with(|local| local.current.replace(record))
+fn enter(local: &Local, record: &'static Record) -> *const Record {
+    record.thread.store(local.tid.get(), Ordering::Relaxed);
+    local.current.replace(record)
 }
 
 #[inline]
-fn leave(record: &'static Record, previous: *const Record) {
+fn leave(local: &Local, record: &'static Record, previous: *const Record) {
     record.thread.store(0, Ordering::Relaxed);
-    LOCAL.with(|local| local.current.set(previous));
+    local.current.set(previous);
 }
 
 /// A sync call in flight on this thread. Dropping it ends the call.
@@ -320,19 +347,26 @@ pub(crate) struct SyncCall {
 }
 
 impl SyncCall {
+    /// `None` while the thread is being torn down.
     #[inline]
-    pub(crate) fn begin(site: &'static CallSite) -> Self {
-        let record = begin(site);
-        let previous = enter(record);
-        SyncCall { record, previous }
+    pub(crate) fn begin(site: &'static CallSite) -> Option<Self> {
+        LOCAL
+            .try_with(|local| {
+                let record = begin(local, site);
+                let previous = enter(local, record);
+                SyncCall { record, previous }
+            })
+            .ok()
     }
 }
 
 impl Drop for SyncCall {
     #[inline]
     fn drop(&mut self) {
-        leave(self.record, self.previous);
-        end(self.record);
+        let _ = LOCAL.try_with(|local| {
+            leave(local, self.record, self.previous);
+            end(local, self.record);
+        });
     }
 }
 
@@ -352,12 +386,16 @@ unsafe impl Sync for AsyncCall {}
 impl AsyncCall {
     /// Marks the call as running on this thread until the scope drops.
     #[inline]
-    pub(crate) fn poll_scope(&mut self, site: &'static CallSite) -> PollScope {
-        let record = *self.record.get_or_insert_with(|| begin(site));
-        PollScope {
-            record,
-            previous: enter(record),
-        }
+    pub(crate) fn poll_scope(&mut self, site: &'static CallSite) -> Option<PollScope> {
+        LOCAL
+            .try_with(|local| {
+                let record = *self.record.get_or_insert_with(|| begin(local, site));
+                PollScope {
+                    record,
+                    previous: enter(local, record),
+                }
+            })
+            .ok()
     }
 }
 
@@ -365,7 +403,14 @@ impl Drop for AsyncCall {
     #[inline]
     fn drop(&mut self) {
         if let Some(record) = self.record {
-            end(record);
+            match LOCAL.try_with(|local| end(local, record)) {
+                Ok(()) => {}
+                // Thread teardown: just mark it free; its owner finds it.
+                Err(_) => {
+                    let state = record.state.load(Ordering::Relaxed);
+                    record.state.store(state & !1, Ordering::Release);
+                }
+            }
         }
     }
 }
@@ -379,7 +424,7 @@ pub(crate) struct PollScope {
 impl Drop for PollScope {
     #[inline]
     fn drop(&mut self) {
-        leave(self.record, self.previous);
+        let _ = LOCAL.try_with(|local| leave(local, self.record, self.previous));
     }
 }
 
@@ -527,7 +572,7 @@ pub(crate) fn any_reportable() -> bool {
 /// Whether any call is in flight. Pairs with the swap in `begin`: call
 /// after the watchdog has said it stops ticking.
 pub(crate) fn any_in_flight() -> bool {
-    fence(Ordering::SeqCst);
+    crate::fence::heavy();
     let mut any = false;
     for_each_record(|record| any |= record.state.load(Ordering::Relaxed) & 1 == 1);
     any

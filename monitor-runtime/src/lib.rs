@@ -38,6 +38,7 @@ not_loom! {
     mod call;
     mod clock;
     mod dump;
+    mod fence;
     mod error;
     mod histogram;
     mod inflight;
@@ -230,10 +231,7 @@ pub mod __private {
         monitor: &'static StaticMonitor,
         body: impl FnOnce() -> R,
     ) -> R {
-        match monitor.monitor().call(body) {
-            Ok(value) => value,
-            Err(error) => R::from_monitor_error(error),
-        }
+        monitor.monitor().run::<R, Merge>(body)
     }
 
     /// A sync body with a timeout: on a pooled worker.

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::alert::AlertChannel;
 use crate::error::{Error, Name};
@@ -109,7 +109,6 @@ pub(crate) struct State {
     site: CallSite,
     gate: Gate,
     cap: usize,
-    completed: AtomicU64,
     busy: AtomicU64,
     timeouts: AtomicU64,
     panics: AtomicU64,
@@ -124,6 +123,7 @@ pub(crate) struct State {
 impl State {
     const fn new(config: Config) -> Self {
         let cap = match config.max_active {
+            Some(cap) if cap > crate::gate::MAX_CAP => crate::gate::MAX_CAP,
             Some(cap) => cap,
             None => usize::MAX,
         };
@@ -141,7 +141,6 @@ impl State {
             config,
             gate: Gate::new(),
             cap,
-            completed: AtomicU64::new(0),
             busy: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             panics: AtomicU64::new(0),
@@ -262,7 +261,7 @@ pub struct Stats {
 }
 
 /// Latency of completed calls: every call of the first 64, then a sample of
-/// one call in eight per thread (reading the clock on every call would cost
+/// one call in 32 per thread (reading the clock on every call would cost
 /// more than the rest of the monitor). Quantiles are within 25 % of the
 /// true sample value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -363,7 +362,7 @@ impl Monitor {
     pub fn stats(&self) -> Stats {
         let s = self.state();
         let (samples, [p50, p99], max) = s.latency.summary([0.5, 0.99]);
-        let completed = s.completed.load(Ordering::Relaxed);
+        let completed = s.gate.completed();
         let busy = s.busy.load(Ordering::Relaxed);
         let panics = s.panics.load(Ordering::Relaxed);
         let cancelled = s.cancelled.load(Ordering::Relaxed);
@@ -398,12 +397,21 @@ impl Monitor {
     /// assert_eq!(n, Ok(42));
     /// ```
     pub fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
-        let slot = self.enter()?;
-        let call = self.site().map(SyncCall::begin);
+        self.run::<T, crate::Wrap>(body)
+    }
+
+    /// [`Monitor::call`], with the result delivered through `O`.
+    #[inline]
+    pub(crate) fn run<T, O: crate::Output<T>>(&self, body: impl FnOnce() -> T) -> O::Out {
+        let slot = match self.enter() {
+            Ok(slot) => slot,
+            Err(error) => return O::err(error),
+        };
+        let call = self.site().and_then(SyncCall::begin);
         let out = body();
         drop(call);
         slot.complete();
-        Ok(out)
+        O::ok(out)
     }
 
     /// The call site of a `#[monitored]` function's monitor; run-time
@@ -433,7 +441,6 @@ impl Monitor {
         Ok(Slot {
             monitor: self.clone(),
             started: sample_start(s),
-            outcome: Outcome::Cancelled,
         })
     }
 
@@ -513,85 +520,102 @@ thread_local! {
     static SAMPLE: Cell<u32> = const { Cell::new(0) };
 }
 
+/// One call in this many, per thread, is timed once a monitor is older
+/// than [`ALWAYS_MEASURED`] calls: two precise clock reads cost more than
+/// the rest of the monitor.
+const SAMPLE_EVERY: u32 = 32;
+
 /// Calls measured while a monitor is young, so that rarely called
 /// functions still show a latency.
 const ALWAYS_MEASURED: u64 = 64;
 
-/// A monitor's first calls, then one call in eight per thread, have their
-/// latency measured.
+/// A monitor's first calls, then one call in [`SAMPLE_EVERY`] per thread,
+/// have their latency measured.
 #[inline]
-fn sample_start(state: &State) -> Option<Instant> {
+fn sample_start(state: &State) -> u64 {
     let n = SAMPLE.with(|c| {
         let n = c.get();
         c.set(n.wrapping_add(1));
         n
     });
-    if n % 8 == 0 || state.completed.load(Ordering::Relaxed) < ALWAYS_MEASURED {
-        Some(Instant::now())
+    if n % SAMPLE_EVERY == 0 || state.gate.young(ALWAYS_MEASURED) {
+        clock::now_ns().max(1)
     } else {
-        None
+        0
     }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+enum Outcome {
     Completed,
     Panicked,
     Cancelled,
 }
 
-/// A slot held by one call. Dropping it gives the slot back and counts the
-/// call's outcome; a slot dropped without [`Slot::complete`] counts as a
+/// A slot held by one call. [`Slot::complete`] and [`Slot::panicked`] give
+/// it back and count the outcome; a slot dropped without either counts as a
 /// panic if the thread is unwinding, else as cancelled.
 pub(crate) struct Slot {
     monitor: Monitor,
-    started: Option<Instant>,
-    outcome: Outcome,
+    /// When a timed call started (nanoseconds since the process epoch), or
+    /// 0 for a call that is not timed.
+    started: u64,
 }
 
 impl Slot {
     /// The body returned.
     #[inline]
-    pub(crate) fn complete(mut self) {
-        self.outcome = Outcome::Completed;
+    pub(crate) fn complete(self) {
+        self.finish(Outcome::Completed);
     }
 
-    /// The body panicked (caught, to be resumed elsewhere).
-    pub(crate) fn panicked(mut self) {
-        self.outcome = Outcome::Panicked;
+    /// The body panicked (caught, to be resumed elsewhere, or about to be
+    /// caught by an executor that drops the future later).
+    pub(crate) fn panicked(self) {
+        self.finish(Outcome::Panicked);
     }
 
-    /// Record a panic when this slot is dropped, even if the thread is no
-    /// longer unwinding by then (an executor caught the panic).
-    pub(crate) fn mark_panicked(&mut self) {
-        self.outcome = Outcome::Panicked;
+    #[inline]
+    fn finish(self, outcome: Outcome) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped or used again; the handle is moved
+        // out of it exactly once.
+        let monitor = unsafe { std::ptr::read(&this.monitor) };
+        release(&monitor, this.started, outcome);
     }
 }
 
 impl Drop for Slot {
-    #[inline]
     fn drop(&mut self) {
-        let s = self.monitor.state();
-        let outcome = match self.outcome {
-            Outcome::Cancelled if std::thread::panicking() => Outcome::Panicked,
-            other => other,
+        let outcome = if std::thread::panicking() {
+            Outcome::Panicked
+        } else {
+            Outcome::Cancelled
         };
-        match outcome {
-            Outcome::Completed => {
-                if let Some(started) = self.started {
-                    s.latency.record(started.elapsed());
-                }
-                s.completed.fetch_add(1, Ordering::Relaxed);
-                s.gate.on_progress();
+        release(&self.monitor, self.started, outcome);
+    }
+}
+
+#[inline]
+fn release(monitor: &Monitor, started: u64, outcome: Outcome) {
+    let s = monitor.state();
+    match outcome {
+        Outcome::Completed => {
+            if started != 0 {
+                s.latency
+                    .record(Duration::from_nanos(clock::now_ns().saturating_sub(started)));
             }
-            Outcome::Panicked => {
-                s.panics.fetch_add(1, Ordering::Relaxed);
-                s.gate.on_progress();
-            }
-            Outcome::Cancelled => {
-                s.cancelled.fetch_add(1, Ordering::Relaxed);
-            }
+            s.gate.on_progress();
+            s.gate.exit_completed();
         }
-        s.gate.exit();
+        Outcome::Panicked => {
+            s.panics.fetch_add(1, Ordering::Relaxed);
+            s.gate.on_progress();
+            s.gate.exit();
+        }
+        Outcome::Cancelled => {
+            s.cancelled.fetch_add(1, Ordering::Relaxed);
+            s.gate.exit();
+        }
     }
 }

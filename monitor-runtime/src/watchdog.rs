@@ -25,12 +25,13 @@ static TICKING: AtomicBool = AtomicBool::new(false);
 /// publishes a call in `inflight`.
 #[inline]
 pub(crate) fn ticking() -> bool {
-    TICKING.load(Ordering::SeqCst)
+    TICKING.load(Ordering::Relaxed)
 }
 
 /// Starts the ticks (and the thread, if needed) for a call in flight.
 #[cold]
 pub(crate) fn start_ticking() {
+    crate::fence::init();
     let mut inner = lock();
     TICKING.store(true, Ordering::SeqCst);
     clock::tick();
@@ -110,7 +111,9 @@ fn watch_until(inner: &mut Inner, deadline: Instant) -> bool {
 pub(crate) struct Timer {
     index: u32,
     generation: u32,
-    deadline: Instant,
+    /// Nanoseconds since the process epoch (smaller than an `Instant`:
+    /// this lives in every pending call's future).
+    deadline_ns: u64,
     waker: Waker,
 }
 
@@ -148,13 +151,13 @@ impl Timer {
         Some(Timer {
             index,
             generation,
-            deadline,
+            deadline_ns: clock::ns_of_instant(deadline),
             waker: waker.clone(),
         })
     }
 
     pub(crate) fn expired(&self) -> bool {
-        Instant::now() >= self.deadline
+        clock::now_ns() >= self.deadline_ns
     }
 
     /// The task may have moved: wake the new waker at the deadline.
