@@ -99,11 +99,14 @@ impl<F: Future> Future for Guarded<F> {
             }
         }
         let this = self.project();
-        let _scope = this.site.map(|site| this.call.poll_scope(site));
+        let scope = this.site.and_then(|site| this.call.poll_scope(site));
         let unwinding = Unwinding(&mut *this.slot);
         let poll = this.body.poll(cx);
         std::mem::forget(unwinding);
         if poll.is_ready() {
+            if let Some(scope) = scope {
+                scope.finish(this.call);
+            }
             if let Some(slot) = this.slot.take() {
                 slot.complete();
             }

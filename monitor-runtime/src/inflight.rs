@@ -421,6 +421,21 @@ pub(crate) struct PollScope {
     previous: *const Record,
 }
 
+impl PollScope {
+    /// The poll finished the call: leave it and end it in one step.
+    #[inline]
+    pub(crate) fn finish(self, call: &mut AsyncCall) {
+        let this = std::mem::ManuallyDrop::new(self);
+        let record = call.record.take();
+        let _ = LOCAL.try_with(|local| {
+            leave(local, this.record, this.previous);
+            if let Some(record) = record {
+                end(local, record);
+            }
+        });
+    }
+}
+
 impl Drop for PollScope {
     #[inline]
     fn drop(&mut self) {
