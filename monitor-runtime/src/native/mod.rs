@@ -145,8 +145,8 @@ pub struct Stack {
     /// The frames, innermost first. A function inlined into its caller has
     /// a frame of its own, before its caller's, with the same `ip`.
     pub frames: Vec<Frame>,
-    /// Outer frames are missing: they lie beyond the first [`STACK_COPY`]
-    /// bytes of the stack, or past [`MAX_FRAMES`].
+    /// Outer frames are missing: they lie beyond the first 64 KiB of the
+    /// stack (what a capture copies), or past 256 frames.
     pub truncated: bool,
 }
 
