@@ -32,7 +32,7 @@ use crate::inflight::{self, CallId, Snapshot};
 use crate::native::{self, CaptureError, Tid};
 
 mod fatal;
-mod format;
+pub(crate) mod format;
 mod sink;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
@@ -198,6 +198,18 @@ pub enum DumpReason {
         /// How long no call has returned.
         #[serde(serialize_with = "seconds")]
         stalled_for: Duration,
+    },
+    /// A supervised worker stopped beating (see [`Supervisor`](crate::Supervisor)).
+    StalledWorker {
+        /// The supervisor's name.
+        worker: String,
+        /// How long no beat was seen.
+        #[serde(serialize_with = "seconds")]
+        silent_for: Duration,
+        /// The worker's thread, for a thread worker.
+        thread: Option<Tid>,
+        /// That thread's native stack, if asked for and captured.
+        native: Option<NativeStack>,
     },
     /// A thread panicked ([`install_panic_hook`]).
     Panic {
@@ -448,6 +460,9 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     // A panic: the panicking thread's calls.
     let trigger_thread = match &reason {
         DumpReason::Panic { .. } => Some(native::current_tid().0),
+        DumpReason::StalledWorker {
+            thread: Some(tid), ..
+        } => Some(tid.0),
         _ => None,
     };
 
@@ -613,6 +628,57 @@ fn push_frame(stack: &mut Vec<LogicalFrame>, frame: LogicalFrame) {
         }
     }
     stack.push(frame);
+}
+
+/// The dump of a supervised worker that stopped beating: the calls in
+/// flight (those on the worker's thread first) and the native stack of the
+/// worker's thread, if it has one.
+pub(crate) fn stalled_worker(
+    worker: String,
+    silent_for: Duration,
+    thread: Option<Tid>,
+    options: &DumpOptions,
+) -> Dump {
+    let mut dump = take(
+        DumpReason::StalledWorker {
+            worker,
+            silent_for,
+            thread,
+            native: None,
+        },
+        options,
+    );
+    let (Some(tid), true) = (thread, options.native_stacks) else {
+        return dump;
+    };
+    let from_calls = dump
+        .calls
+        .iter()
+        .find(|call| call.state.thread() == Some(tid))
+        .and_then(|call| call.native.clone());
+    let stack = from_calls.or_else(|| {
+        prepare_once();
+        let DumpReason::StalledWorker { worker, .. } = &dump.reason else {
+            return None;
+        };
+        let user_crates = [format::crate_of_function(worker)];
+        let result = native::capture(&[tid], options.answer_within).pop()?;
+        Some(match result {
+            Ok(stack) => NativeStack::Captured {
+                frames: stack
+                    .frames
+                    .into_iter()
+                    .map(|frame| format::native_frame(frame, &user_crates))
+                    .collect(),
+                truncated: stack.truncated,
+            },
+            Err(error) => NativeStack::Unavailable { error },
+        })
+    });
+    if let DumpReason::StalledWorker { native, .. } = &mut dump.reason {
+        *native = stack;
+    }
+    dump
 }
 
 /// Thread names, read once per thread per dump.

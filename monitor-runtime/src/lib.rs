@@ -46,6 +46,7 @@ not_loom! {
     mod native;
     mod pool;
     mod registry;
+    mod supervisor;
     mod watchdog;
 
     pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
@@ -60,7 +61,19 @@ not_loom! {
     pub use monitor::{Config, Latency, Monitor, Stats};
     pub use native::{CaptureError, Frame, Stack, Tid};
     pub use registry::{monitor, monitors};
+    pub use supervisor::{
+        supervisor, supervisors, Backoff, Cause, Heartbeat, Restart, StopSignal, Supervisor,
+        SupervisorBuilder, SupervisorError, SupervisorHandle, SupervisorStats,
+    };
 }
+
+#[cfg(loom)]
+#[path = "supervisor/pulse.rs"]
+mod pulse;
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub use pulse::{Look, Pulse};
 
 #[cfg(loom)]
 #[doc(hidden)]

@@ -1,8 +1,9 @@
-//! The process-wide list of monitors, by name.
+//! The process-wide lists of monitors and supervisors, by name.
 
 use std::sync::Mutex;
 
 use crate::monitor::{Monitor, Weak};
+use crate::supervisor::{State, Supervisor};
 
 static MONITORS: Mutex<Vec<Weak>> = Mutex::new(Vec::new());
 
@@ -51,4 +52,24 @@ pub fn monitors() -> Vec<Monitor> {
 /// ```
 pub fn monitor(name: &str) -> Option<Monitor> {
     monitors().into_iter().find(|m| m.name() == name)
+}
+
+static SUPERVISORS: Mutex<Vec<std::sync::Weak<State>>> = Mutex::new(Vec::new());
+
+pub(crate) fn add_supervisor(supervisor: &Supervisor) {
+    let mut list = SUPERVISORS.lock().unwrap_or_else(|e| e.into_inner());
+    list.retain(|w| w.strong_count() > 0);
+    list.push(std::sync::Arc::downgrade(&supervisor.0));
+}
+
+pub(crate) fn remove_supervisor(supervisor: &Supervisor) {
+    let mut list = SUPERVISORS.lock().unwrap_or_else(|e| e.into_inner());
+    list.retain(|w| w.upgrade().is_some_and(|s| !Supervisor(s).same(supervisor)));
+}
+
+/// Every running supervisor, in the order they started (see
+/// [`crate::supervisors`]).
+pub(crate) fn supervisors() -> Vec<Supervisor> {
+    let list = SUPERVISORS.lock().unwrap_or_else(|e| e.into_inner());
+    list.iter().filter_map(|w| w.upgrade()).map(Supervisor).collect()
 }

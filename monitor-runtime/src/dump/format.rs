@@ -515,6 +515,31 @@ impl DumpReason {
                 "stall: no call has returned for {} while calls are in flight",
                 human(*stalled_for)
             ),
+            DumpReason::StalledWorker {
+                worker,
+                silent_for,
+                thread,
+                native,
+            } => {
+                write!(
+                    f,
+                    "worker {worker} stalled: no heartbeat for {}",
+                    human(*silent_for)
+                )?;
+                match thread {
+                    Some(tid) => writeln!(f, " (thread {tid})")?,
+                    None => writeln!(f)?,
+                }
+                match native {
+                    Some(NativeStack::Captured { frames, truncated }) => {
+                        write!(f, "{}", NativeBlock(frames, *truncated))
+                    }
+                    Some(NativeStack::Unavailable { error }) => {
+                        writeln!(f, "    native stack unavailable: {error}")
+                    }
+                    None => Ok(()),
+                }
+            }
             DumpReason::Panic {
                 message,
                 location,
@@ -533,6 +558,15 @@ impl DumpReason {
                 }
             }
         }
+    }
+}
+
+/// A native stack, as the dump writes it under a call.
+struct NativeBlock<'a>(&'a [NativeFrame], bool);
+
+impl Display for NativeBlock<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write_native(f, self.0, self.1)
     }
 }
 
