@@ -208,7 +208,9 @@ pub enum DumpReason {
         silent_for: Duration,
         /// The worker's thread, for a thread worker.
         thread: Option<Tid>,
-        /// That thread's native stack, if asked for and captured.
+        /// That thread's native stack, if native stacks were asked for and
+        /// no call in flight on the thread shows it already (in
+        /// [`Dump::calls`], first).
         native: Option<NativeStack>,
     },
     /// A thread panicked ([`install_panic_hook`]).
@@ -651,19 +653,22 @@ pub(crate) fn stalled_worker(
     let (Some(tid), true) = (thread, options.native_stacks) else {
         return dump;
     };
-    let from_calls = dump
+    // A call in flight on the thread shows its stack already.
+    if dump
         .calls
         .iter()
-        .find(|call| call.state.thread() == Some(tid))
-        .and_then(|call| call.native.clone());
-    let stack = from_calls.or_else(|| {
-        prepare_once();
-        let DumpReason::StalledWorker { worker, .. } = &dump.reason else {
-            return None;
-        };
-        let user_crates = [format::crate_of_function(worker)];
-        let result = native::capture(&[tid], options.answer_within).pop()?;
-        Some(match result {
+        .any(|call| call.state.thread() == Some(tid) && call.native.is_some())
+    {
+        return dump;
+    }
+    prepare_once();
+    let user_crates = match &dump.reason {
+        DumpReason::StalledWorker { worker, .. } => [format::crate_of_function(worker)],
+        _ => [""],
+    };
+    let stack = native::capture(&[tid], options.answer_within)
+        .pop()
+        .map(|result| match result {
             Ok(stack) => NativeStack::Captured {
                 frames: stack
                     .frames
@@ -673,8 +678,7 @@ pub(crate) fn stalled_worker(
                 truncated: stack.truncated,
             },
             Err(error) => NativeStack::Unavailable { error },
-        })
-    });
+        });
     if let DumpReason::StalledWorker { native, .. } = &mut dump.reason {
         *native = stack;
     }
@@ -761,6 +765,23 @@ fn prepare_once() {
         // capture's results.
         let _ = native::prepare();
     });
+}
+
+/// Loads what native capture needs on a short-lived thread
+/// (`monitor-prepare`), unless that was done or started already: for a
+/// supervisor of a thread worker, whose first stall dump would otherwise
+/// be late by the loading (about a second for a large binary).
+pub(crate) fn prepare_soon() {
+    if PREPARING.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("monitor-prepare".into())
+        .spawn(prepare_once);
+    if spawned.is_err() {
+        // The first capture will load the debug info itself.
+        PREPARING.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Coarse nanoseconds of the watchdog's last look for calls that may go

@@ -764,6 +764,9 @@ impl SupervisorBuilder {
                 tid: Some(tid),
             })
         };
+        if self.dump.as_ref().is_some_and(|d| d.native_stacks) {
+            dump::prepare_soon();
+        }
         let supervisor = self.state();
         let (done, result) = oneshot::channel();
         let run = supervise(supervisor.clone(), self, start);
