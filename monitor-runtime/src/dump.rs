@@ -34,6 +34,7 @@ use crate::native::{self, CaptureError, Tid};
 mod fatal;
 pub(crate) mod format;
 mod sink;
+pub(crate) mod tasks;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
@@ -273,6 +274,10 @@ pub struct CallDump {
     /// The native stack of the thread running the call; `None` when the
     /// call waits, or when native stacks were not asked for.
     pub native: Option<NativeStack>,
+    /// Where a waiting async call waits: its tokio task's await points,
+    /// innermost last (feature `tokio-taskdump` with `--cfg
+    /// tokio_unstable`; otherwise always `None`).
+    pub await_points: Option<String>,
 }
 
 /// Whether a call is on a thread now.
@@ -449,6 +454,29 @@ impl Drop for InDump {
 /// Takes a dump: a snapshot of the registry, the innermost calls with
 /// their callers, and, if asked, one native capture of each thread that
 /// runs one of them.
+/// The await points of waiting calls, where tokio task dumps are on.
+fn add_await_points(calls: &mut [CallDump], snapshot: &[Snapshot], answer_within: Duration) {
+    let task_of: HashMap<CallId, u64> = snapshot
+        .iter()
+        .filter(|call| call.task != 0)
+        .map(|call| (call.id, call.task))
+        .collect();
+    if task_of.is_empty() {
+        return;
+    }
+    let wanted: Vec<u64> = calls
+        .iter()
+        .filter(|call| !call.state.is_running())
+        .filter_map(|call| task_of.get(&call.id).copied())
+        .collect();
+    let mut found = tasks::await_points(&wanted, answer_within);
+    for call in calls.iter_mut().filter(|call| !call.state.is_running()) {
+        if let Some(task) = task_of.get(&call.id) {
+            call.await_points = found.remove(task);
+        }
+    }
+}
+
 pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     let _in_dump = InDump::enter();
     let began = Instant::now();
@@ -553,12 +581,14 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
                 triggered: !not_triggered,
                 stack,
                 native: None,
+                await_points: None,
             }
         })
         .collect();
 
     if options.native_stacks {
         capture_native(&mut calls, options.answer_within);
+        add_await_points(&mut calls, &snapshot, options.answer_within);
     }
 
     Dump {

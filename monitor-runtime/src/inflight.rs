@@ -90,6 +90,8 @@ pub(crate) struct Record {
     arena: AtomicPtr<Arena>,
     /// The owner thread's free list runs through its free records.
     next_free: AtomicPtr<Record>,
+    /// The tokio task the call began in (0: none, or task dumps are off).
+    task: AtomicU64,
 }
 
 impl Record {
@@ -106,6 +108,7 @@ impl Record {
             seq: AtomicU64::new(0),
             arena: AtomicPtr::new(std::ptr::null_mut()),
             next_free: AtomicPtr::new(std::ptr::null_mut()),
+            task: AtomicU64::new(0),
         }
     }
 }
@@ -289,6 +292,9 @@ fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
     record
         .deadline
         .store(deadline(site, started), Ordering::Relaxed);
+    record
+        .task
+        .store(crate::dump::tasks::current_task(), Ordering::Relaxed);
     // Publish: a new generation, in use. Then check that the watchdog still
     // ticks; with `crate::watchdog::stop_ticking` this is a Dekker pair:
     // either the watchdog sees this call, or this call sees that the
@@ -453,6 +459,8 @@ pub(crate) struct Snapshot {
     pub(crate) parent: Option<CallId>,
     pub(crate) deadline_ns: u64,
     pub(crate) reported: bool,
+    /// The tokio task the call began in, if task dumps are on.
+    pub(crate) task: u64,
     key: (usize, u64),
     parent_key: Option<(usize, u64)>,
 }
@@ -484,6 +492,7 @@ fn read(record: &'static Record) -> Option<Snapshot> {
     let parent_state = record.parent_state.load(Ordering::Relaxed);
     let deadline_ns = record.deadline.load(Ordering::Relaxed);
     let reported = record.reported.load(Ordering::Relaxed);
+    let task = record.task.load(Ordering::Relaxed);
     let seq = record.seq.load(Ordering::Relaxed);
     let arena = record.arena.load(Ordering::Relaxed);
     fence(Ordering::Acquire);
@@ -500,6 +509,7 @@ fn read(record: &'static Record) -> Option<Snapshot> {
         parent: None,
         deadline_ns,
         reported,
+        task,
         key: (record as *const Record as usize, state),
         parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
     })

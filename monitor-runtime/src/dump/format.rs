@@ -474,6 +474,12 @@ impl Display for CallDump {
             human(self.elapsed)
         )?;
         write_logical(f, &self.stack)?;
+        if let Some(points) = &self.await_points {
+            writeln!(f, "await points (tokio task dump):")?;
+            for line in points.lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
         match (&self.native, self.state.thread()) {
             (Some(NativeStack::Captured { frames, truncated }), Some(tid)) => {
                 writeln!(f, "native stack of thread {tid}, innermost first:")?;
