@@ -261,8 +261,8 @@ impl Arena {
 }
 
 /// Starts tracking a call on this thread; its parent is the call this
-/// thread is inside now. With `running`, the call also becomes the current
-/// one (returned: the call it replaces).
+/// thread is inside now. The call is not the thread's current call until
+/// [`enter`].
 #[inline]
 fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
     if !crate::watchdog::ticking() {
@@ -280,6 +280,11 @@ fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
         unsafe { &*parent }.state.load(Ordering::Relaxed)
     };
     let started = clock::coarse_ns();
+    // Seqlock writer: the record was marked free (its last `end`) before
+    // these stores, and readers that saw it in use re-check its state after
+    // reading, so none of the stores below may move above that mark. (A
+    // compiler fence on x86.)
+    fence(Ordering::Release);
     record.seq.store(seq, Ordering::Relaxed);
     record.parent.store(parent as *mut Record, Ordering::Relaxed);
     record.parent_state.store(parent_state, Ordering::Relaxed);
@@ -296,9 +301,9 @@ fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
         .task
         .store(crate::dump::tasks::current_task(), Ordering::Relaxed);
     // Publish: a new generation, in use. Then check that the watchdog still
-    // ticks; with `crate::watchdog::stop_ticking` this is a Dekker pair:
-    // either the watchdog sees this call, or this call sees that the
-    // watchdog stopped and starts it.
+    // ticks; with the watchdog's stop (clear `TICKING`, heavy fence, look
+    // for calls in flight) this is a Dekker pair: either the watchdog sees
+    // this call, or this call sees that the watchdog stopped and starts it.
     let state = record.state.load(Ordering::Relaxed);
     record.state.store((state | 1) + 2, Ordering::Release);
     crate::fence::light();
