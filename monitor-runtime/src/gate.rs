@@ -1,10 +1,10 @@
 //! The lock-free heart of a monitor: the count of calls in flight against
 //! the cap, and the stall clock.
 //!
-//! Kept apart, on the `crate::sync` shims only, so that `tests/loom.rs`
+//! Kept apart, on the `crate::shim` shims only, so that `tests/loom.rs`
 //! model-checks exactly this code.
 
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::shim::atomic::{AtomicU64, Ordering};
 
 /// `calls` holds, in its low 32 bits, the calls in flight, and in its high
 /// 32 bits the calls completed (modulo 2^32; `wraps` counts the

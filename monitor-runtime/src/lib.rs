@@ -25,7 +25,7 @@
 #![warn(missing_docs)]
 
 mod gate;
-mod sync;
+mod shim;
 
 /// Everything but the state machines is left out of `loom` builds, which
 /// model-check `gate` alone (`monitor-runtime/tests/loom.rs`).

@@ -1,12 +1,12 @@
 //! The heartbeat's state machine: what a beat leaves behind, and how the
 //! supervisor reads it and decides that a worker stalled.
 //!
-//! Kept apart, on the `crate::sync` shims only, so that
+//! Kept apart, on the `crate::shim` shims only, so that
 //! `tests/loom_supervisor.rs` model-checks exactly this code: a late beat
 //! racing the supervisor's decision never yields two restarts, and a worker
 //! that stopped beating is always found.
 
-use crate::sync::atomic::{AtomicU8, Ordering};
+use crate::shim::atomic::{AtomicU8, Ordering};
 
 /// No beat since the supervisor's last look.
 const QUIET: u8 = 0;
