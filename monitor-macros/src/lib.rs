@@ -6,12 +6,15 @@
 //! * `expand` generates the code: one `static` and one call into
 //!   `monitor_runtime::__private`, which holds every behaviour,
 //! * `stack` holds what is particular to `#[stack_on_timeout(...)]`: its
-//!   arguments and its `static`.
+//!   arguments and its `static`,
+//! * `supervised` holds `#[supervised(...)]`: its arguments and the
+//!   starter it generates next to the function.
 
 mod attr;
 mod duration;
 mod expand;
 mod stack;
+mod supervised;
 #[cfg(test)]
 mod tests;
 
@@ -29,4 +32,11 @@ pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn stack_on_timeout(args: TokenStream, item: TokenStream) -> TokenStream {
     stack::expand(args.into(), item.into()).into()
+}
+
+/// See `monitor_runtime::supervised`, which documents the keys, the call
+/// site, and what the attribute expands to.
+#[proc_macro_attribute]
+pub fn supervised(args: TokenStream, item: TokenStream) -> TokenStream {
+    supervised::expand(args.into(), item.into()).into()
 }

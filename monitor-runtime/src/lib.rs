@@ -224,6 +224,92 @@ pub use monitor_macros::monitored;
 #[cfg(not(loom))]
 pub use monitor_macros::stack_on_timeout;
 
+/// Runs the function as a worker under a [`Supervisor`]: it is restarted
+/// when it stops beating, panics or returns an error, within limits.
+///
+/// The function takes a [`Heartbeat`] (and, optionally, a [`StopSignal`])
+/// and returns `Result<(), E>` with `E: Display`; it is left unchanged. The
+/// attribute adds, next to it, `spawn()`, which starts it under a
+/// supervisor and returns the [`SupervisorHandle`] (stop it, await it,
+/// read its stats), and `builder()`, the configured [`SupervisorBuilder`]:
+///
+/// ```
+/// use std::time::Duration;
+/// use monitor_runtime::{supervised, Heartbeat, StopSignal};
+///
+/// #[supervised(heartbeat = "100ms", max_restarts = 5, within = "10s")]
+/// async fn poller(beat: Heartbeat, stop: StopSignal) -> Result<(), std::io::Error> {
+///     while !stop.is_stopped() {
+///         beat.beat();
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+///     Ok(())
+/// }
+///
+/// #[supervised(heartbeat = 1s, restart = transient)]
+/// fn indexer(beat: Heartbeat) -> Result<(), String> {
+///     beat.beat();
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let handle = poller::spawn().unwrap();
+/// tokio::time::sleep(Duration::from_millis(30)).await;
+/// assert_eq!(handle.stats().starts, 1);
+/// handle.stop().await.unwrap();
+///
+/// // A sync worker runs on a thread of its own.
+/// let done = tokio::task::spawn_blocking(|| indexer::spawn().unwrap().join_blocking());
+/// done.await.unwrap().unwrap();
+/// # }
+/// ```
+///
+/// An `async fn` runs in tokio tasks (`spawn` must be called inside a
+/// runtime); a sync `fn` runs on threads.
+///
+/// # Keys
+///
+/// | key | value | meaning |
+/// |---|---|---|
+/// | `heartbeat` | duration (required) | a worker silent this long is stalled |
+/// | `max_restarts` | integer | restarts allowed within `within` (default 3) |
+/// | `within` | duration | the intensity period (default 5 s) |
+/// | `restart` | `permanent` (default), `transient`, `temporary` | see [`Restart`] |
+/// | `grace` | duration | how long the worker gets to stop at shutdown (default 1 s) |
+/// | `name` | string | the supervisor's name (default: `module::path::function`) |
+/// | `crate` | string path | where the runtime is, if you re-export it |
+///
+/// For a backoff, or to change anything else, start from `builder()`:
+/// `poller::builder().backoff(..).spawn(poller)`.
+///
+/// # Expansion
+///
+/// `#[supervised(heartbeat = "100ms")] async fn poller(beat: Heartbeat) -> Result<(), E> { body }`
+/// expands, roughly, to the function unchanged, and:
+///
+/// ```ignore
+/// #[allow(non_camel_case_types, dead_code)]
+/// struct poller {}
+///
+/// impl poller {
+///     fn spawn() -> Result<::monitor_runtime::SupervisorHandle, ::monitor_runtime::SupervisorError> {
+///         Self::builder().spawn(|__monitor_beat, _| poller(__monitor_beat))
+///     }
+///     fn builder() -> ::monitor_runtime::SupervisorBuilder {
+///         ::monitor_runtime::Supervisor::builder(concat!(module_path!(), "::poller"))
+///             .heartbeat(Duration::from_millis(100))
+///     }
+/// }
+/// ```
+///
+/// The struct has the function's name and visibility: types and functions
+/// live in different namespaces, so both `poller(..)` and
+/// `poller::spawn()` work. Hence the attribute applies to free functions
+/// (not methods) without generic parameters.
+#[cfg(not(loom))]
+pub use monitor_macros::supervised;
+
 /// Code used by the macros' expansions. Not public API: it changes without
 /// notice.
 #[cfg(not(loom))]
