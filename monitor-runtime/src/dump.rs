@@ -214,6 +214,9 @@ pub enum DumpReason {
         /// [`Dump::calls`], first).
         native: Option<NativeStack>,
     },
+    /// Threads or tasks wait for each other's locks in a cycle, or one
+    /// takes a lock it holds ([`sync`](crate::sync)).
+    Deadlock(crate::sync::Deadlock),
     /// A thread panicked ([`install_panic_hook`]).
     Panic {
         /// The panic's message, if it is a string.

@@ -47,6 +47,7 @@ not_loom! {
     mod pool;
     mod registry;
     mod supervisor;
+    pub mod sync;
     mod watchdog;
 
     pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
@@ -78,6 +79,14 @@ pub use pulse::{Look, Pulse};
 #[cfg(loom)]
 #[doc(hidden)]
 pub use gate::Gate;
+
+#[cfg(loom)]
+#[path = "sync/graph.rs"]
+mod graph;
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub use graph::{Graph, LockState};
 
 /// Runs every call of the function through a [`Monitor`].
 ///

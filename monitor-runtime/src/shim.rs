@@ -2,6 +2,6 @@
 //! (`RUSTFLAGS="--cfg loom" cargo test --release --test loom`).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic;
+pub(crate) use loom::sync::{atomic, Mutex};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic;
+pub(crate) use std::sync::{atomic, Mutex};

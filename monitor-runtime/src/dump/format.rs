@@ -546,6 +546,7 @@ impl DumpReason {
                     None => Ok(()),
                 }
             }
+            DumpReason::Deadlock(deadlock) => writeln!(f, "{deadlock}"),
             DumpReason::Panic {
                 message,
                 location,

@@ -1,0 +1,280 @@
+//! [`Mutex`]: `std::sync::Mutex` that knows who holds it.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+use super::graph::LockState;
+use super::{before_wait, thread_holder, Deadlock, Want, TRACK};
+
+/// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
+/// reports a deadlock the moment it forms (see [the module](super)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use monitor_runtime::sync::Mutex;
+///
+/// let counter = Arc::new(Mutex::with_name(0, "counter"));
+/// let threads: Vec<_> = (0..4)
+///     .map(|_| {
+///         let counter = counter.clone();
+///         std::thread::spawn(move || *counter.lock().unwrap() += 1)
+///     })
+///     .collect();
+/// threads.into_iter().for_each(|t| t.join().unwrap());
+/// assert_eq!(*counter.lock().unwrap(), 4);
+/// ```
+pub struct Mutex<T: ?Sized> {
+    state: LockState,
+    inner: std::sync::Mutex<T>,
+}
+
+/// The guard of a [`Mutex`]: the lock is held until it drops.
+///
+/// ```
+/// let lock = monitor_runtime::sync::Mutex::new(1);
+/// let mut guard = lock.lock().unwrap();
+/// *guard += 1;
+/// drop(guard);
+/// assert_eq!(*lock.lock().unwrap(), 2);
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct MutexGuard<'a, T: ?Sized + 'a> {
+    state: &'a LockState,
+    inner: std::sync::MutexGuard<'a, T>,
+}
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex, unnamed in reports (its address stands in).
+    ///
+    /// ```
+    /// static LOCK: monitor_runtime::sync::Mutex<u32> = monitor_runtime::sync::Mutex::new(0);
+    /// assert_eq!(*LOCK.lock().unwrap(), 0);
+    /// ```
+    pub const fn new(value: T) -> Self {
+        Self::with_name(value, "")
+    }
+
+    /// A new, unlocked mutex called `name` in reports.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::Mutex::with_name(0, "fork 1");
+    /// assert_eq!(lock.name(), "fork 1");
+    /// ```
+    pub const fn with_name(value: T, name: &'static str) -> Self {
+        Mutex {
+            state: LockState::new(name),
+            inner: std::sync::Mutex::new(value),
+        }
+    }
+
+    /// The value, consuming the mutex.
+    ///
+    /// ```
+    /// assert_eq!(monitor_runtime::sync::Mutex::new(3).into_inner().unwrap(), 3);
+    /// ```
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// The name given with [`Mutex::with_name`] ("" if none).
+    ///
+    /// ```
+    /// assert_eq!(monitor_runtime::sync::Mutex::new(()).name(), "");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.state.name
+    }
+
+    /// Takes the lock, blocking while another thread holds it, as
+    /// [`std::sync::Mutex::lock`]. If the wait closes a cycle of waiters,
+    /// or this thread holds the lock already, a [`Deadlock`] is reported
+    /// and the [`DeadlockPolicy`](super::DeadlockPolicy) applies.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::Mutex::new(vec![1]);
+    /// lock.lock().unwrap().push(2);
+    /// assert_eq!(*lock.lock().unwrap(), [1, 2]);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        match self.acquire(Location::caller(), false) {
+            Ok(result) => result,
+            Err(_) => unreachable!("unchecked acquisitions report and wait"),
+        }
+    }
+
+    /// Takes the lock like [`Mutex::lock`], but returns the [`Deadlock`]
+    /// instead of waiting forever when the wait would close a cycle (or
+    /// this thread holds the lock already), whatever the policy.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::Mutex::new(0);
+    /// let held = lock.lock_checked().unwrap().unwrap();
+    /// assert!(lock.lock_checked().is_err());
+    /// drop(held);
+    /// ```
+    #[track_caller]
+    pub fn lock_checked(&self) -> Result<LockResult<MutexGuard<'_, T>>, Deadlock> {
+        self.acquire(Location::caller(), true)
+    }
+
+    #[track_caller]
+    #[inline]
+    fn acquire(
+        &self,
+        at: &'static Location<'static>,
+        checked: bool,
+    ) -> Result<LockResult<MutexGuard<'_, T>>, Deadlock> {
+        if !TRACK {
+            return Ok(self.wrap(self.inner.lock(), 0, at));
+        }
+        let me = thread_holder();
+        let result = match self.inner.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
+            Err(TryLockError::WouldBlock) => {
+                let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
+                let result = self.inner.lock();
+                drop(waiting);
+                result
+            }
+        };
+        Ok(self.wrap(result, me, at))
+    }
+
+    #[inline]
+    fn wrap<'a>(
+        &'a self,
+        result: LockResult<std::sync::MutexGuard<'a, T>>,
+        me: u64,
+        at: &'static Location<'static>,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        if TRACK {
+            self.state.acquired(me, at);
+        }
+        match result {
+            Ok(inner) => Ok(MutexGuard {
+                state: &self.state,
+                inner,
+            }),
+            Err(poisoned) => Err(PoisonError::new(MutexGuard {
+                state: &self.state,
+                inner: poisoned.into_inner(),
+            })),
+        }
+    }
+
+    /// Takes the lock if it is free, as [`std::sync::Mutex::try_lock`].
+    ///
+    /// ```
+    /// use std::sync::TryLockError;
+    /// let lock = monitor_runtime::sync::Mutex::new(0);
+    /// let held = lock.try_lock().unwrap();
+    /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
+    /// drop(held);
+    /// ```
+    #[track_caller]
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let at = Location::caller();
+        let me = if TRACK { thread_holder() } else { 0 };
+        match self.inner.try_lock() {
+            Ok(guard) => Ok(self.wrap(Ok(guard), me, at).unwrap_or_else(|_| unreachable!())),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                match self.wrap(Err(poisoned), me, at) {
+                    Err(poisoned) => Err(TryLockError::Poisoned(poisoned)),
+                    Ok(_) => unreachable!(),
+                }
+            }
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Whether a holder panicked, as [`std::sync::Mutex::is_poisoned`].
+    ///
+    /// ```
+    /// assert!(!monitor_runtime::sync::Mutex::new(0).is_poisoned());
+    /// ```
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poison, as [`std::sync::Mutex::clear_poison`].
+    ///
+    /// ```
+    /// monitor_runtime::sync::Mutex::new(0).clear_poison();
+    /// ```
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison();
+    }
+
+    /// The value, through `&mut`: no locking needed.
+    ///
+    /// ```
+    /// let mut lock = monitor_runtime::sync::Mutex::new(1);
+    /// *lock.get_mut().unwrap() = 2;
+    /// assert_eq!(lock.into_inner().unwrap(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex")
+            .field("name", &self.state.name)
+            .field("inner", &&self.inner)
+            .finish()
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if TRACK {
+            self.state.released();
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}

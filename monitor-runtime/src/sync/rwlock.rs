@@ -1,0 +1,384 @@
+//! [`RwLock`]: `std::sync::RwLock` that knows who holds it.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+use super::graph::{LockState, UNTRACKED};
+use super::{before_wait, thread_holder, Deadlock, Want, TRACK};
+
+/// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
+/// a deadlock the moment it forms (see [the module](super)). The first
+/// four readers at a time are known by name; a cycle through a fifth
+/// concurrent reader is not seen.
+///
+/// ```
+/// use monitor_runtime::sync::RwLock;
+///
+/// let config = RwLock::with_name(String::from("a"), "config");
+/// {
+///     let r1 = config.read().unwrap();
+///     let r2 = config.read().unwrap();
+///     assert_eq!(*r1, *r2);
+/// }
+/// config.write().unwrap().push('b');
+/// assert_eq!(*config.read().unwrap(), "ab");
+/// ```
+pub struct RwLock<T: ?Sized> {
+    state: LockState,
+    inner: std::sync::RwLock<T>,
+}
+
+/// Shared access to an [`RwLock`]'s value until it drops.
+///
+/// ```
+/// let lock = monitor_runtime::sync::RwLock::new(1);
+/// assert_eq!(*lock.read().unwrap(), 1);
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    state: &'a LockState,
+    slot: usize,
+    inner: std::sync::RwLockReadGuard<'a, T>,
+}
+
+/// Exclusive access to an [`RwLock`]'s value until it drops.
+///
+/// ```
+/// let lock = monitor_runtime::sync::RwLock::new(1);
+/// *lock.write().unwrap() = 2;
+/// assert_eq!(*lock.read().unwrap(), 2);
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    state: &'a LockState,
+    inner: std::sync::RwLockWriteGuard<'a, T>,
+}
+
+impl<T> RwLock<T> {
+    /// A new, unlocked lock, unnamed in reports.
+    ///
+    /// ```
+    /// static LOCK: monitor_runtime::sync::RwLock<u8> = monitor_runtime::sync::RwLock::new(0);
+    /// assert_eq!(*LOCK.read().unwrap(), 0);
+    /// ```
+    pub const fn new(value: T) -> Self {
+        Self::with_name(value, "")
+    }
+
+    /// A new, unlocked lock called `name` in reports.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::with_name(0, "table");
+    /// assert_eq!(lock.name(), "table");
+    /// ```
+    pub const fn with_name(value: T, name: &'static str) -> Self {
+        RwLock {
+            state: LockState::new(name),
+            inner: std::sync::RwLock::new(value),
+        }
+    }
+
+    /// The value, consuming the lock.
+    ///
+    /// ```
+    /// assert_eq!(monitor_runtime::sync::RwLock::new(3).into_inner().unwrap(), 3);
+    /// ```
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// The name given with [`RwLock::with_name`] ("" if none).
+    ///
+    /// ```
+    /// assert_eq!(monitor_runtime::sync::RwLock::new(()).name(), "");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.state.name
+    }
+
+    /// Shared access, blocking while a writer holds the lock, as
+    /// [`std::sync::RwLock::read`]; a deadlock is reported as for
+    /// [`Mutex::lock`](super::Mutex::lock).
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::new(5);
+    /// assert_eq!(*lock.read().unwrap(), 5);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        match self.acquire_read(Location::caller(), false) {
+            Ok(result) => result,
+            Err(_) => unreachable!("unchecked acquisitions report and wait"),
+        }
+    }
+
+    /// [`RwLock::read`] that returns the [`Deadlock`] instead of waiting
+    /// forever.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::new(0);
+    /// let writing = lock.write().unwrap();
+    /// assert!(lock.read_checked().unwrap_err().is_self_deadlock());
+    /// drop(writing);
+    /// ```
+    #[track_caller]
+    pub fn read_checked(&self) -> Result<LockResult<RwLockReadGuard<'_, T>>, Deadlock> {
+        self.acquire_read(Location::caller(), true)
+    }
+
+    /// Exclusive access, blocking while anyone holds the lock, as
+    /// [`std::sync::RwLock::write`]; a deadlock is reported as for
+    /// [`Mutex::lock`](super::Mutex::lock).
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::new(5);
+    /// *lock.write().unwrap() += 1;
+    /// assert_eq!(*lock.read().unwrap(), 6);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        match self.acquire_write(Location::caller(), false) {
+            Ok(result) => result,
+            Err(_) => unreachable!("unchecked acquisitions report and wait"),
+        }
+    }
+
+    /// [`RwLock::write`] that returns the [`Deadlock`] instead of waiting
+    /// forever.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::new(0);
+    /// let reading = lock.read().unwrap();
+    /// assert!(lock.write_checked().unwrap_err().is_self_deadlock());
+    /// drop(reading);
+    /// ```
+    #[track_caller]
+    pub fn write_checked(&self) -> Result<LockResult<RwLockWriteGuard<'_, T>>, Deadlock> {
+        self.acquire_write(Location::caller(), true)
+    }
+
+    /// Shared access if no writer holds the lock, as
+    /// [`std::sync::RwLock::try_read`].
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::new(0);
+    /// let w = lock.write().unwrap();
+    /// assert!(lock.try_read().is_err());
+    /// drop(w);
+    /// assert!(lock.try_read().is_ok());
+    /// ```
+    #[track_caller]
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        let at = Location::caller();
+        let me = if TRACK { thread_holder() } else { 0 };
+        match self.inner.try_read() {
+            Ok(guard) => Ok(self.wrap_read(guard, me, at)),
+            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
+                self.wrap_read(p.into_inner(), me, at),
+            ))),
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Exclusive access if nobody holds the lock, as
+    /// [`std::sync::RwLock::try_write`].
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::RwLock::new(0);
+    /// let r = lock.read().unwrap();
+    /// assert!(lock.try_write().is_err());
+    /// drop(r);
+    /// assert!(lock.try_write().is_ok());
+    /// ```
+    #[track_caller]
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        let at = Location::caller();
+        let me = if TRACK { thread_holder() } else { 0 };
+        match self.inner.try_write() {
+            Ok(guard) => Ok(self.wrap_write(guard, me, at)),
+            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
+                self.wrap_write(p.into_inner(), me, at),
+            ))),
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Whether a writer panicked, as [`std::sync::RwLock::is_poisoned`].
+    ///
+    /// ```
+    /// assert!(!monitor_runtime::sync::RwLock::new(0).is_poisoned());
+    /// ```
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poison, as [`std::sync::RwLock::clear_poison`].
+    ///
+    /// ```
+    /// monitor_runtime::sync::RwLock::new(0).clear_poison();
+    /// ```
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison();
+    }
+
+    /// The value, through `&mut`: no locking needed.
+    ///
+    /// ```
+    /// let mut lock = monitor_runtime::sync::RwLock::new(1);
+    /// *lock.get_mut().unwrap() = 2;
+    /// assert_eq!(lock.into_inner().unwrap(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+
+    #[inline]
+    fn acquire_read(
+        &self,
+        at: &'static Location<'static>,
+        checked: bool,
+    ) -> Result<LockResult<RwLockReadGuard<'_, T>>, Deadlock> {
+        let me = if TRACK { thread_holder() } else { 0 };
+        let result = match self.inner.try_read() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
+            Err(TryLockError::WouldBlock) => {
+                let waiting = before_wait(&self.state, me, at, Want::Shared, checked)?;
+                let result = self.inner.read();
+                drop(waiting);
+                result
+            }
+        };
+        Ok(match result {
+            Ok(guard) => Ok(self.wrap_read(guard, me, at)),
+            Err(p) => Err(PoisonError::new(self.wrap_read(p.into_inner(), me, at))),
+        })
+    }
+
+    #[inline]
+    fn acquire_write(
+        &self,
+        at: &'static Location<'static>,
+        checked: bool,
+    ) -> Result<LockResult<RwLockWriteGuard<'_, T>>, Deadlock> {
+        let me = if TRACK { thread_holder() } else { 0 };
+        let result = match self.inner.try_write() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
+            Err(TryLockError::WouldBlock) => {
+                let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
+                let result = self.inner.write();
+                drop(waiting);
+                result
+            }
+        };
+        Ok(match result {
+            Ok(guard) => Ok(self.wrap_write(guard, me, at)),
+            Err(p) => Err(PoisonError::new(self.wrap_write(p.into_inner(), me, at))),
+        })
+    }
+
+    #[inline]
+    fn wrap_read<'a>(
+        &'a self,
+        inner: std::sync::RwLockReadGuard<'a, T>,
+        me: u64,
+        at: &'static Location<'static>,
+    ) -> RwLockReadGuard<'a, T> {
+        let slot = if TRACK {
+            self.state.read_acquired(me, at)
+        } else {
+            UNTRACKED
+        };
+        RwLockReadGuard {
+            state: &self.state,
+            slot,
+            inner,
+        }
+    }
+
+    #[inline]
+    fn wrap_write<'a>(
+        &'a self,
+        inner: std::sync::RwLockWriteGuard<'a, T>,
+        me: u64,
+        at: &'static Location<'static>,
+    ) -> RwLockWriteGuard<'a, T> {
+        if TRACK {
+            self.state.acquired(me, at);
+        }
+        RwLockWriteGuard {
+            state: &self.state,
+            inner,
+        }
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RwLock")
+            .field("name", &self.state.name)
+            .field("inner", &&self.inner)
+            .finish()
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.state.read_released(self.slot);
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if TRACK {
+            self.state.released();
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}

@@ -1,0 +1,368 @@
+//! Deadlocks between the locks of `monitor_runtime::sync`: cycles of 2, 3
+//! and N threads and of tasks, reader/writer cycles, self-deadlocks, each
+//! reported once, with the exact lines, through the dump sink.
+//!
+//! Every waiter here uses a `*_checked` acquisition, so the waiter that
+//! closes a cycle gets the `Deadlock` back, lets go, and the others finish:
+//! the test leaves no thread behind, and the policy (global) stays the
+//! default for the other tests.
+
+use std::sync::{Arc, Barrier, Mutex as StdMutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use monitor_runtime::sync::{AsyncMutex, AsyncRwLock, Deadlock, Mutex, RwLock, Waiter};
+use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
+
+/// Every dump the sink received, as (reason, text).
+fn reports() -> &'static StdMutex<Vec<(Deadlock, String)>> {
+    static REPORTS: OnceLock<&'static StdMutex<Vec<(Deadlock, String)>>> = OnceLock::new();
+    REPORTS.get_or_init(|| {
+        let collected: &'static StdMutex<Vec<(Deadlock, String)>> =
+            Box::leak(Box::new(StdMutex::new(Vec::new())));
+        set_dump_sink(DumpSink::custom(move |dump: &Dump| {
+            if let DumpReason::Deadlock(deadlock) = &dump.reason {
+                collected
+                    .lock()
+                    .unwrap()
+                    .push((deadlock.clone(), dump.to_string()));
+            }
+        }))
+        .unwrap();
+        collected
+    })
+}
+
+/// The report that names `lock`, waiting up to a second for it.
+fn report_naming(lock: &str) -> (Deadlock, String) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let found = reports()
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(deadlock, _)| {
+                deadlock
+                    .participants
+                    .iter()
+                    .any(|p| p.waits_for.lock == lock)
+            })
+            .cloned();
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no report names {lock}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+fn at(line: u32) -> String {
+    format!("{}:{line}:", file!())
+}
+
+/// `n` threads, thread `i` holding lock `i` and then waiting for lock
+/// `i + 1`: exactly one wait closes the cycle; its report has the `n`
+/// participants, each with both lines.
+fn ring_of_threads(n: usize, prefix: &str) {
+    let _ = reports();
+    let locks: Arc<Vec<Mutex<usize>>> = Arc::new(
+        (0..n)
+            .map(|i| Mutex::with_name(i, leak(format!("{prefix} {i}"))))
+            .collect(),
+    );
+    let barrier = Arc::new(Barrier::new(n));
+    let held_line = line!() + 8;
+    let wait_line = line!() + 9;
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (locks, barrier) = (locks.clone(), barrier.clone());
+            thread::Builder::new()
+                .name(format!("{prefix}-{i}"))
+                .spawn(move || {
+                    let _mine = locks[i].lock().unwrap();
+                    barrier.wait();
+                    let next = locks[(i + 1) % n].lock_checked();
+                    next.map(|_| ()).map_err(|deadlock| (i, deadlock))
+                })
+                .unwrap()
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let errors: Vec<_> = results.into_iter().filter_map(Result::err).collect();
+    assert_eq!(errors.len(), 1, "one waiter closes the cycle");
+    let (closer, deadlock) = &errors[0];
+    assert!(!deadlock.is_self_deadlock());
+    assert_eq!(deadlock.participants.len(), n);
+    for (k, p) in deadlock.participants.iter().enumerate() {
+        let i = (closer + k) % n;
+        assert!(
+            matches!(&p.waiter, Waiter::Thread { name: Some(name), .. } if *name == format!("{prefix}-{i}").chars().take(15).collect::<String>()),
+            "{p:?}"
+        );
+        assert_eq!(p.holds.lock, format!("{prefix} {i}"));
+        assert_eq!(p.holds.at.as_ref().unwrap().line, held_line);
+        assert_eq!(p.waits_for.lock, format!("{prefix} {}", (i + 1) % n));
+        assert_eq!(p.waits_for.at.as_ref().unwrap().line, wait_line);
+        assert_eq!(p.holds.at.as_ref().unwrap().file, file!());
+    }
+    let (_, text) = report_naming(&format!("{prefix} 0"));
+    assert!(
+        text.contains(&format!("deadlock: {n} waiters in a cycle")),
+        "{text}"
+    );
+    assert!(text.contains(&at(held_line)), "{text}");
+    assert!(text.contains(&at(wait_line)), "{text}");
+}
+
+#[test]
+fn two_threads() {
+    ring_of_threads(2, "two");
+}
+
+#[test]
+fn three_threads() {
+    ring_of_threads(3, "three");
+}
+
+#[test]
+fn n_threads() {
+    ring_of_threads(12, "twelve");
+}
+
+/// The cycle is found however the waits interleave: the same ring many
+/// times, each closing at a different moment.
+#[test]
+fn two_threads_again_and_again() {
+    for round in 0..50 {
+        ring_of_threads(2, leak(format!("again{round}")));
+    }
+}
+
+#[test]
+fn tasks_in_a_cycle() {
+    let _ = reports();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for n in [2usize, 3, 5] {
+        let prefix = leak(format!("task ring {n}"));
+        let locks: Arc<Vec<AsyncMutex<()>>> = Arc::new(
+            (0..n)
+                .map(|i| AsyncMutex::with_name((), leak(format!("{prefix}/{i}"))))
+                .collect(),
+        );
+        let barrier = Arc::new(tokio::sync::Barrier::new(n));
+        let held_line = line!() + 7;
+        let wait_line = line!() + 8;
+        let results = runtime.block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let (locks, barrier) = (locks.clone(), barrier.clone());
+                    tokio::spawn(async move {
+                        let _mine = locks[i].lock().await;
+                        barrier.wait().await;
+                        let next = locks[(i + 1) % n].lock_checked().await;
+                        next.map(|_| ()).map_err(|deadlock| (i, deadlock))
+                    })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            results
+        });
+        let errors: Vec<_> = results.into_iter().filter_map(Result::err).collect();
+        assert_eq!(errors.len(), 1, "one waiter closes the cycle");
+        let (closer, deadlock) = &errors[0];
+        assert_eq!(deadlock.participants.len(), n);
+        for (k, p) in deadlock.participants.iter().enumerate() {
+            let i = (closer + k) % n;
+            assert!(matches!(p.waiter, Waiter::Task { .. }), "{p:?}");
+            assert_eq!(p.holds.lock, format!("{prefix}/{i}"));
+            assert_eq!(p.holds.at.as_ref().unwrap().line, held_line);
+            assert_eq!(p.waits_for.at.as_ref().unwrap().line, wait_line);
+        }
+        let (_, text) = report_naming(&format!("{prefix}/0"));
+        assert!(text.contains(&at(held_line)) && text.contains(&at(wait_line)));
+    }
+}
+
+/// Two readers that each want to write what the other reads.
+#[test]
+fn readers_who_want_to_write() {
+    let _ = reports();
+    let a = Arc::new(RwLock::with_name(0, "rw a"));
+    let b = Arc::new(RwLock::with_name(0, "rw b"));
+    let barrier = Arc::new(Barrier::new(2));
+    let read_line = line!() + 5;
+    let write_line = line!() + 6;
+    let spawn = |mine: Arc<RwLock<i32>>, theirs: Arc<RwLock<i32>>| {
+        let barrier = barrier.clone();
+        thread::spawn(move || {
+            let _reading = mine.read().unwrap();
+            barrier.wait();
+            theirs.write_checked().map(|_| ())
+        })
+    };
+    let one = spawn(a.clone(), b.clone());
+    let two = spawn(b, a);
+    let results = [one.join().unwrap(), two.join().unwrap()];
+    let deadlock = results.into_iter().find_map(Result::err).expect("a report");
+    assert_eq!(deadlock.participants.len(), 2);
+    for p in &deadlock.participants {
+        assert_eq!(p.holds.at.as_ref().unwrap().line, read_line);
+        assert_eq!(p.waits_for.at.as_ref().unwrap().line, write_line);
+    }
+}
+
+/// A writer that wants to read what a reader holds, who wants to read
+/// what the writer holds.
+#[test]
+fn a_writer_and_a_reader() {
+    let _ = reports();
+    let a = Arc::new(RwLock::with_name(0, "wr a"));
+    let b = Arc::new(RwLock::with_name(0, "wr b"));
+    let barrier = Arc::new(Barrier::new(2));
+    let writer = {
+        let (a, b, barrier) = (a.clone(), b.clone(), barrier.clone());
+        thread::spawn(move || {
+            let _writing = a.write().unwrap();
+            barrier.wait();
+            b.write_checked().map(|_| ())
+        })
+    };
+    let reader = thread::spawn(move || {
+        let _reading = b.read().unwrap();
+        barrier.wait();
+        a.read_checked().map(|_| ())
+    });
+    let results = [writer.join().unwrap(), reader.join().unwrap()];
+    let deadlock = results.into_iter().find_map(Result::err).expect("a report");
+    let locks: Vec<_> = deadlock
+        .participants
+        .iter()
+        .map(|p| (p.holds.lock.as_str(), p.waits_for.lock.as_str()))
+        .collect();
+    assert!(
+        locks == [("wr a", "wr b"), ("wr b", "wr a")]
+            || locks == [("wr b", "wr a"), ("wr a", "wr b")],
+        "{locks:?}"
+    );
+}
+
+#[test]
+fn async_readers_who_want_to_write() {
+    let _ = reports();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let a = Arc::new(AsyncRwLock::with_name(0, "async rw a"));
+    let b = Arc::new(AsyncRwLock::with_name(0, "async rw b"));
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let results = runtime.block_on(async {
+        let spawn = |mine: Arc<AsyncRwLock<i32>>, theirs: Arc<AsyncRwLock<i32>>| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                let _reading = mine.read().await;
+                barrier.wait().await;
+                theirs.write_checked().await.map(|_| ())
+            })
+        };
+        let one = spawn(a.clone(), b.clone());
+        let two = spawn(b.clone(), a.clone());
+        [one.await.unwrap(), two.await.unwrap()]
+    });
+    let deadlock = results.into_iter().find_map(Result::err).expect("a report");
+    assert_eq!(deadlock.participants.len(), 2);
+    report_naming("async rw a");
+}
+
+#[test]
+fn a_thread_that_takes_its_own_lock() {
+    let _ = reports();
+    let lock = Mutex::with_name((), "mine twice");
+    let held_line = line!() + 1;
+    let _held = lock.lock().unwrap();
+    let again_line = line!() + 1;
+    let deadlock = lock.lock_checked().unwrap_err();
+    assert!(deadlock.is_self_deadlock());
+    let p = &deadlock.participants[0];
+    assert_eq!(p.holds.at.as_ref().unwrap().line, held_line);
+    assert_eq!(p.waits_for.at.as_ref().unwrap().line, again_line);
+    let (_, text) = report_naming("mine twice");
+    assert!(text.contains("self-deadlock"), "{text}");
+    assert!(text.contains(&at(held_line)) && text.contains(&at(again_line)));
+
+    let rw = RwLock::with_name((), "read then write");
+    let _reading = rw.read().unwrap();
+    assert!(rw.write_checked().unwrap_err().is_self_deadlock());
+    // Two reads by one thread are fine.
+    assert!(rw.read_checked().is_ok());
+}
+
+#[test]
+fn a_task_that_takes_its_own_lock() {
+    let _ = reports();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let deadlock = runtime.block_on(async {
+        tokio::spawn(async {
+            let lock = AsyncMutex::with_name((), "task twice");
+            let _held = lock.lock().await;
+            lock.lock_checked().await.map(|_| ()).unwrap_err()
+        })
+        .await
+    });
+    let deadlock = deadlock.unwrap();
+    assert!(deadlock.is_self_deadlock());
+    assert!(matches!(
+        deadlock.participants[0].waiter,
+        Waiter::Task { .. }
+    ));
+}
+
+/// Waiting without a cycle is not a deadlock, and a lock released while a
+/// waiter looks is not one either.
+#[test]
+fn plain_contention_is_not_reported() {
+    let _ = reports();
+    let lock = Arc::new(Mutex::with_name(0u64, "contended"));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                for _ in 0..20_000 {
+                    *lock.lock_checked().expect("no deadlock").unwrap() += 1;
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(*lock.lock().unwrap(), 80_000);
+}
+
+/// Poisoning is std's.
+#[test]
+fn a_panic_poisons_as_std_does() {
+    let lock = Arc::new(Mutex::new(1));
+    let other = lock.clone();
+    let _ = thread::spawn(move || {
+        let _held = other.lock().unwrap();
+        panic!("poison");
+    })
+    .join();
+    assert!(lock.is_poisoned());
+    let guard = lock.lock().unwrap_err().into_inner();
+    assert_eq!(*guard, 1);
+    drop(guard);
+    lock.clear_poison();
+    assert!(lock.lock().is_ok());
+}
