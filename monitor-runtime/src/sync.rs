@@ -428,6 +428,7 @@ pub(crate) enum Want {
 /// the deadlock). On `Ok`, the caller waits and then drops the `Waiting`.
 #[cold]
 #[inline(never)]
+#[track_caller]
 pub(crate) fn before_wait(
     lock: &LockState,
     me: u64,
@@ -464,6 +465,7 @@ pub(crate) fn before_wait(
     on_deadlock(deadlock, checked).map(|()| waiting)
 }
 
+#[track_caller]
 fn on_deadlock(deadlock: Deadlock, checked: bool) -> Result<(), Deadlock> {
     report(&deadlock);
     if checked {

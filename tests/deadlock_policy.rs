@@ -1,0 +1,111 @@
+//! What a waiter does when its wait closes a cycle: by default, report and
+//! keep waiting (while the rest of the process works on: the case Go's
+//! detector misses); with `DeadlockPolicy::Panic`, panic in that waiter.
+//! One test, because the policy is process-wide.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex as StdMutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use monitor_runtime::sync::{set_deadlock_policy, DeadlockPolicy, Mutex};
+use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
+
+static REPORTS: StdMutex<Vec<(Instant, String)>> = StdMutex::new(Vec::new());
+
+fn report_naming(lock: &str, within: Duration) -> (Instant, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = REPORTS
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, text)| text.contains(lock))
+        {
+            return found.clone();
+        }
+        assert!(Instant::now() < deadline, "no report names {lock}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Two threads take two forks in opposite orders.
+fn philosophers(
+    left: &'static str,
+    right: &'static str,
+) -> (Instant, Vec<thread::JoinHandle<()>>, u32, u32) {
+    let forks = Arc::new([Mutex::with_name((), left), Mutex::with_name((), right)]);
+    let barrier = Arc::new(Barrier::new(3));
+    let first_line = line!() + 7;
+    let second_line = line!() + 8;
+    let threads = (0..2)
+        .map(|i| {
+            let (forks, barrier) = (forks.clone(), barrier.clone());
+            thread::spawn(move || {
+                let (first, second) = (&forks[i], &forks[1 - i]);
+                let _first = first.lock().unwrap();
+                barrier.wait();
+                let _second = second.lock().unwrap_or_else(PoisonError::into_inner);
+            })
+        })
+        .collect();
+    barrier.wait();
+    (Instant::now(), threads, first_line, second_line)
+}
+
+#[test]
+fn report_and_wait_then_panic() {
+    set_dump_sink(DumpSink::custom(|dump: &Dump| {
+        if matches!(dump.reason, DumpReason::Deadlock(_)) {
+            REPORTS
+                .lock()
+                .unwrap()
+                .push((Instant::now(), dump.to_string()));
+        }
+    }))
+    .unwrap();
+
+    // Other work goes on all along.
+    let work = Arc::new(AtomicU64::new(0));
+    let worker = {
+        let work = work.clone();
+        thread::spawn(move || loop {
+            work.fetch_add(1, Ordering::Relaxed);
+            thread::sleep(Duration::from_micros(100));
+        })
+    };
+
+    // Default policy: reported at once, and both keep waiting.
+    let (formed, waiting, first, second) = philosophers("left fork", "right fork");
+    let (reported, text) = report_naming("\"left fork\"", Duration::from_secs(2));
+    let latency = reported.saturating_duration_since(formed);
+    eprintln!("deadlock reported {latency:?} after it formed:\n{text}");
+    assert!(latency < Duration::from_millis(500), "{latency:?}");
+    let at = |line: u32| format!("{}:{line}:", file!());
+    assert!(
+        text.contains(&at(first)) && text.contains(&at(second)),
+        "{text}"
+    );
+    assert!(text.contains("deadlock: 2 waiters in a cycle"), "{text}");
+    thread::sleep(Duration::from_millis(50));
+    assert!(waiting.iter().all(|t| !t.is_finished()), "both still wait");
+    let before = work.load(Ordering::Relaxed);
+    thread::sleep(Duration::from_millis(20));
+    assert!(work.load(Ordering::Relaxed) > before, "other work goes on");
+    assert!(!worker.is_finished());
+
+    // Panic: the waiter that closed the cycle panics, its fork is let go,
+    // and the other philosopher eats.
+    set_deadlock_policy(DeadlockPolicy::Panic);
+    let (_, threads, _, _) = philosophers("left chopstick", "right chopstick");
+    let results: Vec<_> = threads.into_iter().map(|t| t.join()).collect();
+    set_deadlock_policy(DeadlockPolicy::Report);
+    let panics: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|p| p.downcast_ref::<String>().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(panics.len(), 1, "one waiter panics: {panics:?}");
+    assert!(panics[0].contains("deadlock: 2 waiters"), "{}", panics[0]);
+    report_naming("\"left chopstick\"", Duration::from_secs(1));
+}
