@@ -76,4 +76,31 @@ fn annotated_shapes_run() {
     let mut service = Service { calls: 0 };
     assert_eq!(service.count(), Ok(1));
     assert_eq!(rt.block_on(service.read()), 1);
+    rt.block_on(async { supervised_async::spawn().unwrap().stop().await })
+        .unwrap();
+    supervised_sync::spawn().unwrap().join_blocking().unwrap();
+}
+
+#[monitor_runtime::supervised(heartbeat = "100ms", max_restarts = 5, within = "10s")]
+async fn supervised_async(
+    beat: monitor_runtime::Heartbeat,
+    stop: monitor_runtime::StopSignal,
+) -> Result<(), Error> {
+    while !stop.is_stopped() {
+        beat.beat();
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
+#[monitor_runtime::supervised(heartbeat = 1s, restart = transient)]
+fn supervised_sync(
+    beat: &monitor_runtime::Heartbeat,
+    stop: &monitor_runtime::StopSignal,
+) -> Result<(), String> {
+    beat.beat();
+    if stop.is_stopped() {
+        return Err("stopped before it began".into());
+    }
+    Ok(())
 }

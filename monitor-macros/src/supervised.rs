@@ -214,10 +214,27 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
         let grace = expand::duration(&krate, nanos);
         builder.extend(quote!(.grace(#grace)));
     }
-    let call = if func.sig.inputs.len() == 1 {
-        quote_spanned!(ident.span()=> |__monitor_beat, _| #ident(__monitor_beat))
-    } else {
+    // By value, or by reference (`beat: &Heartbeat`, for a sync worker
+    // that only calls `beat()`, as `clippy::needless_pass_by_value` asks).
+    let pass = |arg: &FnArg, name: TokenStream| match arg {
+        FnArg::Typed(typed) if matches!(*typed.ty, syn::Type::Reference(_)) => quote!(&#name),
+        _ => name,
+    };
+    let inputs: Vec<&FnArg> = func.sig.inputs.iter().collect();
+    let by_value = inputs
+        .iter()
+        .all(|arg| matches!(arg, FnArg::Typed(t) if !matches!(*t.ty, syn::Type::Reference(_))));
+    let call = if inputs.len() == 2 && by_value {
         quote_spanned!(ident.span()=> #ident)
+    } else {
+        let beat = pass(inputs[0], quote!(__monitor_beat));
+        match inputs.get(1) {
+            Some(stop) => {
+                let stop = pass(stop, quote!(__monitor_stop));
+                quote_spanned!(ident.span()=> |__monitor_beat, __monitor_stop| #ident(#beat, #stop))
+            }
+            None => quote_spanned!(ident.span()=> |__monitor_beat, _| #ident(#beat)),
+        }
     };
     let spawn = if func.sig.asyncness.is_some() {
         quote!(spawn)
@@ -252,6 +269,7 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
             }
 
             #[doc = #doc_builder]
+            #[allow(dead_code)]
             #vis fn builder() -> #krate::SupervisorBuilder {
                 #builder
             }

@@ -239,3 +239,33 @@ fn stack_error() {
         },
     );
 }
+
+fn supervised_snapshot(name: &str, args: TokenStream, item: TokenStream) {
+    snapshot_of(name, crate::supervised::expand(args, item));
+}
+
+#[test]
+fn supervised_async() {
+    supervised_snapshot(
+        "supervised_async",
+        quote!(heartbeat = "100ms", max_restarts = 5, within = "10s"),
+        quote! {
+            pub async fn poller(beat: Heartbeat, stop: StopSignal) -> Result<(), Error> {
+                poll(beat, stop).await
+            }
+        },
+    );
+}
+
+#[test]
+fn supervised_sync() {
+    supervised_snapshot(
+        "supervised_sync",
+        quote!(heartbeat = 1s, restart = transient, grace = 50ms),
+        quote! {
+            fn indexer(beat: Heartbeat) -> Result<(), String> {
+                index(&beat)
+            }
+        },
+    );
+}

@@ -236,8 +236,9 @@ pub use monitor_macros::stack_on_timeout;
 /// Runs the function as a worker under a [`Supervisor`]: it is restarted
 /// when it stops beating, panics or returns an error, within limits.
 ///
-/// The function takes a [`Heartbeat`] (and, optionally, a [`StopSignal`])
-/// and returns `Result<(), E>` with `E: Display`; it is left unchanged. The
+/// The function takes a [`Heartbeat`] (and, optionally, a [`StopSignal`]),
+/// by value or, for a sync function, by reference, and returns
+/// `Result<(), E>` with `E: Display`; it is left unchanged. The
 /// attribute adds, next to it, `spawn()`, which starts it under a
 /// supervisor and returns the [`SupervisorHandle`] (stop it, await it,
 /// read its stats), and `builder()`, the configured [`SupervisorBuilder`]:
