@@ -411,3 +411,59 @@ fn an_async_supervisor_needs_a_runtime() {
     assert!(matches!(error, SupervisorError::NoRuntime { .. }));
     assert!(error.to_string().contains("spawn_thread"), "{error}");
 }
+
+#[test]
+fn a_permanent_worker_is_restarted_after_it_returns() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let handle = Supervisor::builder("tests::permanent")
+        .max_restarts(2, Duration::from_secs(5))
+        .spawn_thread(move |_beat, _stop| {
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    let error = handle.join_blocking().unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            SupervisorError::GaveUp {
+                last: Cause::Exit,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+}
+
+static SUPERVISED_ROUNDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Stalls in its first instance (beats, then waits for the stop without
+/// beating); later instances beat until stopped.
+#[monitor_runtime::supervised(heartbeat = "100ms", max_restarts = 2, within = "10s")]
+fn supervised_worker(
+    beat: &monitor_runtime::Heartbeat,
+    stop: &monitor_runtime::StopSignal,
+) -> Result<(), String> {
+    let first = SUPERVISED_ROUNDS.fetch_add(1, Ordering::SeqCst) == 0;
+    beat.beat();
+    while !stop.wait(Duration::from_millis(10)) {
+        if !first {
+            beat.beat();
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_supervised_function_is_restarted_after_a_stall() {
+    let handle = supervised_worker::spawn().unwrap();
+    assert_eq!(handle.supervisor().name(), "supervisor::supervised_worker");
+    let stats = wait_for(
+        || handle.stats(),
+        |s| s.stall_restarts == 1 && s.starts == 2,
+    );
+    assert_eq!(stats.restarts, 1);
+    handle.stop_blocking().unwrap();
+}
