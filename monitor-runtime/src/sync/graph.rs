@@ -125,6 +125,7 @@ impl LockState {
     }
 
     /// The exclusive holder, if any.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn owner(&self) -> u64 {
         self.owner.load(Ordering::Relaxed)
     }
