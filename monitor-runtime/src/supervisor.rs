@@ -38,6 +38,13 @@
 //! thread worker, and the calls in flight) to the dump sink, stops the old
 //! instance (an async worker is cancelled; a thread is told to stop and
 //! detached, never joined) and starts a new one.
+//!
+//! Limits: the supervisor of an async worker is a task of the same tokio
+//! runtime, so a worker that blocks the only thread of a `current_thread`
+//! runtime blocks its supervisor too (use a multi-thread runtime, or a
+//! thread worker, for code that may block). A cancelled async worker that
+//! is stuck in blocking code, and a thread that ignores its stop signal,
+//! run on until they return: Rust cannot stop them from outside.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -89,6 +96,25 @@ pub struct Heartbeat(Arc<Pulse>);
 impl Heartbeat {
     /// Says the worker is alive. Call it more often than the heartbeat
     /// timeout (a tenth of it is a good period).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_runtime::Supervisor;
+    ///
+    /// let handle = Supervisor::builder("doc::beat_often")
+    ///     .heartbeat(Duration::from_millis(100))
+    ///     .spawn_thread(|beat, stop| {
+    ///         // Every 10 ms: a tenth of the heartbeat timeout.
+    ///         while !stop.wait(Duration::from_millis(10)) {
+    ///             beat.beat();
+    ///         }
+    ///         Ok::<(), String>(())
+    ///     })
+    ///     .unwrap();
+    /// std::thread::sleep(Duration::from_millis(300));
+    /// assert_eq!(handle.stats().missed_heartbeats, 0);
+    /// handle.stop_blocking().unwrap();
+    /// ```
     #[inline]
     pub fn beat(&self) {
         self.0.beat();
@@ -129,12 +155,23 @@ struct StopInner {
 
 impl StopSignal {
     /// A signal not yet given.
+    ///
+    /// ```
+    /// assert!(!monitor_runtime::StopSignal::new().is_stopped());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Gives the signal: wakes every [`stopped`](Self::stopped) and
     /// [`wait`](Self::wait).
+    ///
+    /// ```
+    /// let stop = monitor_runtime::StopSignal::new();
+    /// let seen_by = stop.clone();
+    /// stop.stop();
+    /// assert!(seen_by.is_stopped());
+    /// ```
     pub fn stop(&self) {
         self.0.stopped.store(true, Ordering::SeqCst);
         self.0.notify.notify_waiters();
@@ -143,6 +180,14 @@ impl StopSignal {
     }
 
     /// Whether the signal was given.
+    ///
+    /// ```
+    /// let stop = monitor_runtime::StopSignal::new();
+    /// while !stop.is_stopped() {
+    ///     // One round of work...
+    ///     stop.stop();
+    /// }
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.0.stopped.load(Ordering::SeqCst)
     }
@@ -170,6 +215,16 @@ impl StopSignal {
 
     /// Blocks the thread until the signal is given or `timeout` passes;
     /// `true` if it was given. A sleep that a stop cuts short.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let stop = monitor_runtime::StopSignal::new();
+    /// let stopper = stop.clone();
+    /// std::thread::spawn(move || stopper.stop());
+    /// let began = Instant::now();
+    /// assert!(stop.wait(Duration::from_secs(60)));
+    /// assert!(began.elapsed() < Duration::from_secs(60));
+    /// ```
     pub fn wait(&self, timeout: Duration) -> bool {
         let guard = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
         let _ = self
@@ -241,12 +296,23 @@ pub enum Backoff {
 
 impl Backoff {
     /// Exponential backoff with jitter from `base` up to `max`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let backoff = monitor_runtime::Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
+    /// assert!(backoff.delay(3) <= Duration::from_millis(40));
+    /// ```
     pub fn exponential(base: Duration, max: Duration) -> Self {
         Backoff::Exponential { base, max }
     }
 
     /// The delay before the `restart`-th restart (1-based) of the current
     /// intensity period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(monitor_runtime::Backoff::None.delay(1), Duration::ZERO);
+    /// ```
     pub fn delay(&self, restart: u32) -> Duration {
         match *self {
             Backoff::None => Duration::ZERO,
@@ -477,6 +543,11 @@ pub(crate) struct State {
 impl Supervisor {
     /// Starts configuring a supervisor named `name` (for the logs, the dump
     /// and [`supervisor`]).
+    ///
+    /// ```
+    /// let builder = monitor_runtime::Supervisor::builder("app::ingest");
+    /// # drop(builder);
+    /// ```
     pub fn builder(name: impl Into<String>) -> SupervisorBuilder {
         SupervisorBuilder {
             name: name.into(),
@@ -491,11 +562,29 @@ impl Supervisor {
     }
 
     /// The name.
+    ///
+    /// ```
+    /// let handle = monitor_runtime::Supervisor::builder("doc::named")
+    ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
+    ///     .unwrap();
+    /// assert_eq!(handle.supervisor().name(), "doc::named");
+    /// ```
     pub fn name(&self) -> &str {
         &self.0.name
     }
 
     /// The counters now.
+    ///
+    /// ```
+    /// let handle = monitor_runtime::Supervisor::builder("doc::stats")
+    ///     .restart(monitor_runtime::Restart::Temporary)
+    ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
+    ///     .unwrap();
+    /// let supervisor = handle.supervisor().clone();
+    /// handle.join_blocking().unwrap();
+    /// let stats = supervisor.stats();
+    /// assert_eq!((stats.starts, stats.restarts, stats.running), (1, 0, false));
+    /// ```
     pub fn stats(&self) -> SupervisorStats {
         let s = &self.0;
         SupervisorStats {
@@ -513,6 +602,18 @@ impl Supervisor {
     /// Asks the supervisor to stop its worker (within the grace period)
     /// and end; returns at once. Await the [`SupervisorHandle`] to know
     /// when it has.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let handle = monitor_runtime::Supervisor::builder("doc::stop_from_elsewhere")
+    ///     .spawn_thread(|_beat, stop| {
+    ///         stop.wait(Duration::from_secs(60));
+    ///         Ok::<(), String>(())
+    ///     })
+    ///     .unwrap();
+    /// handle.supervisor().clone().stop();
+    /// handle.join_blocking().unwrap();
+    /// ```
     pub fn stop(&self) {
         self.0.shutdown.stop();
     }
@@ -582,12 +683,27 @@ pub struct SupervisorBuilder {
 impl SupervisorBuilder {
     /// The heartbeat timeout: a worker that does not beat for this long is
     /// stalled (found within a quarter more). Default 1 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = monitor_runtime::Supervisor::builder("doc::hb").heartbeat(Duration::from_millis(250));
+    /// # drop(builder);
+    /// ```
     pub fn heartbeat(mut self, timeout: Duration) -> Self {
         self.heartbeat = timeout.max(Duration::from_millis(1));
         self
     }
 
     /// When to restart. Default [`Restart::Permanent`].
+    ///
+    /// ```
+    /// use monitor_runtime::{Restart, Supervisor};
+    /// let handle = Supervisor::builder("doc::transient")
+    ///     .restart(Restart::Transient)
+    ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
+    ///     .unwrap();
+    /// handle.join_blocking().unwrap(); // a normal return ends it
+    /// ```
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
         self
@@ -597,6 +713,13 @@ impl SupervisorBuilder {
     /// the supervisor gives up with [`SupervisorError::GaveUp`]. Default 3
     /// in 5 s (OTP's is 1 in 5 s: a worker with a slow start deserves a
     /// few tries).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = monitor_runtime::Supervisor::builder("doc::intensity")
+    ///     .max_restarts(1, Duration::from_secs(5)); // OTP's default
+    /// # drop(builder);
+    /// ```
     pub fn max_restarts(mut self, restarts: u32, within: Duration) -> Self {
         self.max_restarts = restarts;
         self.within = within;
@@ -604,6 +727,14 @@ impl SupervisorBuilder {
     }
 
     /// The delay before each restart. Default none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_runtime::{Backoff, Supervisor};
+    /// let builder = Supervisor::builder("doc::backoff")
+    ///     .backoff(Backoff::exponential(Duration::from_millis(50), Duration::from_secs(5)));
+    /// # drop(builder);
+    /// ```
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
@@ -611,6 +742,12 @@ impl SupervisorBuilder {
 
     /// How long a worker told to stop at shutdown gets to return before it
     /// is cancelled (async) or detached (thread). Default 1 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = monitor_runtime::Supervisor::builder("doc::grace").grace(Duration::from_millis(200));
+    /// # drop(builder);
+    /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -618,6 +755,15 @@ impl SupervisorBuilder {
 
     /// What the dump written on a stall includes (`None`: no dump).
     /// Default: [`DumpOptions::new`], with native stacks.
+    ///
+    /// ```
+    /// use monitor_runtime::{DumpOptions, Supervisor};
+    /// // Logical stacks only (no signal sent to any thread).
+    /// let quick = Supervisor::builder("doc::dump").dump(Some(DumpOptions::new().native_stacks(false)));
+    /// // No dump at all.
+    /// let silent = Supervisor::builder("doc::no_dump").dump(None);
+    /// # drop((quick, silent));
+    /// ```
     pub fn dump(mut self, options: Option<DumpOptions>) -> Self {
         self.dump = options;
         self
@@ -837,17 +983,44 @@ pub struct SupervisorHandle {
 
 impl SupervisorHandle {
     /// The supervisor, as listed by [`supervisors`].
+    ///
+    /// ```
+    /// let handle = monitor_runtime::Supervisor::builder("doc::entry")
+    ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
+    ///     .unwrap();
+    /// assert_eq!(handle.supervisor().name(), "doc::entry");
+    /// ```
     pub fn supervisor(&self) -> &Supervisor {
         &self.supervisor
     }
 
     /// The counters now.
+    ///
+    /// ```
+    /// let handle = monitor_runtime::Supervisor::builder("doc::handle_stats")
+    ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
+    ///     .unwrap();
+    /// assert!(handle.stats().starts <= 4);
+    /// ```
     pub fn stats(&self) -> SupervisorStats {
         self.supervisor.stats()
     }
 
     /// Waits for the supervisor to end on its own: it gave up, or a
     /// transient or temporary worker ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use monitor_runtime::{Supervisor, SupervisorError};
+    /// let handle = Supervisor::builder("doc::join")
+    ///     .max_restarts(0, Duration::from_secs(5))
+    ///     .spawn(|_beat, _stop| async { Err::<(), _>("broken") })
+    ///     .unwrap();
+    /// assert!(matches!(handle.join().await, Err(SupervisorError::GaveUp { .. })));
+    /// # }
+    /// ```
     pub async fn join(mut self) -> Result<(), SupervisorError> {
         let name = self.supervisor.0.name.clone();
         match self.result.take() {
@@ -858,6 +1031,19 @@ impl SupervisorHandle {
 
     /// Stops the worker (it gets the grace period to return, then is
     /// cancelled or detached) and waits for the supervisor to end.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let handle = monitor_runtime::Supervisor::builder("doc::stop")
+    ///     .spawn(|_beat, stop| async move {
+    ///         stop.stopped().await;
+    ///         Ok::<(), String>(())
+    ///     })
+    ///     .unwrap();
+    /// handle.stop().await.unwrap();
+    /// # }
+    /// ```
     pub async fn stop(self) -> Result<(), SupervisorError> {
         self.supervisor.stop();
         self.join().await
@@ -865,6 +1051,17 @@ impl SupervisorHandle {
 
     /// [`join`](Self::join) for sync code. Panics if called from an async
     /// context (use `join` there).
+    ///
+    /// ```
+    /// let handle = monitor_runtime::Supervisor::builder("doc::join_blocking")
+    ///     .restart(monitor_runtime::Restart::Transient)
+    ///     .spawn_thread(|beat, _stop| {
+    ///         beat.beat();
+    ///         Ok::<(), String>(())
+    ///     })
+    ///     .unwrap();
+    /// handle.join_blocking().unwrap();
+    /// ```
     pub fn join_blocking(mut self) -> Result<(), SupervisorError> {
         let name = self.supervisor.0.name.clone();
         match self.result.take() {
@@ -877,6 +1074,17 @@ impl SupervisorHandle {
 
     /// [`stop`](Self::stop) for sync code. Panics if called from an async
     /// context (use `stop` there).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let handle = monitor_runtime::Supervisor::builder("doc::stop_blocking")
+    ///     .spawn_thread(|_beat, stop| {
+    ///         stop.wait(Duration::from_secs(60));
+    ///         Ok::<(), String>(())
+    ///     })
+    ///     .unwrap();
+    /// handle.stop_blocking().unwrap();
+    /// ```
     pub fn stop_blocking(self) -> Result<(), SupervisorError> {
         self.supervisor.stop();
         self.join_blocking()
