@@ -366,3 +366,70 @@ fn a_panic_poisons_as_std_does() {
     lock.clear_poison();
     assert!(lock.lock().is_ok());
 }
+
+#[monitor_runtime::stack_on_timeout(1h)]
+fn transfer(from: &Mutex<u64>, to: &Mutex<u64>, barrier: &Barrier) -> Result<(), Deadlock> {
+    let _from = from.lock().unwrap();
+    barrier.wait();
+    to.lock_checked().map(|_| ())
+}
+
+/// Each participant's annotated calls are in the report, innermost first.
+#[test]
+fn the_report_has_the_logical_stacks() {
+    let _ = reports();
+    let a = Arc::new(Mutex::with_name(0, "account a"));
+    let b = Arc::new(Mutex::with_name(0, "account b"));
+    let barrier = Arc::new(Barrier::new(2));
+    let spawn = |from: Arc<Mutex<u64>>, to: Arc<Mutex<u64>>| {
+        let barrier = barrier.clone();
+        thread::spawn(move || transfer(&from, &to, &barrier))
+    };
+    let one = spawn(a.clone(), b.clone());
+    let two = spawn(b, a);
+    let results = [one.join().unwrap(), two.join().unwrap()];
+    let deadlock = results.into_iter().find_map(Result::err).expect("a report");
+    for p in &deadlock.participants {
+        assert_eq!(p.stack.len(), 1, "{p:?}");
+        assert_eq!(p.stack[0].0, "deadlock::transfer");
+    }
+    let (_, text) = report_naming("account a");
+    assert!(
+        text.contains("in deadlock::transfer (tests/deadlock.rs:"),
+        "{text}"
+    );
+}
+
+/// A task whose wait is cancelled (here by a timeout) leaves the graph: a
+/// later wait through the lock it still holds is not a deadlock.
+#[test]
+fn a_cancelled_wait_leaves_the_graph() {
+    let _ = reports();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let a = Arc::new(AsyncMutex::with_name((), "cancel a"));
+    let b = Arc::new(AsyncMutex::with_name((), "cancel b"));
+    runtime.block_on(async {
+        // Held by this thread (outside any task).
+        let _a = a.lock().await;
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        let task = {
+            let (a, b) = (a.clone(), b.clone());
+            tokio::spawn(async move {
+                let _b = b.lock().await;
+                let gave_up = tokio::time::timeout(Duration::from_millis(10), a.lock()).await;
+                assert!(gave_up.is_err());
+                ready.send(()).unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            })
+        };
+        is_ready.await.unwrap();
+        // Waits for b, held by the task, which no longer waits for a.
+        let got = b.lock_checked().await;
+        assert!(got.is_ok(), "{:?}", got.err());
+        task.await.unwrap();
+    });
+}

@@ -94,6 +94,8 @@ fn report_and_wait_then_panic() {
     assert!(work.load(Ordering::Relaxed) > before, "other work goes on");
     assert!(!worker.is_finished());
 
+    a_self_deadlock_is_reported_then_waits();
+
     // Panic: the waiter that closed the cycle panics, its fork is let go,
     // and the other philosopher eats.
     set_deadlock_policy(DeadlockPolicy::Panic);
@@ -108,4 +110,18 @@ fn report_and_wait_then_panic() {
     assert_eq!(panics.len(), 1, "one waiter panics: {panics:?}");
     assert!(panics[0].contains("deadlock: 2 waiters"), "{}", panics[0]);
     report_naming("\"left chopstick\"", Duration::from_secs(1));
+}
+
+/// Under the default policy, a thread that takes a lock it holds is
+/// reported, then waits, as with a plain lock.
+fn a_self_deadlock_is_reported_then_waits() {
+    let stuck = thread::spawn(|| {
+        let lock = Mutex::with_name((), "twice by one thread");
+        let _first = lock.lock().unwrap();
+        let _second = lock.lock().unwrap();
+    });
+    let (_, text) = report_naming("\"twice by one thread\"", Duration::from_secs(2));
+    assert!(text.contains("self-deadlock"), "{text}");
+    thread::sleep(Duration::from_millis(20));
+    assert!(!stuck.is_finished());
 }
