@@ -100,7 +100,7 @@ fn ring_of_threads(n: usize, prefix: &str) {
     for (k, p) in deadlock.participants.iter().enumerate() {
         let i = (closer + k) % n;
         assert!(
-            matches!(&p.waiter, Waiter::Thread { name: Some(name), .. } if *name == format!("{prefix}-{i}").chars().take(15).collect::<String>()),
+            matches!(&p.waiter, Waiter::Thread { name: Some(name), .. } if *name == format!("{prefix}-{i}")),
             "{p:?}"
         );
         assert_eq!(p.holds.lock, format!("{prefix} {i}"));

@@ -335,18 +335,26 @@ fn lock_label(name: &'static str, id: usize) -> String {
     }
 }
 
-fn waiter(holder: u64) -> Waiter {
+fn waiter(holder: u64, label: Option<Box<str>>) -> Waiter {
     if holder & TASK != 0 {
         Waiter::Task {
             id: holder & !TASK,
         }
     } else {
-        let tid = holder as u32;
-        let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-            .ok()
-            .map(|name| name.trim_end().to_owned());
-        Waiter::Thread { tid, name }
+        Waiter::Thread {
+            tid: holder as u32,
+            name: label.map(String::from),
+        }
     }
+}
+
+/// What a waiter is called in reports: a thread's name. Only on the
+/// contended path (it allocates).
+fn label(me: u64) -> Option<Box<str>> {
+    if me & TASK != 0 {
+        return None;
+    }
+    std::thread::current().name().map(Box::from)
 }
 
 /// The annotated calls each holder is in, innermost first.
@@ -379,7 +387,7 @@ fn build(links: Vec<graph::Link>) -> Deadlock {
             .into_iter()
             .zip(stacks)
             .map(|(link, stack)| Participant {
-                waiter: waiter(link.holder),
+                waiter: waiter(link.holder, link.label),
                 holds: LockSite {
                     lock: lock_label(link.holds, link.holds_id),
                     at: link.held_at.map(CodeSite::from),
@@ -448,6 +456,7 @@ pub(crate) fn before_wait(
         let id = lock as *const LockState as usize;
         let deadlock = build(vec![graph::Link {
             holder: me,
+            label: label(me),
             holds: lock.name,
             holds_id: id,
             held_at,
@@ -457,7 +466,7 @@ pub(crate) fn before_wait(
         }]);
         return on_deadlock(deadlock, checked).map(|()| Waiting(0));
     }
-    let Some(cycle) = GRAPH.wait(me, lock, at) else {
+    let Some(cycle) = GRAPH.wait(me, label(me), lock, at) else {
         return Ok(Waiting(me));
     };
     let waiting = Waiting(me);

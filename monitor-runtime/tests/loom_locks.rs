@@ -22,7 +22,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// closed a cycle.
 fn take_then_wait(graph: &Graph, me: u64, first: &LockState, second: &LockState) -> bool {
     first.acquired(me, Location::caller());
-    graph.wait(me, second, Location::caller()).is_some()
+    graph.wait(me, None, second, Location::caller()).is_some()
 }
 
 /// A ring of `n` threads, each holding its lock and waiting for the next
@@ -39,7 +39,9 @@ fn ring(n: usize) {
                 thread::spawn(move || {
                     let me = i as u64 + 1;
                     locks[i].acquired(me, Location::caller());
-                    if let Some(cycle) = graph.wait(me, &locks[(i + 1) % n], Location::caller()) {
+                    if let Some(cycle) =
+                        graph.wait(me, None, &locks[(i + 1) % n], Location::caller())
+                    {
                         assert_eq!(cycle.len(), n);
                         assert_eq!(cycle[0].holder, me);
                         found.fetch_add(1, Ordering::SeqCst);
@@ -78,7 +80,7 @@ fn a_release_racing_a_wait_is_not_a_deadlock() {
         };
         b.acquired(2, Location::caller());
         b.released();
-        let two = graph.wait(2, &a, Location::caller()).is_some();
+        let two = graph.wait(2, None, &a, Location::caller()).is_some();
         assert!(!one.join().unwrap() && !two);
     });
 }
@@ -96,14 +98,14 @@ fn a_wait_that_ends_leaves_the_graph() {
             thread::spawn(move || {
                 a.acquired(1, Location::caller());
                 // Waits for b, gets it, lets go of both.
-                let cycle = graph.wait(1, &b, Location::caller()).is_some();
+                let cycle = graph.wait(1, None, &b, Location::caller()).is_some();
                 graph.done(1);
                 a.released();
                 cycle
             })
         };
         b.acquired(2, Location::caller());
-        let two = graph.wait(2, &a, Location::caller()).is_some();
+        let two = graph.wait(2, None, &a, Location::caller()).is_some();
         let one = one.join().unwrap();
         assert!(!(one && two), "at most one report");
         graph.done(2);

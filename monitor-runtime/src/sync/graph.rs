@@ -161,6 +161,7 @@ struct Wait {
     waiter: u64,
     lock: *const LockState,
     at: &'static Site,
+    label: Option<Box<str>>,
 }
 
 /// One participant of a cycle, as the search found it.
@@ -169,6 +170,8 @@ struct Wait {
 pub struct Link {
     /// The participant.
     pub holder: u64,
+    /// What the participant said it is (a thread's name).
+    pub label: Option<Box<str>>,
     /// The lock it holds in the cycle, and where it took it.
     pub holds: &'static str,
     /// The address of that lock.
@@ -218,13 +221,24 @@ impl Graph {
         }
     }
 
-    /// `waiter` starts to wait for `lock` at `at`. Returns the cycle this
-    /// wait closes, if any, starting with `waiter`. The entry stays until
-    /// [`Graph::done`].
-    pub fn wait(&self, waiter: u64, lock: &LockState, at: &'static Site) -> Option<Vec<Link>> {
+    /// `waiter` (called `label` in reports) starts to wait for `lock` at
+    /// `at`. Returns the cycle this wait closes, if any, starting with
+    /// `waiter`. The entry stays until [`Graph::done`].
+    pub fn wait(
+        &self,
+        waiter: u64,
+        label: Option<Box<str>>,
+        lock: &LockState,
+        at: &'static Site,
+    ) -> Option<Vec<Link>> {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
         waits.retain(|wait| wait.waiter != waiter);
-        waits.push(Wait { waiter, lock, at });
+        waits.push(Wait {
+            waiter,
+            lock,
+            at,
+            label,
+        });
         let mut path = Vec::new();
         let mut seen = Vec::new();
         search(&waits, waiter, waiter, &mut path, &mut seen).then_some(path)
@@ -272,6 +286,7 @@ fn search(
         let held_at = lock.held_by(holder).flatten();
         path.push(Link {
             holder: current,
+            label: wait.label.clone(),
             holds: "",
             holds_id: 0,
             held_at: None,
