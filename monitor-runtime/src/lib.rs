@@ -49,6 +49,10 @@ not_loom! {
     mod supervisor;
     pub mod sync;
     mod watchdog;
+    #[cfg(feature = "axum")]
+    pub mod axum;
+    #[cfg(feature = "axum")]
+    pub mod http;
 
     pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
     pub use call::{Call, Detach, Merge, Output, Wrap};
