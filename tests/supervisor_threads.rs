@@ -89,9 +89,17 @@ fn nothing_is_left_running_after_stop() {
     eventually("both restarted after their stall", || {
         thread_handle.stats().stall_restarts >= 1 && async_handle.stats().stall_restarts >= 1
     });
-    assert!(threads().iter().any(|n| n == "counted"));
-    assert!(threads().iter().any(|n| n == "monitor-sup"));
-    assert!(runtime.metrics().num_alive_tasks() >= 2);
+    // The restarted instances start (and name their threads) just after
+    // the restart is counted.
+    eventually("the restarted thread worker", || {
+        threads().iter().any(|n| n == "counted")
+    });
+    eventually("the thread worker's supervisor", || {
+        threads().iter().any(|n| n == "monitor-sup")
+    });
+    eventually("the restarted async worker", || {
+        runtime.metrics().num_alive_tasks() >= 2
+    });
 
     thread_handle.stop_blocking().unwrap();
     runtime
