@@ -433,3 +433,52 @@ fn a_cancelled_wait_leaves_the_graph() {
         task.await.unwrap();
     });
 }
+
+/// A thread (through `blocking_lock`) and a task wait for each other's
+/// async locks: one cycle across both worlds.
+#[test]
+fn a_thread_and_a_task_in_a_cycle() {
+    let _ = reports();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let a = Arc::new(AsyncMutex::with_name((), "mixed a"));
+    let b = Arc::new(AsyncMutex::with_name((), "mixed b"));
+    let barrier = Arc::new(Barrier::new(2));
+    let thread = {
+        let (a, b, barrier) = (a.clone(), b.clone(), barrier.clone());
+        thread::Builder::new()
+            .name("blocking side".into())
+            .spawn(move || {
+                let _a = a.blocking_lock();
+                barrier.wait();
+                let _b = b.blocking_lock();
+            })
+            .unwrap()
+    };
+    let deadlock = runtime.block_on(async move {
+        tokio::spawn(async move {
+            let _b = b.lock().await;
+            barrier.wait();
+            // The thread waits first; this wait closes the cycle.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let closing = tokio::time::timeout(Duration::from_secs(2), a.lock_checked());
+            closing
+                .await
+                .expect("reported at once")
+                .map(|_| ())
+                .unwrap_err()
+        })
+        .await
+        .unwrap()
+    });
+    thread.join().unwrap();
+    let waiters: Vec<_> = deadlock.participants.iter().map(|p| &p.waiter).collect();
+    assert!(matches!(waiters[0], Waiter::Task { .. }), "{waiters:?}");
+    assert!(
+        matches!(waiters[1], Waiter::Thread { name: Some(name), .. } if name == "blocking side"),
+        "{waiters:?}"
+    );
+}

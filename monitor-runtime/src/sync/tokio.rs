@@ -164,6 +164,46 @@ impl<T: ?Sized> AsyncMutex<T> {
         })
     }
 
+    /// Takes the lock from outside the runtime, blocking the thread, as
+    /// [`tokio::sync::Mutex::blocking_lock`] (which panics in an async
+    /// context); a deadlock is reported as for [`AsyncMutex::lock`], with
+    /// the thread as the waiter.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::AsyncMutex::new(1);
+    /// *lock.blocking_lock() += 1;
+    /// assert_eq!(*lock.blocking_lock(), 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_lock(&self) -> AsyncMutexGuard<'_, T> {
+        let at = Location::caller();
+        if !TRACK {
+            let inner = self.inner.blocking_lock();
+            return AsyncMutexGuard {
+                state: &self.state,
+                inner,
+            };
+        }
+        let me = task_holder();
+        let inner = match self.inner.try_lock() {
+            Ok(inner) => inner,
+            Err(_) => {
+                let waiting = match before_wait(&self.state, me, at, Want::Exclusive, false) {
+                    Ok(waiting) => waiting,
+                    Err(_) => unreachable!("unchecked acquisitions report and wait"),
+                };
+                let inner = self.inner.blocking_lock();
+                drop(waiting);
+                inner
+            }
+        };
+        self.state.acquired(me, at);
+        AsyncMutexGuard {
+            state: &self.state,
+            inner,
+        }
+    }
+
     /// Takes the lock if it is free, as [`tokio::sync::Mutex::try_lock`].
     ///
     /// ```
