@@ -1,6 +1,8 @@
 //! The debug page (feature `axum`), in the spirit of Go's `net/http/pprof`.
 //!
-//! [`router()`] serves, under whatever prefix it is nested at:
+//! [`router()`] serves, under whatever prefix it is nested at (the page is
+//! the prefix itself, `/debug/monitor`, without a trailing slash: axum's
+//! `nest` does not route `/debug/monitor/`):
 //!
 //! | path | what |
 //! |---|---|
@@ -17,7 +19,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use ::axum::extract::Query;
+use ::axum::extract::{OriginalUri, Query};
 use ::axum::http::{header, StatusCode};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::get;
@@ -154,14 +156,14 @@ fn page() -> Page {
     }
 }
 
-async fn index(Query(params): Query<Params>) -> Response {
+async fn index(OriginalUri(uri): OriginalUri, Query(params): Query<Params>) -> Response {
     let page = page();
     if params.json() {
         return json(&page);
     }
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html(&page),
+        html(&page, uri.path().trim_end_matches('/')),
     )
         .into_response()
 }
@@ -220,14 +222,21 @@ fn secs(s: f64) -> String {
     human(Duration::from_secs_f64(s))
 }
 
-fn html(page: &Page) -> String {
+fn html(page: &Page, base: &str) -> String {
     let mut h = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">\
          <title>monitors</title><style>body{font-family:sans-serif}table{border-collapse:collapse}\
          td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}\
-         .hot{background:#fdd}pre{background:#f6f6f6;padding:6px}</style></head><body>\
-         <p>Reloads every 2 s. <a href=\"stacks\">full dump (text)</a> · <a href=\"?format=json\">JSON</a></p>\
-         <h1>Monitors</h1><table id=\"monitors\"><tr><th>monitor</th><th>in flight</th><th>max active</th>\
+         .hot{background:#fdd}pre{background:#f6f6f6;padding:6px}</style></head><body>",
+    );
+    let base = escape(base);
+    let _ = write!(
+        h,
+        "<p>Reloads every 2 s. <a href=\"{base}/stacks\">full dump (text)</a> · \
+         <a href=\"{base}?format=json\">JSON</a></p>"
+    );
+    h.push_str(
+        "<h1>Monitors</h1><table id=\"monitors\"><tr><th>monitor</th><th>in flight</th><th>max active</th>\
          <th>timeout</th><th>calls</th><th>busy</th><th>timeouts</th><th>alerts</th><th>p50</th><th>p99</th></tr>",
     );
     for m in &page.monitors {

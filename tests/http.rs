@@ -1,0 +1,244 @@
+//! The `axum` feature over real HTTP on loopback: a server on an ephemeral
+//! port, `reqwest` as the client.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use monitor_runtime::{monitored, stack_on_timeout, Error};
+use tokio::sync::{Notify, Semaphore};
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[derive(Clone)]
+struct Held {
+    entered: Arc<AtomicUsize>,
+    release: Arc<Semaphore>,
+}
+
+#[monitored(max_active = 10)]
+async fn held(State(held): State<Held>) -> Result<&'static str, Error> {
+    held.entered.fetch_add(1, Ordering::SeqCst);
+    let _permit = held.release.acquire().await.unwrap();
+    Ok("done")
+}
+
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_100_gets_10_answers_and_90_busy() {
+    let state = Held {
+        entered: Arc::new(AtomicUsize::new(0)),
+        release: Arc::new(Semaphore::new(0)),
+    };
+    let base = serve(
+        Router::new()
+            .route("/held", get(held))
+            .with_state(state.clone()),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let requests: Vec<_> = (0..100)
+        .map(|_| {
+            let (client, url, refused) = (client.clone(), format!("{base}/held"), refused.clone());
+            tokio::spawn(async move {
+                let response = client.get(url).send().await.unwrap();
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response.text().await.unwrap();
+                if status == 503 {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                }
+                (status, retry_after, body)
+            })
+        })
+        .collect();
+
+    // The 10 admitted calls hold on the semaphore while the other 90 are
+    // answered at once.
+    eventually("90 refusals", || refused.load(Ordering::SeqCst) == 90).await;
+    eventually("10 calls in", || state.entered.load(Ordering::SeqCst) == 10).await;
+    assert_eq!(
+        monitor_runtime::monitor("http::held")
+            .unwrap()
+            .stats()
+            .in_flight,
+        10
+    );
+    state.release.add_permits(10);
+
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(
+            tokio::time::timeout(Duration::from_secs(20), request)
+                .await
+                .expect("a request hung")
+                .unwrap(),
+        );
+    }
+    let ok: Vec<_> = answers.iter().filter(|a| a.0 == 200).collect();
+    let busy: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert_eq!((ok.len(), busy.len()), (10, 90), "{answers:?}");
+    assert!(ok.iter().all(|a| a.2 == "done"));
+    for (_, retry_after, body) in busy {
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert!(body.contains("monitor `http::held` is busy"), "{body}");
+    }
+    assert_eq!(state.entered.load(Ordering::SeqCst), 10);
+    let stats = monitor_runtime::monitor("http::held").unwrap().stats();
+    assert_eq!((stats.calls, stats.busy, stats.completed), (100, 90, 10));
+}
+
+#[monitored(timeout = "100ms")]
+async fn slow() -> Result<&'static str, Error> {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    Ok("late")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handler_gets_504_at_its_deadline() {
+    let base = serve(Router::new().route("/slow", get(slow))).await;
+    let client = reqwest::Client::new();
+    // A first request opens the connection; the second is timed.
+    let _ = client.get(format!("{base}/slow")).send().await.unwrap();
+    let start = Instant::now();
+    let response = client.get(format!("{base}/slow")).send().await.unwrap();
+    let took = start.elapsed();
+    assert_eq!(response.status().as_u16(), 504);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("did not finish within its timeout"));
+    eprintln!("504 after {took:?} (deadline 100 ms)");
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    // The aim is +50 ms; the bound is generous for a loaded machine: the
+    // point is that the response does not wait for the 30 s body.
+    assert!(took < Duration::from_millis(1_000), "{took:?}");
+}
+
+#[stack_on_timeout(10ms)]
+async fn stuck(State(gate): State<Arc<Notify>>) -> &'static str {
+    gate.notified().await;
+    "unstuck"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_debug_router_shows_monitors_and_calls_in_flight() {
+    let gate = Arc::new(Notify::new());
+    let app = Router::new()
+        .route("/stuck", get(stuck))
+        .nest("/debug/monitor", monitor_runtime::http::router())
+        .with_state(gate.clone());
+    // `held` needs its own state: mount it through a nested router.
+    let held_state = Held {
+        entered: Arc::new(AtomicUsize::new(0)),
+        release: Arc::new(Semaphore::new(100)),
+    };
+    let app = app.nest(
+        "/h",
+        Router::new()
+            .route("/held", get(held))
+            .with_state(held_state),
+    );
+    let base = serve(app).await;
+    let client = reqwest::Client::new();
+    let _ = client.get(format!("{base}/h/held")).send().await.unwrap();
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{base}/stuck");
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let page: serde_json::Value = client
+        .get(format!("{base}/debug/monitor?format=json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let monitor = page["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "http::held")
+        .expect("the monitor is listed");
+    assert_eq!(monitor["max_active"], 10);
+    assert!(monitor["calls"].as_u64().unwrap() >= 1);
+    for key in ["in_flight", "busy", "timeouts", "alerts", "p50", "p99"] {
+        assert!(monitor.get(key).is_some(), "{key} missing: {monitor}");
+    }
+    let call = page["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["function"] == "http::stuck")
+        .expect("the stuck call is listed");
+    assert!(call["elapsed"].as_f64().unwrap() >= 0.04, "{call}");
+    assert_eq!(call["stack"][0]["function"], "http::stuck");
+    assert_eq!(call["stack"][0]["overdue"], true);
+
+    let html = client
+        .get(format!("{base}/debug/monitor"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
+    let html = html.text().await.unwrap();
+    assert!(html.contains("<table id=\"monitors\">"));
+    assert!(html.contains("<td>http::held</td>"));
+    assert!(html.contains("<b>http::stuck</b>"));
+    // Links work wherever the router is nested.
+    assert!(html.contains("href=\"/debug/monitor/stacks\""), "{html}");
+
+    let text = client
+        .get(format!("{base}/debug/monitor/stacks"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("monitor dump at "), "{text}");
+    assert!(text.contains("http::stuck"), "{text}");
+
+    let dump: serde_json::Value = client
+        .get(format!(
+            "{base}/debug/monitor/stacks?format=json&native=false"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(dump["in_flight"].as_u64().unwrap() >= 1);
+    assert!(dump["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["function"] == "http::stuck" && c["native"].is_null()));
+
+    gate.notify_one();
+    assert_eq!(waiting.await.unwrap(), "unstuck");
+}
