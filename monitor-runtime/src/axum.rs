@@ -7,7 +7,7 @@
 //!
 //! A `#[monitored]` handler returns `Result<impl IntoResponse, Error>`, its
 //! own error type (with `From<Error>`), or an axum
-//! [`Response`](::axum::response::Response), which implements
+//! [`Response`], which implements
 //! [`FromMonitorError`]:
 //!
 //! ```

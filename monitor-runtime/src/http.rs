@@ -34,14 +34,13 @@ use crate::{CallDump, Dump, DumpOptions, Monitor, Stats, Supervisor, SupervisorS
 /// publicly** (bind to 127.0.0.1, or put it behind authentication). See the
 /// [module](crate::http) for the routes.
 ///
-/// ```no_run
+/// ```
 /// use axum::Router;
 ///
-/// # #[tokio::main] async fn main() {
+/// // Then serve `app` on 127.0.0.1 only, e.g.
+/// // `axum::serve(TcpListener::bind("127.0.0.1:3000").await?, app)`.
 /// let app: Router = Router::new().nest("/debug/monitor", monitor_runtime::http::router());
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
-/// axum::serve(listener, app).await.unwrap();
-/// # }
+/// # let _ = app;
 /// ```
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
