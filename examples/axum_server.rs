@@ -8,6 +8,7 @@
 //! curl -s localhost:3000/hang &        # reported after 5 s, never cancelled
 //! open http://127.0.0.1:3000/debug/monitor          # the page
 //! curl localhost:3000/debug/monitor/stacks          # the text dump
+//! curl localhost:3000/metrics                        # for Prometheus
 //! ```
 //!
 //! The debug page reveals code paths: this example binds to 127.0.0.1
@@ -38,7 +39,19 @@ async fn hang() -> &'static str {
 
 #[tokio::main]
 async fn main() {
+    // Prometheus: the monitors' stats are copied into the recorder at each
+    // scrape (`monitor_runtime::metrics::record`), then rendered.
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
     let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || async move {
+                monitor_runtime::metrics::record();
+                prometheus.render()
+            }),
+        )
         .route("/slow", get(slow))
         .route("/hang", get(hang))
         .nest("/debug/monitor", monitor_runtime::http::router());

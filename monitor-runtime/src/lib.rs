@@ -53,6 +53,8 @@ not_loom! {
     pub mod axum;
     #[cfg(feature = "axum")]
     pub mod http;
+    #[cfg(feature = "metrics")]
+    pub mod metrics;
 
     pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
     pub use call::{Call, Detach, Merge, Output, Wrap};
