@@ -455,6 +455,15 @@ impl Monitor {
                 }
             }
         }
+        // `debug`: a burst refuses thousands of calls a second; the counts
+        // are in `stats()` and the metrics.
+        tracing::debug!(
+            target: "monitor_runtime",
+            monitor = %s.config.name,
+            max_active = s.cap,
+            in_flight = self.stats().in_flight,
+            "call refused: monitor busy"
+        );
         Error::Busy {
             monitor: s.config.name.clone(),
             max_active: s.cap,
@@ -463,6 +472,13 @@ impl Monitor {
 
     pub(crate) fn timeout_error(&self, after: Duration) -> Error {
         self.state().timeouts.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            target: "monitor_runtime",
+            monitor = %self.state().config.name,
+            limit = ?after,
+            in_flight = self.stats().in_flight,
+            "call timed out"
+        );
         Error::Timeout {
             monitor: self.state().config.name.clone(),
             after,
