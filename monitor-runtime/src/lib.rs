@@ -92,7 +92,7 @@ mod graph;
 
 #[cfg(loom)]
 #[doc(hidden)]
-pub use graph::{Graph, LockState};
+pub use graph::{Graph, LockState, Want};
 
 /// Runs every call of the function through a [`Monitor`].
 ///

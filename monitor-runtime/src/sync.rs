@@ -12,7 +12,9 @@
 //! with [`set_dump_sink`](crate::set_dump_sink): every participant, the
 //! lock it holds and where it took it, the lock it waits for and where, and
 //! the annotated calls it is in. Taking a lock that the same thread or task
-//! holds already is reported as a self-deadlock.
+//! holds already is reported as a self-deadlock; reading a read-write lock
+//! again while a writer waits for it, as a cycle with that writer (new
+//! readers wait behind a queued writer).
 //!
 //! What happens next is the [`DeadlockPolicy`]: keep waiting (the default,
 //! as a plain lock would), or panic in the waiter that closed the cycle.
@@ -48,7 +50,7 @@ pub use self::tokio::{
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use graph::{Graph, LockState};
+use graph::{Graph, LockState, Want};
 
 /// Whether the locks do their bookkeeping (feature `plain-locks` off).
 const TRACK: bool = !cfg!(feature = "plain-locks");
@@ -175,8 +177,15 @@ pub struct Participant {
     /// The thread or task.
     pub waiter: Waiter,
     /// The lock it holds that the previous participant waits for, and
-    /// where it took it.
+    /// where it took it; or, if [`queued`](Participant::queued), the lock
+    /// it is queued for.
     pub holds: LockSite,
+    /// It does not hold [`holds`](Participant::holds): it is a writer
+    /// waiting for that lock, and the previous participant, a reader,
+    /// waits behind it (a read-write lock lets no new reader in while a
+    /// writer waits, so a thread that reads a lock again while a writer
+    /// waits for it deadlocks with the writer).
+    pub queued: bool,
     /// The lock it waits for, and where it waits.
     pub waits_for: LockSite,
     /// The annotated calls (`#[monitored]`, `#[stack_on_timeout]`) it is
@@ -308,14 +317,27 @@ impl fmt::Display for Deadlock {
                     .map_or_else(|| "an unknown place".to_owned(), |at| at.to_string())
             )?;
         } else {
+            let holds = if self.participants.iter().any(|p| p.queued) {
+                "holds (or is queued first for)"
+            } else {
+                "holds"
+            };
             write!(
                 f,
-                "deadlock: {} waiters in a cycle, each holds a lock the previous one waits for",
+                "deadlock: {} waiters in a cycle, each {holds} a lock the previous one waits for",
                 self.participants.len()
             )?;
         }
         for p in &self.participants {
-            write!(f, "\n  {}\n      holds {}", p.waiter, p.holds)?;
+            if p.queued {
+                write!(
+                    f,
+                    "\n  {}\n      is queued ahead for {} (a writer: readers wait behind it)",
+                    p.waiter, p.holds
+                )?;
+            } else {
+                write!(f, "\n  {}\n      holds {}", p.waiter, p.holds)?;
+            }
             write!(f, "\n      waits for {}", p.waits_for)?;
             for (function, file, line) in &p.stack {
                 write!(f, "\n      in {function} ({file}:{line})")?;
@@ -392,6 +414,7 @@ fn build(links: Vec<graph::Link>) -> Deadlock {
                     lock: lock_label(link.holds, link.holds_id),
                     at: link.held_at.map(CodeSite::from),
                 },
+                queued: link.queued,
                 waits_for: LockSite {
                     lock: lock_label(link.waits_for, link.waits_for_id),
                     at: Some(link.waits_at.into()),
@@ -424,13 +447,6 @@ impl Drop for Waiting {
     }
 }
 
-/// How a lock is wanted.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Want {
-    Exclusive,
-    Shared,
-}
-
 /// The contended path: `me` must wait for `lock` at `at`. Reports a
 /// self-deadlock or a cycle, then applies the policy (`checked`: return
 /// the deadlock). On `Ok`, the caller waits and then drops the `Waiting`.
@@ -460,13 +476,14 @@ pub(crate) fn before_wait(
             holds: lock.name,
             holds_id: id,
             held_at,
+            queued: false,
             waits_for: lock.name,
             waits_for_id: id,
             waits_at: at,
         }]);
         return on_deadlock(deadlock, checked).map(|()| Waiting(0));
     }
-    let Some(cycle) = GRAPH.wait(me, label(me), lock, at) else {
+    let Some(cycle) = GRAPH.wait(me, label(me), lock, want, at) else {
         return Ok(Waiting(me));
     };
     let waiting = Waiting(me);

@@ -10,7 +10,7 @@ use std::panic::Location;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use monitor_runtime::{Graph, LockState};
+use monitor_runtime::{Graph, LockState, Want};
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -22,7 +22,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// closed a cycle.
 fn take_then_wait(graph: &Graph, me: u64, first: &LockState, second: &LockState) -> bool {
     first.acquired(me, Location::caller());
-    graph.wait(me, None, second, Location::caller()).is_some()
+    graph
+        .wait(me, None, second, Want::Exclusive, Location::caller())
+        .is_some()
 }
 
 /// A ring of `n` threads, each holding its lock and waiting for the next
@@ -39,9 +41,13 @@ fn ring(n: usize) {
                 thread::spawn(move || {
                     let me = i as u64 + 1;
                     locks[i].acquired(me, Location::caller());
-                    if let Some(cycle) =
-                        graph.wait(me, None, &locks[(i + 1) % n], Location::caller())
-                    {
+                    if let Some(cycle) = graph.wait(
+                        me,
+                        None,
+                        &locks[(i + 1) % n],
+                        Want::Exclusive,
+                        Location::caller(),
+                    ) {
                         assert_eq!(cycle.len(), n);
                         assert_eq!(cycle[0].holder, me);
                         found.fetch_add(1, Ordering::SeqCst);
@@ -80,7 +86,9 @@ fn a_release_racing_a_wait_is_not_a_deadlock() {
         };
         b.acquired(2, Location::caller());
         b.released();
-        let two = graph.wait(2, None, &a, Location::caller()).is_some();
+        let two = graph
+            .wait(2, None, &a, Want::Exclusive, Location::caller())
+            .is_some();
         assert!(!one.join().unwrap() && !two);
     });
 }
@@ -98,17 +106,104 @@ fn a_wait_that_ends_leaves_the_graph() {
             thread::spawn(move || {
                 a.acquired(1, Location::caller());
                 // Waits for b, gets it, lets go of both.
-                let cycle = graph.wait(1, None, &b, Location::caller()).is_some();
+                let cycle = graph
+                    .wait(1, None, &b, Want::Exclusive, Location::caller())
+                    .is_some();
                 graph.done(1);
                 a.released();
                 cycle
             })
         };
         b.acquired(2, Location::caller());
-        let two = graph.wait(2, None, &a, Location::caller()).is_some();
+        let two = graph
+            .wait(2, None, &a, Want::Exclusive, Location::caller())
+            .is_some();
         let one = one.join().unwrap();
         assert!(!(one && two), "at most one report");
         graph.done(2);
         assert!(graph.is_empty());
+    });
+}
+
+/// Thread 1 reads `l` and reads it again while thread 2 waits to write it:
+/// the second read waits behind the writer, which waits for the first
+/// read. Found exactly once, by whichever wait registers last, with the
+/// writer marked as queued, not holding.
+#[test]
+fn reading_again_while_a_writer_waits_is_found_once() {
+    model(|| {
+        let graph = Arc::new(Graph::new());
+        let l = Arc::new(LockState::new("l"));
+        let one = {
+            let (graph, l) = (graph.clone(), l.clone());
+            thread::spawn(move || {
+                l.read_acquired(1, Location::caller());
+                graph.wait(1, None, &l, Want::Shared, Location::caller())
+            })
+        };
+        let two = graph.wait(2, None, &l, Want::Exclusive, Location::caller());
+        let one = one.join().unwrap();
+        match (one, two) {
+            (Some(cycle), None) => {
+                assert_eq!(cycle.len(), 2);
+                assert!(cycle[1].queued && !cycle[0].queued);
+            }
+            (None, Some(cycle)) => {
+                assert_eq!(cycle.len(), 2);
+                assert!(cycle[0].queued && !cycle[1].queued);
+            }
+            (one, two) => panic!("found {} times", one.is_some() as u8 + two.is_some() as u8),
+        }
+    });
+}
+
+/// A reader waiting behind a queued writer whose readers are not waiting
+/// for the reader: no cycle, whatever the interleaving.
+#[test]
+fn a_reader_behind_a_writer_alone_is_not_a_deadlock() {
+    model(|| {
+        let graph = Arc::new(Graph::new());
+        let l = Arc::new(LockState::new("l"));
+        let m = Arc::new(LockState::new("m"));
+        // Thread 3 reads `l` (and waits for nothing).
+        l.read_acquired(3, Location::caller());
+        let one = {
+            let (graph, l, m) = (graph.clone(), l.clone(), m.clone());
+            thread::spawn(move || {
+                m.acquired(1, Location::caller());
+                graph
+                    .wait(1, None, &l, Want::Shared, Location::caller())
+                    .is_some()
+            })
+        };
+        let two = graph
+            .wait(2, None, &l, Want::Exclusive, Location::caller())
+            .is_some();
+        assert!(!one.join().unwrap() && !two);
+    });
+}
+
+/// More readers than the lock has slots: two threads that both need a
+/// slot beyond them race to append the chunk; each gets its own slot, both
+/// are seen as holders, and releasing them frees them.
+#[test]
+fn readers_beyond_the_slots_in_the_lock_are_all_seen() {
+    model(|| {
+        let l = Arc::new(LockState::new("l"));
+        for reader in 10..14 {
+            l.read_acquired(reader, Location::caller());
+        }
+        let other = {
+            let l = l.clone();
+            thread::spawn(move || l.read_acquired(21, Location::caller()))
+        };
+        let mine = l.read_acquired(22, Location::caller());
+        let theirs = other.join().unwrap();
+        assert_ne!(mine, theirs);
+        assert!(mine >= 4 && theirs >= 4);
+        assert!(l.is_held_by(21) && l.is_held_by(22));
+        l.read_released(mine);
+        l.read_released(theirs);
+        assert!(!l.is_held_by(21) && !l.is_held_by(22));
     });
 }

@@ -14,18 +14,39 @@
 //! before its search. Every participant it finds is blocked (its lock is
 //! held by the next participant, who is blocked too), so none of them can
 //! have released what the search read.
+//!
+//! The edges: a waiter waits for every holder of its lock. A reader also
+//! waits for the writers queued for its lock: the locks wrapped here make
+//! a new reader wait behind a queued writer (std's on Linux prefers
+//! writers, tokio's queues in order), so a thread that reads a lock again
+//! while a writer waits for it deadlocks with that writer. A queued writer
+//! waits for every holder, whichever writer the reader is really behind,
+//! so the edge to any of them finds the same cycles.
 
 use std::panic::Location;
 
 use crate::shim::atomic::{AtomicPtr, AtomicU64, Ordering};
 use crate::shim::Mutex;
 
-/// How many readers of a read-write lock are tracked by name; more readers
-/// hold the lock anonymously (a cycle through them is not seen).
+/// How many readers of a read-write lock have a slot in the lock itself;
+/// more readers at once take slots in chunks allocated on the side.
 pub(crate) const READER_SLOTS: usize = 4;
 
-/// A reader slot's index when every slot was taken.
+/// Reader slots per chunk beyond the first [`READER_SLOTS`].
+const CHUNK: usize = 16;
+
+/// The reader slot of a guard that took none (no bookkeeping).
 pub(crate) const UNTRACKED: usize = usize::MAX;
+
+/// How a lock is wanted.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// Alone: a mutex, or a write.
+    Exclusive,
+    /// With other readers.
+    Shared,
+}
 
 type Site = Location<'static>;
 
@@ -37,11 +58,42 @@ pub struct LockState {
     owner: AtomicU64,
     at: AtomicPtr<Site>,
     readers: [Slot; READER_SLOTS],
+    /// More reader slots, when more than [`READER_SLOTS`] readers held the
+    /// lock at once: a list of chunks, only ever appended to, freed when
+    /// the lock drops.
+    more: AtomicPtr<Chunk>,
 }
 
 struct Slot {
     holder: AtomicU64,
     at: AtomicPtr<Site>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            holder: AtomicU64::new(0),
+            at: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Takes the slot for `holder` if it is free.
+    #[inline]
+    fn claim(&self, holder: u64, at: &'static Site) -> bool {
+        let free = self
+            .holder
+            .compare_exchange(0, holder, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if free {
+            self.at.store(site_ptr(at), Ordering::Relaxed);
+        }
+        free
+    }
+}
+
+struct Chunk {
+    slots: [Slot; CHUNK],
+    next: AtomicPtr<Chunk>,
 }
 
 fn site_ptr(at: &'static Site) -> *mut Site {
@@ -69,6 +121,7 @@ impl LockState {
             owner: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
             readers: [FREE; READER_SLOTS],
+            more: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -79,10 +132,8 @@ impl LockState {
             name,
             owner: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
-            readers: std::array::from_fn(|_| Slot {
-                holder: AtomicU64::new(0),
-                at: AtomicPtr::new(std::ptr::null_mut()),
-            }),
+            readers: std::array::from_fn(|_| Slot::new()),
+            more: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -99,28 +150,89 @@ impl LockState {
         self.owner.store(0, Ordering::Relaxed);
     }
 
-    /// `holder` took the lock shared at `at`: the slot it took, or
-    /// [`UNTRACKED`].
+    /// `holder` took the lock shared at `at`: the index of the slot it
+    /// took, for [`LockState::read_released`].
     #[inline]
     pub fn read_acquired(&self, holder: u64, at: &'static Site) -> usize {
-        for (i, slot) in self.readers.iter().enumerate() {
-            if slot
-                .holder
-                .compare_exchange(0, holder, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                slot.at.store(site_ptr(at), Ordering::Relaxed);
-                return i;
-            }
+        match self.readers.iter().position(|slot| slot.claim(holder, at)) {
+            Some(index) => index,
+            None => self.read_acquired_beyond(holder, at),
         }
-        UNTRACKED
     }
 
-    /// A reader let go of `slot`.
+    /// Every slot in the lock is taken: one in the chunks, appending a
+    /// chunk if they are full too.
+    #[cold]
+    #[inline(never)]
+    fn read_acquired_beyond(&self, holder: u64, at: &'static Site) -> usize {
+        let mut base = READER_SLOTS;
+        let mut link = &self.more;
+        loop {
+            let mut chunk = link.load(Ordering::Acquire);
+            if chunk.is_null() {
+                let fresh = Box::into_raw(Box::new(Chunk {
+                    slots: std::array::from_fn(|_| Slot::new()),
+                    next: AtomicPtr::new(std::ptr::null_mut()),
+                }));
+                chunk = match link.compare_exchange(
+                    std::ptr::null_mut(),
+                    fresh,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => fresh,
+                    Err(theirs) => {
+                        // SAFETY: `fresh` was never shared.
+                        drop(unsafe { Box::from_raw(fresh) });
+                        theirs
+                    }
+                };
+            }
+            // SAFETY: chunks live until the lock drops, and `&self`
+            // borrows it.
+            let chunk = unsafe { &*chunk };
+            if let Some(index) = chunk.slots.iter().position(|slot| slot.claim(holder, at)) {
+                return base + index;
+            }
+            base += CHUNK;
+            link = &chunk.next;
+        }
+    }
+
+    /// A reader let go of slot `index`.
     #[inline]
-    pub fn read_released(&self, slot: usize) {
-        if let Some(slot) = self.readers.get(slot) {
-            slot.holder.store(0, Ordering::Relaxed);
+    pub fn read_released(&self, index: usize) {
+        match self.readers.get(index) {
+            Some(slot) => slot.holder.store(0, Ordering::Relaxed),
+            None if index == UNTRACKED => {}
+            None => self.read_released_beyond(index),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_released_beyond(&self, index: usize) {
+        let mut index = index - READER_SLOTS;
+        let mut chunk = self.more.load(Ordering::Acquire);
+        // SAFETY: as in `read_acquired_beyond`.
+        while let Some(this) = unsafe { chunk.as_ref() } {
+            if let Some(slot) = this.slots.get(index) {
+                slot.holder.store(0, Ordering::Relaxed);
+                return;
+            }
+            index -= CHUNK;
+            chunk = this.next.load(Ordering::Acquire);
+        }
+    }
+
+    /// Every reader slot, in the lock and in the chunks.
+    fn reader_slots(&self, mut f: impl FnMut(&Slot)) {
+        self.readers.iter().for_each(&mut f);
+        let mut chunk = self.more.load(Ordering::Acquire);
+        // SAFETY: as in `read_acquired_beyond`.
+        while let Some(this) = unsafe { chunk.as_ref() } {
+            this.slots.iter().for_each(&mut f);
+            chunk = this.next.load(Ordering::Acquire);
         }
     }
 
@@ -136,10 +248,19 @@ impl LockState {
         if self.owner.load(Ordering::Relaxed) == holder {
             return Some(site_of(self.at.load(Ordering::Relaxed)));
         }
-        self.readers
-            .iter()
-            .find(|slot| slot.holder.load(Ordering::Relaxed) == holder)
-            .map(|slot| site_of(slot.at.load(Ordering::Relaxed)))
+        let mut held = None;
+        self.reader_slots(|slot| {
+            if held.is_none() && slot.holder.load(Ordering::Relaxed) == holder {
+                held = Some(site_of(slot.at.load(Ordering::Relaxed)));
+            }
+        });
+        held
+    }
+
+    /// Whether `holder` holds the lock (for the loom models).
+    #[cfg(loom)]
+    pub fn is_held_by(&self, holder: u64) -> bool {
+        self.held_by(holder).is_some()
     }
 
     fn holders(&self, mut f: impl FnMut(u64)) {
@@ -147,11 +268,23 @@ impl LockState {
         if owner != 0 {
             f(owner);
         }
-        for slot in &self.readers {
+        self.reader_slots(|slot| {
             let holder = slot.holder.load(Ordering::Relaxed);
             if holder != 0 && holder != owner {
                 f(holder);
             }
+        });
+    }
+}
+
+impl Drop for LockState {
+    fn drop(&mut self) {
+        let mut chunk = self.more.load(Ordering::Acquire);
+        while !chunk.is_null() {
+            // SAFETY: the chunks were leaked from boxes by
+            // `read_acquired_beyond`, and `&mut self` ends every borrow.
+            let this = unsafe { Box::from_raw(chunk) };
+            chunk = this.next.load(Ordering::Acquire);
         }
     }
 }
@@ -160,6 +293,7 @@ impl LockState {
 struct Wait {
     waiter: u64,
     lock: *const LockState,
+    want: Want,
     at: &'static Site,
     label: Option<Box<str>>,
 }
@@ -178,6 +312,9 @@ pub struct Link {
     pub holds_id: usize,
     /// Where it took it, if known.
     pub held_at: Option<&'static Site>,
+    /// It does not hold that lock: it is a writer queued for it, ahead of
+    /// the previous participant, a reader.
+    pub queued: bool,
     /// The lock it waits for.
     pub waits_for: &'static str,
     /// The address of that lock.
@@ -222,13 +359,14 @@ impl Graph {
     }
 
     /// `waiter` (called `label` in reports) starts to wait for `lock` at
-    /// `at`. Returns the cycle this wait closes, if any, starting with
-    /// `waiter`. The entry stays until [`Graph::done`].
+    /// `at`, as `want`s. Returns the cycle this wait closes, if any,
+    /// starting with `waiter`. The entry stays until [`Graph::done`].
     pub fn wait(
         &self,
         waiter: u64,
         label: Option<Box<str>>,
         lock: &LockState,
+        want: Want,
         at: &'static Site,
     ) -> Option<Vec<Link>> {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
@@ -236,6 +374,7 @@ impl Graph {
         waits.push(Wait {
             waiter,
             lock,
+            want,
             at,
             label,
         });
@@ -263,8 +402,8 @@ impl Graph {
     }
 }
 
-/// Depth-first from `current`'s wait: is there a path of "waits for a lock
-/// held by" edges back to `target`? `path` gets the participants in order.
+/// Depth-first from `current`'s wait: is there a path of "waits for"
+/// edges back to `target`? `path` gets the participants in order.
 fn search(
     waits: &[Wait],
     current: u64,
@@ -279,34 +418,44 @@ fn search(
     // SAFETY: see `Graph`: the waiter of a registered wait borrows its lock.
     let lock = unsafe { &*wait.lock };
     let mut found = false;
-    lock.holders(|holder| {
-        if found || holder == current {
+    let mut step = |next: u64, queued: bool| {
+        if found || next == current {
             return;
         }
-        let held_at = lock.held_by(holder).flatten();
         path.push(Link {
             holder: current,
             label: wait.label.clone(),
             holds: "",
             holds_id: 0,
             held_at: None,
+            queued: false,
             waits_for: lock.name,
             waits_for_id: lock as *const LockState as usize,
             waits_at: wait.at,
         });
         let depth = path.len();
-        if holder == target
-            || (!seen.contains(&holder) && search(waits, holder, target, path, seen))
-        {
-            // The next participant holds this lock.
-            let next = if depth < path.len() { depth } else { 0 };
-            path[next].holds = lock.name;
-            path[next].holds_id = lock as *const LockState as usize;
-            path[next].held_at = held_at;
+        if next == target || (!seen.contains(&next) && search(waits, next, target, path, seen)) {
+            // The next participant holds this lock, or is queued for it.
+            let link = if depth < path.len() { depth } else { 0 };
+            path[link].holds = lock.name;
+            path[link].holds_id = lock as *const LockState as usize;
+            path[link].held_at = if queued {
+                None
+            } else {
+                lock.held_by(next).flatten()
+            };
+            path[link].queued = queued;
             found = true;
         } else {
             path.truncate(depth - 1);
         }
-    });
+    };
+    lock.holders(|holder| step(holder, false));
+    if wait.want == Want::Shared {
+        waits
+            .iter()
+            .filter(|other| other.lock == wait.lock && other.want == Want::Exclusive)
+            .for_each(|writer| step(writer.waiter, true));
+    }
     found
 }

@@ -9,9 +9,12 @@ use super::graph::{LockState, UNTRACKED};
 use super::{before_wait, thread_holder, Deadlock, Want, TRACK};
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
-/// a deadlock the moment it forms (see [the module](super)). The first
-/// four readers at a time are known by name; a cycle through a fifth
-/// concurrent reader is not seen.
+/// a deadlock the moment it forms (see [the module](super)), including a
+/// thread that reads it again while a writer waits for it: the writer
+/// waits for the first read, the second read waits behind the writer (as
+/// std's lock does on Linux), and both are reported. Every reader is
+/// known, however many hold the lock at once (four in the lock itself,
+/// more in chunks allocated on the side the first time they are needed).
 ///
 /// ```
 /// use monitor_runtime::sync::RwLock;

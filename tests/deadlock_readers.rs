@@ -1,0 +1,201 @@
+//! Read-write locks and their readers: a thread or task that reads a lock
+//! again while a writer waits for it (the new read waits behind the writer,
+//! which waits for the first read), and a cycle through a reader beyond
+//! the slots a lock keeps in itself.
+//!
+//! Every waiter that can close a cycle uses a `*_checked` acquisition, so
+//! it gets the `Deadlock` back, lets go, and the others finish.
+#![cfg(not(feature = "plain-locks"))]
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use monitor_runtime::sync::{AsyncRwLock, Mutex, RwLock, Waiter};
+
+/// Polls `ready` until it holds, failing after 10 s.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn reading_again_while_a_writer_waits() {
+    let lock = Arc::new(RwLock::with_name(0, "read twice"));
+    let first_line = line!() + 1;
+    let first = lock.read().unwrap();
+    let write_line = line!() + 5;
+    let writer = {
+        let lock = lock.clone();
+        thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || *lock.write().unwrap() += 1)
+            .unwrap()
+    };
+    // Once the writer waits, no new reader gets in.
+    wait_until("the writer waits", || lock.try_read().is_err());
+    let again_line = line!() + 1;
+    let deadlock = lock.read_checked().unwrap_err();
+    drop(first);
+    writer.join().unwrap();
+    assert_eq!(*lock.read().unwrap(), 1);
+
+    let [me, writer] = &deadlock.participants[..] else {
+        panic!("two participants: {deadlock}");
+    };
+    assert!(!me.queued);
+    assert_eq!(me.holds.lock, "read twice");
+    assert_eq!(me.holds.at.as_ref().unwrap().line, first_line);
+    assert_eq!(me.waits_for.at.as_ref().unwrap().line, again_line);
+    assert!(writer.queued);
+    assert!(
+        matches!(&writer.waiter, Waiter::Thread { name: Some(name), .. } if name == "writer"),
+        "{:?}",
+        writer.waiter
+    );
+    assert_eq!(writer.holds.lock, "read twice");
+    assert_eq!(writer.holds.at, None);
+    assert_eq!(writer.waits_for.at.as_ref().unwrap().line, write_line);
+    let text = deadlock.to_string();
+    assert!(
+        text.contains("is queued ahead for lock \"read twice\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_task_that_reads_again_while_a_writer_waits() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let lock = Arc::new(AsyncRwLock::with_name(0, "async read twice"));
+    let (deadlock, first_line, again_line, write_line) = runtime.block_on(async {
+        let lock = lock.clone();
+        tokio::spawn(async move {
+            let first_line = line!() + 1;
+            let first = lock.read().await;
+            let write_line = line!() + 3;
+            let writer = {
+                let lock = lock.clone();
+                tokio::spawn(async move { *lock.write().await += 1 })
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while lock.try_read().is_ok() {
+                assert!(Instant::now() < deadline, "the writer never waits");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let again_line = line!() + 1;
+            let deadlock = lock.read_checked().await.unwrap_err();
+            drop(first);
+            writer.await.unwrap();
+            (deadlock, first_line, again_line, write_line)
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(*lock.try_read().unwrap(), 1);
+
+    let [me, writer] = &deadlock.participants[..] else {
+        panic!("two participants: {deadlock}");
+    };
+    assert!(matches!(me.waiter, Waiter::Task { .. }), "{:?}", me.waiter);
+    assert!(matches!(writer.waiter, Waiter::Task { .. }));
+    assert_ne!(me.waiter, writer.waiter);
+    assert_eq!(me.holds.at.as_ref().unwrap().line, first_line);
+    assert_eq!(me.waits_for.at.as_ref().unwrap().line, again_line);
+    assert!(writer.queued && !me.queued);
+    assert_eq!(writer.waits_for.at.as_ref().unwrap().line, write_line);
+}
+
+/// Five readers hold `table` and do nothing else; a sixth, beyond the
+/// slots in the lock, holds it too and waits for `index`, which the
+/// writer holds while it waits to write `table`: a cycle through the sixth
+/// reader, reported by whichever of the two registers last.
+#[test]
+fn a_cycle_through_a_sixth_reader() {
+    let table = Arc::new(RwLock::with_name(0, "table"));
+    let index = Arc::new(Mutex::with_name(0, "index"));
+    let five_read = Arc::new(Barrier::new(6));
+    let done = Arc::new(Barrier::new(6));
+    let readers: Vec<_> = (0..5)
+        .map(|_| {
+            let (table, five_read, done) = (table.clone(), five_read.clone(), done.clone());
+            thread::spawn(move || {
+                let _reading = table.read().unwrap();
+                five_read.wait();
+                done.wait();
+            })
+        })
+        .collect();
+    five_read.wait();
+
+    let sixth_read_line = line!() + 1;
+    let sixth = table.read().unwrap();
+    let writer = {
+        let (table, index) = (table.clone(), index.clone());
+        thread::Builder::new()
+            .name("index writer".into())
+            .spawn(move || {
+                let _index = index.lock().unwrap();
+                table.write_checked().map(|_| ()).err()
+            })
+            .unwrap()
+    };
+    wait_until("the writer holds the index and waits", || {
+        index.try_lock().is_err() && table.try_read().is_err()
+    });
+    let wait_line = line!() + 1;
+    let mine = index.lock_checked().map(|_| ()).err();
+    drop(sixth);
+    done.wait();
+    readers.into_iter().for_each(|r| r.join().unwrap());
+    let theirs = writer.join().unwrap();
+    assert!(table.try_write().is_ok(), "every reader let go");
+
+    let deadlock = match (mine, theirs) {
+        (Some(deadlock), None) | (None, Some(deadlock)) => deadlock,
+        (mine, theirs) => panic!("one report, not {mine:?} and {theirs:?}"),
+    };
+    assert_eq!(deadlock.participants.len(), 2, "{deadlock}");
+    let sixth = deadlock
+        .participants
+        .iter()
+        .find(|p| p.holds.lock == "table")
+        .expect("the sixth reader holds the table");
+    assert_eq!(sixth.holds.at.as_ref().unwrap().line, sixth_read_line);
+    assert_eq!(sixth.waits_for.lock, "index");
+    assert_eq!(sixth.waits_for.at.as_ref().unwrap().line, wait_line);
+}
+
+/// Many readers at once, then none: every slot they took, in the lock and
+/// beyond, is given back. A leftover slot would make the thread's next
+/// contended write a self-deadlock.
+#[test]
+fn many_readers_give_back_every_slot() {
+    let lock = Arc::new(RwLock::with_name(0, "many readers"));
+    for round in 0..3 {
+        let guards: Vec<_> = (0..40).map(|_| lock.read().unwrap()).collect();
+        assert!(lock.try_write().is_err());
+        drop(guards);
+        // Another thread writes for a while, so this write waits (the
+        // contended path, where the own slots are checked).
+        let held = Arc::new(Barrier::new(2));
+        let other = {
+            let (lock, held) = (lock.clone(), held.clone());
+            thread::spawn(move || {
+                let _writing = lock.write().unwrap();
+                held.wait();
+                thread::sleep(Duration::from_millis(50));
+            })
+        };
+        held.wait();
+        let writing = lock.write_checked().map(|_| ());
+        other.join().unwrap();
+        assert!(writing.is_ok(), "round {round}: {writing:?}");
+    }
+}
