@@ -400,6 +400,43 @@ fn the_report_has_the_logical_stacks() {
     );
 }
 
+#[monitor_runtime::stack_on_timeout(1h)]
+async fn transfer_later(
+    from: Arc<AsyncMutex<u64>>,
+    to: Arc<AsyncMutex<u64>>,
+    barrier: Arc<tokio::sync::Barrier>,
+) -> Result<(), Deadlock> {
+    let _from = from.lock().await;
+    barrier.wait().await;
+    to.lock_checked().await.map(|_| ())
+}
+
+/// A task's annotated calls are in the report too: those of the task that
+/// closes the cycle (running) and those of the task parked in its wait.
+#[test]
+fn the_report_has_the_logical_stacks_of_tasks() {
+    let _ = reports();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let a = Arc::new(AsyncMutex::with_name(0, "async account a"));
+    let b = Arc::new(AsyncMutex::with_name(0, "async account b"));
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let results = runtime.block_on(async {
+        let one = tokio::spawn(transfer_later(a.clone(), b.clone(), barrier.clone()));
+        let two = tokio::spawn(transfer_later(b.clone(), a.clone(), barrier.clone()));
+        [one.await.unwrap(), two.await.unwrap()]
+    });
+    let deadlock = results.into_iter().find_map(Result::err).expect("a report");
+    assert_eq!(deadlock.participants.len(), 2);
+    for p in &deadlock.participants {
+        assert!(matches!(p.waiter, Waiter::Task { .. }), "{p:?}");
+        assert_eq!(p.stack.len(), 1, "{p:?}");
+        assert_eq!(p.stack[0].0, "deadlock::transfer_later");
+    }
+}
+
 /// A task whose wait is cancelled (here by a timeout) leaves the graph: a
 /// later wait through the lock it still holds is not a deadlock.
 #[test]

@@ -454,9 +454,6 @@ impl Drop for InDump {
     }
 }
 
-/// Takes a dump: a snapshot of the registry, the innermost calls with
-/// their callers, and, if asked, one native capture of each thread that
-/// runs one of them.
 /// The await points of waiting calls, where tokio task dumps are on.
 fn add_await_points(calls: &mut [CallDump], snapshot: &[Snapshot], answer_within: Duration) {
     let task_of: HashMap<CallId, u64> = snapshot
@@ -480,6 +477,9 @@ fn add_await_points(calls: &mut [CallDump], snapshot: &[Snapshot], answer_within
     }
 }
 
+/// Takes a dump: a snapshot of the registry, the innermost calls with
+/// their callers, and, if asked, one native capture of each thread that
+/// runs one of them.
 pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     let _in_dump = InDump::enter();
     let began = Instant::now();

@@ -90,7 +90,8 @@ pub(crate) struct Record {
     arena: AtomicPtr<Arena>,
     /// The owner thread's free list runs through its free records.
     next_free: AtomicPtr<Record>,
-    /// The tokio task the call began in (0: none, or task dumps are off).
+    /// The tokio task of the call: where it began, with task dumps on;
+    /// otherwise set when it is first pending (0: not yet, or none).
     task: AtomicU64,
 }
 
@@ -448,8 +449,15 @@ impl PollScope {
 }
 
 impl Drop for PollScope {
+    /// The poll returned `Pending` (or unwound).
     #[inline]
     fn drop(&mut self) {
+        // The call now waits in its task, on no thread: remember the task,
+        // so a report (a deadlock's participants) can tell its calls.
+        if self.record.task.load(Ordering::Relaxed) == 0 {
+            let task = crate::dump::tasks::task_now();
+            self.record.task.store(task, Ordering::Relaxed);
+        }
         let _ = LOCAL.try_with(|local| leave(local, self.record, self.previous));
     }
 }
@@ -464,7 +472,7 @@ pub(crate) struct Snapshot {
     pub(crate) parent: Option<CallId>,
     pub(crate) deadline_ns: u64,
     pub(crate) reported: bool,
-    /// The tokio task the call began in, if task dumps are on.
+    /// The tokio task of the call, if known (see `Record::task`).
     pub(crate) task: u64,
     key: (usize, u64),
     parent_key: Option<(usize, u64)>,

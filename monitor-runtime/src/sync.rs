@@ -76,24 +76,7 @@ fn task_holder() -> u64 {
 }
 
 fn task_number(id: ::tokio::task::Id) -> u64 {
-    use std::hash::{Hash, Hasher};
-    struct Number(u64);
-    impl Hasher for Number {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = self.0.rotate_left(8) ^ u64::from(b);
-            }
-        }
-        fn write_u64(&mut self, n: u64) {
-            self.0 = n;
-        }
-    }
-    let mut n = Number(0);
-    id.hash(&mut n);
-    n.0 & !TASK
+    crate::dump::tasks::number(id) & !TASK
 }
 
 /// What a waiter does when its wait closes a cycle (or it takes a lock it
@@ -379,21 +362,28 @@ fn label(me: u64) -> Option<Box<str>> {
     std::thread::current().name().map(Box::from)
 }
 
-/// The annotated calls each holder is in, innermost first.
+/// The annotated calls each holder is in, innermost first. The first
+/// holder is the waiter that closed the cycle, running on this thread:
+/// its calls are the ones on this thread now, and those its task left
+/// pending (a task's calls know their task once they have been pending).
 fn stacks(holders: &[u64]) -> Vec<Vec<(&'static str, &'static str, u32)>> {
     let calls = crate::inflight::snapshot();
+    let here = crate::native::current_tid().0;
     holders
         .iter()
-        .map(|&holder| {
+        .enumerate()
+        .map(|(i, &holder)| {
             calls
                 .iter()
                 .rev()
                 .filter(|call| {
-                    if holder & TASK != 0 {
-                        call.task != 0 && call.task == holder & !TASK
+                    let task = holder & TASK != 0 && call.task != 0 && call.task == holder & !TASK;
+                    let thread = if i == 0 {
+                        call.thread == here
                     } else {
-                        call.thread as u32 as u64 == holder
-                    }
+                        holder & TASK == 0 && call.thread as u32 as u64 == holder
+                    };
+                    task || thread
                 })
                 .map(|call| (call.site.function, call.site.file, call.site.line))
                 .collect()

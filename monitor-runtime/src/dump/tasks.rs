@@ -19,7 +19,41 @@
 //!   all blocked does not answer: the dump then goes on without await
 //!   points.
 
+use std::hash::{Hash, Hasher};
+
 pub(crate) use imp::*;
+
+/// Reads the number out of tokio's ids, which hash as one `u64`.
+struct Number(u64);
+
+impl Hasher for Number {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A tokio id (task or runtime) as a number.
+pub(crate) fn number(id: impl Hash) -> u64 {
+    let mut n = Number(0);
+    id.hash(&mut n);
+    n.0
+}
+
+/// The tokio task running now, as a number (0 outside a task). With or
+/// without the feature: a pending call records its task with it, so a
+/// deadlock report finds the calls of a parked task.
+#[inline]
+pub(crate) fn task_now() -> u64 {
+    tokio::task::try_id().map_or(0, number)
+}
 
 #[cfg(all(
     feature = "tokio-taskdump",
@@ -30,34 +64,12 @@ pub(crate) use imp::*;
 mod imp {
     use std::cell::Cell;
     use std::collections::HashMap;
-    use std::hash::{Hash, Hasher};
     use std::sync::Mutex;
     use std::time::Duration;
 
     use tokio::runtime::{Handle, RuntimeFlavor};
 
-    /// Reads the number out of tokio's ids, which hash as one `u64`.
-    struct Number(u64);
-
-    impl Hasher for Number {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = self.0.rotate_left(8) ^ u64::from(b);
-            }
-        }
-        fn write_u64(&mut self, n: u64) {
-            self.0 = n;
-        }
-    }
-
-    fn number(id: impl Hash) -> u64 {
-        let mut n = Number(0);
-        id.hash(&mut n);
-        n.0
-    }
+    use super::number;
 
     static RUNTIMES: Mutex<Vec<(u64, Handle)>> = Mutex::new(Vec::new());
 
