@@ -6,6 +6,7 @@
 //! closes a cycle gets the `Deadlock` back, lets go, and the others finish:
 //! the test leaves no thread behind, and the policy (global) stays the
 //! default for the other tests.
+#![cfg(not(feature = "plain-locks"))]
 
 use std::sync::{Arc, Barrier, Mutex as StdMutex, OnceLock};
 use std::thread;

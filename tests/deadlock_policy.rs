@@ -2,6 +2,7 @@
 //! keep waiting (while the rest of the process works on: the case Go's
 //! detector misses); with `DeadlockPolicy::Panic`, panic in that waiter.
 //! One test, because the policy is process-wide.
+#![cfg(not(feature = "plain-locks"))]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex as StdMutex, PoisonError};

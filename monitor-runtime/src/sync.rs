@@ -31,7 +31,9 @@
 //! Cost: an uncontended lock and unlock is the inner lock's plus two
 //! relaxed stores and a thread-local read; nothing global is touched until
 //! a thread must wait. With the Cargo feature `plain-locks`, the locks keep
-//! their API and do no bookkeeping at all (and report nothing).
+//! their API and do no bookkeeping at all: nothing is reported, and the
+//! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
+//! plain ones do).
 
 use std::fmt;
 use std::panic::Location;
@@ -128,6 +130,7 @@ pub fn deadlock_policy() -> DeadlockPolicy {
 /// `lock_checked`.
 ///
 /// ```
+/// # #[cfg(not(feature = "plain-locks"))] {
 /// use monitor_runtime::sync::Mutex;
 ///
 /// let lock = Mutex::with_name(0, "counter");
@@ -136,6 +139,7 @@ pub fn deadlock_policy() -> DeadlockPolicy {
 /// assert!(deadlock.is_self_deadlock());
 /// assert_eq!(deadlock.participants[0].waits_for.lock, "counter");
 /// assert!(deadlock.to_string().contains("self-deadlock"));
+/// # }
 /// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
@@ -147,12 +151,14 @@ pub struct Deadlock {
 /// One participant of a [`Deadlock`].
 ///
 /// ```
+/// # #[cfg(not(feature = "plain-locks"))] {
 /// use monitor_runtime::sync::Mutex;
 /// let lock = Mutex::new(());
 /// let _held = lock.lock().unwrap();
 /// let me = &lock.lock_checked().unwrap_err().participants[0];
 /// assert_eq!(me.holds.at.as_ref().unwrap().line, line!() - 2);
 /// assert_eq!(me.waits_for.at.as_ref().unwrap().line, line!() - 2);
+/// # }
 /// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
@@ -214,12 +220,14 @@ impl fmt::Display for Waiter {
 /// A lock and a place in the code.
 ///
 /// ```
+/// # #[cfg(not(feature = "plain-locks"))] {
 /// use monitor_runtime::sync::Mutex;
 /// let lock = Mutex::with_name((), "a");
 /// let _held = lock.lock().unwrap();
 /// let site = &lock.lock_checked().unwrap_err().participants[0].holds;
 /// assert_eq!(site.lock, "a");
 /// assert!(site.to_string().starts_with("lock \"a\" at "));
+/// # }
 /// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
@@ -276,9 +284,11 @@ impl Deadlock {
     /// Whether a thread or task took a lock it holds.
     ///
     /// ```
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::Mutex::new(());
     /// let _held = lock.lock().unwrap();
     /// assert!(lock.lock_checked().unwrap_err().is_self_deadlock());
+    /// # }
     /// ```
     pub fn is_self_deadlock(&self) -> bool {
         self.participants.len() == 1

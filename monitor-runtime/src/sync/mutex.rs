@@ -113,10 +113,12 @@ impl<T: ?Sized> Mutex<T> {
     /// this thread holds the lock already), whatever the policy.
     ///
     /// ```
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::Mutex::new(0);
     /// let held = lock.lock_checked().unwrap().unwrap();
     /// assert!(lock.lock_checked().is_err());
     /// drop(held);
+    /// # }
     /// ```
     #[track_caller]
     pub fn lock_checked(&self) -> Result<LockResult<MutexGuard<'_, T>>, Deadlock> {

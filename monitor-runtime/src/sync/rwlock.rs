@@ -124,10 +124,12 @@ impl<T: ?Sized> RwLock<T> {
     /// forever.
     ///
     /// ```
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::RwLock::new(0);
     /// let writing = lock.write().unwrap();
     /// assert!(lock.read_checked().unwrap_err().is_self_deadlock());
     /// drop(writing);
+    /// # }
     /// ```
     #[track_caller]
     pub fn read_checked(&self) -> Result<LockResult<RwLockReadGuard<'_, T>>, Deadlock> {
@@ -156,10 +158,12 @@ impl<T: ?Sized> RwLock<T> {
     /// forever.
     ///
     /// ```
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::RwLock::new(0);
     /// let reading = lock.read().unwrap();
     /// assert!(lock.write_checked().unwrap_err().is_self_deadlock());
     /// drop(reading);
+    /// # }
     /// ```
     #[track_caller]
     pub fn write_checked(&self) -> Result<LockResult<RwLockWriteGuard<'_, T>>, Deadlock> {
