@@ -4,12 +4,13 @@
 //! One test, because the policy is process-wide.
 #![cfg(not(feature = "plain-locks"))]
 
+use std::panic;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex as StdMutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use monitor_runtime::sync::{set_deadlock_policy, DeadlockPolicy, Mutex};
+use monitor_runtime::sync::{set_deadlock_policy, DeadlockPolicy, Mutex, RwLock};
 use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 
 static REPORTS: StdMutex<Vec<(Instant, String)>> = StdMutex::new(Vec::new());
@@ -111,6 +112,62 @@ fn report_and_wait_then_panic() {
     assert_eq!(panics.len(), 1, "one waiter panics: {panics:?}");
     assert!(panics[0].contains("deadlock: 2 waiters"), "{}", panics[0]);
     report_naming("\"left chopstick\"", Duration::from_secs(1));
+
+    the_panic_points_at_the_users_line();
+}
+
+/// Under the panic policy, the panic's location is the line that took
+/// the lock, not a line of the runtime: for each kind of std lock.
+fn the_panic_points_at_the_users_line() {
+    let locations = Arc::new(StdMutex::new(Vec::new()));
+    let default_hook = panic::take_hook();
+    {
+        let locations = locations.clone();
+        panic::set_hook(Box::new(move |info| {
+            if let Some(at) = info.location() {
+                let mut locations = locations.lock().unwrap_or_else(PoisonError::into_inner);
+                locations.push((at.file().to_owned(), at.line()));
+            }
+        }));
+    }
+    set_deadlock_policy(DeadlockPolicy::Panic);
+    // Each thread notes the line of its second acquisition, then panics
+    // there.
+    static LINES: StdMutex<Vec<u32>> = StdMutex::new(Vec::new());
+    let note = |line| LINES.lock().unwrap().push(line);
+    let results = [
+        thread::spawn(move || {
+            let lock = Mutex::new(());
+            let _first = lock.lock();
+            note(line!() + 1);
+            let _again = lock.lock();
+        }),
+        thread::spawn(move || {
+            let lock = RwLock::new(());
+            let _writing = lock.write();
+            note(line!() + 1);
+            let _reading = lock.read();
+        }),
+        thread::spawn(move || {
+            let lock = RwLock::new(());
+            let _reading = lock.read();
+            note(line!() + 1);
+            let _writing = lock.write();
+        }),
+    ]
+    .map(|t| t.join().is_err());
+    set_deadlock_policy(DeadlockPolicy::Report);
+    panic::set_hook(default_hook);
+    assert_eq!(results, [true; 3]);
+    let mut locations = locations.lock().unwrap().clone();
+    locations.sort_by_key(|(_, line)| *line);
+    let mut lines = LINES.lock().unwrap().clone();
+    lines.sort_unstable();
+    let expected: Vec<_> = lines
+        .iter()
+        .map(|&line| (file!().to_owned(), line))
+        .collect();
+    assert_eq!(locations, expected);
 }
 
 /// Under the default policy, a thread that takes a lock it holds is

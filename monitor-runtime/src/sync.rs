@@ -38,6 +38,7 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use serde::Serialize;
 
@@ -444,6 +445,56 @@ impl Drop for Waiting {
         if self.0 != 0 {
             GRAPH.done(self.0);
         }
+    }
+}
+
+/// Takes a std lock for `me` at `at`: `try_take` first (the uncontended
+/// path), else the contended one: register the wait (reporting the
+/// deadlock it closes), `take`, unregister. Without bookkeeping, `take`.
+#[track_caller]
+#[inline]
+pub(crate) fn take_std<G>(
+    state: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    try_take: impl FnOnce() -> TryLockResult<G>,
+    take: impl FnOnce() -> LockResult<G>,
+) -> Result<LockResult<G>, Deadlock> {
+    if !TRACK {
+        return Ok(take());
+    }
+    match try_take() {
+        Ok(guard) => Ok(Ok(guard)),
+        Err(TryLockError::Poisoned(poisoned)) => Ok(Err(poisoned)),
+        Err(TryLockError::WouldBlock) => {
+            let waiting = before_wait(state, me, at, want, checked)?;
+            let result = take();
+            drop(waiting);
+            Ok(result)
+        }
+    }
+}
+
+/// `f` on the guard, poisoned or not.
+#[inline]
+pub(crate) fn map_poison<G, H>(result: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
+    match result {
+        Ok(guard) => Ok(f(guard)),
+        Err(poisoned) => Err(PoisonError::new(f(poisoned.into_inner()))),
+    }
+}
+
+/// `f` on the guard of a `try_*`, poisoned or not.
+#[inline]
+pub(crate) fn map_try<G, H>(result: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
+    match result {
+        Ok(guard) => Ok(f(guard)),
+        Err(TryLockError::Poisoned(poisoned)) => Err(TryLockError::Poisoned(PoisonError::new(
+            f(poisoned.into_inner()),
+        ))),
+        Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
     }
 }
 

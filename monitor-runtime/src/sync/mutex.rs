@@ -3,10 +3,10 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockResult};
 
 use super::graph::LockState;
-use super::{before_wait, thread_holder, Deadlock, Want, TRACK};
+use super::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK};
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
 /// reports a deadlock the moment it forms (see [the module](super)).
@@ -132,42 +132,32 @@ impl<T: ?Sized> Mutex<T> {
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<MutexGuard<'_, T>>, Deadlock> {
-        if !TRACK {
-            return Ok(self.wrap(self.inner.lock(), 0, at));
-        }
-        let me = thread_holder();
-        let result = match self.inner.try_lock() {
-            Ok(guard) => Ok(guard),
-            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
-            Err(TryLockError::WouldBlock) => {
-                let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-                let result = self.inner.lock();
-                drop(waiting);
-                result
-            }
-        };
-        Ok(self.wrap(result, me, at))
+        let me = if TRACK { thread_holder() } else { 0 };
+        let result = take_std(
+            &self.state,
+            me,
+            at,
+            Want::Exclusive,
+            checked,
+            || self.inner.try_lock(),
+            || self.inner.lock(),
+        )?;
+        Ok(map_poison(result, |inner| self.guard(inner, me, at)))
     }
 
     #[inline]
-    fn wrap<'a>(
+    fn guard<'a>(
         &'a self,
-        result: LockResult<std::sync::MutexGuard<'a, T>>,
+        inner: std::sync::MutexGuard<'a, T>,
         me: u64,
         at: &'static Location<'static>,
-    ) -> LockResult<MutexGuard<'a, T>> {
+    ) -> MutexGuard<'a, T> {
         if TRACK {
             self.state.acquired(me, at);
         }
-        match result {
-            Ok(inner) => Ok(MutexGuard {
-                state: &self.state,
-                inner,
-            }),
-            Err(poisoned) => Err(PoisonError::new(MutexGuard {
-                state: &self.state,
-                inner: poisoned.into_inner(),
-            })),
+        MutexGuard {
+            state: &self.state,
+            inner,
         }
     }
 
@@ -184,16 +174,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
         let me = if TRACK { thread_holder() } else { 0 };
-        match self.inner.try_lock() {
-            Ok(guard) => Ok(self.wrap(Ok(guard), me, at).unwrap_or_else(|_| unreachable!())),
-            Err(TryLockError::Poisoned(poisoned)) => {
-                match self.wrap(Err(poisoned), me, at) {
-                    Err(poisoned) => Err(TryLockError::Poisoned(poisoned)),
-                    Ok(_) => unreachable!(),
-                }
-            }
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        }
+        map_try(self.inner.try_lock(), |inner| self.guard(inner, me, at))
     }
 
     /// Whether a holder panicked, as [`std::sync::Mutex::is_poisoned`].

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockResult};
 
 use super::graph::{LockState, UNTRACKED};
-use super::{before_wait, thread_holder, Deadlock, Want, TRACK};
+use super::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK};
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
 /// a deadlock the moment it forms (see [the module](super)), including a
@@ -184,13 +184,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
         let me = if TRACK { thread_holder() } else { 0 };
-        match self.inner.try_read() {
-            Ok(guard) => Ok(self.wrap_read(guard, me, at)),
-            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
-                self.wrap_read(p.into_inner(), me, at),
-            ))),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        }
+        map_try(self.inner.try_read(), |inner| self.read_guard(inner, me, at))
     }
 
     /// Exclusive access if nobody holds the lock, as
@@ -207,13 +201,9 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
         let me = if TRACK { thread_holder() } else { 0 };
-        match self.inner.try_write() {
-            Ok(guard) => Ok(self.wrap_write(guard, me, at)),
-            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(
-                self.wrap_write(p.into_inner(), me, at),
-            ))),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        }
+        map_try(self.inner.try_write(), |inner| {
+            self.write_guard(inner, me, at)
+        })
     }
 
     /// Whether a writer panicked, as [`std::sync::RwLock::is_poisoned`].
@@ -245,6 +235,7 @@ impl<T: ?Sized> RwLock<T> {
         self.inner.get_mut()
     }
 
+    #[track_caller]
     #[inline]
     fn acquire_read(
         &self,
@@ -252,22 +243,19 @@ impl<T: ?Sized> RwLock<T> {
         checked: bool,
     ) -> Result<LockResult<RwLockReadGuard<'_, T>>, Deadlock> {
         let me = if TRACK { thread_holder() } else { 0 };
-        let result = match self.inner.try_read() {
-            Ok(guard) => Ok(guard),
-            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
-            Err(TryLockError::WouldBlock) => {
-                let waiting = before_wait(&self.state, me, at, Want::Shared, checked)?;
-                let result = self.inner.read();
-                drop(waiting);
-                result
-            }
-        };
-        Ok(match result {
-            Ok(guard) => Ok(self.wrap_read(guard, me, at)),
-            Err(p) => Err(PoisonError::new(self.wrap_read(p.into_inner(), me, at))),
-        })
+        let result = take_std(
+            &self.state,
+            me,
+            at,
+            Want::Shared,
+            checked,
+            || self.inner.try_read(),
+            || self.inner.read(),
+        )?;
+        Ok(map_poison(result, |inner| self.read_guard(inner, me, at)))
     }
 
+    #[track_caller]
     #[inline]
     fn acquire_write(
         &self,
@@ -275,24 +263,20 @@ impl<T: ?Sized> RwLock<T> {
         checked: bool,
     ) -> Result<LockResult<RwLockWriteGuard<'_, T>>, Deadlock> {
         let me = if TRACK { thread_holder() } else { 0 };
-        let result = match self.inner.try_write() {
-            Ok(guard) => Ok(guard),
-            Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
-            Err(TryLockError::WouldBlock) => {
-                let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-                let result = self.inner.write();
-                drop(waiting);
-                result
-            }
-        };
-        Ok(match result {
-            Ok(guard) => Ok(self.wrap_write(guard, me, at)),
-            Err(p) => Err(PoisonError::new(self.wrap_write(p.into_inner(), me, at))),
-        })
+        let result = take_std(
+            &self.state,
+            me,
+            at,
+            Want::Exclusive,
+            checked,
+            || self.inner.try_write(),
+            || self.inner.write(),
+        )?;
+        Ok(map_poison(result, |inner| self.write_guard(inner, me, at)))
     }
 
     #[inline]
-    fn wrap_read<'a>(
+    fn read_guard<'a>(
         &'a self,
         inner: std::sync::RwLockReadGuard<'a, T>,
         me: u64,
@@ -311,7 +295,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     #[inline]
-    fn wrap_write<'a>(
+    fn write_guard<'a>(
         &'a self,
         inner: std::sync::RwLockWriteGuard<'a, T>,
         me: u64,
