@@ -242,3 +242,103 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     gate.notify_one();
     assert_eq!(waiting.await.unwrap(), "unstuck");
 }
+
+/// A thread waits for a lock another holds (no cycle, just a holder that
+/// does not let go): the page, its JSON and the text dump show who waits,
+/// where, and who holds the lock since where.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_debug_page_shows_who_waits_for_a_lock() {
+    use monitor_runtime::sync::Mutex;
+
+    let ledger = Arc::new(Mutex::with_name(0u64, "ledger"));
+    // The keeper holds the ledger until told to let go.
+    let (taken, is_taken) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let held_line = line!() + 6;
+    let keeper = std::thread::Builder::new()
+        .name("ledger keeper".into())
+        .spawn({
+            let ledger = ledger.clone();
+            move || {
+                let _held = ledger.lock().unwrap();
+                taken.send(()).unwrap();
+                released.recv().unwrap();
+            }
+        })
+        .unwrap();
+    is_taken.recv().unwrap();
+    let wait_line = line!() + 5;
+    let waiter = std::thread::Builder::new()
+        .name("ledger reader".into())
+        .spawn({
+            let ledger = ledger.clone();
+            move || *ledger.lock().unwrap()
+        })
+        .unwrap();
+    let base = serve(Router::new().nest("/debug/monitor", monitor_runtime::http::router())).await;
+    let client = reqwest::Client::new();
+
+    let mut wait = serde_json::Value::Null;
+    let start = Instant::now();
+    while wait.is_null() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never listed");
+        let page: serde_json::Value = client
+            .get(format!("{base}/debug/monitor?format=json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(found) = page["lock_waits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["lock"]["lock"] == "ledger")
+        {
+            wait = found.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(wait["waiter"]["name"], "ledger reader", "{wait}");
+    assert_eq!(wait["exclusive"], true);
+    assert_eq!(wait["lock"]["at"]["line"], wait_line, "{wait}");
+    assert_eq!(wait["held_by"][0]["at"]["line"], held_line, "{wait}");
+    // The keeper does not wait: its name comes from the kernel.
+    assert_eq!(wait["held_by"][0]["holder"]["name"], "ledger keeper");
+
+    let html = client
+        .get(format!("{base}/debug/monitor"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<table id=\"lock-waits\">"), "{html}");
+    assert!(html.contains("<td>ledger</td>"), "{html}");
+
+    let text = client
+        .get(format!("{base}/debug/monitor/stacks?native=false"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expected = format!(
+        "thread {} 'ledger reader' waits for lock \"ledger\" at {}:{wait_line}:",
+        wait["waiter"]["tid"],
+        file!()
+    );
+    assert!(text.contains("lock waits ("), "{text}");
+    assert!(text.contains(&expected), "{expected}\n{text}");
+    assert!(
+        text.contains(&format!("since {}:{held_line}:", file!())),
+        "{text}"
+    );
+
+    release.send(()).unwrap();
+    keeper.join().unwrap();
+    assert_eq!(waiter.join().unwrap(), 0);
+}

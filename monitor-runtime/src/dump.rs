@@ -135,7 +135,12 @@ impl DumpOptions {
 ///                        "line": 21, "elapsed": 1.004, "report_after": 1.0, "overdue": true}],
 ///             "native": {"captured": {"frames": [{"function": "app::handler::{{closure}}",
 ///                        "file": "/src/app/src/main.rs", "line": 24, "origin": "user"}, ...],
-///                        "truncated": false}}}]}
+///                        "truncated": false}}}],
+///  "lock_waits": [{"waiter": {"kind": "thread", "tid": 4243, "name": "worker-2"},
+///                  "lock": {"lock": "db", "at": {"file": "src/db.rs", "line": 9, "column": 20}},
+///                  "exclusive": true, "waited": 1.2,
+///                  "held_by": [{"holder": {"kind": "thread", "tid": 4242, "name": null},
+///                               "at": {"file": "src/main.rs", "line": 22, "column": 14}}]}]}
 /// ```
 ///
 /// `native` is `null` for a waiting call (or without native stacks), and
@@ -166,6 +171,10 @@ pub struct Dump {
     /// come first; then the oldest stacks first (by when their outermost
     /// call began), then by id.
     pub calls: Vec<CallDump>,
+    /// The threads and tasks waiting for a lock of
+    /// [`monitor_runtime::sync`](crate::sync), oldest first, with who holds
+    /// each lock.
+    pub lock_waits: Vec<crate::sync::LockWait>,
 }
 
 impl Dump {
@@ -405,7 +414,7 @@ impl Serialize for Tid {
     }
 }
 
-fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
 }
 
@@ -600,6 +609,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         took: began.elapsed(),
         in_flight: snapshot.len(),
         calls,
+        lock_waits: crate::sync::lock_waits(),
     }
 }
 
@@ -730,7 +740,7 @@ impl ThreadNames {
 
 /// The thread's name: from `std` for this thread (in full), from the
 /// kernel for others (at most 15 bytes; Linux only).
-fn thread_name(tid: i32) -> Option<String> {
+pub(crate) fn thread_name(tid: i32) -> Option<String> {
     if native::current_tid() == Tid(tid) {
         if let Some(name) = std::thread::current().name() {
             return Some(name.to_owned());

@@ -26,6 +26,7 @@ const ACTIVE: u64 = u32::MAX as u64;
 const ONE_COMPLETED: u64 = 1 << 32;
 
 /// The largest cap a gate can enforce.
+#[cfg_attr(loom, allow(dead_code))]
 pub const MAX_CAP: usize = u32::MAX as usize - 1;
 
 impl Gate {

@@ -6,7 +6,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/` | an HTML page: every monitor and supervisor with live stats, and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
+//! | `/` | an HTML page: every monitor and supervisor with live stats, the waits for locks of [`sync`](crate::sync) with their holders, and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
 //! | `/?format=json` | the same as JSON |
 //! | `/stacks` | the text dump ([`dump()`](crate::dump)'s `Display`), like `/debug/pprof/goroutine?debug=2`; `?native=false` leaves out native stacks |
 //! | `/stacks?format=json` | the dump as JSON (its `Serialize`) |
@@ -26,6 +26,7 @@ use ::axum::routing::get;
 use ::axum::Router;
 use serde::{Deserialize, Serialize};
 
+use crate::sync::LockWait;
 use crate::{CallDump, Dump, DumpOptions, Monitor, Stats, Supervisor, SupervisorStats};
 
 /// The debug page's routes, to nest under any prefix.
@@ -137,6 +138,7 @@ struct Page {
     supervisors: Vec<SupervisorRow>,
     in_flight: usize,
     calls: Vec<CallDump>,
+    lock_waits: Vec<LockWait>,
 }
 
 fn page() -> Page {
@@ -152,6 +154,7 @@ fn page() -> Page {
         supervisors,
         in_flight: dump.in_flight,
         calls: dump.calls,
+        lock_waits: dump.lock_waits,
     }
 }
 
@@ -272,6 +275,26 @@ fn html(page: &Page, base: &str) -> String {
                 s.restarts,
                 s.missed_heartbeats,
                 s.gave_up
+            );
+        }
+        h.push_str("</table>");
+    }
+    if !page.lock_waits.is_empty() {
+        h.push_str(
+            "<h1>Lock waits</h1><table id=\"lock-waits\"><tr><th>waiter</th><th>lock</th>\
+             <th>waits at</th><th>for</th><th>held by</th></tr>",
+        );
+        for w in &page.lock_waits {
+            let held_by: Vec<String> = w.held_by.iter().map(|holder| holder.to_string()).collect();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&w.waiter.to_string()),
+                escape(&w.lock.lock),
+                if w.exclusive { "" } else { " (read)" },
+                w.lock.at.as_ref().map_or(String::new(), |at| escape(&at.to_string())),
+                human(w.waited),
+                escape(&held_by.join(", ")),
             );
         }
         h.push_str("</table>");

@@ -37,6 +37,7 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::time::Duration;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
@@ -342,6 +343,137 @@ impl fmt::Display for Deadlock {
 }
 
 impl std::error::Error for Deadlock {}
+
+/// A thread or task waiting for a lock right now: who, for which lock,
+/// where and for how long, and who holds the lock. A deadlock is a cycle
+/// of these; a wait without a cycle that lasts is a holder that does not
+/// let go (stuck in I/O, or waiting for something that is not a lock).
+/// Dumps and the debug page list them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use monitor_runtime::sync::{lock_waits, Mutex};
+///
+/// let lock = Arc::new(Mutex::with_name((), "slow disk"));
+/// let held = lock.lock().unwrap();
+/// let waiter = std::thread::spawn({
+///     let lock = lock.clone();
+///     move || drop(lock.lock().unwrap())
+/// });
+/// # #[cfg(not(feature = "plain-locks"))] {
+/// let wait = loop {
+///     if let Some(wait) = lock_waits().into_iter().find(|w| w.lock.lock == "slow disk") {
+///         break wait;
+///     }
+///     std::thread::sleep(Duration::from_millis(1));
+/// };
+/// assert_eq!(wait.held_by.len(), 1);
+/// assert!(wait.to_string().contains("waits for lock \"slow disk\""));
+/// # }
+/// drop(held);
+/// waiter.join().unwrap();
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct LockWait {
+    /// The thread or task that waits.
+    pub waiter: Waiter,
+    /// The lock, and where it waits for it.
+    pub lock: LockSite,
+    /// Whether it wants the lock alone (a mutex, or a write).
+    pub exclusive: bool,
+    /// How long it has waited.
+    #[serde(serialize_with = "crate::dump::seconds")]
+    pub waited: Duration,
+    /// Who holds the lock, and where they took it (empty if the lock was
+    /// let go just now, or is held by readers past the ones known).
+    pub held_by: Vec<LockHolder>,
+}
+
+/// A holder of a lock someone waits for: see [`LockWait`].
+///
+/// ```
+/// use monitor_runtime::sync::{LockHolder, Waiter};
+/// fn describe(holder: &LockHolder) -> String {
+///     holder.to_string()
+/// }
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct LockHolder {
+    /// The thread or task.
+    pub holder: Waiter,
+    /// Where it took the lock.
+    pub at: Option<CodeSite>,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.at {
+            Some(at) => write!(f, "{} since {at}", self.holder),
+            None => write!(f, "{}", self.holder),
+        }
+    }
+}
+
+impl fmt::Display for LockWait {
+    /// `thread 12 'worker' waits for lock "db" (exclusive) at src/a.rs:3:9
+    /// for 1.2s, held by thread 13 since src/b.rs:7:5`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} waits for {} ({}) for {}",
+            self.waiter,
+            self.lock,
+            if self.exclusive { "exclusive" } else { "shared" },
+            crate::dump::format::human(self.waited),
+        )?;
+        for (i, holder) in self.held_by.iter().enumerate() {
+            let sep = if i == 0 { ", held by " } else { ", and " };
+            write!(f, "{sep}{holder}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every wait for a lock of this module in progress, oldest first. Empty
+/// with the feature `plain-locks`.
+///
+/// ```
+/// assert!(monitor_runtime::sync::lock_waits().is_empty());
+/// ```
+pub fn lock_waits() -> Vec<LockWait> {
+    let now = std::time::Instant::now();
+    GRAPH
+        .waits()
+        .into_iter()
+        .map(|wait| LockWait {
+            waiter: waiter(wait.waiter, wait.label),
+            lock: LockSite {
+                lock: lock_label(wait.lock, wait.lock_id),
+                at: Some(wait.at.into()),
+            },
+            exclusive: wait.want == Want::Exclusive,
+            waited: now.saturating_duration_since(wait.since),
+            held_by: wait
+                .holders
+                .into_iter()
+                .map(|(holder, at, label)| {
+                    let label = label.or_else(|| {
+                        let name = (holder & TASK == 0)
+                            .then(|| crate::dump::thread_name(holder as u32 as i32))?;
+                        name.map(Box::from)
+                    });
+                    LockHolder {
+                        holder: waiter(holder, label),
+                        at: at.map(CodeSite::from),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
 
 fn lock_label(name: &'static str, id: usize) -> String {
     if name.is_empty() {

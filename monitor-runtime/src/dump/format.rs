@@ -607,6 +607,12 @@ impl Display for Dump {
             writeln!(f)?;
             call.fmt(f)?;
         }
+        if !self.lock_waits.is_empty() {
+            writeln!(f, "\nlock waits ({}):", self.lock_waits.len())?;
+            for wait in &self.lock_waits {
+                writeln!(f, "  {wait}")?;
+            }
+        }
         Ok(())
     }
 }

@@ -24,6 +24,7 @@
 //! so the edge to any of them finds the same cycles.
 
 use std::panic::Location;
+use std::time::Instant;
 
 use crate::shim::atomic::{AtomicPtr, AtomicU64, Ordering};
 use crate::shim::Mutex;
@@ -296,7 +297,25 @@ struct Wait {
     want: Want,
     at: &'static Site,
     label: Option<Box<str>>,
+    since: Instant,
 }
+
+/// A wait in progress, as [`Graph::waits`] reads it.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) struct WaitView {
+    pub(crate) waiter: u64,
+    pub(crate) label: Option<Box<str>>,
+    pub(crate) lock: &'static str,
+    pub(crate) lock_id: usize,
+    pub(crate) want: Want,
+    pub(crate) at: &'static Site,
+    pub(crate) since: Instant,
+    pub(crate) holders: Vec<HolderView>,
+}
+
+/// A holder of a lock waited for: who, where it took the lock, and its
+/// label if it waits too.
+pub(crate) type HolderView = (u64, Option<&'static Site>, Option<Box<str>>);
 
 /// One participant of a cycle, as the search found it.
 #[doc(hidden)]
@@ -377,6 +396,7 @@ impl Graph {
             want,
             at,
             label,
+            since: Instant::now(),
         });
         let mut path = Vec::new();
         let mut seen = Vec::new();
@@ -387,6 +407,46 @@ impl Graph {
     pub fn done(&self, waiter: u64) {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
         waits.retain(|wait| wait.waiter != waiter);
+    }
+
+    /// The waits in progress, oldest first, with the holders of their
+    /// locks.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn waits(&self) -> Vec<WaitView> {
+        let waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        let label_of = |holder: u64| {
+            waits
+                .iter()
+                .find(|wait| wait.waiter == holder)
+                .and_then(|wait| wait.label.clone())
+        };
+        let mut views: Vec<WaitView> = waits
+            .iter()
+            .map(|wait| {
+                // SAFETY: see `Graph`: the waiter of a registered wait
+                // borrows its lock.
+                let lock = unsafe { &*wait.lock };
+                let mut holders = Vec::new();
+                lock.holders(|holder| {
+                    if holder != wait.waiter {
+                        let at = lock.held_by(holder).flatten();
+                        holders.push((holder, at, label_of(holder)));
+                    }
+                });
+                WaitView {
+                    waiter: wait.waiter,
+                    label: wait.label.clone(),
+                    lock: lock.name,
+                    lock_id: wait.lock as usize,
+                    want: wait.want,
+                    at: wait.at,
+                    since: wait.since,
+                    holders,
+                }
+            })
+            .collect();
+        views.sort_by_key(|view| view.since);
+        views
     }
 
     /// How many waits are registered.
