@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use monitor_demo::eventually;
 use monitor_runtime::{
     set_dump_sink, stack_on_timeout, CallDump, CallState, CaptureError, Dump, DumpOptions,
     DumpReason, DumpSink, NativeStack, Origin,
@@ -36,14 +37,6 @@ fn logical() -> Dump {
 
 fn block<'a>(dump: &'a Dump, function: &str) -> Option<&'a CallDump> {
     dump.calls.iter().find(|c| c.function == function)
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(2));
-    }
 }
 
 #[stack_on_timeout(60s)]

@@ -5,22 +5,14 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use monitor_demo::threads_named;
+use monitor_demo::{eventually, threads_named};
 use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpReason, DumpSink};
 
 #[stack_on_timeout(30ms)]
 fn late() {
     thread::sleep(Duration::from_millis(300));
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]
