@@ -3,6 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+mod recorder;
+
+pub use recorder::{Recorded, RecordedEvent, Recorder};
+
 /// How many threads of this process have a name starting with `prefix`
 /// (Linux: read from `/proc/self/task`; elsewhere `None`).
 ///
