@@ -25,24 +25,21 @@ fn busy_and_timeout_are_events() {
         assert!(matches!(err, monitor_runtime::Error::Timeout { .. }));
     });
     let seen = recorded.events();
-    let find = |message: &str| {
-        seen.iter()
+    // The event with `message`, checked to be the runtime's at `level`.
+    let find = |message: &str, level: Level| {
+        let event = seen
+            .iter()
             .find(|e| e.message() == Some(message))
-            .unwrap_or_else(|| panic!("no `{message}` in {seen:?}"))
+            .unwrap_or_else(|| panic!("no `{message}` in {seen:?}"));
+        let at = (event.target.as_str(), event.level);
+        assert_eq!(at, ("monitor_runtime", level), "{event:?}");
+        &event.fields
     };
-    let busy = find("call refused: monitor busy");
-    assert_eq!(
-        (busy.target.as_str(), busy.level),
-        ("monitor_runtime", Level::DEBUG)
-    );
-    assert_eq!(busy.fields["monitor"], "traced.busy");
-    assert_eq!(busy.fields["max_active"], "1");
-    assert_eq!(busy.fields["in_flight"], "1");
-    let slow = find("call timed out");
-    assert_eq!(
-        (slow.target.as_str(), slow.level),
-        ("monitor_runtime", Level::INFO)
-    );
-    assert_eq!(slow.fields["monitor"], "traced.slow");
-    assert_eq!(slow.fields["limit"], "20ms");
+    let busy = find("call refused: monitor busy", Level::DEBUG);
+    assert_eq!(busy["monitor"], "traced.busy");
+    assert_eq!(busy["max_active"], "1");
+    assert_eq!(busy["in_flight"], "1");
+    let slow = find("call timed out", Level::INFO);
+    assert_eq!(slow["monitor"], "traced.slow");
+    assert_eq!(slow["limit"], "20ms");
 }
