@@ -7,29 +7,16 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use monitor_demo::eventually;
+use monitor_demo::{eventually, kept_dumps};
 use monitor_runtime::{
-    set_dump_sink, stack_on_timeout, CallDump, CallState, CaptureError, Dump, DumpOptions,
-    DumpReason, DumpSink, NativeStack, Origin,
+    stack_on_timeout, CallDump, CallState, CaptureError, Dump, DumpOptions, DumpReason,
+    NativeStack, Origin,
 };
 use tokio::sync::Notify;
-
-/// Every dump the sink got in this process.
-fn dumps() -> &'static Mutex<Vec<Dump>> {
-    static DUMPS: OnceLock<&'static Mutex<Vec<Dump>>> = OnceLock::new();
-    DUMPS.get_or_init(|| {
-        let dumps: &'static Mutex<Vec<Dump>> = Box::leak(Box::default());
-        set_dump_sink(DumpSink::custom(move |dump| {
-            dumps.lock().unwrap().push(dump.clone())
-        }))
-        .unwrap();
-        dumps
-    })
-}
 
 fn logical() -> Dump {
     DumpOptions::new().native_stacks(false).take()
@@ -162,7 +149,7 @@ fn slow() {
 
 #[test]
 fn only_calls_that_overrun_are_reported_once() {
-    let dumps = dumps();
+    let dumps = kept_dumps();
     let quick_calls = thread::spawn(|| {
         for _ in 0..20 {
             quick();
