@@ -1,6 +1,14 @@
 //! Helpers shared by the workspace's integration tests (`tests/`) and
 //! examples (`examples/`). Not published.
 
+use std::time::{Duration, Instant};
+
+mod dumps;
+mod recorder;
+
+pub use dumps::{dump_channel, kept_dumps};
+pub use recorder::{Recorded, RecordedEvent, Recorder};
+
 /// How many threads of this process have a name starting with `prefix`
 /// (Linux: read from `/proc/self/task`; elsewhere `None`).
 ///
@@ -15,4 +23,35 @@ pub fn threads_named(prefix: &str) -> Option<usize> {
             .filter(|name| name.trim_end().starts_with(prefix))
             .count(),
     )
+}
+
+/// How long [`eventually`] waits before it fails.
+const EVENTUALLY: Duration = Duration::from_secs(10);
+
+/// Polls `done` every 2 ms until it returns `true`; panics, naming `what`
+/// and the caller's line, if it has not within 10 s.
+///
+/// For what another thread does in its own time: a report written, a
+/// thread exited, a waiter queued. The bound is generous because the
+/// machines that run these tests are often loaded.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let flag = Arc::new(AtomicBool::new(false));
+/// let setter = flag.clone();
+/// std::thread::spawn(move || setter.store(true, Ordering::SeqCst));
+/// monitor_demo::eventually("the flag set", || flag.load(Ordering::SeqCst));
+/// ```
+#[track_caller]
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + EVENTUALLY;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {EVENTUALLY:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }

@@ -11,16 +11,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use monitor_demo::eventually;
 use monitor_runtime::sync::{AsyncRwLock, Mutex, RwLock, Waiter};
-
-/// Polls `ready` until it holds, failing after 10 s.
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn reading_again_while_a_writer_waits() {
@@ -36,7 +28,7 @@ fn reading_again_while_a_writer_waits() {
             .unwrap()
     };
     // Once the writer waits, no new reader gets in.
-    wait_until("the writer waits", || lock.try_read().is_err());
+    eventually("the writer waits", || lock.try_read().is_err());
     let again_line = line!() + 1;
     let deadlock = lock.read_checked().unwrap_err();
     drop(first);
@@ -146,7 +138,7 @@ fn a_cycle_through_a_sixth_reader() {
             })
             .unwrap()
     };
-    wait_until("the writer holds the index and waits", || {
+    eventually("the writer holds the index and waits", || {
         index.try_lock().is_err() && table.try_read().is_err()
     });
     let wait_line = line!() + 1;

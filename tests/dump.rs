@@ -7,28 +7,16 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use monitor_demo::{eventually, kept_dumps};
 use monitor_runtime::{
-    set_dump_sink, stack_on_timeout, CallDump, CallState, CaptureError, Dump, DumpOptions,
-    DumpReason, DumpSink, NativeStack, Origin,
+    stack_on_timeout, CallDump, CallState, CaptureError, Dump, DumpOptions, DumpReason,
+    NativeStack, Origin,
 };
 use tokio::sync::Notify;
-
-/// Every dump the sink got in this process.
-fn dumps() -> &'static Mutex<Vec<Dump>> {
-    static DUMPS: OnceLock<&'static Mutex<Vec<Dump>>> = OnceLock::new();
-    DUMPS.get_or_init(|| {
-        let dumps: &'static Mutex<Vec<Dump>> = Box::leak(Box::default());
-        set_dump_sink(DumpSink::custom(move |dump| {
-            dumps.lock().unwrap().push(dump.clone())
-        }))
-        .unwrap();
-        dumps
-    })
-}
 
 fn logical() -> Dump {
     DumpOptions::new().native_stacks(false).take()
@@ -36,14 +24,6 @@ fn logical() -> Dump {
 
 fn block<'a>(dump: &'a Dump, function: &str) -> Option<&'a CallDump> {
     dump.calls.iter().find(|c| c.function == function)
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(2));
-    }
 }
 
 #[stack_on_timeout(60s)]
@@ -169,7 +149,7 @@ fn slow() {
 
 #[test]
 fn only_calls_that_overrun_are_reported_once() {
-    let dumps = dumps();
+    let dumps = kept_dumps();
     let quick_calls = thread::spawn(|| {
         for _ in 0..20 {
             quick();

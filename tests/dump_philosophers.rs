@@ -4,14 +4,12 @@
 //! frame of each native stack. A binary of its own: the philosophers stay
 //! deadlocked until the process exits.
 
-use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use monitor_runtime::{
-    set_dump_sink, stack_on_timeout, CallState, Dump, DumpReason, DumpSink, NativeStack, Origin,
-};
+use monitor_demo::dump_channel;
+use monitor_runtime::{stack_on_timeout, CallState, DumpReason, NativeStack, Origin};
 
 type Fork = Arc<Mutex<()>>;
 
@@ -32,18 +30,9 @@ fn blocking_line() -> u32 {
     at as u32 + 1
 }
 
-fn sink(dumps: Sender<Dump>) {
-    let dumps = Mutex::new(dumps);
-    set_dump_sink(DumpSink::custom(move |dump| {
-        let _ = dumps.lock().unwrap().send(dump.clone());
-    }))
-    .unwrap();
-}
-
 #[test]
 fn both_philosophers_point_at_their_second_lock() {
-    let (tx, dumps) = channel();
-    sink(tx);
+    let dumps = dump_channel();
     let forks: [Fork; 2] = Default::default();
     let both_seated = Arc::new(Barrier::new(2));
     for (i, (left, right)) in [(0, 1), (1, 0)].into_iter().enumerate() {

@@ -3,14 +3,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use monitor_runtime::{
-    detect_stalls, set_dump_sink, stack_on_timeout, stop_detecting_stalls, Dump, DumpReason,
-    DumpSink,
-};
+use monitor_demo::dump_channel;
+use monitor_runtime::{detect_stalls, stack_on_timeout, stop_detecting_stalls, Dump, DumpReason};
 
 /// Long enough that a loaded machine does not starve the short calls of
 /// the second phase for a whole period.
@@ -45,12 +43,7 @@ fn stalls(dumps: &Receiver<Dump>, within: Duration) -> Vec<Dump> {
 
 #[test]
 fn one_dump_per_stall_and_none_while_calls_return() {
-    let (tx, dumps) = channel();
-    let tx = Mutex::new(tx);
-    set_dump_sink(DumpSink::custom(move |dump| {
-        let _ = tx.lock().unwrap().send(dump.clone());
-    }))
-    .unwrap();
+    let dumps = dump_channel();
     detect_stalls(PERIOD);
 
     // A call that does not return, and nothing else: one dump, naming it,

@@ -3,35 +3,21 @@
 //! (`monitor-prepare`) exit once no call is in flight. One test, so that no
 //! other test's calls keep them alive.
 
-use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use monitor_demo::threads_named;
-use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpReason, DumpSink};
+use monitor_demo::{eventually, kept_dumps, threads_named};
+use monitor_runtime::{stack_on_timeout, DumpReason};
 
 #[stack_on_timeout(30ms)]
 fn late() {
     thread::sleep(Duration::from_millis(300));
 }
 
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn no_thread_left_after_reports_and_dumps() {
     let before = threads_named("").expect("this test reads /proc/self/task");
-    let dumps = Arc::new(Mutex::new(Vec::new()));
-    let seen = dumps.clone();
-    set_dump_sink(DumpSink::custom(move |dump| {
-        seen.lock().unwrap().push(dump.clone())
-    }))
-    .unwrap();
+    let dumps = kept_dumps();
 
     // Overdue reports on the watchdog, with native stacks.
     let callers: Vec<_> = (0..4).map(|_| thread::spawn(late)).collect();

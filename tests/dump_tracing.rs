@@ -2,64 +2,13 @@
 //! structured fields, and, with `DumpSink::Tracing`, one event per stack.
 //! A binary of its own: it sets the global subscriber.
 
-use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use monitor_demo::{RecordedEvent, Recorder};
 use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpSink};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
-
-#[derive(Clone, Debug)]
-struct Seen {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
-}
-
-/// Records every event; spans are not used.
-#[derive(Default)]
-struct Recorder {
-    events: Arc<Mutex<Vec<Seen>>>,
-    next: AtomicU64,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.events.lock().unwrap().push(Seen {
-            target: event.metadata().target().into(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+use tracing::Level;
 
 /// Released by the test once it has seen what it waits for, so that the
 /// calls are still in flight however long the first dump takes (it loads
@@ -82,30 +31,26 @@ fn slow_handler() {
 
 #[test]
 fn overdue_calls_are_tracing_events_and_the_sink_writes_one_per_stack() {
-    let recorder = Recorder::default();
-    let events = recorder.events.clone();
+    let (recorder, recorded) = Recorder::new();
     tracing::subscriber::set_global_default(recorder).unwrap();
     set_dump_sink(DumpSink::Tracing).unwrap();
 
     let (a, b) = (thread::spawn(slow_handler), thread::spawn(slow_handler));
-    let ours = |seen: &Seen| {
+    let ours = |seen: &RecordedEvent| {
         seen.target == "monitor_runtime"
-            && seen
-                .fields
-                .get("function")
-                .is_some_and(|f| f == "dump_tracing::slow_handler")
+            && seen.field("function") == Some("dump_tracing::slow_handler")
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     let (warnings, blocks) = loop {
-        let events = events.lock().unwrap().clone();
-        let warnings: Vec<Seen> = events
+        let events = recorded.events();
+        let warnings: Vec<RecordedEvent> = events
             .iter()
-            .filter(|e| ours(e) && e.fields.contains_key("limit_ms"))
+            .filter(|e| ours(e) && e.field("limit_ms").is_some())
             .cloned()
             .collect();
-        let blocks: Vec<Seen> = events
+        let blocks: Vec<RecordedEvent> = events
             .iter()
-            .filter(|e| ours(e) && e.fields.contains_key("reason"))
+            .filter(|e| ours(e) && e.field("reason").is_some())
             .cloned()
             .collect();
         if warnings.len() == 2 && blocks.len() >= 2 {

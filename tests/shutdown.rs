@@ -1,18 +1,10 @@
 //! Threads: none per call, and none left once a monitor is stopped and the
 //! work is done. One test, so that no other test's threads are counted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use monitor_demo::threads_named;
+use monitor_demo::{eventually, threads_named};
 use monitor_runtime::{Error, Monitor};
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 #[test]
 fn no_thread_per_call_and_none_left_after_stop() {

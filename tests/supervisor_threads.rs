@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use monitor_demo::eventually;
 use monitor_runtime::{DumpOptions, Supervisor};
 
 /// Names of this process's threads, but the runtime's own watchdog and
@@ -20,14 +21,6 @@ fn threads() -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

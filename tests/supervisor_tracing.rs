@@ -2,79 +2,26 @@
 //! restarts with their cause, and giving up. A binary of its own: it sets
 //! the global subscriber.
 
-use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use monitor_demo::{Recorded, RecordedEvent, Recorder};
 use monitor_runtime::{Restart, Supervisor, SupervisorError};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 
-#[derive(Clone, Debug)]
-struct Seen {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
-}
-
-/// Records every event; spans are not used.
-#[derive(Default)]
-struct Recorder {
-    events: Arc<Mutex<Vec<Seen>>>,
-    next: AtomicU64,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.events.lock().unwrap().push(Seen {
-            target: event.metadata().target().into(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-fn events_of(events: &Mutex<Vec<Seen>>, supervisor: &str) -> Vec<Seen> {
-    events
-        .lock()
-        .unwrap()
-        .iter()
+fn events_of(recorded: &Recorded, supervisor: &str) -> Vec<RecordedEvent> {
+    recorded
+        .events()
+        .into_iter()
         .filter(|e| e.target == "monitor_runtime")
-        .filter(|e| e.fields.get("supervisor").is_some_and(|s| s == supervisor))
-        .cloned()
+        .filter(|e| e.field("supervisor") == Some(supervisor))
         .collect()
 }
 
 #[test]
 fn starts_stalls_restarts_and_giving_up_are_tracing_events() {
-    let recorder = Recorder::default();
-    let events = recorder.events.clone();
+    let (recorder, recorded) = Recorder::new();
     tracing::subscriber::set_global_default(recorder).unwrap();
     // The expected panic prints nothing: printing a backtrace on a loaded
     // machine can take longer than the heartbeat timeout.
@@ -105,10 +52,10 @@ fn starts_stalls_restarts_and_giving_up_are_tracing_events() {
         })
         .unwrap();
     handle.join_blocking().unwrap();
-    let seen = events_of(&events, "events::worker");
+    let seen = events_of(&recorded, "events::worker");
     let messages: Vec<(Level, &str)> = seen
         .iter()
-        .map(|e| (e.level, e.fields.get("message").map_or("", String::as_str)))
+        .map(|e| (e.level, e.message().unwrap_or("")))
         .collect();
     let count_of = |level: Level, part: &str| {
         messages
@@ -125,7 +72,7 @@ fn starts_stalls_restarts_and_giving_up_are_tracing_events() {
     let restarts: Vec<&str> = seen
         .iter()
         .filter(|e| e.level == Level::WARN)
-        .filter_map(|e| e.fields.get("cause").map(String::as_str))
+        .filter_map(|e| e.field("cause"))
         .collect();
     assert_eq!(restarts.len(), 3, "{messages:#?}");
     assert!(
@@ -142,12 +89,10 @@ fn starts_stalls_restarts_and_giving_up_are_tracing_events() {
         .unwrap();
     let error = handle.join_blocking().unwrap_err();
     assert!(matches!(error, SupervisorError::GaveUp { .. }));
-    let seen = events_of(&events, "events::flaky");
+    let seen = events_of(&recorded, "events::flaky");
     assert!(
-        seen.iter().any(|e| e.level == Level::ERROR
-            && e.fields
-                .get("message")
-                .is_some_and(|m| *m == error.to_string())),
+        seen.iter()
+            .any(|e| e.level == Level::ERROR && e.message() == Some(&*error.to_string())),
         "{seen:#?}"
     );
 }

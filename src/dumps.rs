@@ -1,0 +1,54 @@
+//! Dump sinks that hand the runtime's dumps to a test.
+//!
+//! The sink is process-wide: tests that run in parallel in one binary see
+//! each other's dumps, so each looks only at its own functions.
+
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Mutex, Once, PoisonError};
+
+use monitor_runtime::{set_dump_sink, Dump, DumpSink};
+
+/// Every dump this process has written since the first call: that call
+/// sets the dump sink to one that keeps a copy of each, later calls return
+/// the same list. A sink set afterwards replaces this one, and the list
+/// stops growing.
+///
+/// ```
+/// let dumps = monitor_demo::kept_dumps();
+/// monitor_runtime::DumpOptions::new().native_stacks(false).take().emit();
+/// assert_eq!(dumps.lock().unwrap().len(), 1);
+/// ```
+pub fn kept_dumps() -> &'static Mutex<Vec<Dump>> {
+    static DUMPS: Mutex<Vec<Dump>> = Mutex::new(Vec::new());
+    static SINK: Once = Once::new();
+    SINK.call_once(|| {
+        set_dump_sink(DumpSink::custom(|dump| {
+            // A test that panicked while reading must not hide later dumps.
+            let mut dumps = DUMPS.lock().unwrap_or_else(PoisonError::into_inner);
+            dumps.push(dump.clone());
+        }))
+        .expect("a custom sink is always set");
+    });
+    &DUMPS
+}
+
+/// Sets the process's dump sink to one that sends a copy of every dump
+/// down a new channel, replacing any sink set before, and returns the
+/// receiving end.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let dumps = monitor_demo::dump_channel();
+/// monitor_runtime::DumpOptions::new().native_stacks(false).take().emit();
+/// assert!(dumps.recv_timeout(Duration::from_secs(10)).is_ok());
+/// ```
+pub fn dump_channel() -> Receiver<Dump> {
+    let (tx, rx) = channel();
+    set_dump_sink(DumpSink::custom(move |dump| {
+        // The test may have stopped listening.
+        let _ = tx.send(dump.clone());
+    }))
+    .expect("a custom sink is always set");
+    rx
+}
