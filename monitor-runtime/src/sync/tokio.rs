@@ -794,6 +794,30 @@ impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedMappedAsyncMutexGuar
     }
 }
 
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MappedAsyncMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for OwnedAsyncMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedMappedAsyncMutexGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
 /// An async reader-writer lock with the API of [`tokio::sync::RwLock`]
 /// that reports a deadlock the moment it forms (see [the module](super)).
 ///
@@ -1942,6 +1966,42 @@ impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockMappedWri
     }
 }
 
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockMappedWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockReadGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockWriteGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockMappedWriteGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1960,5 +2020,42 @@ mod tests {
         // Not `Sync`, as tokio's: a `Cell` shared through the guard.
         send::<OwnedAsyncMutexGuard<std::cell::Cell<u8>>>();
         send::<tokio::sync::OwnedMutexGuard<std::cell::Cell<u8>>>();
+    }
+
+    #[test]
+    fn guards_display_their_value_as_tokios_do() {
+        let lock = Arc::new(AsyncMutex::new(7));
+        assert_eq!(lock.try_lock().unwrap().to_string(), "7");
+        let owned = lock.clone().try_lock_owned().unwrap();
+        assert_eq!(OwnedAsyncMutexGuard::map(owned, |n| n).to_string(), "7");
+        let rw = Arc::new(AsyncRwLock::new("seven"));
+        assert_eq!(rw.try_read().unwrap().to_string(), "seven");
+        assert_eq!(rw.clone().try_write_owned().unwrap().to_string(), "seven");
+    }
+
+    /// A closure that panics in `map` leaves neither the lock nor its
+    /// record held.
+    #[test]
+    fn a_panic_in_map_lets_go_of_everything() {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+
+        let lock = AsyncRwLock::new(1);
+        let guard = lock.try_read().unwrap();
+        let mapped = catch_unwind(AssertUnwindSafe(|| {
+            AsyncRwLockReadGuard::map(guard, |_: &i32| -> &i32 { panic!("in map") })
+        }));
+        assert!(mapped.is_err());
+        assert!(lock.try_write().is_ok());
+        if TRACK {
+            assert_eq!(lock.state.held_by(task_holder()), None);
+        }
+
+        let mutex = AsyncMutex::new(1);
+        let guard = mutex.try_lock().unwrap();
+        let mapped = catch_unwind(AssertUnwindSafe(|| {
+            AsyncMutexGuard::map(guard, |_: &mut i32| -> &mut i32 { panic!("in map") })
+        }));
+        assert!(mapped.is_err());
+        assert!(mutex.try_lock().is_ok());
     }
 }
