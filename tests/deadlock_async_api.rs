@@ -448,9 +448,10 @@ fn a_cycle_through_mapped_guards_names_where_they_were_taken() {
     assert!(a.try_lock().is_ok() && b.try_lock().is_ok());
 }
 
-/// After `downgrade`, the task holds the lock shared: other readers get
-/// in, writers do not, and a write from the same task is a self-deadlock
-/// held since the downgrade. Once the read guard drops, nothing is held.
+/// After `downgrade` (or `downgrade_map`), the task holds the lock shared:
+/// other readers get in, writers do not, and a write from the same task is
+/// a self-deadlock held since the downgrade. Once the read guard drops,
+/// nothing is held.
 #[test]
 fn a_downgraded_guard_holds_the_lock_shared() {
     let _ = reports();
@@ -483,6 +484,25 @@ fn a_downgraded_guard_holds_the_lock_shared() {
             let p = &deadlock.participants[0];
             assert_eq!(p.holds.at.as_ref().unwrap().line, downgrades);
             drop(reading);
+            nothing_recorded_for_this_task(&lock).await;
+
+            let writing = lock.write().await;
+            let downgrades = line!() + 1;
+            let reading = AsyncRwLockWriteGuard::downgrade_map(writing, |n| n);
+            assert!(lock.try_read().is_ok());
+            assert!(lock.try_write().is_err());
+            let deadlock = at_once(lock.write_checked()).await.map(|_| ()).unwrap_err();
+            let p = &deadlock.participants[0];
+            assert_eq!(p.holds.at.as_ref().unwrap().line, downgrades);
+            drop(reading);
+            nothing_recorded_for_this_task(&lock).await;
+
+            // Nothing to map to: still the writer, with no reader record.
+            let writing = lock.write().await;
+            let writing =
+                AsyncRwLockWriteGuard::try_downgrade_map(writing, |_| None::<&i32>).unwrap_err();
+            assert!(lock.try_read().is_err());
+            drop(writing);
             nothing_recorded_for_this_task(&lock).await;
         })
         .await

@@ -1527,19 +1527,119 @@ impl<'a, T: ?Sized> AsyncRwLockWriteGuard<'a, T> {
     /// ```
     #[track_caller]
     pub fn downgrade(self) -> AsyncRwLockReadGuard<'a, T> {
-        let at = Location::caller();
+        let held = self.reader_record(Location::caller());
+        let inner = self.inner.downgrade();
+        drop(self.held);
+        AsyncRwLockReadGuard { held, inner }
+    }
+
+    /// [`AsyncRwLockWriteGuard::downgrade`] and [`AsyncRwLockReadGuard::map`]
+    /// in one step, as [`tokio::sync::RwLockWriteGuard::downgrade_map`]
+    /// (`f` still runs with exclusive access); recorded as `downgrade` is.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new((1, 2));
+    /// let second = AsyncRwLockWriteGuard::downgrade_map(lock.write().await, |p| &p.1);
+    /// assert_eq!(*second, lock.try_read().unwrap().1);
+    /// assert!(lock.try_write().is_err());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn downgrade_map<F, U>(this: Self, f: F) -> AsyncRwLockReadGuard<'a, U>
+    where
+        U: ?Sized,
+        F: FnOnce(&T) -> &U,
+    {
+        let shared = this.reader_record(Location::caller());
+        let ((held, exclusive), inner) = remap!(
+            tokio::sync::RwLockWriteGuard::downgrade_map,
+            (shared, this.held),
+            this.inner,
+            f
+        );
+        drop(exclusive);
+        AsyncRwLockReadGuard { held, inner }
+    }
+
+    /// [`AsyncRwLockWriteGuard::downgrade_map`] if `f` finds a part, as
+    /// [`tokio::sync::RwLockWriteGuard::try_downgrade_map`]; gives the
+    /// write guard back, still exclusive, if not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(vec![1]);
+    /// let writing = lock.write().await;
+    /// let writing = AsyncRwLockWriteGuard::try_downgrade_map(writing, |v| v.get(1)).unwrap_err();
+    /// assert!(lock.try_read().is_err());
+    /// let first = AsyncRwLockWriteGuard::try_downgrade_map(writing, |v| v.first()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// assert!(lock.try_read().is_ok());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn try_downgrade_map<F, U>(this: Self, f: F) -> Result<AsyncRwLockReadGuard<'a, U>, Self>
+    where
+        U: ?Sized,
+        F: FnOnce(&T) -> Option<&U>,
+    {
+        let shared = this.reader_record(Location::caller());
+        match remap!(
+            tokio::sync::RwLockWriteGuard::try_downgrade_map,
+            (shared, this.held),
+            this.inner,
+            f
+        ) {
+            ((held, exclusive), Ok(inner)) => {
+                drop(exclusive);
+                Ok(AsyncRwLockReadGuard { held, inner })
+            }
+            ((shared, held), Err(inner)) => {
+                drop(shared);
+                Err(AsyncRwLockWriteGuard { held, inner })
+            }
+        }
+    }
+
+    /// The guard as a mapped guard of the whole value, as
+    /// [`tokio::sync::RwLockWriteGuard::into_mapped`].
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(1);
+    /// let mut all: AsyncRwLockMappedWriteGuard<'_, i32> =
+    ///     AsyncRwLockWriteGuard::into_mapped(lock.write().await);
+    /// *all = 2;
+    /// drop(all);
+    /// assert_eq!(*lock.read().await, 2);
+    /// # }
+    /// ```
+    pub fn into_mapped(this: Self) -> AsyncRwLockMappedWriteGuard<'a, T> {
+        AsyncRwLockMappedWriteGuard {
+            held: this.held,
+            inner: tokio::sync::RwLockWriteGuard::into_mapped(this.inner),
+        }
+    }
+
+    /// The record of the reader this writer is about to become, written
+    /// while the exclusive record still stands.
+    fn reader_record(&self, at: Site) -> Shared<'a> {
         let state = self.held.0;
         let slot = if TRACK {
             state.read_acquired(task_holder(), at)
         } else {
             UNTRACKED
         };
-        let inner = self.inner.downgrade();
-        drop(self.held);
-        AsyncRwLockReadGuard {
-            held: Shared { state, slot },
-            inner,
-        }
+        Shared { state, slot }
     }
 }
 
@@ -1762,6 +1862,85 @@ impl<T: ?Sized + 'static> OwnedAsyncRwLockWriteGuard<T> {
         OwnedAsyncRwLockReadGuard {
             guard: self.guard.downgrade(),
             lock: self.lock,
+        }
+    }
+
+    /// [`OwnedAsyncRwLockWriteGuard::downgrade`] and
+    /// [`OwnedAsyncRwLockReadGuard::map`] in one step, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::downgrade_map`]; recorded as
+    /// [`AsyncRwLockWriteGuard::downgrade`] is.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new((1, 2)));
+    /// let writing = lock.clone().try_write_owned().unwrap();
+    /// let first = OwnedAsyncRwLockWriteGuard::downgrade_map(writing, |p| &p.0);
+    /// assert_eq!(*first, 1);
+    /// assert!(lock.try_read().is_ok() && lock.try_write().is_err());
+    /// ```
+    #[track_caller]
+    pub fn downgrade_map<F, U>(this: Self, f: F) -> OwnedAsyncRwLockReadGuard<T, U>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&T) -> &U,
+    {
+        OwnedAsyncRwLockReadGuard {
+            guard: AsyncRwLockWriteGuard::downgrade_map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// [`OwnedAsyncRwLockWriteGuard::downgrade_map`] if `f` finds a part,
+    /// as [`tokio::sync::OwnedRwLockWriteGuard::try_downgrade_map`]; gives
+    /// the write guard back if not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(vec![1]));
+    /// let writing = lock.clone().try_write_owned().unwrap();
+    /// let writing = OwnedAsyncRwLockWriteGuard::try_downgrade_map(writing, |v| v.get(4));
+    /// assert!(writing.is_err());
+    /// assert!(lock.try_read().is_err());
+    /// ```
+    #[track_caller]
+    pub fn try_downgrade_map<F, U>(this: Self, f: F) -> Result<OwnedAsyncRwLockReadGuard<T, U>, Self>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&T) -> Option<&U>,
+    {
+        match AsyncRwLockWriteGuard::try_downgrade_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedAsyncRwLockReadGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedAsyncRwLockWriteGuard {
+                guard,
+                lock: this.lock,
+            }),
+        }
+    }
+
+    /// The guard as a mapped guard of the whole value, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::into_mapped`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let mut all = OwnedAsyncRwLockWriteGuard::into_mapped(lock.clone().try_write_owned().unwrap());
+    /// *all = 2;
+    /// drop(all);
+    /// assert_eq!(*lock.try_read().unwrap(), 2);
+    /// ```
+    pub fn into_mapped(this: Self) -> OwnedAsyncRwLockMappedWriteGuard<T> {
+        OwnedAsyncRwLockMappedWriteGuard {
+            guard: AsyncRwLockWriteGuard::into_mapped(this.guard),
+            lock: this.lock,
         }
     }
 
