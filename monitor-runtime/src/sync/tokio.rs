@@ -470,6 +470,12 @@ impl<T: Default> Default for AsyncMutex<T> {
     }
 }
 
+impl<T> From<T> for AsyncMutex<T> {
+    fn from(value: T) -> Self {
+        AsyncMutex::new(value)
+    }
+}
+
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncMutex")
@@ -1395,6 +1401,12 @@ impl<T: Default> Default for AsyncRwLock<T> {
     }
 }
 
+impl<T> From<T> for AsyncRwLock<T> {
+    fn from(value: T) -> Self {
+        AsyncRwLock::new(value)
+    }
+}
+
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncRwLock")
@@ -2199,6 +2211,12 @@ mod tests {
         // Not `Sync`, as tokio's: a `Cell` shared through the guard.
         send::<OwnedAsyncMutexGuard<std::cell::Cell<u8>>>();
         send::<tokio::sync::OwnedMutexGuard<std::cell::Cell<u8>>>();
+    }
+
+    #[test]
+    fn locks_come_from_their_value_as_tokios_do() {
+        assert_eq!(AsyncMutex::from(3).into_inner(), 3);
+        assert_eq!(AsyncRwLock::from(4).into_inner(), 4);
     }
 
     #[test]
