@@ -49,7 +49,9 @@ mod rwlock;
 mod tokio;
 
 pub use self::tokio::{
-    AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard,
+    AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard,
+    AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard, OwnedAsyncRwLockMappedWriteGuard,
+    OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard, OwnedMappedAsyncMutexGuard,
 };
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};

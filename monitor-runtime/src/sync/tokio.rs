@@ -1,10 +1,23 @@
 //! [`AsyncMutex`] and [`AsyncRwLock`]: tokio's locks that know which task
 //! holds them.
+//!
+//! Every guard keeps the lock's record (an `Exclusive` or a `Shared`, which
+//! erase themselves on drop) in its first field and tokio's guard after it,
+//! so the record goes before the lock is let go: the other order could
+//! erase the record of the next holder. Mapping a guard moves the record
+//! into the mapped guard unchanged, so a mapped guard is still reported as
+//! taken where the original guard was.
+//!
+//! The owned guards (`lock_owned`, `read_owned`, ...) keep the `Arc` next to
+//! a borrowed guard of the lock it points to, a borrow longer than the
+//! borrow checker can see (see `unbound`). That is why their `T` must be
+//! `'static`, where tokio's (built on raw pointers) need not.
 
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
@@ -12,6 +25,76 @@ use super::graph::{LockState, UNTRACKED};
 use super::{before_wait, task_holder, Deadlock, Want, TRACK};
 
 type Site = &'static Location<'static>;
+
+/// A lock's exclusive record: dropping it records the release.
+struct Exclusive<'a>(&'a LockState);
+
+impl Drop for Exclusive<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if TRACK {
+            self.0.released();
+        }
+    }
+}
+
+/// A reader's slot in a lock's record ([`UNTRACKED`] for none): dropping
+/// it frees the slot.
+struct Shared<'a> {
+    state: &'a LockState,
+    slot: usize,
+}
+
+impl Drop for Shared<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.state.read_released(self.slot);
+    }
+}
+
+/// The lock `arc` points to, for an owned guard to borrow.
+///
+/// # Safety
+///
+/// The reference, and every guard that borrows through it, must be gone
+/// before `arc` is dropped. The owned guards keep the borrowed guard in
+/// their first field and the `Arc` in their last (fields drop in
+/// declaration order), never hand the `'static` out, and keep the two
+/// together when they map or downgrade. The async acquisitions take the
+/// `Arc` as an argument of an `async fn`, which drops after everything the
+/// body holds, a pending wait included.
+unsafe fn unbound<L: ?Sized + 'static>(arc: &Arc<L>) -> &'static L {
+    // SAFETY: the caller keeps the allocation alive (see above).
+    unsafe { &*Arc::as_ptr(arc) }
+}
+
+/// An unchecked acquisition reports a deadlock and waits: it never gets
+/// the [`Deadlock`] back.
+fn unchecked<G>(acquired: Result<G, Deadlock>) -> G {
+    match acquired {
+        Ok(guard) => guard,
+        Err(_) => unreachable!("unchecked acquisitions report and wait"),
+    }
+}
+
+/// Maps tokio's guard `$inner` with `$map` and the user's `$f`, moving the
+/// record `$held` along: `(record, mapped)`. `$f` runs with the record in
+/// its own frame, so that if it panics the record drops first and tokio's
+/// guard (unwinding through `$map`) unlocks after, the order of an
+/// ordinary drop.
+macro_rules! remap {
+    ($map:path, $held:expr, $inner:expr, $f:expr) => {{
+        let mut record = Some($held);
+        let f = $f;
+        let mapped = $map($inner, |value| {
+            let held = record.take();
+            let mapped = f(value);
+            record = held;
+            mapped
+        });
+        (record.expect("the map calls `f` once"), mapped)
+    }};
+}
 
 /// An async mutex with the API of [`tokio::sync::Mutex`] that reports a
 /// deadlock between tasks (or a task that takes a lock it holds) the
@@ -47,8 +130,82 @@ pub struct AsyncMutex<T: ?Sized> {
 /// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct AsyncMutexGuard<'a, T: ?Sized> {
-    state: &'a LockState,
+    held: Exclusive<'a>,
     inner: tokio::sync::MutexGuard<'a, T>,
+}
+
+/// The guard of an [`AsyncMutex`] in an `Arc`, from
+/// [`AsyncMutex::lock_owned`], as [`tokio::sync::OwnedMutexGuard`]: it
+/// keeps the `Arc` instead of borrowing the mutex, so it can move into
+/// another task. `T` must be `'static` (see [`AsyncMutex::lock_owned`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = Arc::new(AsyncMutex::new(1));
+/// let mut guard: OwnedAsyncMutexGuard<i32> = lock.clone().lock_owned().await;
+/// tokio::spawn(async move { *guard += 1 }).await.unwrap();
+/// assert_eq!(*lock.lock().await, 2);
+/// # }
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct OwnedAsyncMutexGuard<T: ?Sized + 'static> {
+    // First: drops, and unlocks, before the `Arc` it borrows from.
+    guard: AsyncMutexGuard<'static, T>,
+    lock: Arc<AsyncMutex<T>>,
+}
+
+/// The guard of an [`AsyncMutex`] narrowed to a part of the value, from
+/// [`AsyncMutexGuard::map`], as [`tokio::sync::MappedMutexGuard`]. The
+/// mutex stays held, and reported as taken where the original guard took
+/// it, until this drops.
+///
+/// ```
+/// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard, MappedAsyncMutexGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = AsyncMutex::new((1, "one"));
+/// let mut first: MappedAsyncMutexGuard<'_, i32> =
+///     AsyncMutexGuard::map(lock.lock().await, |pair| &mut pair.0);
+/// *first += 1;
+/// assert!(lock.try_lock().is_err());
+/// drop(first);
+/// assert_eq!(*lock.lock().await, (2, "one"));
+/// # }
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct MappedAsyncMutexGuard<'a, T: ?Sized> {
+    held: Exclusive<'a>,
+    inner: tokio::sync::MappedMutexGuard<'a, T>,
+}
+
+/// An [`OwnedAsyncMutexGuard`] narrowed to a part of the value (a `U` in
+/// the `T`), from [`OwnedAsyncMutexGuard::map`], as
+/// [`tokio::sync::OwnedMappedMutexGuard`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = Arc::new(AsyncMutex::new(vec![1, 2]));
+/// let mut last = OwnedAsyncMutexGuard::map(lock.clone().lock_owned().await, |v| {
+///     v.last_mut().unwrap()
+/// });
+/// tokio::spawn(async move { *last = 7 }).await.unwrap();
+/// assert_eq!(*lock.lock().await, [1, 7]);
+/// # }
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+pub struct OwnedMappedAsyncMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
+    // First: drops, and unlocks, before the `Arc` it borrows from.
+    guard: MappedAsyncMutexGuard<'static, U>,
+    lock: Arc<AsyncMutex<T>>,
 }
 
 impl<T> AsyncMutex<T> {
@@ -112,12 +269,7 @@ impl<T: ?Sized> AsyncMutex<T> {
     #[track_caller]
     pub fn lock(&self) -> impl Future<Output = AsyncMutexGuard<'_, T>> + '_ {
         let at = Location::caller();
-        async move {
-            match self.acquire(at, false).await {
-                Ok(guard) => guard,
-                Err(_) => unreachable!("unchecked acquisitions report and wait"),
-            }
-        }
+        async move { unchecked(self.acquire(at, false).await) }
     }
 
     /// [`AsyncMutex::lock`] that returns the [`Deadlock`] instead of
@@ -126,9 +278,11 @@ impl<T: ?Sized> AsyncMutex<T> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::AsyncMutex::new(0);
     /// let _held = lock.lock().await;
     /// assert!(lock.lock_checked().await.unwrap_err().is_self_deadlock());
+    /// # }
     /// # }
     /// ```
     #[track_caller]
@@ -139,13 +293,16 @@ impl<T: ?Sized> AsyncMutex<T> {
         self.acquire(at, true)
     }
 
+    fn guard<'a>(&'a self, inner: tokio::sync::MutexGuard<'a, T>) -> AsyncMutexGuard<'a, T> {
+        AsyncMutexGuard {
+            held: Exclusive(&self.state),
+            inner,
+        }
+    }
+
     async fn acquire(&self, at: Site, checked: bool) -> Result<AsyncMutexGuard<'_, T>, Deadlock> {
         if !TRACK {
-            let inner = self.inner.lock().await;
-            return Ok(AsyncMutexGuard {
-                state: &self.state,
-                inner,
-            });
+            return Ok(self.guard(self.inner.lock().await));
         }
         let me = task_holder();
         let inner = match self.inner.try_lock() {
@@ -158,10 +315,7 @@ impl<T: ?Sized> AsyncMutex<T> {
             }
         };
         self.state.acquired(me, at);
-        Ok(AsyncMutexGuard {
-            state: &self.state,
-            inner,
-        })
+        Ok(self.guard(inner))
     }
 
     /// Takes the lock from outside the runtime, blocking the thread, as
@@ -176,32 +330,25 @@ impl<T: ?Sized> AsyncMutex<T> {
     /// ```
     #[track_caller]
     pub fn blocking_lock(&self) -> AsyncMutexGuard<'_, T> {
-        let at = Location::caller();
+        self.blocking_acquire(Location::caller())
+    }
+
+    fn blocking_acquire(&self, at: Site) -> AsyncMutexGuard<'_, T> {
         if !TRACK {
-            let inner = self.inner.blocking_lock();
-            return AsyncMutexGuard {
-                state: &self.state,
-                inner,
-            };
+            return self.guard(self.inner.blocking_lock());
         }
         let me = task_holder();
         let inner = match self.inner.try_lock() {
             Ok(inner) => inner,
             Err(_) => {
-                let waiting = match before_wait(&self.state, me, at, Want::Exclusive, false) {
-                    Ok(waiting) => waiting,
-                    Err(_) => unreachable!("unchecked acquisitions report and wait"),
-                };
+                let waiting = unchecked(before_wait(&self.state, me, at, Want::Exclusive, false));
                 let inner = self.inner.blocking_lock();
                 drop(waiting);
                 inner
             }
         };
         self.state.acquired(me, at);
-        AsyncMutexGuard {
-            state: &self.state,
-            inner,
-        }
+        self.guard(inner)
     }
 
     /// Takes the lock if it is free, as [`tokio::sync::Mutex::try_lock`].
@@ -214,15 +361,15 @@ impl<T: ?Sized> AsyncMutex<T> {
     /// ```
     #[track_caller]
     pub fn try_lock(&self) -> Result<AsyncMutexGuard<'_, T>, TryLockError> {
-        let at = Location::caller();
+        self.try_acquire(Location::caller())
+    }
+
+    fn try_acquire(&self, at: Site) -> Result<AsyncMutexGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_lock()?;
         if TRACK {
             self.state.acquired(task_holder(), at);
         }
-        Ok(AsyncMutexGuard {
-            state: &self.state,
-            inner,
-        })
+        Ok(self.guard(inner))
     }
 
     /// The value, through `&mut`: no locking needed.
@@ -237,9 +384,95 @@ impl<T: ?Sized> AsyncMutex<T> {
     }
 }
 
+impl<T: ?Sized + 'static> AsyncMutex<T> {
+    /// Takes the lock of a mutex in an `Arc`, as
+    /// [`tokio::sync::Mutex::lock_owned`]: the guard keeps the `Arc`, so it
+    /// is `'static` and can move into another task. Reports as
+    /// [`AsyncMutex::lock`] does. `T` must be `'static`, unlike tokio's:
+    /// the guard keeps a borrow of the mutex next to the `Arc`, which the
+    /// borrow checker cannot tie to the `Arc` (tokio's keeps raw
+    /// pointers).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncMutex;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncMutex::with_name(0, "jobs"));
+    /// let mut guard = lock.clone().lock_owned().await;
+    /// let task = tokio::spawn(async move { *guard += 1 });
+    /// task.await.unwrap();
+    /// assert_eq!(*lock.lock().await, 1);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedAsyncMutexGuard<T>> {
+        Self::acquire_owned(self, Location::caller())
+    }
+
+    async fn acquire_owned(this: Arc<Self>, at: Site) -> OwnedAsyncMutexGuard<T> {
+        // SAFETY: `this` drops after the pending wait (an argument), or
+        // lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&this) };
+        let guard = unchecked(lock.acquire(at, false).await);
+        OwnedAsyncMutexGuard { guard, lock: this }
+    }
+
+    /// [`AsyncMutex::lock_owned`] from outside the runtime, blocking the
+    /// thread, as [`tokio::sync::Mutex::blocking_lock_owned`]; reports as
+    /// [`AsyncMutex::blocking_lock`] does.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncMutex;
+    ///
+    /// let lock = Arc::new(AsyncMutex::new(1));
+    /// let mut guard = lock.clone().blocking_lock_owned();
+    /// std::thread::spawn(move || *guard += 1).join().unwrap();
+    /// assert_eq!(*lock.blocking_lock(), 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_lock_owned(self: Arc<Self>) -> OwnedAsyncMutexGuard<T> {
+        let at = Location::caller();
+        // SAFETY: `self` lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&self) };
+        let guard = lock.blocking_acquire(at);
+        OwnedAsyncMutexGuard { guard, lock: self }
+    }
+
+    /// Takes the lock of a mutex in an `Arc` if it is free, as
+    /// [`tokio::sync::Mutex::try_lock_owned`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncMutex;
+    ///
+    /// let lock = Arc::new(AsyncMutex::new(0));
+    /// let held = lock.clone().try_lock_owned().unwrap();
+    /// assert!(lock.clone().try_lock_owned().is_err());
+    /// drop(held);
+    /// assert!(lock.try_lock_owned().is_ok());
+    /// ```
+    #[track_caller]
+    pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedAsyncMutexGuard<T>, TryLockError> {
+        let at = Location::caller();
+        // SAFETY: `self` lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&self) };
+        let guard = lock.try_acquire(at)?;
+        Ok(OwnedAsyncMutexGuard { guard, lock: self })
+    }
+}
+
 impl<T: Default> Default for AsyncMutex<T> {
     fn default() -> Self {
         AsyncMutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for AsyncMutex<T> {
+    fn from(value: T) -> Self {
+        AsyncMutex::new(value)
     }
 }
 
@@ -252,11 +485,241 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutex<T> {
     }
 }
 
-impl<T: ?Sized> Drop for AsyncMutexGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        if TRACK {
-            self.state.released();
+impl<'a, T: ?Sized> AsyncMutexGuard<'a, T> {
+    /// Narrows the guard to a part of the value, as
+    /// [`tokio::sync::MutexGuard::map`]; the mutex stays held. An
+    /// associated function, `AsyncMutexGuard::map(guard, f)`, so that it
+    /// does not hide a method of `T`.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncMutex::new((1, 2));
+    /// *AsyncMutexGuard::map(lock.lock().await, |pair| &mut pair.1) = 5;
+    /// assert_eq!(*lock.lock().await, (1, 5));
+    /// # }
+    /// ```
+    pub fn map<U, F>(this: Self, f: F) -> MappedAsyncMutexGuard<'a, U>
+    where
+        U: ?Sized,
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let (held, inner) = remap!(tokio::sync::MutexGuard::map, this.held, this.inner, f);
+        MappedAsyncMutexGuard { held, inner }
+    }
+
+    /// Narrows the guard to a part of the value if `f` finds one, as
+    /// [`tokio::sync::MutexGuard::try_map`]; gives the guard back if not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncMutex::new(vec![1]);
+    /// let guard = AsyncMutexGuard::try_map(lock.lock().await, |v| v.get_mut(3)).unwrap_err();
+    /// let mut first = AsyncMutexGuard::try_map(guard, |v| v.first_mut()).unwrap();
+    /// *first = 2;
+    /// drop(first);
+    /// assert_eq!(*lock.lock().await, [2]);
+    /// # }
+    /// ```
+    pub fn try_map<U, F>(this: Self, f: F) -> Result<MappedAsyncMutexGuard<'a, U>, Self>
+    where
+        U: ?Sized,
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match remap!(tokio::sync::MutexGuard::try_map, this.held, this.inner, f) {
+            (held, Ok(inner)) => Ok(MappedAsyncMutexGuard { held, inner }),
+            (held, Err(inner)) => Err(AsyncMutexGuard { held, inner }),
+        }
+    }
+}
+
+impl<'a, T: ?Sized> MappedAsyncMutexGuard<'a, T> {
+    /// Narrows the guard further, as
+    /// [`tokio::sync::MappedMutexGuard::map`].
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard, MappedAsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncMutex::new(((1, 2), 3));
+    /// let inner = AsyncMutexGuard::map(lock.lock().await, |t| &mut t.0);
+    /// *MappedAsyncMutexGuard::map(inner, |pair| &mut pair.1) = 7;
+    /// assert_eq!(*lock.lock().await, ((1, 7), 3));
+    /// # }
+    /// ```
+    pub fn map<U, F>(this: Self, f: F) -> MappedAsyncMutexGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let (held, inner) = remap!(tokio::sync::MappedMutexGuard::map, this.held, this.inner, f);
+        MappedAsyncMutexGuard { held, inner }
+    }
+
+    /// Narrows the guard further if `f` finds a part, as
+    /// [`tokio::sync::MappedMutexGuard::try_map`]; gives it back if not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard, MappedAsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncMutex::new((vec![1], 0));
+    /// let list = AsyncMutexGuard::map(lock.lock().await, |t| &mut t.0);
+    /// let list = MappedAsyncMutexGuard::try_map(list, |v| v.get_mut(1)).unwrap_err();
+    /// assert_eq!(*list, [1]);
+    /// # }
+    /// ```
+    pub fn try_map<U, F>(this: Self, f: F) -> Result<MappedAsyncMutexGuard<'a, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match remap!(tokio::sync::MappedMutexGuard::try_map, this.held, this.inner, f) {
+            (held, Ok(inner)) => Ok(MappedAsyncMutexGuard { held, inner }),
+            (held, Err(inner)) => Err(MappedAsyncMutexGuard { held, inner }),
+        }
+    }
+}
+
+impl<T: ?Sized + 'static> OwnedAsyncMutexGuard<T> {
+    /// Narrows the guard to a part of the value, as
+    /// [`tokio::sync::OwnedMutexGuard::map`]; the mutex stays held.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncMutex::new((1, 2)));
+    /// *OwnedAsyncMutexGuard::map(lock.clone().lock_owned().await, |p| &mut p.0) = 3;
+    /// assert_eq!(*lock.lock().await, (3, 2));
+    /// # }
+    /// ```
+    pub fn map<U, F>(this: Self, f: F) -> OwnedMappedAsyncMutexGuard<T, U>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        OwnedMappedAsyncMutexGuard {
+            guard: AsyncMutexGuard::map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// Narrows the guard to a part of the value if `f` finds one, as
+    /// [`tokio::sync::OwnedMutexGuard::try_map`]; gives it back if not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncMutex::new(vec![1]));
+    /// let guard = lock.clone().lock_owned().await;
+    /// let guard = OwnedAsyncMutexGuard::try_map(guard, |v| v.get_mut(1)).unwrap_err();
+    /// assert_eq!(*guard, [1]);
+    /// # }
+    /// ```
+    pub fn try_map<U, F>(this: Self, f: F) -> Result<OwnedMappedAsyncMutexGuard<T, U>, Self>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match AsyncMutexGuard::try_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedMappedAsyncMutexGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedAsyncMutexGuard {
+                guard,
+                lock: this.lock,
+            }),
+        }
+    }
+
+    /// The mutex this guard holds, as
+    /// [`tokio::sync::OwnedMutexGuard::mutex`] (an associated function, so
+    /// that it does not hide a method of `T`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard};
+    ///
+    /// let lock = Arc::new(AsyncMutex::with_name(0, "jobs"));
+    /// let guard = lock.clone().try_lock_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedAsyncMutexGuard::mutex(&guard), &lock));
+    /// ```
+    pub fn mutex(this: &Self) -> &Arc<AsyncMutex<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedAsyncMutexGuard<T, U> {
+    /// Narrows the guard further, as
+    /// [`tokio::sync::OwnedMappedMutexGuard::map`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard, OwnedMappedAsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncMutex::new(((1, 2), 3)));
+    /// let inner = OwnedAsyncMutexGuard::map(lock.clone().lock_owned().await, |t| &mut t.0);
+    /// *OwnedMappedAsyncMutexGuard::map(inner, |pair| &mut pair.0) = 9;
+    /// assert_eq!(*lock.lock().await, ((9, 2), 3));
+    /// # }
+    /// ```
+    pub fn map<S, F>(this: Self, f: F) -> OwnedMappedAsyncMutexGuard<T, S>
+    where
+        S: 'static,
+        F: FnOnce(&mut U) -> &mut S,
+    {
+        OwnedMappedAsyncMutexGuard {
+            guard: MappedAsyncMutexGuard::map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// Narrows the guard further if `f` finds a part, as
+    /// [`tokio::sync::OwnedMappedMutexGuard::try_map`]; gives it back if
+    /// not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncMutex, OwnedAsyncMutexGuard, OwnedMappedAsyncMutexGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncMutex::new((vec![1], 0)));
+    /// let list = OwnedAsyncMutexGuard::map(lock.clone().lock_owned().await, |t| &mut t.0);
+    /// let mut one = OwnedMappedAsyncMutexGuard::try_map(list, |v| v.get_mut(0)).unwrap();
+    /// *one = 4;
+    /// drop(one);
+    /// assert_eq!(lock.lock().await.0, [4]);
+    /// # }
+    /// ```
+    pub fn try_map<S, F>(this: Self, f: F) -> Result<OwnedMappedAsyncMutexGuard<T, S>, Self>
+    where
+        S: 'static,
+        F: FnOnce(&mut U) -> Option<&mut S>,
+    {
+        match MappedAsyncMutexGuard::try_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedMappedAsyncMutexGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedMappedAsyncMutexGuard {
+                guard,
+                lock: this.lock,
+            }),
         }
     }
 }
@@ -277,6 +740,87 @@ impl<T: ?Sized> DerefMut for AsyncMutexGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized> Deref for MappedAsyncMutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for MappedAsyncMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedAsyncMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized> Deref for OwnedAsyncMutexGuard<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> DerefMut for OwnedAsyncMutexGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedAsyncMutexGuard<T, U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedAsyncMutexGuard<T, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        &mut self.guard
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedMappedAsyncMutexGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MappedAsyncMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for OwnedAsyncMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedMappedAsyncMutexGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
     }
 }
 
@@ -311,8 +855,7 @@ pub struct AsyncRwLock<T: ?Sized> {
 /// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct AsyncRwLockReadGuard<'a, T: ?Sized> {
-    state: &'a LockState,
-    slot: usize,
+    held: Shared<'a>,
     inner: tokio::sync::RwLockReadGuard<'a, T>,
 }
 
@@ -328,8 +871,103 @@ pub struct AsyncRwLockReadGuard<'a, T: ?Sized> {
 /// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct AsyncRwLockWriteGuard<'a, T: ?Sized> {
-    state: &'a LockState,
+    held: Exclusive<'a>,
     inner: tokio::sync::RwLockWriteGuard<'a, T>,
+}
+
+/// Exclusive access to a part of an [`AsyncRwLock`]'s value, from
+/// [`AsyncRwLockWriteGuard::map`], as [`tokio::sync::RwLockMappedWriteGuard`].
+/// The lock stays held, and reported as taken where the original guard
+/// took it, until this drops.
+///
+/// ```
+/// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockWriteGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = AsyncRwLock::new((1, 2));
+/// let mut second: AsyncRwLockMappedWriteGuard<'_, i32> =
+///     AsyncRwLockWriteGuard::map(lock.write().await, |pair| &mut pair.1);
+/// *second = 3;
+/// assert!(lock.try_read().is_err());
+/// drop(second);
+/// assert_eq!(*lock.read().await, (1, 3));
+/// # }
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct AsyncRwLockMappedWriteGuard<'a, T: ?Sized> {
+    held: Exclusive<'a>,
+    inner: tokio::sync::RwLockMappedWriteGuard<'a, T>,
+}
+
+/// Shared access to (a `U` in) the value of an [`AsyncRwLock`] in an
+/// `Arc`, from [`AsyncRwLock::read_owned`], as
+/// [`tokio::sync::OwnedRwLockReadGuard`]. `T` must be `'static` (see
+/// [`AsyncMutex::lock_owned`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockReadGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = Arc::new(AsyncRwLock::new(5));
+/// let guard: OwnedAsyncRwLockReadGuard<i32> = lock.clone().read_owned().await;
+/// let seen = tokio::spawn(async move { *guard }).await.unwrap();
+/// assert_eq!(seen, 5);
+/// # }
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct OwnedAsyncRwLockReadGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
+    // First: drops, and unlocks, before the `Arc` it borrows from.
+    guard: AsyncRwLockReadGuard<'static, U>,
+    lock: Arc<AsyncRwLock<T>>,
+}
+
+/// Exclusive access to the value of an [`AsyncRwLock`] in an `Arc`, from
+/// [`AsyncRwLock::write_owned`], as [`tokio::sync::OwnedRwLockWriteGuard`].
+/// `T` must be `'static` (see [`AsyncMutex::lock_owned`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = Arc::new(AsyncRwLock::new(5));
+/// let mut guard: OwnedAsyncRwLockWriteGuard<i32> = lock.clone().write_owned().await;
+/// tokio::spawn(async move { *guard += 1 }).await.unwrap();
+/// assert_eq!(*lock.read().await, 6);
+/// # }
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct OwnedAsyncRwLockWriteGuard<T: ?Sized + 'static> {
+    // First: drops, and unlocks, before the `Arc` it borrows from.
+    guard: AsyncRwLockWriteGuard<'static, T>,
+    lock: Arc<AsyncRwLock<T>>,
+}
+
+/// An [`OwnedAsyncRwLockWriteGuard`] narrowed to a part of the value (a
+/// `U` in the `T`), from [`OwnedAsyncRwLockWriteGuard::map`], as
+/// [`tokio::sync::OwnedRwLockMappedWriteGuard`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let lock = Arc::new(AsyncRwLock::new((1, 2)));
+/// let mut first = OwnedAsyncRwLockWriteGuard::map(lock.clone().write_owned().await, |p| &mut p.0);
+/// tokio::spawn(async move { *first = 4 }).await.unwrap();
+/// assert_eq!(*lock.read().await, (4, 2));
+/// # }
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct OwnedAsyncRwLockMappedWriteGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
+    // First: drops, and unlocks, before the `Arc` it borrows from.
+    guard: AsyncRwLockMappedWriteGuard<'static, U>,
+    lock: Arc<AsyncRwLock<T>>,
 }
 
 impl<T> AsyncRwLock<T> {
@@ -351,6 +989,29 @@ impl<T> AsyncRwLock<T> {
         AsyncRwLock {
             state: LockState::new(name),
             inner: tokio::sync::RwLock::const_new(value),
+        }
+    }
+
+    /// A new, unlocked lock, unnamed in reports, that lets at most
+    /// `max_reads` readers in at once, as
+    /// [`tokio::sync::RwLock::with_max_readers`] (and `const`, as
+    /// [`tokio::sync::RwLock::const_with_max_readers`]).
+    ///
+    /// # Panics
+    ///
+    /// If `max_reads` is 0 or more than `u32::MAX >> 3`, as tokio's.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// static TWO_AT_ONCE: AsyncRwLock<u8> = AsyncRwLock::with_max_readers(0, 2);
+    /// let (_a, _b) = (TWO_AT_ONCE.try_read().unwrap(), TWO_AT_ONCE.try_read().unwrap());
+    /// assert!(TWO_AT_ONCE.try_read().is_err());
+    /// ```
+    pub const fn with_max_readers(value: T, max_reads: u32) -> Self {
+        AsyncRwLock {
+            state: LockState::new(""),
+            inner: tokio::sync::RwLock::const_with_max_readers(value, max_reads),
         }
     }
 
@@ -387,12 +1048,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     #[track_caller]
     pub fn read(&self) -> impl Future<Output = AsyncRwLockReadGuard<'_, T>> + '_ {
         let at = Location::caller();
-        async move {
-            match self.acquire_read(at, false).await {
-                Ok(guard) => guard,
-                Err(_) => unreachable!("unchecked acquisitions report and wait"),
-            }
-        }
+        async move { unchecked(self.acquire_read(at, false).await) }
     }
 
     /// [`AsyncRwLock::read`] that returns the [`Deadlock`] instead of
@@ -401,9 +1057,11 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::AsyncRwLock::new(0);
     /// let _w = lock.write().await;
     /// assert!(lock.read_checked().await.is_err());
+    /// # }
     /// # }
     /// ```
     #[track_caller]
@@ -427,12 +1085,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     #[track_caller]
     pub fn write(&self) -> impl Future<Output = AsyncRwLockWriteGuard<'_, T>> + '_ {
         let at = Location::caller();
-        async move {
-            match self.acquire_write(at, false).await {
-                Ok(guard) => guard,
-                Err(_) => unreachable!("unchecked acquisitions report and wait"),
-            }
-        }
+        async move { unchecked(self.acquire_write(at, false).await) }
     }
 
     /// [`AsyncRwLock::write`] that returns the [`Deadlock`] instead of
@@ -441,9 +1094,11 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
+    /// # #[cfg(not(feature = "plain-locks"))] {
     /// let lock = monitor_runtime::sync::AsyncRwLock::new(0);
     /// let _r = lock.read().await;
     /// assert!(lock.write_checked().await.is_err());
+    /// # }
     /// # }
     /// ```
     #[track_caller]
@@ -451,6 +1106,65 @@ impl<T: ?Sized> AsyncRwLock<T> {
         &self,
     ) -> impl Future<Output = Result<AsyncRwLockWriteGuard<'_, T>, Deadlock>> + '_ {
         self.acquire_write(Location::caller(), true)
+    }
+
+    /// Shared access from outside the runtime, blocking the thread, as
+    /// [`tokio::sync::RwLock::blocking_read`] (which panics in an async
+    /// context); a deadlock is reported as for [`AsyncMutex::lock`], with
+    /// the thread as the waiter.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::AsyncRwLock::new(1);
+    /// let (a, b) = (lock.blocking_read(), lock.blocking_read());
+    /// assert_eq!(*a + *b, 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_read(&self) -> AsyncRwLockReadGuard<'_, T> {
+        let at = Location::caller();
+        if !TRACK {
+            return self.wrap_read(self.inner.blocking_read(), 0, at);
+        }
+        let me = task_holder();
+        let inner = match self.inner.try_read() {
+            Ok(inner) => inner,
+            Err(_) => {
+                let waiting = unchecked(before_wait(&self.state, me, at, Want::Shared, false));
+                let inner = self.inner.blocking_read();
+                drop(waiting);
+                inner
+            }
+        };
+        self.wrap_read(inner, me, at)
+    }
+
+    /// Exclusive access from outside the runtime, blocking the thread, as
+    /// [`tokio::sync::RwLock::blocking_write`] (which panics in an async
+    /// context); a deadlock is reported as for [`AsyncMutex::lock`], with
+    /// the thread as the waiter.
+    ///
+    /// ```
+    /// let lock = monitor_runtime::sync::AsyncRwLock::new(1);
+    /// *lock.blocking_write() += 1;
+    /// assert_eq!(*lock.blocking_read(), 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_write(&self) -> AsyncRwLockWriteGuard<'_, T> {
+        let at = Location::caller();
+        if !TRACK {
+            return self.write_guard(self.inner.blocking_write());
+        }
+        let me = task_holder();
+        let inner = match self.inner.try_write() {
+            Ok(inner) => inner,
+            Err(_) => {
+                let waiting = unchecked(before_wait(&self.state, me, at, Want::Exclusive, false));
+                let inner = self.inner.blocking_write();
+                drop(waiting);
+                inner
+            }
+        };
+        self.state.acquired(me, at);
+        self.write_guard(inner)
     }
 
     /// Shared access if no writer holds or waits for the lock, as
@@ -462,7 +1176,10 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// ```
     #[track_caller]
     pub fn try_read(&self) -> Result<AsyncRwLockReadGuard<'_, T>, TryLockError> {
-        let at = Location::caller();
+        self.try_acquire_read(Location::caller())
+    }
+
+    fn try_acquire_read(&self, at: Site) -> Result<AsyncRwLockReadGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_read()?;
         Ok(self.wrap_read(inner, if TRACK { task_holder() } else { 0 }, at))
     }
@@ -479,15 +1196,15 @@ impl<T: ?Sized> AsyncRwLock<T> {
     /// ```
     #[track_caller]
     pub fn try_write(&self) -> Result<AsyncRwLockWriteGuard<'_, T>, TryLockError> {
-        let at = Location::caller();
+        self.try_acquire_write(Location::caller())
+    }
+
+    fn try_acquire_write(&self, at: Site) -> Result<AsyncRwLockWriteGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_write()?;
         if TRACK {
             self.state.acquired(task_holder(), at);
         }
-        Ok(AsyncRwLockWriteGuard {
-            state: &self.state,
-            inner,
-        })
+        Ok(self.write_guard(inner))
     }
 
     /// The value, through `&mut`: no locking needed.
@@ -513,8 +1230,20 @@ impl<T: ?Sized> AsyncRwLock<T> {
             UNTRACKED
         };
         AsyncRwLockReadGuard {
-            state: &self.state,
-            slot,
+            held: Shared {
+                state: &self.state,
+                slot,
+            },
+            inner,
+        }
+    }
+
+    fn write_guard<'a>(
+        &'a self,
+        inner: tokio::sync::RwLockWriteGuard<'a, T>,
+    ) -> AsyncRwLockWriteGuard<'a, T> {
+        AsyncRwLockWriteGuard {
+            held: Exclusive(&self.state),
             inner,
         }
     }
@@ -555,16 +1284,126 @@ impl<T: ?Sized> AsyncRwLock<T> {
         if TRACK {
             self.state.acquired(me, at);
         }
-        Ok(AsyncRwLockWriteGuard {
-            state: &self.state,
-            inner,
-        })
+        Ok(self.write_guard(inner))
+    }
+}
+
+impl<T: ?Sized + 'static> AsyncRwLock<T> {
+    /// Shared access to a lock in an `Arc`, as
+    /// [`tokio::sync::RwLock::read_owned`]: the guard keeps the `Arc`, so
+    /// it is `'static`. Reports as [`AsyncRwLock::read`] does. `T` must be
+    /// `'static`, unlike tokio's (see [`AsyncMutex::lock_owned`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let guard = lock.clone().read_owned().await;
+    /// assert_eq!(tokio::spawn(async move { *guard + 1 }).await.unwrap(), 2);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn read_owned(self: Arc<Self>) -> impl Future<Output = OwnedAsyncRwLockReadGuard<T>> {
+        Self::acquire_read_owned(self, Location::caller())
+    }
+
+    async fn acquire_read_owned(this: Arc<Self>, at: Site) -> OwnedAsyncRwLockReadGuard<T> {
+        // SAFETY: `this` drops after the pending wait (an argument), or
+        // lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&this) };
+        let guard = unchecked(lock.acquire_read(at, false).await);
+        OwnedAsyncRwLockReadGuard { guard, lock: this }
+    }
+
+    /// Exclusive access to a lock in an `Arc`, as
+    /// [`tokio::sync::RwLock::write_owned`]: the guard keeps the `Arc`, so
+    /// it is `'static`. Reports as [`AsyncRwLock::write`] does. `T` must be
+    /// `'static`, unlike tokio's (see [`AsyncMutex::lock_owned`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let mut guard = lock.clone().write_owned().await;
+    /// tokio::spawn(async move { *guard = 3 }).await.unwrap();
+    /// assert_eq!(*lock.read().await, 3);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn write_owned(self: Arc<Self>) -> impl Future<Output = OwnedAsyncRwLockWriteGuard<T>> {
+        Self::acquire_write_owned(self, Location::caller())
+    }
+
+    async fn acquire_write_owned(this: Arc<Self>, at: Site) -> OwnedAsyncRwLockWriteGuard<T> {
+        // SAFETY: `this` drops after the pending wait (an argument), or
+        // lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&this) };
+        let guard = unchecked(lock.acquire_write(at, false).await);
+        OwnedAsyncRwLockWriteGuard { guard, lock: this }
+    }
+
+    /// Shared access to a lock in an `Arc` if no writer holds or waits for
+    /// it, as [`tokio::sync::RwLock::try_read_owned`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let reading = lock.clone().try_read_owned().unwrap();
+    /// assert!(lock.clone().try_write_owned().is_err());
+    /// assert_eq!(*reading, 1);
+    /// ```
+    #[track_caller]
+    pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedAsyncRwLockReadGuard<T>, TryLockError> {
+        let at = Location::caller();
+        // SAFETY: `self` lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&self) };
+        let guard = lock.try_acquire_read(at)?;
+        Ok(OwnedAsyncRwLockReadGuard { guard, lock: self })
+    }
+
+    /// Exclusive access to a lock in an `Arc` if nobody holds it, as
+    /// [`tokio::sync::RwLock::try_write_owned`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let mut writing = lock.clone().try_write_owned().unwrap();
+    /// assert!(lock.clone().try_read_owned().is_err());
+    /// *writing = 2;
+    /// drop(writing);
+    /// assert_eq!(*lock.try_read().unwrap(), 2);
+    /// ```
+    #[track_caller]
+    pub fn try_write_owned(
+        self: Arc<Self>,
+    ) -> Result<OwnedAsyncRwLockWriteGuard<T>, TryLockError> {
+        let at = Location::caller();
+        // SAFETY: `self` lives on in the guard, after the borrowed guard.
+        let lock = unsafe { unbound(&self) };
+        let guard = lock.try_acquire_write(at)?;
+        Ok(OwnedAsyncRwLockWriteGuard { guard, lock: self })
     }
 }
 
 impl<T: Default> Default for AsyncRwLock<T> {
     fn default() -> Self {
         AsyncRwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for AsyncRwLock<T> {
+    fn from(value: T) -> Self {
+        AsyncRwLock::new(value)
     }
 }
 
@@ -577,19 +1416,642 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLock<T> {
     }
 }
 
-impl<T: ?Sized> Drop for AsyncRwLockReadGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        self.state.read_released(self.slot);
+impl<'a, T: ?Sized> AsyncRwLockReadGuard<'a, T> {
+    /// Narrows the guard to a part of the value, as
+    /// [`tokio::sync::RwLockReadGuard::map`]; the lock stays held (an
+    /// associated function, so that it does not hide a method of `T`).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockReadGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new((1, "one"));
+    /// let name = AsyncRwLockReadGuard::map(lock.read().await, |pair| &pair.1);
+    /// assert_eq!(*name, "one");
+    /// assert!(lock.try_write().is_err());
+    /// # }
+    /// ```
+    pub fn map<F, U>(this: Self, f: F) -> AsyncRwLockReadGuard<'a, U>
+    where
+        U: ?Sized,
+        F: FnOnce(&T) -> &U,
+    {
+        let (held, inner) = remap!(tokio::sync::RwLockReadGuard::map, this.held, this.inner, f);
+        AsyncRwLockReadGuard { held, inner }
+    }
+
+    /// Narrows the guard to a part of the value if `f` finds one, as
+    /// [`tokio::sync::RwLockReadGuard::try_map`]; gives it back if not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockReadGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(vec![1, 2]);
+    /// let last = AsyncRwLockReadGuard::try_map(lock.read().await, |v| v.last()).unwrap();
+    /// assert_eq!(*last, 2);
+    /// # }
+    /// ```
+    pub fn try_map<F, U>(this: Self, f: F) -> Result<AsyncRwLockReadGuard<'a, U>, Self>
+    where
+        U: ?Sized,
+        F: FnOnce(&T) -> Option<&U>,
+    {
+        match remap!(tokio::sync::RwLockReadGuard::try_map, this.held, this.inner, f) {
+            (held, Ok(inner)) => Ok(AsyncRwLockReadGuard { held, inner }),
+            (held, Err(inner)) => Err(AsyncRwLockReadGuard { held, inner }),
+        }
     }
 }
 
-impl<T: ?Sized> Drop for AsyncRwLockWriteGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        if TRACK {
-            self.state.released();
+impl<'a, T: ?Sized> AsyncRwLockWriteGuard<'a, T> {
+    /// Narrows the guard to a part of the value, as
+    /// [`tokio::sync::RwLockWriteGuard::map`]; the lock stays held
+    /// exclusively (an associated function, so that it does not hide a
+    /// method of `T`).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new((1, 2));
+    /// *AsyncRwLockWriteGuard::map(lock.write().await, |pair| &mut pair.0) = 5;
+    /// assert_eq!(*lock.read().await, (5, 2));
+    /// # }
+    /// ```
+    pub fn map<F, U>(this: Self, f: F) -> AsyncRwLockMappedWriteGuard<'a, U>
+    where
+        U: ?Sized,
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let (held, inner) = remap!(tokio::sync::RwLockWriteGuard::map, this.held, this.inner, f);
+        AsyncRwLockMappedWriteGuard { held, inner }
+    }
+
+    /// Narrows the guard to a part of the value if `f` finds one, as
+    /// [`tokio::sync::RwLockWriteGuard::try_map`]; gives it back if not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(vec![1]);
+    /// let guard = AsyncRwLockWriteGuard::try_map(lock.write().await, |v| v.get_mut(2));
+    /// let mut guard = guard.unwrap_err();
+    /// guard.push(2);
+    /// drop(guard);
+    /// assert_eq!(*lock.read().await, [1, 2]);
+    /// # }
+    /// ```
+    pub fn try_map<F, U>(this: Self, f: F) -> Result<AsyncRwLockMappedWriteGuard<'a, U>, Self>
+    where
+        U: ?Sized,
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match remap!(tokio::sync::RwLockWriteGuard::try_map, this.held, this.inner, f) {
+            (held, Ok(inner)) => Ok(AsyncRwLockMappedWriteGuard { held, inner }),
+            (held, Err(inner)) => Err(AsyncRwLockWriteGuard { held, inner }),
         }
+    }
+
+    /// Turns exclusive access into shared access without letting a writer
+    /// in between, as [`tokio::sync::RwLockWriteGuard::downgrade`]. The
+    /// holder is now a reader, taken here. Its reader record is written
+    /// before tokio's downgrade and its exclusive record erased after, so
+    /// the lock never looks free while it is held.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = monitor_runtime::sync::AsyncRwLock::new(1);
+    /// let mut writing = lock.write().await;
+    /// *writing = 2;
+    /// let reading = writing.downgrade();
+    /// assert_eq!(*lock.try_read().unwrap(), 2);
+    /// assert!(lock.try_write().is_err());
+    /// drop(reading);
+    /// assert!(lock.try_write().is_ok());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn downgrade(self) -> AsyncRwLockReadGuard<'a, T> {
+        let held = self.reader_record(Location::caller());
+        let inner = self.inner.downgrade();
+        drop(self.held);
+        AsyncRwLockReadGuard { held, inner }
+    }
+
+    /// [`AsyncRwLockWriteGuard::downgrade`] and [`AsyncRwLockReadGuard::map`]
+    /// in one step, as [`tokio::sync::RwLockWriteGuard::downgrade_map`]
+    /// (`f` still runs with exclusive access); recorded as `downgrade` is.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new((1, 2));
+    /// let second = AsyncRwLockWriteGuard::downgrade_map(lock.write().await, |p| &p.1);
+    /// assert_eq!(*second, lock.try_read().unwrap().1);
+    /// assert!(lock.try_write().is_err());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn downgrade_map<F, U>(this: Self, f: F) -> AsyncRwLockReadGuard<'a, U>
+    where
+        U: ?Sized,
+        F: FnOnce(&T) -> &U,
+    {
+        let shared = this.reader_record(Location::caller());
+        let ((held, exclusive), inner) = remap!(
+            tokio::sync::RwLockWriteGuard::downgrade_map,
+            (shared, this.held),
+            this.inner,
+            f
+        );
+        drop(exclusive);
+        AsyncRwLockReadGuard { held, inner }
+    }
+
+    /// [`AsyncRwLockWriteGuard::downgrade_map`] if `f` finds a part, as
+    /// [`tokio::sync::RwLockWriteGuard::try_downgrade_map`]; gives the
+    /// write guard back, still exclusive, if not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(vec![1]);
+    /// let writing = lock.write().await;
+    /// let writing = AsyncRwLockWriteGuard::try_downgrade_map(writing, |v| v.get(1)).unwrap_err();
+    /// assert!(lock.try_read().is_err());
+    /// let first = AsyncRwLockWriteGuard::try_downgrade_map(writing, |v| v.first()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// assert!(lock.try_read().is_ok());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn try_downgrade_map<F, U>(this: Self, f: F) -> Result<AsyncRwLockReadGuard<'a, U>, Self>
+    where
+        U: ?Sized,
+        F: FnOnce(&T) -> Option<&U>,
+    {
+        let shared = this.reader_record(Location::caller());
+        match remap!(
+            tokio::sync::RwLockWriteGuard::try_downgrade_map,
+            (shared, this.held),
+            this.inner,
+            f
+        ) {
+            ((held, exclusive), Ok(inner)) => {
+                drop(exclusive);
+                Ok(AsyncRwLockReadGuard { held, inner })
+            }
+            ((shared, held), Err(inner)) => {
+                drop(shared);
+                Err(AsyncRwLockWriteGuard { held, inner })
+            }
+        }
+    }
+
+    /// The guard as a mapped guard of the whole value, as
+    /// [`tokio::sync::RwLockWriteGuard::into_mapped`].
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(1);
+    /// let mut all: AsyncRwLockMappedWriteGuard<'_, i32> =
+    ///     AsyncRwLockWriteGuard::into_mapped(lock.write().await);
+    /// *all = 2;
+    /// drop(all);
+    /// assert_eq!(*lock.read().await, 2);
+    /// # }
+    /// ```
+    pub fn into_mapped(this: Self) -> AsyncRwLockMappedWriteGuard<'a, T> {
+        AsyncRwLockMappedWriteGuard {
+            held: this.held,
+            inner: tokio::sync::RwLockWriteGuard::into_mapped(this.inner),
+        }
+    }
+
+    /// The record of the reader this writer is about to become, written
+    /// while the exclusive record still stands.
+    fn reader_record(&self, at: Site) -> Shared<'a> {
+        let state = self.held.0;
+        let slot = if TRACK {
+            state.read_acquired(task_holder(), at)
+        } else {
+            UNTRACKED
+        };
+        Shared { state, slot }
+    }
+}
+
+impl<'a, T: ?Sized> AsyncRwLockMappedWriteGuard<'a, T> {
+    /// Narrows the guard further, as
+    /// [`tokio::sync::RwLockMappedWriteGuard::map`].
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new(((1, 2), 3));
+    /// let inner = AsyncRwLockWriteGuard::map(lock.write().await, |t| &mut t.0);
+    /// *AsyncRwLockMappedWriteGuard::map(inner, |pair| &mut pair.1) = 8;
+    /// assert_eq!(*lock.read().await, ((1, 8), 3));
+    /// # }
+    /// ```
+    pub fn map<F, U>(this: Self, f: F) -> AsyncRwLockMappedWriteGuard<'a, U>
+    where
+        U: ?Sized,
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let (held, inner) = remap!(
+            tokio::sync::RwLockMappedWriteGuard::map,
+            this.held,
+            this.inner,
+            f
+        );
+        AsyncRwLockMappedWriteGuard { held, inner }
+    }
+
+    /// Narrows the guard further if `f` finds a part, as
+    /// [`tokio::sync::RwLockMappedWriteGuard::try_map`]; gives it back if
+    /// not.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = AsyncRwLock::new((vec![1], 0));
+    /// let list = AsyncRwLockWriteGuard::map(lock.write().await, |t| &mut t.0);
+    /// let mut one = AsyncRwLockMappedWriteGuard::try_map(list, |v| v.get_mut(0)).unwrap();
+    /// *one = 6;
+    /// drop(one);
+    /// assert_eq!(lock.read().await.0, [6]);
+    /// # }
+    /// ```
+    pub fn try_map<F, U>(this: Self, f: F) -> Result<AsyncRwLockMappedWriteGuard<'a, U>, Self>
+    where
+        U: ?Sized,
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match remap!(
+            tokio::sync::RwLockMappedWriteGuard::try_map,
+            this.held,
+            this.inner,
+            f
+        ) {
+            (held, Ok(inner)) => Ok(AsyncRwLockMappedWriteGuard { held, inner }),
+            (held, Err(inner)) => Err(AsyncRwLockMappedWriteGuard { held, inner }),
+        }
+    }
+}
+
+impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedAsyncRwLockReadGuard<T, U> {
+    /// Narrows the guard to a part of the value, as
+    /// [`tokio::sync::OwnedRwLockReadGuard::map`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockReadGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new((1, 2)));
+    /// let second = OwnedAsyncRwLockReadGuard::map(lock.clone().read_owned().await, |p| &p.1);
+    /// assert_eq!(*second, 2);
+    /// # }
+    /// ```
+    pub fn map<F, V>(this: Self, f: F) -> OwnedAsyncRwLockReadGuard<T, V>
+    where
+        V: ?Sized + 'static,
+        F: FnOnce(&U) -> &V,
+    {
+        OwnedAsyncRwLockReadGuard {
+            guard: AsyncRwLockReadGuard::map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// Narrows the guard to a part of the value if `f` finds one, as
+    /// [`tokio::sync::OwnedRwLockReadGuard::try_map`]; gives it back if
+    /// not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockReadGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new(vec![1]));
+    /// let all = lock.clone().read_owned().await;
+    /// let all = OwnedAsyncRwLockReadGuard::try_map(all, |v| v.get(5)).unwrap_err();
+    /// assert_eq!(*all, [1]);
+    /// # }
+    /// ```
+    pub fn try_map<F, V>(this: Self, f: F) -> Result<OwnedAsyncRwLockReadGuard<T, V>, Self>
+    where
+        V: ?Sized + 'static,
+        F: FnOnce(&U) -> Option<&V>,
+    {
+        match AsyncRwLockReadGuard::try_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedAsyncRwLockReadGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedAsyncRwLockReadGuard {
+                guard,
+                lock: this.lock,
+            }),
+        }
+    }
+
+    /// The lock this guard holds, as
+    /// [`tokio::sync::OwnedRwLockReadGuard::rwlock`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockReadGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(0));
+    /// let guard = lock.clone().try_read_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedAsyncRwLockReadGuard::rwlock(&guard), &lock));
+    /// ```
+    pub fn rwlock(this: &Self) -> &Arc<AsyncRwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized + 'static> OwnedAsyncRwLockWriteGuard<T> {
+    /// Narrows the guard to a part of the value, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::map`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new((1, 2)));
+    /// *OwnedAsyncRwLockWriteGuard::map(lock.clone().write_owned().await, |p| &mut p.1) = 0;
+    /// assert_eq!(*lock.read().await, (1, 0));
+    /// # }
+    /// ```
+    pub fn map<F, U>(this: Self, f: F) -> OwnedAsyncRwLockMappedWriteGuard<T, U>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        OwnedAsyncRwLockMappedWriteGuard {
+            guard: AsyncRwLockWriteGuard::map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// Narrows the guard to a part of the value if `f` finds one, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::try_map`]; gives it back if
+    /// not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new(vec![1]));
+    /// let all = lock.clone().write_owned().await;
+    /// let mut one = OwnedAsyncRwLockWriteGuard::try_map(all, |v| v.first_mut()).unwrap();
+    /// *one = 2;
+    /// drop(one);
+    /// assert_eq!(*lock.read().await, [2]);
+    /// # }
+    /// ```
+    pub fn try_map<F, U>(this: Self, f: F) -> Result<OwnedAsyncRwLockMappedWriteGuard<T, U>, Self>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match AsyncRwLockWriteGuard::try_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedAsyncRwLockMappedWriteGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedAsyncRwLockWriteGuard {
+                guard,
+                lock: this.lock,
+            }),
+        }
+    }
+
+    /// Turns exclusive access into shared access without letting a writer
+    /// in between, as [`tokio::sync::OwnedRwLockWriteGuard::downgrade`];
+    /// recorded as [`AsyncRwLockWriteGuard::downgrade`] does.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let reading = lock.clone().try_write_owned().unwrap().downgrade();
+    /// assert!(lock.try_read().is_ok());
+    /// assert!(lock.try_write().is_err());
+    /// drop(reading);
+    /// assert!(lock.try_write().is_ok());
+    /// ```
+    #[track_caller]
+    pub fn downgrade(self) -> OwnedAsyncRwLockReadGuard<T> {
+        OwnedAsyncRwLockReadGuard {
+            guard: self.guard.downgrade(),
+            lock: self.lock,
+        }
+    }
+
+    /// [`OwnedAsyncRwLockWriteGuard::downgrade`] and
+    /// [`OwnedAsyncRwLockReadGuard::map`] in one step, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::downgrade_map`]; recorded as
+    /// [`AsyncRwLockWriteGuard::downgrade`] is.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new((1, 2)));
+    /// let writing = lock.clone().try_write_owned().unwrap();
+    /// let first = OwnedAsyncRwLockWriteGuard::downgrade_map(writing, |p| &p.0);
+    /// assert_eq!(*first, 1);
+    /// assert!(lock.try_read().is_ok() && lock.try_write().is_err());
+    /// ```
+    #[track_caller]
+    pub fn downgrade_map<F, U>(this: Self, f: F) -> OwnedAsyncRwLockReadGuard<T, U>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&T) -> &U,
+    {
+        OwnedAsyncRwLockReadGuard {
+            guard: AsyncRwLockWriteGuard::downgrade_map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// [`OwnedAsyncRwLockWriteGuard::downgrade_map`] if `f` finds a part,
+    /// as [`tokio::sync::OwnedRwLockWriteGuard::try_downgrade_map`]; gives
+    /// the write guard back if not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(vec![1]));
+    /// let writing = lock.clone().try_write_owned().unwrap();
+    /// let writing = OwnedAsyncRwLockWriteGuard::try_downgrade_map(writing, |v| v.get(4));
+    /// assert!(writing.is_err());
+    /// assert!(lock.try_read().is_err());
+    /// ```
+    #[track_caller]
+    pub fn try_downgrade_map<F, U>(this: Self, f: F) -> Result<OwnedAsyncRwLockReadGuard<T, U>, Self>
+    where
+        U: ?Sized + 'static,
+        F: FnOnce(&T) -> Option<&U>,
+    {
+        match AsyncRwLockWriteGuard::try_downgrade_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedAsyncRwLockReadGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedAsyncRwLockWriteGuard {
+                guard,
+                lock: this.lock,
+            }),
+        }
+    }
+
+    /// The guard as a mapped guard of the whole value, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::into_mapped`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(1));
+    /// let mut all = OwnedAsyncRwLockWriteGuard::into_mapped(lock.clone().try_write_owned().unwrap());
+    /// *all = 2;
+    /// drop(all);
+    /// assert_eq!(*lock.try_read().unwrap(), 2);
+    /// ```
+    pub fn into_mapped(this: Self) -> OwnedAsyncRwLockMappedWriteGuard<T> {
+        OwnedAsyncRwLockMappedWriteGuard {
+            guard: AsyncRwLockWriteGuard::into_mapped(this.guard),
+            lock: this.lock,
+        }
+    }
+
+    /// The lock this guard holds, as
+    /// [`tokio::sync::OwnedRwLockWriteGuard::rwlock`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{AsyncRwLock, OwnedAsyncRwLockWriteGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new(0));
+    /// let guard = lock.clone().try_write_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedAsyncRwLockWriteGuard::rwlock(&guard), &lock));
+    /// ```
+    pub fn rwlock(this: &Self) -> &Arc<AsyncRwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedAsyncRwLockMappedWriteGuard<T, U> {
+    /// Narrows the guard further, as
+    /// [`tokio::sync::OwnedRwLockMappedWriteGuard::map`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{
+    ///     AsyncRwLock, OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockWriteGuard,
+    /// };
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new(((1, 2), 3)));
+    /// let inner = OwnedAsyncRwLockWriteGuard::map(lock.clone().write_owned().await, |t| &mut t.0);
+    /// *OwnedAsyncRwLockMappedWriteGuard::map(inner, |pair| &mut pair.0) = 7;
+    /// assert_eq!(*lock.read().await, ((7, 2), 3));
+    /// # }
+    /// ```
+    pub fn map<F, V>(this: Self, f: F) -> OwnedAsyncRwLockMappedWriteGuard<T, V>
+    where
+        V: ?Sized + 'static,
+        F: FnOnce(&mut U) -> &mut V,
+    {
+        OwnedAsyncRwLockMappedWriteGuard {
+            guard: AsyncRwLockMappedWriteGuard::map(this.guard, f),
+            lock: this.lock,
+        }
+    }
+
+    /// Narrows the guard further if `f` finds a part, as
+    /// [`tokio::sync::OwnedRwLockMappedWriteGuard::try_map`]; gives it back
+    /// if not.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{
+    ///     AsyncRwLock, OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockWriteGuard,
+    /// };
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let lock = Arc::new(AsyncRwLock::new((vec![1], 0)));
+    /// let list = OwnedAsyncRwLockWriteGuard::map(lock.clone().write_owned().await, |t| &mut t.0);
+    /// let list = OwnedAsyncRwLockMappedWriteGuard::try_map(list, |v| v.get_mut(3)).unwrap_err();
+    /// assert_eq!(*list, [1]);
+    /// # }
+    /// ```
+    pub fn try_map<F, V>(this: Self, f: F) -> Result<OwnedAsyncRwLockMappedWriteGuard<T, V>, Self>
+    where
+        V: ?Sized + 'static,
+        F: FnOnce(&mut U) -> Option<&mut V>,
+    {
+        match AsyncRwLockMappedWriteGuard::try_map(this.guard, f) {
+            Ok(guard) => Ok(OwnedAsyncRwLockMappedWriteGuard {
+                guard,
+                lock: this.lock,
+            }),
+            Err(guard) => Err(OwnedAsyncRwLockMappedWriteGuard {
+                guard,
+                lock: this.lock,
+            }),
+        }
+    }
+
+    /// The lock this guard holds, as
+    /// [`tokio::sync::OwnedRwLockMappedWriteGuard::rwlock`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use monitor_runtime::sync::{
+    ///     AsyncRwLock, OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockWriteGuard,
+    /// };
+    ///
+    /// let lock = Arc::new(AsyncRwLock::new((0, 1)));
+    /// let guard = lock.clone().try_write_owned().unwrap();
+    /// let guard = OwnedAsyncRwLockWriteGuard::map(guard, |p| &mut p.0);
+    /// assert!(Arc::ptr_eq(OwnedAsyncRwLockMappedWriteGuard::rwlock(&guard), &lock));
+    /// ```
+    pub fn rwlock(this: &Self) -> &Arc<AsyncRwLock<T>> {
+        &this.lock
     }
 }
 
@@ -613,6 +2075,52 @@ impl<T: ?Sized> DerefMut for AsyncRwLockWriteGuard<'_, T> {
     }
 }
 
+impl<T: ?Sized> Deref for AsyncRwLockMappedWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for AsyncRwLockMappedWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedAsyncRwLockReadGuard<T, U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> Deref for OwnedAsyncRwLockWriteGuard<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> DerefMut for OwnedAsyncRwLockWriteGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedAsyncRwLockMappedWriteGuard<T, U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> DerefMut for OwnedAsyncRwLockMappedWriteGuard<T, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        &mut self.guard
+    }
+}
+
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockReadGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.inner, f)
@@ -622,5 +2130,129 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockReadGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockWriteGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockMappedWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockReadGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockWriteGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockMappedWriteGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockMappedWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockReadGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockWriteGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockMappedWriteGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.guard, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<G: Send + Sync>() {}
+    fn send<G: Send>() {}
+
+    /// The owned guards are `Send` and `Sync` where tokio's are.
+    #[test]
+    fn owned_guards_cross_threads_as_tokios_do() {
+        send_sync::<OwnedAsyncMutexGuard<Vec<u8>>>();
+        send_sync::<OwnedMappedAsyncMutexGuard<Vec<u8>, u8>>();
+        send_sync::<OwnedAsyncRwLockReadGuard<Vec<u8>, [u8]>>();
+        send_sync::<OwnedAsyncRwLockWriteGuard<Vec<u8>>>();
+        send_sync::<OwnedAsyncRwLockMappedWriteGuard<Vec<u8>, u8>>();
+        // Not `Sync`, as tokio's: a `Cell` shared through the guard.
+        send::<OwnedAsyncMutexGuard<std::cell::Cell<u8>>>();
+        send::<tokio::sync::OwnedMutexGuard<std::cell::Cell<u8>>>();
+    }
+
+    #[test]
+    fn locks_come_from_their_value_as_tokios_do() {
+        assert_eq!(AsyncMutex::from(3).into_inner(), 3);
+        assert_eq!(AsyncRwLock::from(4).into_inner(), 4);
+    }
+
+    #[test]
+    fn guards_display_their_value_as_tokios_do() {
+        let lock = Arc::new(AsyncMutex::new(7));
+        assert_eq!(lock.try_lock().unwrap().to_string(), "7");
+        let owned = lock.clone().try_lock_owned().unwrap();
+        assert_eq!(OwnedAsyncMutexGuard::map(owned, |n| n).to_string(), "7");
+        let rw = Arc::new(AsyncRwLock::new("seven"));
+        assert_eq!(rw.try_read().unwrap().to_string(), "seven");
+        assert_eq!(rw.clone().try_write_owned().unwrap().to_string(), "seven");
+    }
+
+    /// A closure that panics in `map` leaves neither the lock nor its
+    /// record held.
+    #[test]
+    fn a_panic_in_map_lets_go_of_everything() {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+
+        let lock = AsyncRwLock::new(1);
+        let guard = lock.try_read().unwrap();
+        let mapped = catch_unwind(AssertUnwindSafe(|| {
+            AsyncRwLockReadGuard::map(guard, |_: &i32| -> &i32 { panic!("in map") })
+        }));
+        assert!(mapped.is_err());
+        assert!(lock.try_write().is_ok());
+        if TRACK {
+            assert_eq!(lock.state.held_by(task_holder()), None);
+        }
+
+        let mutex = AsyncMutex::new(1);
+        let guard = mutex.try_lock().unwrap();
+        let mapped = catch_unwind(AssertUnwindSafe(|| {
+            AsyncMutexGuard::map(guard, |_: &mut i32| -> &mut i32 { panic!("in map") })
+        }));
+        assert!(mapped.is_err());
+        assert!(mutex.try_lock().is_ok());
     }
 }
