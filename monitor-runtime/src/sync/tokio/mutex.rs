@@ -309,6 +309,11 @@ impl<T: ?Sized + 'static> AsyncMutex<T> {
     /// borrow checker cannot tie to the `Arc` (tokio's keeps raw
     /// pointers).
     ///
+    /// The holder on record stays the task that took the lock, even after
+    /// the guard moves: a cycle through the task it moved to is not seen,
+    /// and one through the task that took it may be reported when that
+    /// task no longer holds the lock.
+    ///
     /// ```
     /// use std::sync::Arc;
     /// use monitor_runtime::sync::AsyncMutex;
