@@ -62,7 +62,7 @@ impl fmt::Display for Alert {
     }
 }
 
-type Hook = Arc<dyn Fn(&Alert) + Send + Sync>;
+pub(crate) type Hook = Arc<dyn Fn(&Alert) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
@@ -218,7 +218,10 @@ pub(crate) fn raise(monitor: &Monitor, alert: Alert) {
     }
     let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
     match hook {
-        Some(hook) => hook(&alert),
+        // The hook is your code, and may block: it runs on the dump worker,
+        // not on the watchdog, whose deadlines and alerts must not wait.
+        Some(hook) => crate::dump::submit(crate::dump::Job::Alert(hook, alert)),
+        // One short line, as the `tracing` warning above.
         None => eprintln!("{alert}"),
     }
 }

@@ -35,9 +35,11 @@ mod fatal;
 pub(crate) mod format;
 mod sink;
 pub(crate) mod tasks;
+mod worker;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
+pub(crate) use worker::{submit, Job};
 
 /// How long a thread gets to answer the capture signal, by default.
 const ANSWER_WITHIN: Duration = Duration::from_millis(100);
@@ -868,8 +870,9 @@ pub(crate) fn on_tick(now_ns: u64, overdue: &[Snapshot]) {
     fatal::look_for_stall(now_ns);
 }
 
-/// Reports calls that overran their deadline: a `tracing` warning for each,
-/// and one dump of the whole process naming them all, to the sink.
+/// Reports calls that overran their deadline: a `tracing` warning for each
+/// now, and one dump of the whole process naming them all, taken and
+/// written to the sink on the dump worker.
 fn report_overdue(calls: &[Snapshot], now_ns: u64) {
     let calls: Vec<OverdueCall> = calls
         .iter()
@@ -897,6 +900,5 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
             format::human(call.limit),
         );
     }
-    let dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
-    dump.emit();
+    submit(Job::Overdue(calls));
 }

@@ -160,7 +160,8 @@ pub(super) fn look_for_stall(now_ns: u64) {
     *guard = Some(watch);
     drop(guard);
     if dump_now {
-        take(DumpReason::Stall { stalled_for }, &DumpOptions::new()).emit();
+        // Taken and written on the dump worker: the watchdog only looks.
+        super::submit(super::Job::Stall(stalled_for));
     }
 }
 
