@@ -67,8 +67,11 @@ pub(crate) type Hook = Arc<dyn Fn(&Alert) + Send + Sync>;
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
 /// Sends every alert of every monitor to `hook` instead of stderr. The hook
-/// runs on the watchdog thread: keep it short and never block in it (hand
-/// the alert to a channel if the work is long). Replaces any earlier hook.
+/// runs on the dump worker thread (`monitor-dump`), after the alert has
+/// reached the monitors' [`alerts`](Monitor::alerts) streams: it never
+/// holds up a timeout or an alert, but dumps and later alerts wait for it
+/// (hand the alert to a channel if the work is long). Replaces any earlier
+/// hook.
 ///
 /// ```
 /// monitor_runtime::set_alert_hook(|alert| eprintln!("paging on-call: {alert}"));

@@ -35,7 +35,8 @@
 //! When no beat came for the heartbeat timeout, the supervisor writes a
 //! dump ([`DumpReason::StalledWorker`](crate::DumpReason::StalledWorker):
 //! the worker's name, how long it has been silent, the native stack of a
-//! thread worker, and the calls in flight) to the dump sink, stops the old
+//! thread worker, and the calls in flight) to the dump sink (taken on the
+//! dump worker thread, `monitor-dump`, and waited for), stops the old
 //! instance (an async worker is cancelled; a thread is told to stop and
 //! detached, never joined) and starts a new one.
 //!
