@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use monitor_demo::{eventually, Recorded, Recorder};
 use monitor_runtime::{
-    clear_alert_hook, monitored, set_alert_hook, set_dump_sink, stack_on_timeout, Dump, DumpReason,
-    DumpSink, Error, Monitor,
+    clear_alert_hook, detect_stalls, monitored, set_alert_hook, set_dump_sink, stack_on_timeout,
+    stop_detecting_stalls, Dump, DumpReason, DumpSink, Error, Monitor,
 };
 
 /// How long a test waits for what should take milliseconds before it
@@ -74,7 +74,7 @@ fn reports(dump: &Dump, function: &str) -> bool {
 }
 
 /// The process's dump sink, set by [`BlockedSink::on`]: it keeps every
-/// dump, and blocks in the first overdue report of `function` until
+/// dump, and blocks in the first for which `blocks_in` holds until
 /// released (or until this is dropped).
 struct BlockedSink {
     dumps: Arc<Mutex<Vec<Dump>>>,
@@ -84,7 +84,7 @@ struct BlockedSink {
 }
 
 impl BlockedSink {
-    fn on(function: &'static str) -> Self {
+    fn on(blocks_in: impl Fn(&Dump) -> bool + Send + Sync + 'static) -> Self {
         let dumps: Arc<Mutex<Vec<Dump>>> = Arc::default();
         let in_sink = Arc::new(AtomicBool::new(false));
         let (entered_tx, entered) = channel();
@@ -96,7 +96,7 @@ impl BlockedSink {
             kept.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(dump.clone());
-            if reports(dump, function) && !blocked_once.swap(true, SeqCst) {
+            if blocks_in(dump) && !blocked_once.swap(true, SeqCst) {
                 flag.store(true, SeqCst);
                 let _ = entered_tx.send(());
                 let _ = released
@@ -120,7 +120,7 @@ impl BlockedSink {
     fn wait_until_blocked(&self) {
         self.entered
             .recv_timeout(SAFETY)
-            .expect("the overdue report reached the sink");
+            .expect("the dump reached the sink");
         assert!(self.blocked());
     }
 
@@ -155,9 +155,41 @@ fn stuck_for_timeout(release: Receiver<()>) {
 #[test]
 fn a_sink_that_blocks_holds_up_no_timeout() {
     let _turn = turn();
-    let mut sink = BlockedSink::on("dump_worker::stuck_for_timeout");
+    let mut sink = BlockedSink::on(|d| reports(d, "dump_worker::stuck_for_timeout"));
     let (release, caller) = in_flight(stuck_for_timeout);
     sink.wait_until_blocked();
+
+    let result = time_out_once();
+    assert!(
+        sink.blocked(),
+        "the sink returned before the timeout: the test proves nothing"
+    );
+    assert!(
+        matches!(result, Some(Err(Error::Timeout { .. }))),
+        "a 20 ms timeout did not fire while a dump sink blocked: {result:?}"
+    );
+
+    sink.release();
+    release.send(()).unwrap();
+    caller.join().unwrap();
+}
+
+#[stack_on_timeout(1h)]
+fn stalled(release: Receiver<()>) {
+    let _ = release.recv();
+}
+
+#[test]
+fn a_sink_that_blocks_in_a_stall_dump_holds_up_no_timeout() {
+    let _turn = turn();
+    let mut sink = BlockedSink::on(|d| {
+        matches!(d.reason, DumpReason::Stall { .. })
+            && d.calls.iter().any(|c| c.function == "dump_worker::stalled")
+    });
+    detect_stalls(Duration::from_millis(50));
+    let (release, caller) = in_flight(stalled);
+    sink.wait_until_blocked();
+    stop_detecting_stalls();
 
     let result = time_out_once();
     assert!(
@@ -182,7 +214,7 @@ fn stuck_for_alert(release: Receiver<()>) {
 #[test]
 fn a_sink_that_blocks_holds_up_no_alert() {
     let _turn = turn();
-    let mut sink = BlockedSink::on("dump_worker::stuck_for_alert");
+    let mut sink = BlockedSink::on(|d| reports(d, "dump_worker::stuck_for_alert"));
     let (release, caller) = in_flight(stuck_for_alert);
     sink.wait_until_blocked();
 
@@ -296,7 +328,7 @@ fn overdue_together(release: Receiver<()>) {
 fn every_overdue_call_is_reported_once_while_the_sink_blocks() {
     let _turn = turn();
     let recorded = recorded();
-    let mut sink = BlockedSink::on("dump_worker::first_overdue");
+    let mut sink = BlockedSink::on(|d| reports(d, "dump_worker::first_overdue"));
     let (release_first, first) = in_flight(first_overdue);
     sink.wait_until_blocked();
 
