@@ -1,7 +1,9 @@
-//! No thread is left behind by dumps: the watchdog (`monitor-watch`) and
-//! the thread that loads debug info ahead of the first report
-//! (`monitor-prepare`) exit once no call is in flight. One test, so that no
-//! other test's calls keep them alive.
+//! No thread is left behind by dumps: the watchdog (`monitor-watch`), the
+//! thread that loads debug info ahead of the first report
+//! (`monitor-prepare`) and the dump worker that takes and writes the
+//! reports (`monitor-dump`) exit once no call is in flight and no report
+//! is left to write. One test, so that no other test's calls keep them
+//! alive.
 
 use std::thread;
 use std::time::Duration;
@@ -19,7 +21,7 @@ fn no_thread_left_after_reports_and_dumps() {
     let before = threads_named("").expect("this test reads /proc/self/task");
     let dumps = kept_dumps();
 
-    // Overdue reports on the watchdog, with native stacks.
+    // Overdue reports on the dump worker, with native stacks.
     let callers: Vec<_> = (0..4).map(|_| thread::spawn(late)).collect();
     for caller in callers {
         caller.join().unwrap();
@@ -43,6 +45,9 @@ fn no_thread_left_after_reports_and_dumps() {
     });
     eventually("the preparation to end", || {
         threads_named("monitor-prepare") == Some(0)
+    });
+    eventually("the dump worker to exit", || {
+        threads_named("monitor-dump") == Some(0)
     });
     assert_eq!(threads_named(""), Some(before), "a thread was left behind");
 }

@@ -62,13 +62,16 @@ impl fmt::Display for Alert {
     }
 }
 
-type Hook = Arc<dyn Fn(&Alert) + Send + Sync>;
+pub(crate) type Hook = Arc<dyn Fn(&Alert) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
 /// Sends every alert of every monitor to `hook` instead of stderr. The hook
-/// runs on the watchdog thread: keep it short and never block in it (hand
-/// the alert to a channel if the work is long). Replaces any earlier hook.
+/// runs on the dump worker thread (`monitor-dump`), after the alert has
+/// reached the monitors' [`alerts`](Monitor::alerts) streams: it never
+/// holds up a timeout or an alert, but dumps and later alerts wait for it
+/// (hand the alert to a channel if the work is long). Replaces any earlier
+/// hook.
 ///
 /// ```
 /// monitor_runtime::set_alert_hook(|alert| eprintln!("paging on-call: {alert}"));
@@ -218,7 +221,10 @@ pub(crate) fn raise(monitor: &Monitor, alert: Alert) {
     }
     let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
     match hook {
-        Some(hook) => hook(&alert),
+        // The hook is your code, and may block: it runs on the dump worker,
+        // not on the watchdog, whose deadlines and alerts must not wait.
+        Some(hook) => crate::dump::submit(crate::dump::Job::Alert(hook, alert)),
+        // One short line, as the `tracing` warning above.
         None => eprintln!("{alert}"),
     }
 }

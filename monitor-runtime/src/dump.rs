@@ -5,18 +5,24 @@
 //! Who takes dumps:
 //!
 //! * you, with [`dump()`] or [`DumpOptions::take`];
-//! * the watchdog, when a `#[stack_on_timeout]` call overruns its deadline
+//! * the dump worker, a thread of its own (`monitor-dump`), when the
+//!   watchdog finds a `#[stack_on_timeout]` call past its deadline
 //!   ([`DumpReason::Overdue`]), and, if you asked for it with
-//!   [`detect_stalls`], when no call has returned for a while
-//!   ([`DumpReason::Stall`]);
+//!   [`detect_stalls`], when it finds that no call has returned for a while
+//!   ([`DumpReason::Stall`]); also for a [`Supervisor`](crate::Supervisor)
+//!   whose worker stopped beating;
 //! * the panic hook of [`install_panic_hook`] ([`DumpReason::Panic`]).
 //!
-//! The watchdog's and the panic hook's dumps go to the sink set with
-//! [`set_dump_sink`]: stderr by default.
+//! The watchdog only looks (cheap reads of the registry) and queues the
+//! work: taking a dump waits for the threads it captures, and the sink may
+//! be your code, while the watchdog's deadlines and alerts must fire on
+//! time. The dump worker's and the panic hook's dumps go to the sink set
+//! with [`set_dump_sink`]: stderr by default.
 //!
 //! Layout of the module: the data and how it is taken here; `format` for
 //! the text; `sink` for where dumps go; `fatal` for the panic hook and the
-//! stall detector.
+//! stall detector; `worker` for the thread that takes and writes the dumps
+//! the watchdog asks for.
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -35,9 +41,11 @@ mod fatal;
 pub(crate) mod format;
 mod sink;
 pub(crate) mod tasks;
+mod worker;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
+pub(crate) use worker::{submit, Job};
 
 /// How long a thread gets to answer the capture signal, by default.
 const ANSWER_WITHIN: Duration = Duration::from_millis(100);
@@ -795,8 +803,8 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
     }
 }
 
-/// Whether symbol loading was started (by [`prepare_once`] or by the
-/// watchdog's `monitor-prepare` thread).
+/// Whether symbol loading was started (by [`prepare_once`] or on a
+/// `monitor-prepare` thread).
 static PREPARING: AtomicBool = AtomicBool::new(false);
 
 /// Loads what native capture needs, once, on this thread.
@@ -833,9 +841,8 @@ static LAST_LOOK_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Once a `#[stack_on_timeout]` call is in flight, loads the debug info on
 /// a short-lived thread (`monitor-prepare`), so that the first overdue
-/// report is not late by the loading (about a second for a large binary)
-/// and the watchdog's timers are not held up by it. Looks every 100 ms,
-/// and never again once started.
+/// report is not late by the loading (about a second for a large binary).
+/// Looks every 100 ms, and never again once started.
 fn prepare_ahead(now_ns: u64) {
     const EVERY: u64 = 100_000_000;
     if PREPARING.load(Ordering::Relaxed)
@@ -859,7 +866,8 @@ fn prepare_ahead(now_ns: u64) {
 }
 
 /// Called by the watchdog on each tick while calls are in flight, with the
-/// calls that just overran their `#[stack_on_timeout]` deadline.
+/// calls that just overran their `#[stack_on_timeout]` deadline. Queues
+/// dumps for the dump worker; never takes one.
 pub(crate) fn on_tick(now_ns: u64, overdue: &[Snapshot]) {
     prepare_ahead(now_ns);
     if !overdue.is_empty() {
@@ -868,8 +876,9 @@ pub(crate) fn on_tick(now_ns: u64, overdue: &[Snapshot]) {
     fatal::look_for_stall(now_ns);
 }
 
-/// Reports calls that overran their deadline: a `tracing` warning for each,
-/// and one dump of the whole process naming them all, to the sink.
+/// Reports calls that overran their deadline: a `tracing` warning for each
+/// now, and one dump of the whole process naming them all, taken and
+/// written to the sink on the dump worker.
 fn report_overdue(calls: &[Snapshot], now_ns: u64) {
     let calls: Vec<OverdueCall> = calls
         .iter()
@@ -897,6 +906,5 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
             format::human(call.limit),
         );
     }
-    let dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
-    dump.emit();
+    submit(Job::Overdue(calls));
 }

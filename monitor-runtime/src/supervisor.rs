@@ -35,7 +35,8 @@
 //! When no beat came for the heartbeat timeout, the supervisor writes a
 //! dump ([`DumpReason::StalledWorker`](crate::DumpReason::StalledWorker):
 //! the worker's name, how long it has been silent, the native stack of a
-//! thread worker, and the calls in flight) to the dump sink, stops the old
+//! thread worker, and the calls in flight) to the dump sink (taken on the
+//! dump worker thread, `monitor-dump`, and waited for), stops the old
 //! instance (an async worker is cancelled; a thread is told to stop and
 //! detached, never joined) and starts a new one.
 //!
@@ -1325,21 +1326,22 @@ async fn run(
     }
 }
 
-/// Takes and writes the dump of a stalled worker on a short-lived thread
+/// Takes and writes the dump of a stalled worker on the dump worker
 /// (capturing native stacks blocks), and waits for it: the worker is
-/// stopped only once its stack is captured.
+/// stopped only once its stack is captured. Behind dumps queued before it,
+/// and behind a sink that blocks, as every dump is.
 async fn write_dump(name: &str, silent_for: Duration, tid: Option<Tid>, options: DumpOptions) {
     let (done, written) = oneshot::channel::<()>();
-    let worker = name.to_owned();
-    let spawned = std::thread::Builder::new()
-        .name("monitor-dump".into())
-        .spawn(move || {
-            dump::stalled_worker(worker, silent_for, tid, &options).emit();
-            let _ = done.send(());
-        });
-    if spawned.is_ok() {
-        let _ = written.await;
-    }
+    dump::submit(dump::Job::StalledWorker {
+        worker: name.to_owned(),
+        silent_for,
+        thread: tid,
+        options,
+        done,
+    });
+    // An error: the dump panicked (in the sink); the worker is stopped all
+    // the same.
+    let _ = written.await;
 }
 
 /// A sleep on the process watchdog's timers: works on any executor (and on

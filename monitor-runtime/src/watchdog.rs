@@ -1,9 +1,13 @@
 //! The process watchdog: one lazily started thread that fires the
 //! deadlines of async calls and the stall alerts of every monitor, and,
-//! while any call is in flight, ticks the coarse clock and reports calls
+//! while any call is in flight, ticks the coarse clock and finds calls
 //! that overran their `#[stack_on_timeout]` deadline. It sleeps until the
 //! next deadline or tick and exits when it has had nothing to watch for a
 //! short while; the next deadline or call starts it again.
+//!
+//! Every deadline of the process waits for this thread, so it never does
+//! slow work: dumps (of overdue calls, of stalls) and the alert hook are
+//! queued for the dump worker (`dump/worker.rs`), never run here.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -70,7 +70,8 @@ static PERIOD_NS: AtomicU64 = AtomicU64::new(0);
 ///
 /// The watchdog looks every `period / 4` (between 4 and 100 ms) at the
 /// registry, and reads only: there is no shared write on the calls' path.
-/// A dump goes to the sink ([`set_dump_sink`](crate::set_dump_sink)) with
+/// The dump is taken on the dump worker (`monitor-dump`) and goes to the
+/// sink ([`set_dump_sink`](crate::set_dump_sink)) with
 /// [`DumpReason::Stall`]; the next one comes after some call has returned
 /// and a new stall has lasted `period`. Calling it again changes the
 /// period and starts counting afresh.
@@ -160,7 +161,8 @@ pub(super) fn look_for_stall(now_ns: u64) {
     *guard = Some(watch);
     drop(guard);
     if dump_now {
-        take(DumpReason::Stall { stalled_for }, &DumpOptions::new()).emit();
+        // Taken and written on the dump worker: the watchdog only looks.
+        super::submit(super::Job::Stall(stalled_for));
     }
 }
 

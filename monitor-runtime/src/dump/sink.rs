@@ -1,4 +1,4 @@
-//! Where the dumps of the watchdog and of the panic hook go.
+//! Where the dumps of the dump worker and of the panic hook go.
 
 use std::fmt;
 use std::fs::File;
@@ -14,7 +14,7 @@ use super::{format, Dump, DumpReason};
 /// use monitor_runtime::{set_dump_sink, DumpSink};
 ///
 /// // Collect them: the closure runs on the thread that took the dump
-/// // (the watchdog, or a panicking thread).
+/// // (the dump worker, or a panicking thread).
 /// set_dump_sink(DumpSink::custom(|dump| eprintln!("{} stacks", dump.calls.len()))).unwrap();
 /// // Or as `tracing` events, one per stack, target `monitor_runtime`.
 /// set_dump_sink(DumpSink::Tracing).unwrap();
@@ -35,9 +35,11 @@ pub enum DumpSink {
     /// The text, appended to this file (created if missing). The file is
     /// opened by [`set_dump_sink`].
     File(PathBuf),
-    /// Your function. It runs on the thread that took the dump (the
-    /// watchdog, or a panicking thread): keep it short, and hand the dump
-    /// to a channel if the work is long.
+    /// Your function. It runs on the thread that took the dump: the dump
+    /// worker (`monitor-dump`, one thread for the process), a panicking
+    /// thread, or yours for [`Dump::emit`](crate::Dump::emit). It never
+    /// holds up a timeout or an alert, but the next dump waits for it:
+    /// hand the dump to a channel if the work is long.
     Custom(Arc<dyn Fn(&Dump) + Send + Sync>),
 }
 
@@ -117,8 +119,9 @@ enum Active {
 
 static SINK: RwLock<Option<Active>> = RwLock::new(None);
 
-/// Sends the dumps of the watchdog ([`DumpReason::Overdue`],
-/// [`DumpReason::Stall`]) and of the panic hook to `sink`, and
+/// Sends the dumps that the runtime takes on its own
+/// ([`DumpReason::Overdue`], [`DumpReason::Stall`],
+/// [`DumpReason::StalledWorker`], and the panic hook's) to `sink`, and
 /// [`Dump::emit`] too. Replaces the sink in place; a file is opened (for
 /// appending, created if missing) now, and an error leaves the sink in
 /// place unchanged.

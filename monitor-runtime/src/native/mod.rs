@@ -1,4 +1,7 @@
-//! Native stacks of other threads, captured from the watchdog thread.
+//! Native stacks of other threads, captured from the thread that takes a
+//! dump (the capturer): the dump worker (`monitor-dump`) for the dumps the
+//! runtime takes on its own, never the watchdog, or your thread for
+//! [`dump()`](crate::dump()).
 //!
 //! How a capture works on Linux (x86_64 and aarch64):
 //!
@@ -7,16 +10,16 @@
 //! 2. The signal handler, on the target thread, does only async-signal-safe
 //!    work: it copies the registers and the top [`STACK_COPY`] bytes of its
 //!    stack into the slot, publishes it with an atomic store, wakes the
-//!    watchdog with a futex and restores `errno`. It allocates nothing,
+//!    capturer with a futex and restores `errno`. It allocates nothing,
 //!    takes no lock and resolves no symbol. `SA_RESTART` keeps the target's
 //!    blocking calls going.
-//! 3. The watchdog unwinds the copy with `framehop` and the loaded modules'
+//! 3. The capturer unwinds the copy with `framehop` and the loaded modules'
 //!    `.eh_frame` (`unwind.rs`), the way `perf record --call-graph dwarf`
 //!    does, then symbolizes with `backtrace` (`symbolize.rs`).
 //!
 //! A thread that does not run the handler within the caller's bound (it
 //! blocks the signal, or is stopped) is reported as
-//! [`CaptureError::NoAnswer`]; the watchdog never waits longer.
+//! [`CaptureError::NoAnswer`]; the capturer never waits longer.
 //!
 //! Limits:
 //!
@@ -301,8 +304,8 @@ pub(crate) fn capture(tids: &[Tid], answer_within: Duration) -> Vec<Result<Stack
 /// Does ahead of time the one-time work of the first [`capture`]: installs
 /// the signal handler, reads the loaded modules' unwind information, and
 /// loads the executable's debug info (the slow part: about a second for a
-/// large binary with full debug info). Optional; call it from the watchdog
-/// thread when it starts, so that the first dump is fast.
+/// large binary with full debug info). Optional; call it ahead, on a thread
+/// that may block (`monitor-prepare`), so that the first dump is fast.
 pub(crate) fn prepare() -> Result<(), CaptureError> {
     #[cfg(all(
         target_os = "linux",

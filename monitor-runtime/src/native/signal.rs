@@ -1,9 +1,10 @@
-//! The signal, its handler, and the handshake with the watchdog.
+//! The signal, its handler, and the handshake with the capturing thread
+//! (the capturer).
 //!
 //! Each capture arms a [`Slot`]: `{tid, sequence, phase}`. The handler, on
 //! the target thread, claims the slot armed for its tid (`ARMED -> WRITING`
 //! by compare-and-swap), fills it, and publishes it (`DONE`, release). At
-//! the deadline the watchdog takes back every slot still `ARMED`
+//! the deadline the capturer takes back every slot still `ARMED`
 //! (`ARMED -> IDLE`, same compare-and-swap), so a handler that runs late
 //! finds nothing to write. Slots are never freed: a late handler may still
 //! read them.
@@ -69,14 +70,14 @@ struct Slot {
 }
 
 // SAFETY: `regs`, `stack_len` and `stack` are written by the one handler
-// that won the `ARMED -> WRITING` compare-and-swap, and read by the watchdog
+// that won the `ARMED -> WRITING` compare-and-swap, and read by the capturer
 // only after it saw `DONE` (acquire), before it re-arms the slot.
 unsafe impl Sync for Slot {}
 
-/// Published slots, scanned by the handler. Written by the watchdog only.
+/// Published slots, scanned by the handler. Written by the capturer only.
 static SLOTS: [AtomicPtr<Slot>; BATCH] = [const { AtomicPtr::new(ptr::null_mut()) }; BATCH];
 
-/// Bumped by every handler that filled a slot; the watchdog sleeps on it
+/// Bumped by every handler that filled a slot; the capturer sleeps on it
 /// with a futex.
 static ANSWERS: AtomicU32 = AtomicU32::new(0);
 
@@ -106,7 +107,7 @@ extern "C" fn on_signal(
         if phase(state) != ARMED || slot.tid.load(Ordering::Relaxed) != tid {
             continue;
         }
-        // A failed exchange means the watchdog took the slot back, or re-armed
+        // A failed exchange means the capturer took the slot back, or re-armed
         // it for another capture: leave it alone.
         if slot
             .state
@@ -269,7 +270,7 @@ fn still_installed(signal: i32) -> bool {
     }
 }
 
-/// The watchdog's side: sends signals, waits for answers, reads the slots.
+/// The capturer's side: sends signals, waits for answers, reads the slots.
 /// Used under the native module's lock only.
 pub(super) struct Sampler {
     signal: i32,

@@ -1,4 +1,4 @@
-//! Addresses to functions, files and lines, on the watchdog thread.
+//! Addresses to functions, files and lines, on the capturing thread.
 
 use framehop::FrameAddress;
 
