@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_demo::eventually;
-use monitor_runtime::sync::{AsyncRwLock, Mutex, RwLock, Waiter};
+use monitor_runtime::sync::{lock_waits, AsyncMutex, AsyncRwLock, Mutex, RwLock, Waiter};
 
 #[test]
 fn reading_again_while_a_writer_waits() {
@@ -174,15 +174,17 @@ fn many_readers_give_back_every_slot() {
         let guards: Vec<_> = (0..40).map(|_| lock.read().unwrap()).collect();
         assert!(lock.try_write().is_err());
         drop(guards);
-        // Another thread writes for a while, so this write waits (the
-        // contended path, where the own slots are checked).
+        // Another thread writes until this write waits (the contended
+        // path, where the own slots are checked).
         let held = Arc::new(Barrier::new(2));
         let other = {
             let (lock, held) = (lock.clone(), held.clone());
             thread::spawn(move || {
                 let _writing = lock.write().unwrap();
                 held.wait();
-                thread::sleep(Duration::from_millis(50));
+                eventually("the other write waits", || {
+                    lock_waits().iter().any(|w| w.lock.lock == "many readers")
+                });
             })
         };
         held.wait();
@@ -190,4 +192,86 @@ fn many_readers_give_back_every_slot() {
         other.join().unwrap();
         assert!(writing.is_ok(), "round {round}: {writing:?}");
     }
+}
+
+/// A lock that lets in two readers at once: two read it, and one of them
+/// reads again (it waits for the cap, not for a writer); then a writer
+/// queues behind it. Not a deadlock: when the other reader leaves, the
+/// second read gets in, and then the writer. Nothing may be reported.
+#[test]
+fn a_reader_waiting_for_the_cap_is_no_deadlock() {
+    let lock = Arc::new(AsyncRwLock::with_max_readers(0, 2));
+    let (first_read, let_go) = (Arc::new(Barrier::new(3)), Arc::new(Barrier::new(2)));
+    let other = {
+        let (lock, first_read, let_go) = (lock.clone(), first_read.clone(), let_go.clone());
+        thread::spawn(move || {
+            let _reading = lock.blocking_read();
+            first_read.wait();
+            let_go.wait();
+        })
+    };
+    let twice = {
+        let (lock, first_read) = (lock.clone(), first_read.clone());
+        thread::Builder::new()
+            .name("capped reader".into())
+            .spawn(move || {
+                let _first = lock.blocking_read();
+                first_read.wait();
+                let _again = lock.blocking_read();
+            })
+            .unwrap()
+    };
+    first_read.wait();
+    let waits_of = |name: &str| {
+        lock_waits()
+            .iter()
+            .filter(|w| matches!(&w.waiter, Waiter::Thread { name: Some(n), .. } if n == name))
+            .count()
+    };
+    eventually("the second read waits", || waits_of("capped reader") == 1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let writer = {
+        let lock = lock.clone();
+        thread::Builder::new()
+            .name("capped writer".into())
+            .spawn(move || runtime.block_on(async { lock.write_checked().await.map(|_| ()) }))
+            .unwrap()
+    };
+    eventually("the writer waits too", || waits_of("capped writer") == 1);
+    let_go.wait();
+    other.join().unwrap();
+    twice.join().unwrap();
+    let written = writer.join().unwrap();
+    assert!(written.is_ok(), "a made-up deadlock: {written:?}");
+}
+
+/// A lock future polled once (so it waits), then forgotten, and its lock
+/// dropped: the wait leaves with the lock (nothing points at freed memory,
+/// which every dump would read).
+#[test]
+fn a_forgotten_wait_leaves_with_its_lock() {
+    use std::future::Future;
+    use std::task::Context;
+
+    let lock = Box::new(AsyncMutex::with_name((), "forgotten"));
+    let held = lock.try_lock().unwrap();
+    // Another thread waits (this one would be a self-deadlock).
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut waiting = Box::pin(lock.lock());
+            let waker = futures::task::noop_waker();
+            let pending = waiting
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending();
+            assert!(pending);
+            std::mem::forget(waiting);
+        });
+    });
+    assert!(lock_waits().iter().any(|w| w.lock.lock == "forgotten"));
+    drop(held);
+    drop(lock);
+    assert!(!lock_waits().iter().any(|w| w.lock.lock == "forgotten"));
 }

@@ -66,15 +66,21 @@ fn a_deadlock_is_not_reported() {
     .unwrap();
     let locks = Arc::new([Mutex::new(()), Mutex::new(())]);
     let barrier = Arc::new(Barrier::new(3));
+    let at_second = Arc::new(AtomicUsize::new(0));
     for i in 0..2 {
-        let (locks, barrier) = (locks.clone(), barrier.clone());
+        let (locks, barrier, at_second) = (locks.clone(), barrier.clone(), at_second.clone());
         thread::spawn(move || {
             let _first = locks[i].lock().unwrap();
             barrier.wait();
+            at_second.fetch_add(1, Ordering::SeqCst);
             let _second = locks[1 - i].lock_checked();
         });
     }
     barrier.wait();
+    monitor_demo::eventually("both reach their second lock", || {
+        at_second.load(Ordering::SeqCst) == 2
+    });
+    // They are in it (or about to be): a report would come now.
     thread::sleep(Duration::from_millis(200));
     assert!(locks[0].try_lock().is_err() && locks[1].try_lock().is_err());
     assert_eq!(REPORTS.load(Ordering::SeqCst), 0);

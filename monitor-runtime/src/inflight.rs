@@ -462,6 +462,29 @@ impl Drop for PollScope {
     }
 }
 
+/// The calls running on this thread now, innermost and its callers as long
+/// as they run here too, belong to tokio task `task`: notes it on those
+/// that have no task yet. For a task about to wait for a lock, so that a
+/// report made by another waiter finds its calls even if none of them has
+/// been pending yet.
+pub(crate) fn note_task(task: u64) {
+    let _ = LOCAL.try_with(|local| {
+        let tid = local.tid.get();
+        let mut record = local.current.get();
+        // SAFETY: records are leaked, never freed; one that is reused
+        // meanwhile runs on another thread, and the walk stops there.
+        while let Some(this) = unsafe { record.as_ref() } {
+            if this.thread.load(Ordering::Relaxed) != tid {
+                break;
+            }
+            if this.task.load(Ordering::Relaxed) == 0 {
+                this.task.store(task, Ordering::Relaxed);
+            }
+            record = this.parent.load(Ordering::Relaxed);
+        }
+    });
+}
+
 /// A consistent copy of one record.
 #[derive(Clone, Debug)]
 pub(crate) struct Snapshot {

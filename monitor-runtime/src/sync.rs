@@ -389,7 +389,7 @@ pub struct LockWait {
     #[serde(serialize_with = "crate::dump::seconds")]
     pub waited: Duration,
     /// Who holds the lock, and where they took it (empty if the lock was
-    /// let go just now, or is held by readers past the ones known).
+    /// let go just now).
     pub held_by: Vec<LockHolder>,
 }
 
@@ -570,6 +570,11 @@ fn report(deadlock: &Deadlock) {
     .emit();
 }
 
+/// A lock that was waited for drops: see `LockState`'s `Drop`.
+pub(crate) fn lock_dropped(lock: &LockState) {
+    GRAPH.forget_lock(lock);
+}
+
 /// A registered wait; dropping it (after the lock is taken, or on unwind,
 /// or when a future is cancelled) removes it.
 pub(crate) struct Waiting(u64);
@@ -667,6 +672,11 @@ pub(crate) fn before_wait(
             waits_at: at,
         }]);
         return on_deadlock(deadlock, checked).map(|()| Waiting(0));
+    }
+    if me & TASK != 0 {
+        // Before the wait is seen: whoever closes a cycle through this
+        // task then finds its calls (the graph's mutex orders the two).
+        crate::inflight::note_task(me & !TASK);
     }
     let Some(cycle) = GRAPH.wait(me, label(me), lock, want, at) else {
         return Ok(Waiting(me));

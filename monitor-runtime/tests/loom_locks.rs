@@ -207,3 +207,27 @@ fn readers_beyond_the_slots_in_the_lock_are_all_seen() {
         assert!(!l.is_held_by(21) && !l.is_held_by(22));
     });
 }
+
+/// The same waits on a lock with a cap on readers (tokio's
+/// `with_max_readers`): the second read may wait for the cap only, ahead
+/// of the writer, so no wait may report a cycle.
+#[test]
+fn a_reader_of_a_capped_lock_is_not_behind_the_writer() {
+    model(|| {
+        let graph = Arc::new(Graph::new());
+        let l = Arc::new(LockState::with_readers("l", true));
+        let one = {
+            let (graph, l) = (graph.clone(), l.clone());
+            thread::spawn(move || {
+                l.read_acquired(1, Location::caller());
+                graph
+                    .wait(1, None, &l, Want::Shared, Location::caller())
+                    .is_some()
+            })
+        };
+        let two = graph
+            .wait(2, None, &l, Want::Exclusive, Location::caller())
+            .is_some();
+        assert!(!one.join().unwrap() && !two);
+    });
+}

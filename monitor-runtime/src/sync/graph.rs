@@ -3,7 +3,7 @@
 //! lock (in one table, touched only on the contended path).
 //!
 //! Kept apart, on the `crate::shim` shims only, so that
-//! `monitor-runtime/tests/loom.rs` model-checks exactly this code: a cycle
+//! `monitor-runtime/tests/loom_locks.rs` model-checks exactly this code: a cycle
 //! closed by concurrent waits is always found by the last waiter, and a
 //! release racing a wait never yields a false report.
 //!
@@ -22,11 +22,17 @@
 //! while a writer waits for it deadlocks with that writer. A queued writer
 //! waits for every holder, whichever writer the reader is really behind,
 //! so the edge to any of them finds the same cycles.
+//!
+//! One exception: a lock with a cap on readers (tokio's
+//! `with_max_readers`). A reader there may wait only until any one reader
+//! leaves, and may be ahead of a writer queued after it; its wait has an
+//! edge to the writer holding the lock, and no other (a cycle through the
+//! cap is not seen, none is made up).
 
 use std::panic::Location;
 use std::time::Instant;
 
-use crate::shim::atomic::{AtomicPtr, AtomicU64, Ordering};
+use crate::shim::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::shim::Mutex;
 
 /// How many readers of a read-write lock have a slot in the lock itself;
@@ -63,6 +69,15 @@ pub struct LockState {
     /// lock at once: a list of chunks, only ever appended to, freed when
     /// the lock drops.
     more: AtomicPtr<Chunk>,
+    /// The lock lets only so many readers in (tokio's `with_max_readers`):
+    /// a reader may then wait for any one reader to leave, not for all, and
+    /// may be ahead of a writer that queued after it. Its waits have edges
+    /// to the writer holding the lock only.
+    capped: bool,
+    /// A wait for this lock was registered once: when it drops, its waits
+    /// leave the table (a forgotten, never dropped, lock future keeps its
+    /// entry).
+    waited_for: AtomicBool,
 }
 
 struct Slot {
@@ -81,10 +96,13 @@ impl Slot {
     /// Takes the slot for `holder` if it is free.
     #[inline]
     fn claim(&self, holder: u64, at: &'static Site) -> bool {
-        let free = self
-            .holder
-            .compare_exchange(0, holder, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok();
+        // A load first: a taken slot stays shared in the cache, where a
+        // failed compare-and-swap would take it exclusive.
+        let free = self.holder.load(Ordering::Relaxed) == 0
+            && self
+                .holder
+                .compare_exchange(0, holder, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
         if free {
             self.at.store(site_ptr(at), Ordering::Relaxed);
         }
@@ -110,6 +128,13 @@ impl LockState {
     /// A free lock called `name` ("" for none).
     #[cfg(not(loom))]
     pub const fn new(name: &'static str) -> Self {
+        Self::with_readers(name, false)
+    }
+
+    /// A free lock called `name`, which lets in only so many readers at
+    /// once if `capped`.
+    #[cfg(not(loom))]
+    pub const fn with_readers(name: &'static str, capped: bool) -> Self {
         // A fresh slot per element: the array repeat copies the constant,
         // it never shares it.
         #[allow(clippy::declare_interior_mutable_const)]
@@ -123,18 +148,29 @@ impl LockState {
             at: AtomicPtr::new(std::ptr::null_mut()),
             readers: [FREE; READER_SLOTS],
             more: AtomicPtr::new(std::ptr::null_mut()),
+            capped,
+            waited_for: AtomicBool::new(false),
         }
     }
 
     /// A free lock called `name` ("" for none).
     #[cfg(loom)]
     pub fn new(name: &'static str) -> Self {
+        Self::with_readers(name, false)
+    }
+
+    /// A free lock called `name`, which lets in only so many readers at
+    /// once if `capped`.
+    #[cfg(loom)]
+    pub fn with_readers(name: &'static str, capped: bool) -> Self {
         LockState {
             name,
             owner: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
             readers: std::array::from_fn(|_| Slot::new()),
             more: AtomicPtr::new(std::ptr::null_mut()),
+            capped,
+            waited_for: AtomicBool::new(false),
         }
     }
 
@@ -264,22 +300,43 @@ impl LockState {
         self.held_by(holder).is_some()
     }
 
-    fn holders(&self, mut f: impl FnMut(u64)) {
+    /// Every holder (a reader holding it twice, twice) and where it took
+    /// the lock.
+    fn holders(&self, mut f: impl FnMut(u64, Option<&'static Site>)) {
         let owner = self.owner.load(Ordering::Relaxed);
         if owner != 0 {
-            f(owner);
+            f(owner, site_of(self.at.load(Ordering::Relaxed)));
         }
         self.reader_slots(|slot| {
             let holder = slot.holder.load(Ordering::Relaxed);
             if holder != 0 && holder != owner {
-                f(holder);
+                f(holder, site_of(slot.at.load(Ordering::Relaxed)));
             }
         });
+    }
+
+    /// Who a `want`er of this lock waits for: every holder, or, for a
+    /// reader of a lock with a cap on readers, the writer holding it.
+    fn blockers(&self, want: Want, mut f: impl FnMut(u64, Option<&'static Site>)) {
+        if want == Want::Shared && self.capped {
+            let owner = self.owner.load(Ordering::Relaxed);
+            if owner != 0 {
+                f(owner, site_of(self.at.load(Ordering::Relaxed)));
+            }
+        } else {
+            self.holders(f);
+        }
     }
 }
 
 impl Drop for LockState {
     fn drop(&mut self) {
+        // A lock future that was forgotten while it waited left its entry,
+        // which points here: take it out before this memory is reused.
+        #[cfg(not(loom))]
+        if self.waited_for.load(Ordering::Relaxed) {
+            crate::sync::lock_dropped(self);
+        }
         let mut chunk = self.more.load(Ordering::Acquire);
         while !chunk.is_null() {
             // SAFETY: the chunks were leaked from boxes by
@@ -343,7 +400,10 @@ pub struct Link {
 }
 
 /// The waits in progress. Entries point at locks that outlive them: a
-/// waiter's entry is removed before its borrow of the lock ends.
+/// waiter's entry is removed before its borrow of the lock ends, or, if
+/// the waiting future was forgotten (`mem::forget`), when the lock drops.
+/// (A lock forgotten too, whose memory is reused without a drop, is the
+/// one case left.)
 #[doc(hidden)]
 pub struct Graph {
     waits: Mutex<Vec<Wait>>,
@@ -390,6 +450,7 @@ impl Graph {
     ) -> Option<Vec<Link>> {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
         waits.retain(|wait| wait.waiter != waiter);
+        lock.waited_for.store(true, Ordering::Relaxed);
         waits.push(Wait {
             waiter,
             lock,
@@ -409,42 +470,57 @@ impl Graph {
         waits.retain(|wait| wait.waiter != waiter);
     }
 
+    /// `lock` drops: no wait may point at it any more.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn forget_lock(&self, lock: &LockState) {
+        let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
+        waits.retain(|wait| !std::ptr::eq(wait.lock, lock));
+    }
+
     /// The waits in progress, oldest first, with the holders of their
     /// locks.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn waits(&self) -> Vec<WaitView> {
-        let waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
-        let label_of = |holder: u64| {
+        // Under the table's lock, only copies; labels are matched after.
+        let mut views: Vec<WaitView> = {
+            let waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
             waits
                 .iter()
-                .find(|wait| wait.waiter == holder)
-                .and_then(|wait| wait.label.clone())
-        };
-        let mut views: Vec<WaitView> = waits
-            .iter()
-            .map(|wait| {
-                // SAFETY: see `Graph`: the waiter of a registered wait
-                // borrows its lock.
-                let lock = unsafe { &*wait.lock };
-                let mut holders = Vec::new();
-                lock.holders(|holder| {
-                    if holder != wait.waiter {
-                        let at = lock.held_by(holder).flatten();
-                        holders.push((holder, at, label_of(holder)));
+                .map(|wait| {
+                    // SAFETY: see `Graph`: the waiter of a registered wait
+                    // borrows its lock.
+                    let lock = unsafe { &*wait.lock };
+                    let mut holders = Vec::new();
+                    lock.holders(|holder, at| {
+                        if holder != wait.waiter {
+                            holders.push((holder, at, None));
+                        }
+                    });
+                    WaitView {
+                        waiter: wait.waiter,
+                        label: wait.label.clone(),
+                        lock: lock.name,
+                        lock_id: wait.lock as usize,
+                        want: wait.want,
+                        at: wait.at,
+                        since: wait.since,
+                        holders,
                     }
-                });
-                WaitView {
-                    waiter: wait.waiter,
-                    label: wait.label.clone(),
-                    lock: lock.name,
-                    lock_id: wait.lock as usize,
-                    want: wait.want,
-                    at: wait.at,
-                    since: wait.since,
-                    holders,
-                }
-            })
+                })
+                .collect()
+        };
+        let labels: Vec<(u64, Option<Box<str>>)> = views
+            .iter()
+            .map(|view| (view.waiter, view.label.clone()))
             .collect();
+        for view in &mut views {
+            for (holder, _, label) in &mut view.holders {
+                *label = labels
+                    .iter()
+                    .find(|(waiter, _)| waiter == holder)
+                    .and_then(|(_, label)| label.clone());
+            }
+        }
         views.sort_by_key(|view| view.since);
         views
     }
@@ -478,7 +554,7 @@ fn search(
     // SAFETY: see `Graph`: the waiter of a registered wait borrows its lock.
     let lock = unsafe { &*wait.lock };
     let mut found = false;
-    let mut step = |next: u64, queued: bool| {
+    let mut step = |next: u64, held_at: Option<&'static Site>, queued: bool| {
         if found || next == current {
             return;
         }
@@ -499,23 +575,19 @@ fn search(
             let link = if depth < path.len() { depth } else { 0 };
             path[link].holds = lock.name;
             path[link].holds_id = lock as *const LockState as usize;
-            path[link].held_at = if queued {
-                None
-            } else {
-                lock.held_by(next).flatten()
-            };
+            path[link].held_at = held_at;
             path[link].queued = queued;
             found = true;
         } else {
             path.truncate(depth - 1);
         }
     };
-    lock.holders(|holder| step(holder, false));
-    if wait.want == Want::Shared {
+    lock.blockers(wait.want, |holder, at| step(holder, at, false));
+    if wait.want == Want::Shared && !lock.capped {
         waits
             .iter()
             .filter(|other| other.lock == wait.lock && other.want == Want::Exclusive)
-            .for_each(|writer| step(writer.waiter, true));
+            .for_each(|writer| step(writer.waiter, None, true));
     }
     found
 }

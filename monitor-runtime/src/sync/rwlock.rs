@@ -12,7 +12,7 @@ use super::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK}
 /// a deadlock the moment it forms (see [the module](super)), including a
 /// thread that reads it again while a writer waits for it: the writer
 /// waits for the first read, the second read waits behind the writer (as
-/// std's lock does on Linux), and both are reported. Every reader is
+/// std's lock does on Linux): one report names both. Every reader is
 /// known, however many hold the lock at once (four in the lock itself,
 /// more in chunks allocated on the side the first time they are needed).
 ///

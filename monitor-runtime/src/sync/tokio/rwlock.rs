@@ -198,7 +198,7 @@ impl<T> AsyncRwLock<T> {
     /// ```
     pub const fn with_max_readers(value: T, max_reads: u32) -> Self {
         AsyncRwLock {
-            state: LockState::new(""),
+            state: LockState::with_readers("", true),
             inner: tokio::sync::RwLock::const_with_max_readers(value, max_reads),
         }
     }
