@@ -5,8 +5,10 @@
 
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
 
-use monitor_runtime::{set_dump_sink, Dump, DumpSink};
+use monitor_runtime::sync::Deadlock;
+use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 
 /// Every dump this process has written since the first call: that call
 /// sets the dump sink to one that keeps a copy of each, later calls return
@@ -51,4 +53,46 @@ pub fn dump_channel() -> Receiver<Dump> {
     }))
     .expect("a custom sink is always set");
     rx
+}
+
+/// The first deadlock report kept by [`kept_dumps`] (call it before the
+/// deadlock forms) in which a participant waits for the lock called
+/// `lock`, waiting up to 10 s for it: the report and the dump's text.
+///
+/// ```
+/// use monitor_runtime::sync::Mutex;
+///
+/// monitor_demo::kept_dumps();
+/// let lock = Mutex::with_name((), "taken twice");
+/// let _held = lock.lock().unwrap();
+/// # #[cfg(not(feature = "plain-locks"))] {
+/// assert!(lock.lock_checked().is_err());
+/// let (deadlock, text) = monitor_demo::deadlock_report_naming("taken twice");
+/// assert!(deadlock.is_self_deadlock() && text.contains("self-deadlock"));
+/// # }
+/// ```
+pub fn deadlock_report_naming(lock: &str) -> (Deadlock, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = kept_dumps()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find_map(|dump| match &dump.reason {
+                DumpReason::Deadlock(deadlock)
+                    if deadlock
+                        .participants
+                        .iter()
+                        .any(|p| p.waits_for.lock == lock) =>
+                {
+                    Some((deadlock.clone(), dump.to_string()))
+                }
+                _ => None,
+            });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no deadlock report names {lock}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -8,54 +8,12 @@
 //! default for the other tests.
 #![cfg(not(feature = "plain-locks"))]
 
-use std::sync::{Arc, Barrier, Mutex as StdMutex, OnceLock};
+use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use monitor_demo::{deadlock_report_naming, kept_dumps};
 use monitor_runtime::sync::{AsyncMutex, AsyncRwLock, Deadlock, Mutex, RwLock, Waiter};
-use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
-
-/// Every dump the sink received, as (reason, text).
-fn reports() -> &'static StdMutex<Vec<(Deadlock, String)>> {
-    static REPORTS: OnceLock<&'static StdMutex<Vec<(Deadlock, String)>>> = OnceLock::new();
-    REPORTS.get_or_init(|| {
-        let collected: &'static StdMutex<Vec<(Deadlock, String)>> =
-            Box::leak(Box::new(StdMutex::new(Vec::new())));
-        set_dump_sink(DumpSink::custom(move |dump: &Dump| {
-            if let DumpReason::Deadlock(deadlock) = &dump.reason {
-                collected
-                    .lock()
-                    .unwrap()
-                    .push((deadlock.clone(), dump.to_string()));
-            }
-        }))
-        .unwrap();
-        collected
-    })
-}
-
-/// The report that names `lock`, waiting up to a second for it.
-fn report_naming(lock: &str) -> (Deadlock, String) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let found = reports()
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(deadlock, _)| {
-                deadlock
-                    .participants
-                    .iter()
-                    .any(|p| p.waits_for.lock == lock)
-            })
-            .cloned();
-        if let Some(found) = found {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "no report names {lock}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 fn leak(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
@@ -69,7 +27,7 @@ fn at(line: u32) -> String {
 /// `i + 1`: exactly one wait closes the cycle; its report has the `n`
 /// participants, each with both lines.
 fn ring_of_threads(n: usize, prefix: &str) {
-    let _ = reports();
+    kept_dumps();
     let locks: Arc<Vec<Mutex<usize>>> = Arc::new(
         (0..n)
             .map(|i| Mutex::with_name(i, leak(format!("{prefix} {i}"))))
@@ -110,7 +68,7 @@ fn ring_of_threads(n: usize, prefix: &str) {
         assert_eq!(p.waits_for.at.as_ref().unwrap().line, wait_line);
         assert_eq!(p.holds.at.as_ref().unwrap().file, file!());
     }
-    let (_, text) = report_naming(&format!("{prefix} 0"));
+    let (_, text) = deadlock_report_naming(&format!("{prefix} 0"));
     assert!(
         text.contains(&format!("deadlock: {n} waiters in a cycle")),
         "{text}"
@@ -145,7 +103,7 @@ fn two_threads_again_and_again() {
 
 #[test]
 fn tasks_in_a_cycle() {
-    let _ = reports();
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -189,7 +147,7 @@ fn tasks_in_a_cycle() {
             assert_eq!(p.holds.at.as_ref().unwrap().line, held_line);
             assert_eq!(p.waits_for.at.as_ref().unwrap().line, wait_line);
         }
-        let (_, text) = report_naming(&format!("{prefix}/0"));
+        let (_, text) = deadlock_report_naming(&format!("{prefix}/0"));
         assert!(text.contains(&at(held_line)) && text.contains(&at(wait_line)));
     }
 }
@@ -197,7 +155,7 @@ fn tasks_in_a_cycle() {
 /// Two readers that each want to write what the other reads.
 #[test]
 fn readers_who_want_to_write() {
-    let _ = reports();
+    kept_dumps();
     let a = Arc::new(RwLock::with_name(0, "rw a"));
     let b = Arc::new(RwLock::with_name(0, "rw b"));
     let barrier = Arc::new(Barrier::new(2));
@@ -226,7 +184,7 @@ fn readers_who_want_to_write() {
 /// what the writer holds.
 #[test]
 fn a_writer_and_a_reader() {
-    let _ = reports();
+    kept_dumps();
     let a = Arc::new(RwLock::with_name(0, "wr a"));
     let b = Arc::new(RwLock::with_name(0, "wr b"));
     let barrier = Arc::new(Barrier::new(2));
@@ -259,7 +217,7 @@ fn a_writer_and_a_reader() {
 
 #[test]
 fn async_readers_who_want_to_write() {
-    let _ = reports();
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -282,12 +240,12 @@ fn async_readers_who_want_to_write() {
     });
     let deadlock = results.into_iter().find_map(Result::err).expect("a report");
     assert_eq!(deadlock.participants.len(), 2);
-    report_naming("async rw a");
+    deadlock_report_naming("async rw a");
 }
 
 #[test]
 fn a_thread_that_takes_its_own_lock() {
-    let _ = reports();
+    kept_dumps();
     let lock = Mutex::with_name((), "mine twice");
     let held_line = line!() + 1;
     let _held = lock.lock().unwrap();
@@ -297,7 +255,7 @@ fn a_thread_that_takes_its_own_lock() {
     let p = &deadlock.participants[0];
     assert_eq!(p.holds.at.as_ref().unwrap().line, held_line);
     assert_eq!(p.waits_for.at.as_ref().unwrap().line, again_line);
-    let (_, text) = report_naming("mine twice");
+    let (_, text) = deadlock_report_naming("mine twice");
     assert!(text.contains("self-deadlock"), "{text}");
     assert!(text.contains(&at(held_line)) && text.contains(&at(again_line)));
 
@@ -310,7 +268,7 @@ fn a_thread_that_takes_its_own_lock() {
 
 #[test]
 fn a_task_that_takes_its_own_lock() {
-    let _ = reports();
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -334,7 +292,7 @@ fn a_task_that_takes_its_own_lock() {
 /// waiter looks is not one either.
 #[test]
 fn plain_contention_is_not_reported() {
-    let _ = reports();
+    kept_dumps();
     let lock = Arc::new(Mutex::with_name(0u64, "contended"));
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -378,7 +336,7 @@ fn transfer(from: &Mutex<u64>, to: &Mutex<u64>, barrier: &Barrier) -> Result<(),
 /// Each participant's annotated calls are in the report, innermost first.
 #[test]
 fn the_report_has_the_logical_stacks() {
-    let _ = reports();
+    kept_dumps();
     let a = Arc::new(Mutex::with_name(0, "account a"));
     let b = Arc::new(Mutex::with_name(0, "account b"));
     let barrier = Arc::new(Barrier::new(2));
@@ -394,7 +352,7 @@ fn the_report_has_the_logical_stacks() {
         assert_eq!(p.stack.len(), 1, "{p:?}");
         assert_eq!(p.stack[0].0, "deadlock::transfer");
     }
-    let (_, text) = report_naming("account a");
+    let (_, text) = deadlock_report_naming("account a");
     assert!(
         text.contains("in deadlock::transfer (tests/deadlock.rs:"),
         "{text}"
@@ -416,7 +374,7 @@ async fn transfer_later(
 /// closes the cycle (running) and those of the task parked in its wait.
 #[test]
 fn the_report_has_the_logical_stacks_of_tasks() {
-    let _ = reports();
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -442,7 +400,7 @@ fn the_report_has_the_logical_stacks_of_tasks() {
 /// later wait through the lock it still holds is not a deadlock.
 #[test]
 fn a_cancelled_wait_leaves_the_graph() {
-    let _ = reports();
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
@@ -476,7 +434,7 @@ fn a_cancelled_wait_leaves_the_graph() {
 /// async locks: one cycle across both worlds.
 #[test]
 fn a_thread_and_a_task_in_a_cycle() {
-    let _ = reports();
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()

@@ -11,59 +11,16 @@
 #![cfg(not(feature = "plain-locks"))]
 
 use std::future::Future;
-use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use monitor_demo::{deadlock_report_naming, kept_dumps};
 use monitor_runtime::sync::{
     AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard,
     Deadlock, OwnedAsyncMutexGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard, Waiter,
 };
-use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 use tokio::runtime::{Builder, Runtime};
-
-/// Every deadlock report the sink received, as (deadlock, text).
-fn reports() -> &'static StdMutex<Vec<(Deadlock, String)>> {
-    static REPORTS: OnceLock<&'static StdMutex<Vec<(Deadlock, String)>>> = OnceLock::new();
-    REPORTS.get_or_init(|| {
-        let collected: &'static StdMutex<Vec<(Deadlock, String)>> =
-            Box::leak(Box::new(StdMutex::new(Vec::new())));
-        set_dump_sink(DumpSink::custom(move |dump: &Dump| {
-            if let DumpReason::Deadlock(deadlock) = &dump.reason {
-                collected
-                    .lock()
-                    .unwrap()
-                    .push((deadlock.clone(), dump.to_string()));
-            }
-        }))
-        .unwrap();
-        collected
-    })
-}
-
-/// The report in which a participant waits for `lock`, waiting up to a few
-/// seconds for it.
-fn report_naming(lock: &str) -> (Deadlock, String) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let found = reports()
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(deadlock, _)| {
-                deadlock
-                    .participants
-                    .iter()
-                    .any(|p| p.waits_for.lock == lock)
-            })
-            .cloned();
-        if let Some(found) = found {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "no report names {lock}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 fn at(line: u32) -> String {
     format!("{}:{line}:", file!())
@@ -111,7 +68,7 @@ fn one_thread() -> Runtime {
 
 /// The self-deadlock report naming `lock`, from a thread called `thread`.
 fn self_deadlock_of_thread(lock: &str, thread: &str) -> (Deadlock, String) {
-    let (deadlock, text) = report_naming(lock);
+    let (deadlock, text) = deadlock_report_naming(lock);
     assert!(deadlock.is_self_deadlock(), "{text}");
     assert!(
         matches!(&deadlock.participants[0].waiter, Waiter::Thread { name: Some(name), .. } if name == thread),
@@ -126,7 +83,7 @@ fn self_deadlock_of_thread(lock: &str, thread: &str) -> (Deadlock, String) {
 /// line where it took its guard and the line where it waits.
 #[test]
 fn a_cycle_through_lock_owned() {
-    let _ = reports();
+    kept_dumps();
     let runtime = two_workers();
     let a = Arc::new(AsyncMutex::with_name((), "owned a"));
     let b = Arc::new(AsyncMutex::with_name((), "owned b"));
@@ -144,7 +101,7 @@ fn a_cycle_through_lock_owned() {
     let _one = spawn(a.clone(), b.clone());
     let _two = spawn(b.clone(), a.clone());
 
-    let (deadlock, text) = report_naming("owned a");
+    let (deadlock, text) = deadlock_report_naming("owned a");
     assert_eq!(deadlock.participants.len(), 2, "{text}");
     assert!(text.contains("deadlock: 2 waiters in a cycle"), "{text}");
     for p in &deadlock.participants {
@@ -168,7 +125,7 @@ fn a_cycle_through_lock_owned() {
 /// (`write_owned`) another, whose writer waits to write the first.
 #[test]
 fn a_cycle_through_read_owned_and_write_owned() {
-    let _ = reports();
+    kept_dumps();
     let runtime = two_workers();
     let a = Arc::new(AsyncRwLock::with_name(0, "owned rw a"));
     let b = Arc::new(AsyncRwLock::with_name(0, "owned rw b"));
@@ -194,7 +151,7 @@ fn a_cycle_through_read_owned_and_write_owned() {
         }
     });
 
-    let (deadlock, text) = report_naming("owned rw a");
+    let (deadlock, text) = deadlock_report_naming("owned rw a");
     assert_eq!(deadlock.participants.len(), 2, "{text}");
     assert_eq!(held_line(&deadlock, "owned rw a"), reads_a, "{text}");
     assert_eq!(held_line(&deadlock, "owned rw b"), writes_b, "{text}");
@@ -208,7 +165,7 @@ fn a_cycle_through_read_owned_and_write_owned() {
 /// good: it is left behind).
 #[test]
 fn blocking_write_after_blocking_read_on_a_thread() {
-    let _ = reports();
+    kept_dumps();
     let lock = Arc::new(AsyncRwLock::with_name(0, "blocking read, then write"));
     let reads = line!() + 5;
     let writes = line!() + 5;
@@ -233,7 +190,7 @@ fn blocking_write_after_blocking_read_on_a_thread() {
 /// `blocking_read` on a thread that holds a `blocking_write` guard.
 #[test]
 fn blocking_read_after_blocking_write_on_a_thread() {
-    let _ = reports();
+    kept_dumps();
     let lock = Arc::new(AsyncRwLock::with_name(0, "blocking write, then read"));
     let writes = line!() + 5;
     let reads = line!() + 5;
@@ -254,7 +211,7 @@ fn blocking_read_after_blocking_write_on_a_thread() {
 /// `blocking_lock` on a thread that holds a `blocking_lock_owned` guard.
 #[test]
 fn blocking_lock_after_blocking_lock_owned_on_a_thread() {
-    let _ = reports();
+    kept_dumps();
     let lock = Arc::new(AsyncMutex::with_name((), "blocking owned, then again"));
     let takes = line!() + 5;
     let again = line!() + 5;
@@ -274,7 +231,7 @@ fn blocking_lock_after_blocking_lock_owned_on_a_thread() {
 /// A task that holds a `try_lock_owned` guard and takes the lock again.
 #[test]
 fn lock_checked_after_try_lock_owned_in_a_task() {
-    let _ = reports();
+    kept_dumps();
     let lock = Arc::new(AsyncMutex::with_name((), "try owned, then again"));
     let (deadlock, takes, again) = one_thread().block_on(async move {
         tokio::spawn(async move {
@@ -293,7 +250,7 @@ fn lock_checked_after_try_lock_owned_in_a_task() {
     assert_eq!(p.holds.lock, "try owned, then again");
     assert_eq!(p.holds.at.as_ref().unwrap().line, takes);
     assert_eq!(p.waits_for.at.as_ref().unwrap().line, again);
-    let (_, text) = report_naming("try owned, then again");
+    let (_, text) = deadlock_report_naming("try owned, then again");
     assert!(
         text.contains(&at(takes)) && text.contains(&at(again)),
         "{text}"
@@ -304,7 +261,7 @@ fn lock_checked_after_try_lock_owned_in_a_task() {
 /// `read_checked`, in a task.
 #[test]
 fn checked_waits_after_try_read_owned_and_try_write_owned() {
-    let _ = reports();
+    kept_dumps();
     let lock = Arc::new(AsyncRwLock::with_name(0, "try rw owned"));
     one_thread().block_on(async move {
         tokio::spawn(async move {
@@ -402,7 +359,7 @@ fn mapped_guards_hold_the_lock_until_they_drop() {
 /// where it was mapped.
 #[test]
 fn a_cycle_through_mapped_guards_names_where_they_were_taken() {
-    let _ = reports();
+    kept_dumps();
     let runtime = two_workers();
     let a = Arc::new(AsyncMutex::with_name((0, 'a'), "mapped a"));
     let b = Arc::new(AsyncMutex::with_name((0, 'b'), "mapped b"));
@@ -439,7 +396,7 @@ fn a_cycle_through_mapped_guards_names_where_they_were_taken() {
     assert_eq!(held_line(&deadlock, "mapped b"), takes_b);
     assert_eq!(wait_line(&deadlock, "mapped b"), waits_for_b);
     assert_eq!(wait_line(&deadlock, "mapped a"), waits_for_a);
-    let (_, text) = report_naming("mapped a");
+    let (_, text) = deadlock_report_naming("mapped a");
     assert!(
         text.contains(&at(takes_a)) && text.contains(&at(takes_b)),
         "{text}"
@@ -454,7 +411,7 @@ fn a_cycle_through_mapped_guards_names_where_they_were_taken() {
 /// nothing is held.
 #[test]
 fn a_downgraded_guard_holds_the_lock_shared() {
-    let _ = reports();
+    kept_dumps();
     one_thread().block_on(async {
         tokio::spawn(async {
             let lock = Arc::new(AsyncRwLock::with_name(1, "downgraded"));
