@@ -71,7 +71,9 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// reached the monitors' [`alerts`](Monitor::alerts) streams: it never
 /// holds up a timeout or an alert, but dumps and later alerts wait for it
 /// (hand the alert to a channel if the work is long). Replaces any earlier
-/// hook.
+/// hook for the alerts raised from then on; alerts raised before and still
+/// queued for the worker go to the hook that was set when they were
+/// raised.
 ///
 /// ```
 /// monitor_runtime::set_alert_hook(|alert| eprintln!("paging on-call: {alert}"));
@@ -81,7 +83,9 @@ pub fn set_alert_hook(hook: impl Fn(&Alert) + Send + Sync + 'static) {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
 }
 
-/// Goes back to the default: alerts are written to stderr.
+/// Goes back to the default: alerts are written to stderr. Alerts raised
+/// before and still queued for the dump worker go to the hook that was set
+/// then.
 ///
 /// ```
 /// monitor_runtime::clear_alert_hook();
