@@ -43,6 +43,44 @@ use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use serde::Serialize;
 
+/// `Deref` (and `DerefMut`, with `mut`), `Debug` and `Display` for a guard,
+/// through its field that derefs to the value, as std's and tokio's guards
+/// have them.
+macro_rules! guard_traits {
+    ($guard:ident<$($lt:lifetime,)? $($param:ident),+> => $target:ident, $field:ident, mut) => {
+        guard_traits!($guard<$($lt,)? $($param),+> => $target, $field);
+        impl<$($param: ?Sized),+> ::std::ops::DerefMut for $guard<$($lt,)? $($param),+> {
+            fn deref_mut(&mut self) -> &mut $target {
+                &mut self.$field
+            }
+        }
+    };
+    ($guard:ident<$($lt:lifetime,)? $($param:ident),+> => $target:ident, $field:ident) => {
+        impl<$($param: ?Sized),+> ::std::ops::Deref for $guard<$($lt,)? $($param),+> {
+            type Target = $target;
+            fn deref(&self) -> &$target {
+                &self.$field
+            }
+        }
+        impl<$($param: ?Sized),+> ::std::fmt::Debug for $guard<$($lt,)? $($param),+>
+        where
+            $target: ::std::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&**self, f)
+            }
+        }
+        impl<$($param: ?Sized),+> ::std::fmt::Display for $guard<$($lt,)? $($param),+>
+        where
+            $target: ::std::fmt::Display,
+        {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+
 pub(crate) mod graph;
 mod mutex;
 mod rwlock;
@@ -701,6 +739,17 @@ fn on_deadlock(deadlock: Deadlock, checked: bool) -> Result<(), Deadlock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As std's: guards format as their value.
+    #[test]
+    fn std_guards_format_as_their_value() {
+        let mutex = Mutex::new(1);
+        assert_eq!(mutex.lock().unwrap().to_string(), "1");
+        assert_eq!(format!("{:?}", mutex.lock().unwrap()), "1");
+        let rw = RwLock::new("two");
+        assert_eq!(rw.read().unwrap().to_string(), "two");
+        assert_eq!(format!("{:?}", rw.write().unwrap()), "\"two\"");
+    }
 
     #[test]
     fn a_task_number_keeps_the_top_bit_free() {

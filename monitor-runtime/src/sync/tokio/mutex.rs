@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
 
@@ -645,102 +644,7 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedAsyncMutexGuard<T, U> 
     }
 }
 
-impl<T: ?Sized> Deref for AsyncMutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> DerefMut for AsyncMutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized> Deref for MappedAsyncMutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> DerefMut for MappedAsyncMutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedAsyncMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized> Deref for OwnedAsyncMutexGuard<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T: ?Sized> DerefMut for OwnedAsyncMutexGuard<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncMutexGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedAsyncMutexGuard<T, U> {
-    type Target = U;
-    fn deref(&self) -> &U {
-        &self.guard
-    }
-}
-
-impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedAsyncMutexGuard<T, U> {
-    fn deref_mut(&mut self) -> &mut U {
-        &mut self.guard
-    }
-}
-
-impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedMappedAsyncMutexGuard<T, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for AsyncMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for MappedAsyncMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for OwnedAsyncMutexGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedMappedAsyncMutexGuard<T, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.guard, f)
-    }
-}
+guard_traits!(AsyncMutexGuard<'_, T> => T, inner, mut);
+guard_traits!(MappedAsyncMutexGuard<'_, T> => T, inner, mut);
+guard_traits!(OwnedAsyncMutexGuard<T> => T, guard, mut);
+guard_traits!(OwnedMappedAsyncMutexGuard<T, U> => U, guard, mut);

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
 
@@ -1243,140 +1242,9 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedAsyncRwLockMappedWriteGuard<
     }
 }
 
-impl<T: ?Sized> Deref for AsyncRwLockReadGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> Deref for AsyncRwLockWriteGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> DerefMut for AsyncRwLockWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: ?Sized> Deref for AsyncRwLockMappedWriteGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> DerefMut for AsyncRwLockMappedWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: ?Sized, U: ?Sized> Deref for OwnedAsyncRwLockReadGuard<T, U> {
-    type Target = U;
-    fn deref(&self) -> &U {
-        &self.guard
-    }
-}
-
-impl<T: ?Sized> Deref for OwnedAsyncRwLockWriteGuard<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T: ?Sized> DerefMut for OwnedAsyncRwLockWriteGuard<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
-
-impl<T: ?Sized, U: ?Sized> Deref for OwnedAsyncRwLockMappedWriteGuard<T, U> {
-    type Target = U;
-    fn deref(&self) -> &U {
-        &self.guard
-    }
-}
-
-impl<T: ?Sized, U: ?Sized> DerefMut for OwnedAsyncRwLockMappedWriteGuard<T, U> {
-    fn deref_mut(&mut self) -> &mut U {
-        &mut self.guard
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockReadGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLockMappedWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockReadGuard<T, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockWriteGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedAsyncRwLockMappedWriteGuard<T, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockReadGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for AsyncRwLockMappedWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
-    }
-}
-
-impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockReadGuard<T, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockWriteGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.guard, f)
-    }
-}
-
-impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedAsyncRwLockMappedWriteGuard<T, U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.guard, f)
-    }
-}
+guard_traits!(AsyncRwLockReadGuard<'_, T> => T, inner);
+guard_traits!(AsyncRwLockWriteGuard<'_, T> => T, inner, mut);
+guard_traits!(AsyncRwLockMappedWriteGuard<'_, T> => T, inner, mut);
+guard_traits!(OwnedAsyncRwLockReadGuard<T, U> => U, guard);
+guard_traits!(OwnedAsyncRwLockWriteGuard<T> => T, guard, mut);
+guard_traits!(OwnedAsyncRwLockMappedWriteGuard<T, U> => U, guard, mut);
