@@ -124,6 +124,20 @@ impl BlockedSink {
         assert!(self.blocked());
     }
 
+    /// A 20 ms `#[monitored]` timeout fires while the sink is still
+    /// blocked.
+    fn a_timeout_fires_meanwhile(&self) {
+        let result = time_out_once();
+        assert!(
+            self.blocked(),
+            "the sink returned before the timeout: the test proves nothing"
+        );
+        assert!(
+            matches!(result, Some(Err(Error::Timeout { .. }))),
+            "a 20 ms timeout did not fire while a dump sink blocked: {result:?}"
+        );
+    }
+
     fn blocked(&self) -> bool {
         self.in_sink.load(SeqCst)
     }
@@ -159,15 +173,7 @@ fn a_sink_that_blocks_holds_up_no_timeout() {
     let (release, caller) = in_flight(stuck_for_timeout);
     sink.wait_until_blocked();
 
-    let result = time_out_once();
-    assert!(
-        sink.blocked(),
-        "the sink returned before the timeout: the test proves nothing"
-    );
-    assert!(
-        matches!(result, Some(Err(Error::Timeout { .. }))),
-        "a 20 ms timeout did not fire while a dump sink blocked: {result:?}"
-    );
+    sink.a_timeout_fires_meanwhile();
 
     sink.release();
     release.send(()).unwrap();
@@ -191,15 +197,7 @@ fn a_sink_that_blocks_in_a_stall_dump_holds_up_no_timeout() {
     sink.wait_until_blocked();
     stop_detecting_stalls();
 
-    let result = time_out_once();
-    assert!(
-        sink.blocked(),
-        "the sink returned before the timeout: the test proves nothing"
-    );
-    assert!(
-        matches!(result, Some(Err(Error::Timeout { .. }))),
-        "a 20 ms timeout did not fire while a dump sink blocked: {result:?}"
-    );
+    sink.a_timeout_fires_meanwhile();
 
     sink.release();
     release.send(()).unwrap();
