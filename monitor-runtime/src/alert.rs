@@ -12,7 +12,6 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::Name;
-use crate::monitor::Monitor;
 
 /// A monitor stalled: its cap was reached, a call was refused as Busy, and
 /// no call has completed for the alert period since.
@@ -68,7 +67,7 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
 /// Sends every alert of every monitor to `hook` instead of stderr. The hook
 /// runs on the dump worker thread (`monitor-dump`), after the alert has
-/// reached the monitors' [`alerts`](Monitor::alerts) streams: it never
+/// reached the monitors' [`alerts`](crate::Monitor::alerts) streams: it never
 /// holds up a timeout or an alert, but dumps and later alerts wait for it
 /// (hand the alert to a channel if the work is long). Replaces any earlier
 /// hook for the alerts raised from then on; alerts raised before and still
@@ -107,6 +106,44 @@ impl AlertChannel {
             closed: false,
         }
     }
+
+    /// A new stream of the alerts sent from now on; one that ends at once
+    /// if the channel is closed.
+    pub(crate) fn subscribe(&mut self) -> Alerts {
+        if self.closed {
+            return Alerts { inner: None };
+        }
+        let rx = match &self.tx {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = broadcast::channel(16);
+                self.tx = Some(tx);
+                rx
+            }
+        };
+        Alerts {
+            inner: Some(BroadcastStream::new(rx)),
+        }
+    }
+
+    /// Ends every stream, now and to come.
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
+        self.tx = None;
+    }
+
+    /// Hands `alert` to every stream. Never blocks: an alert nobody listens
+    /// to is dropped.
+    pub(crate) fn send(&self, alert: &Alert) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(alert.clone());
+        }
+    }
+}
+
+/// The hook set with [`set_alert_hook`], if any.
+pub(crate) fn hook() -> Option<Hook> {
+    HOOK.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// The alerts of one monitor, as an async [`Stream`]. Alerts are never
@@ -150,85 +187,5 @@ impl Stream for Alerts {
                 Poll::Pending => return Poll::Pending,
             }
         }
-    }
-}
-
-impl Monitor {
-    /// Subscribes to this monitor's stall alerts.
-    ///
-    /// ```
-    /// let monitor = monitor_runtime::Monitor::builder("db")
-    ///     .max_active(1)
-    ///     .alert(std::time::Duration::from_secs(1))
-    ///     .build();
-    /// let alerts = monitor.alerts();
-    /// # drop(alerts);
-    /// ```
-    pub fn alerts(&self) -> Alerts {
-        let mut channel = self
-            .state()
-            .channel
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if channel.closed {
-            return Alerts { inner: None };
-        }
-        let rx = match &channel.tx {
-            Some(tx) => tx.subscribe(),
-            None => {
-                let (tx, rx) = broadcast::channel(16);
-                channel.tx = Some(tx);
-                rx
-            }
-        };
-        Alerts {
-            inner: Some(BroadcastStream::new(rx)),
-        }
-    }
-}
-
-/// Ends every alert stream of `monitor`.
-pub(crate) fn close(monitor: &Monitor) {
-    let mut channel = monitor
-        .state()
-        .channel
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    channel.closed = true;
-    channel.tx = None;
-}
-
-/// Delivers one alert: to the monitor's streams, to the hook or stderr, and
-/// as a `tracing` warning. Never blocks on a reader.
-pub(crate) fn raise(monitor: &Monitor, alert: Alert) {
-    monitor
-        .state()
-        .alerts
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::warn!(
-        target: "monitor_runtime",
-        monitor = %alert.monitor,
-        max_active = alert.max_active,
-        in_flight = alert.in_flight,
-        stalled_for = ?alert.stalled_for,
-        "monitor stalled: cap reached and no call completed"
-    );
-    if let Some(tx) = &monitor
-        .state()
-        .channel
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .tx
-    {
-        // No receiver is not an error: an alert nobody listens to is dropped.
-        let _ = tx.send(alert.clone());
-    }
-    let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
-    match hook {
-        // The hook is your code, and may block: it runs on the dump worker,
-        // not on the watchdog, whose deadlines and alerts must not wait.
-        Some(hook) => crate::dump::submit(crate::dump::Job::Alert(hook, alert)),
-        // One short line, as the `tracing` warning above.
-        None => eprintln!("{alert}"),
     }
 }

@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use crate::error::{Error, FromMonitorError};
 use crate::inflight::{AsyncCall, CallSite};
 use crate::monitor::{Monitor, Slot};
-use crate::watchdog::Timer;
+use crate::watchdog::{Timer, CLOCKWORK};
 
 /// How a call's result reaches the caller: wrapped in `Result<T, Error>`
 /// ([`Wrap`], for the [`Monitor`] methods) or merged into a return type
@@ -99,7 +99,9 @@ impl<F: Future> Future for Guarded<F> {
             }
         }
         let this = self.project();
-        let scope = this.site.and_then(|site| this.call.poll_scope(site));
+        let scope = this
+            .site
+            .and_then(|site| this.call.poll_scope(site, CLOCKWORK));
         let unwinding = Unwinding(&mut *this.slot);
         let poll = this.body.poll(cx);
         std::mem::forget(unwinding);

@@ -26,7 +26,6 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,13 +33,14 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::clock;
+use crate::format::{display, opt_seconds, seconds, unix_seconds};
 use crate::inflight::{self, CallId, Snapshot};
 use crate::native::{self, CaptureError, Tid};
 
 mod fatal;
 pub(crate) mod format;
 mod sink;
-pub(crate) mod tasks;
+mod tasks;
 mod worker;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
@@ -422,31 +422,6 @@ impl Serialize for Tid {
     }
 }
 
-pub(crate) fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64())
-}
-
-fn opt_seconds<S: Serializer>(
-    duration: &Option<Duration>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match duration {
-        Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
-        None => serializer.serialize_none(),
-    }
-}
-
-fn unix_seconds<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    serializer.serialize_f64(since.as_secs_f64())
-}
-
-fn display<S: Serializer, T: fmt::Display>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
-}
-
 thread_local! {
     static IN_DUMP: Cell<bool> = const { Cell::new(false) };
 }
@@ -571,7 +546,14 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
             outermost = frame.started_ns;
             depth += 1;
         }
-        order.push((!triggered, outermost, call.started_ns, call.id, depth, i as u32));
+        order.push((
+            !triggered,
+            outermost,
+            call.started_ns,
+            call.id,
+            depth,
+            i as u32,
+        ));
     }
     order.sort_unstable();
 
@@ -742,21 +724,11 @@ struct ThreadNames(HashMap<i32, Option<String>>);
 
 impl ThreadNames {
     fn get(&mut self, tid: i32) -> Option<String> {
-        self.0.entry(tid).or_insert_with(|| thread_name(tid)).clone()
+        self.0
+            .entry(tid)
+            .or_insert_with(|| native::thread_name(tid))
+            .clone()
     }
-}
-
-/// The thread's name: from `std` for this thread (in full), from the
-/// kernel for others (at most 15 bytes; Linux only).
-pub(crate) fn thread_name(tid: i32) -> Option<String> {
-    if native::current_tid() == Tid(tid) {
-        if let Some(name) = std::thread::current().name() {
-            return Some(name.to_owned());
-        }
-    }
-    let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
-    let name = comm.trim_end_matches('\n');
-    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// Captures each thread that runs a call once, and gives every call on it
@@ -903,7 +875,7 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
             "call {} of {} has not returned after {}",
             call.id,
             call.function,
-            format::human(call.limit),
+            crate::format::human(call.limit),
         );
     }
     submit(Job::Overdue(calls));

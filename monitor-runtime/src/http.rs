@@ -144,8 +144,10 @@ struct Page {
 fn page() -> Page {
     let mut monitors: Vec<MonitorRow> = crate::monitors().iter().map(MonitorRow::new).collect();
     monitors.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut supervisors: Vec<SupervisorRow> =
-        crate::supervisors().iter().map(SupervisorRow::new).collect();
+    let mut supervisors: Vec<SupervisorRow> = crate::supervisors()
+        .iter()
+        .map(SupervisorRow::new)
+        .collect();
     supervisors.sort_by(|a, b| a.name.cmp(&b.name));
     // Logical stacks only: no signal sent to any thread, fast.
     let dump = DumpOptions::new().native_stacks(false).take();
@@ -292,7 +294,10 @@ fn html(page: &Page, base: &str) -> String {
                 escape(&w.waiter.to_string()),
                 escape(&w.lock.lock),
                 if w.exclusive { "" } else { " (read)" },
-                w.lock.at.as_ref().map_or(String::new(), |at| escape(&at.to_string())),
+                w.lock
+                    .at
+                    .as_ref()
+                    .map_or(String::new(), |at| escape(&at.to_string())),
                 human(w.waited),
                 escape(&held_by.join(", ")),
             );

@@ -209,7 +209,9 @@ impl Local {
         let mut free = 0;
         for record in arena.records() {
             if record.state.load(Ordering::Acquire) & 1 == 0 {
-                record.next_free.store(head as *mut Record, Ordering::Relaxed);
+                record
+                    .next_free
+                    .store(head as *mut Record, Ordering::Relaxed);
                 head = record;
                 free += 1;
             }
@@ -223,7 +225,9 @@ impl Local {
                 record
                     .arena
                     .store(arena as *const Arena as *mut Arena, Ordering::Relaxed);
-                record.next_free.store(head as *mut Record, Ordering::Relaxed);
+                record
+                    .next_free
+                    .store(head as *mut Record, Ordering::Relaxed);
                 head = record;
             }
             arena
@@ -261,14 +265,37 @@ impl Arena {
     }
 }
 
+/// What keeps the coarse clock current while calls are in flight (the
+/// watchdog): whether it ticks, and how to start it. The layers above pass
+/// it in, so that this registry knows nothing of the watchdog.
+#[derive(Clone, Copy)]
+pub(crate) struct Clockwork {
+    /// Whether the coarse clock is being kept current.
+    pub(crate) ticking: fn() -> bool,
+    /// Starts the ticks (and the thread, if needed).
+    pub(crate) start: fn(),
+}
+
+impl Clockwork {
+    #[inline]
+    fn ticking(self) -> bool {
+        (self.ticking)()
+    }
+
+    #[cold]
+    fn start(self) {
+        (self.start)()
+    }
+}
+
 /// Starts tracking a call on this thread; its parent is the call this
 /// thread is inside now. The call is not the thread's current call until
 /// [`enter`].
 #[inline]
-fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
-    if !crate::watchdog::ticking() {
+fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static Record {
+    if !clock.ticking() {
         // The coarse clock is stale until the watchdog ticks again.
-        crate::watchdog::start_ticking();
+        clock.start();
     }
     let record = local.take();
     let parent = local.current.get();
@@ -287,7 +314,9 @@ fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
     // compiler fence on x86.)
     fence(Ordering::Release);
     record.seq.store(seq, Ordering::Relaxed);
-    record.parent.store(parent as *mut Record, Ordering::Relaxed);
+    record
+        .parent
+        .store(parent as *mut Record, Ordering::Relaxed);
     record.parent_state.store(parent_state, Ordering::Relaxed);
     record
         .site
@@ -300,7 +329,7 @@ fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
         .store(deadline(site, started), Ordering::Relaxed);
     record
         .task
-        .store(crate::dump::tasks::current_task(), Ordering::Relaxed);
+        .store(crate::task::current_task(), Ordering::Relaxed);
     // Publish: a new generation, in use. Then check that the watchdog still
     // ticks; with the watchdog's stop (clear `TICKING`, heavy fence, look
     // for calls in flight) this is a Dekker pair: either the watchdog sees
@@ -308,8 +337,8 @@ fn begin(local: &Local, site: &'static CallSite) -> &'static Record {
     let state = record.state.load(Ordering::Relaxed);
     record.state.store((state | 1) + 2, Ordering::Release);
     crate::fence::light();
-    if !crate::watchdog::ticking() {
-        crate::watchdog::start_ticking();
+    if !clock.ticking() {
+        clock.start();
         // Restart this call's clock from the fresh tick.
         record.deadline.store(0, Ordering::Relaxed);
         let started = clock::coarse_ns();
@@ -361,10 +390,10 @@ pub(crate) struct SyncCall {
 impl SyncCall {
     /// `None` while the thread is being torn down.
     #[inline]
-    pub(crate) fn begin(site: &'static CallSite) -> Option<Self> {
+    pub(crate) fn begin(site: &'static CallSite, clock: Clockwork) -> Option<Self> {
         LOCAL
             .try_with(|local| {
-                let record = begin(local, site);
+                let record = begin(local, site, clock);
                 let previous = enter(local, record);
                 SyncCall { record, previous }
             })
@@ -398,10 +427,14 @@ unsafe impl Sync for AsyncCall {}
 impl AsyncCall {
     /// Marks the call as running on this thread until the scope drops.
     #[inline]
-    pub(crate) fn poll_scope(&mut self, site: &'static CallSite) -> Option<PollScope> {
+    pub(crate) fn poll_scope(
+        &mut self,
+        site: &'static CallSite,
+        clock: Clockwork,
+    ) -> Option<PollScope> {
         LOCAL
             .try_with(|local| {
-                let record = *self.record.get_or_insert_with(|| begin(local, site));
+                let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
                 PollScope {
                     record,
                     previous: enter(local, record),
@@ -455,7 +488,7 @@ impl Drop for PollScope {
         // The call now waits in its task, on no thread: remember the task,
         // so a report (a deadlock's participants) can tell its calls.
         if self.record.task.load(Ordering::Relaxed) == 0 {
-            let task = crate::dump::tasks::task_now();
+            let task = crate::task::task_now();
             self.record.task.store(task, Ordering::Relaxed);
         }
         let _ = LOCAL.try_with(|local| leave(local, self.record, self.previous));
@@ -538,7 +571,10 @@ fn read(record: &'static Record) -> Option<Snapshot> {
     // SAFETY: sites are statics; arenas are leaked.
     let (site, arena) = unsafe { (&*site, &*arena) };
     Some(Snapshot {
-        id: CallId { arena: arena.id, seq },
+        id: CallId {
+            arena: arena.id,
+            seq,
+        },
         site,
         started_ns,
         thread,

@@ -27,52 +27,73 @@
 mod gate;
 mod shim;
 
-/// Everything but the state machines is left out of `loom` builds, which
-/// model-check `gate` alone (`monitor-runtime/tests/loom.rs`).
-macro_rules! not_loom {
-    ($($item:item)*) => { $( #[cfg(not(loom))] $item )* };
-}
+// Everything but the state machines is left out of `loom` builds, which
+// model-check `gate`, the heartbeat pulse and the wait-for graph alone
+// (`monitor-runtime/tests/loom*.rs`).
+#[cfg(not(loom))]
+mod alert;
+#[cfg(all(not(loom), feature = "axum"))]
+pub mod axum;
+#[cfg(not(loom))]
+mod call;
+#[cfg(not(loom))]
+mod clock;
+#[cfg(not(loom))]
+mod dump;
+#[cfg(not(loom))]
+mod error;
+#[cfg(not(loom))]
+mod fence;
+#[cfg(not(loom))]
+mod format;
+#[cfg(not(loom))]
+mod histogram;
+#[cfg(all(not(loom), feature = "axum"))]
+pub mod http;
+#[cfg(not(loom))]
+mod inflight;
+#[cfg(all(not(loom), feature = "metrics"))]
+pub mod metrics;
+#[cfg(not(loom))]
+mod monitor;
+#[cfg(not(loom))]
+mod native;
+#[cfg(not(loom))]
+mod pool;
+#[cfg(not(loom))]
+mod registry;
+#[cfg(not(loom))]
+mod supervisor;
+#[cfg(not(loom))]
+pub mod sync;
+#[cfg(not(loom))]
+mod task;
+#[cfg(not(loom))]
+mod watchdog;
 
-not_loom! {
-    mod alert;
-    mod call;
-    mod clock;
-    mod dump;
-    mod fence;
-    mod error;
-    mod histogram;
-    mod inflight;
-    mod monitor;
-    mod native;
-    mod pool;
-    mod registry;
-    mod supervisor;
-    pub mod sync;
-    mod watchdog;
-    #[cfg(feature = "axum")]
-    pub mod axum;
-    #[cfg(feature = "axum")]
-    pub mod http;
-    #[cfg(feature = "metrics")]
-    pub mod metrics;
-
-    pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
-    pub use call::{Call, Detach, Merge, Output, Wrap};
-    pub use dump::{
-        detect_stalls, dump, install_panic_hook, set_dump_sink, stop_detecting_stalls, CallDump,
-        CallState, Dump, DumpOptions, DumpReason, DumpSink, DumpSinkError, LogicalFrame,
-        NativeFrame, NativeStack, Origin, OverdueCall,
-    };
-    pub use error::{Error, FromMonitorError, Name};
-    pub use inflight::{CallId, CallSite};
-    pub use monitor::{Config, Latency, Monitor, Stats};
-    pub use native::{CaptureError, Frame, Stack, Tid};
-    pub use registry::{monitor, monitors};
-    pub use supervisor::{
-        supervisor, supervisors, Backoff, Cause, Heartbeat, Restart, StopSignal, Supervisor,
-        SupervisorBuilder, SupervisorError, SupervisorHandle, SupervisorStats,
-    };
-}
+#[cfg(not(loom))]
+pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
+#[cfg(not(loom))]
+pub use call::{Call, Detach, Merge, Output, Wrap};
+#[cfg(not(loom))]
+pub use dump::{
+    detect_stalls, dump, install_panic_hook, set_dump_sink, stop_detecting_stalls, CallDump,
+    CallState, Dump, DumpOptions, DumpReason, DumpSink, DumpSinkError, LogicalFrame, NativeFrame,
+    NativeStack, Origin, OverdueCall,
+};
+#[cfg(not(loom))]
+pub use error::{Error, FromMonitorError, Name};
+#[cfg(not(loom))]
+pub use inflight::{CallId, CallSite};
+#[cfg(not(loom))]
+pub use monitor::{monitor, monitors, Config, Latency, Monitor, Stats};
+#[cfg(not(loom))]
+pub use native::{CaptureError, Frame, Stack, Tid};
+#[cfg(not(loom))]
+pub use supervisor::{
+    supervisor, supervisors, Backoff, Cause, Heartbeat, Restart, StopSignal, Supervisor,
+    SupervisorBuilder, SupervisorError, SupervisorHandle, SupervisorStats,
+};
 
 #[cfg(loom)]
 #[path = "supervisor/pulse.rs"]
@@ -386,7 +407,7 @@ pub mod __private {
     /// registry while it runs, and reported if it overruns.
     #[inline]
     pub fn stack_sync<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
-        let _call = crate::inflight::SyncCall::begin(site);
+        let _call = crate::inflight::SyncCall::begin(site, crate::watchdog::CLOCKWORK);
         body()
     }
 

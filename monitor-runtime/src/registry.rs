@@ -1,75 +1,69 @@
-//! The process-wide lists of monitors and supervisors, by name.
+//! A process-wide list of things that run, held weakly, in the order they
+//! started: the monitors and the supervisors each keep one
+//! (`monitor.rs`, `supervisor.rs`). Knows no feature.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::monitor::{Monitor, Weak};
-use crate::supervisor::{State, Supervisor};
-
-static MONITORS: Mutex<Vec<Weak>> = Mutex::new(Vec::new());
-
-pub(crate) fn add(monitor: Monitor) {
-    let mut list = MONITORS.lock().unwrap_or_else(|e| e.into_inner());
-    list.retain(|w| w.upgrade().is_some());
-    list.push(monitor.downgrade());
+/// A weak handle that the registry can try to upgrade.
+pub(crate) trait Upgrade {
+    /// What the handle upgrades to.
+    type Strong;
+    /// The live thing, or `None` once it is gone.
+    fn upgrade(&self) -> Option<Self::Strong>;
 }
 
-pub(crate) fn remove(monitor: &Monitor) {
-    let mut list = MONITORS.lock().unwrap_or_else(|e| e.into_inner());
-    list.retain(|w| w.upgrade().is_some_and(|m| !m.same(monitor)));
+impl<T> Upgrade for std::sync::Weak<T> {
+    type Strong = Arc<T>;
+    fn upgrade(&self) -> Option<Arc<T>> {
+        std::sync::Weak::upgrade(self)
+    }
 }
 
-/// Every monitor of the process that is running: those of `#[monitored]`
-/// functions that have been called at least once, and those built with
-/// [`Monitor::new`] and not yet stopped or dropped; in the order they
-/// started.
-///
-/// ```
-/// let db = monitor_runtime::Monitor::builder("registry-doc").build();
-/// let names: Vec<String> = monitor_runtime::monitors()
-///     .iter()
-///     .map(|m| m.name().to_owned())
-///     .collect();
-/// assert!(names.contains(&"registry-doc".to_owned()));
-/// ```
-pub fn monitors() -> Vec<Monitor> {
-    let list = MONITORS.lock().unwrap_or_else(|e| e.into_inner());
-    list.iter().filter_map(Weak::upgrade).collect()
+/// The weak handles of everything registered and not yet removed.
+pub(crate) struct Registry<W>(Mutex<Vec<W>>);
+
+impl<W: Upgrade> Registry<W> {
+    pub(crate) const fn new() -> Self {
+        Registry(Mutex::new(Vec::new()))
+    }
+
+    fn list(&self) -> MutexGuard<'_, Vec<W>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `weak` last, and forgets the entries that are gone.
+    pub(crate) fn add(&self, weak: W) {
+        let mut list = self.list();
+        list.retain(|w| w.upgrade().is_some());
+        list.push(weak);
+    }
+
+    /// Forgets the entries for which `is` holds, and those that are gone.
+    pub(crate) fn remove(&self, is: impl Fn(&W::Strong) -> bool) {
+        self.list().retain(|w| w.upgrade().is_some_and(|s| !is(&s)));
+    }
+
+    /// Everything registered that is still alive, oldest first.
+    pub(crate) fn live(&self) -> Vec<W::Strong> {
+        self.list().iter().filter_map(W::upgrade).collect()
+    }
 }
 
-/// The running monitor named `name` (the first one, if several share it).
-/// A `#[monitored]` function's monitor is named after its module path and
-/// function, unless its `name` key says otherwise.
-///
-/// ```
-/// #[monitor_runtime::monitored(max_active = 4)]
-/// fn lookup(key: u32) -> Result<u32, monitor_runtime::Error> {
-///     Ok(key * 2)
-/// }
-///
-/// lookup(21).unwrap();
-/// let monitor = monitor_runtime::monitor("rust_out::lookup").expect("listed once called");
-/// assert_eq!(monitor.stats().completed, 1);
-/// ```
-pub fn monitor(name: &str) -> Option<Monitor> {
-    monitors().into_iter().find(|m| m.name() == name)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-static SUPERVISORS: Mutex<Vec<std::sync::Weak<State>>> = Mutex::new(Vec::new());
-
-pub(crate) fn add_supervisor(supervisor: &Supervisor) {
-    let mut list = SUPERVISORS.lock().unwrap_or_else(|e| e.into_inner());
-    list.retain(|w| w.strong_count() > 0);
-    list.push(std::sync::Arc::downgrade(&supervisor.0));
-}
-
-pub(crate) fn remove_supervisor(supervisor: &Supervisor) {
-    let mut list = SUPERVISORS.lock().unwrap_or_else(|e| e.into_inner());
-    list.retain(|w| w.upgrade().is_some_and(|s| !Supervisor(s).same(supervisor)));
-}
-
-/// Every running supervisor, in the order they started (see
-/// [`crate::supervisors`]).
-pub(crate) fn supervisors() -> Vec<Supervisor> {
-    let list = SUPERVISORS.lock().unwrap_or_else(|e| e.into_inner());
-    list.iter().filter_map(|w| w.upgrade()).map(Supervisor).collect()
+    #[test]
+    fn keeps_order_and_forgets_the_dropped_and_removed() {
+        let registry: Registry<std::sync::Weak<u32>> = Registry::new();
+        let (a, b, c) = (Arc::new(1), Arc::new(2), Arc::new(3));
+        for item in [&a, &b, &c] {
+            registry.add(Arc::downgrade(item));
+        }
+        drop(b);
+        assert_eq!(registry.live(), [Arc::new(1), Arc::new(3)]);
+        registry.remove(|item| Arc::ptr_eq(item, &a));
+        assert_eq!(registry.live(), [Arc::new(3)]);
+        assert_eq!(registry.0.lock().unwrap().len(), 1);
+    }
 }

@@ -60,8 +60,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 
 use crate::clock;
-use crate::dump::{self, format::human, DumpOptions};
+use crate::dump::{self, DumpOptions};
+use crate::format::human;
 use crate::native::{self, Tid};
+use crate::registry::Registry;
 use crate::watchdog::Timer;
 
 pub(crate) mod pulse;
@@ -618,10 +620,6 @@ impl Supervisor {
     pub fn stop(&self) {
         self.0.shutdown.stop();
     }
-
-    pub(crate) fn same(&self, other: &Supervisor) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 impl fmt::Debug for Supervisor {
@@ -633,6 +631,9 @@ impl fmt::Debug for Supervisor {
     }
 }
 
+/// The running supervisors, weakly.
+static SUPERVISORS: Registry<std::sync::Weak<State>> = Registry::new();
+
 /// Every supervisor of the process that still runs, in the order they
 /// started.
 ///
@@ -640,7 +641,7 @@ impl fmt::Debug for Supervisor {
 /// assert!(monitor_runtime::supervisors().iter().all(|s| s.stats().running));
 /// ```
 pub fn supervisors() -> Vec<Supervisor> {
-    crate::registry::supervisors()
+    SUPERVISORS.live().into_iter().map(Supervisor).collect()
 }
 
 /// The running supervisor named `name` (the first one, if several share
@@ -783,7 +784,7 @@ impl SupervisorBuilder {
             gave_up: AtomicBool::new(false),
             running: AtomicBool::new(true),
         }));
-        crate::registry::add_supervisor(&supervisor);
+        SUPERVISORS.add(Arc::downgrade(&supervisor.0));
         supervisor
     }
 
@@ -886,17 +887,16 @@ impl SupervisorBuilder {
                 .name(thread_name.clone())
                 .spawn(move || {
                     tid2.store(native::current_tid().0, Ordering::Relaxed);
-                    let cause = match std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        worker(beat, stop2)
-                    })) {
-                        Ok(Ok(())) => None,
-                        Ok(Err(error)) => Some(Cause::Error {
-                            message: error.to_string(),
-                        }),
-                        Err(panic) => Some(Cause::Panic {
-                            message: panic_message(&*panic),
-                        }),
-                    };
+                    let cause =
+                        match std::panic::catch_unwind(AssertUnwindSafe(|| worker(beat, stop2))) {
+                            Ok(Ok(())) => None,
+                            Ok(Err(error)) => Some(Cause::Error {
+                                message: error.to_string(),
+                            }),
+                            Err(panic) => Some(Cause::Panic {
+                                message: panic_message(&*panic),
+                            }),
+                        };
                     let _ = exit_tx.send(cause);
                 })
                 .map_err(|error| SupervisorError::Spawn {
@@ -923,7 +923,7 @@ impl SupervisorBuilder {
                 let _ = done.send(block_on(run));
             });
         if let Err(error) = spawned {
-            crate::registry::remove_supervisor(&supervisor);
+            SUPERVISORS.remove(|s| Arc::ptr_eq(s, &supervisor.0));
             return Err(SupervisorError::Spawn {
                 name: supervisor.0.name.clone(),
                 error: error.to_string(),
@@ -1171,7 +1171,7 @@ async fn supervise(
     let result = run(&supervisor, &spec, &mut start).await;
     let state = &supervisor.0;
     state.running.store(false, Ordering::Relaxed);
-    crate::registry::remove_supervisor(&supervisor);
+    SUPERVISORS.remove(|s| Arc::ptr_eq(s, &supervisor.0));
     result
 }
 

@@ -37,9 +37,9 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::time::Duration;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -88,8 +88,9 @@ mod tokio;
 
 pub use self::tokio::{
     AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard,
-    AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard, OwnedAsyncRwLockMappedWriteGuard,
-    OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard, OwnedMappedAsyncMutexGuard,
+    AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard,
+    OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard,
+    OwnedMappedAsyncMutexGuard,
 };
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -120,7 +121,7 @@ fn task_holder() -> u64 {
 }
 
 fn task_number(id: ::tokio::task::Id) -> u64 {
-    crate::dump::tasks::number(id) & !TASK
+    crate::task::number(id) & !TASK
 }
 
 /// What a waiter does when its wait closes a cycle (or it takes a lock it
@@ -252,7 +253,10 @@ pub enum Waiter {
 impl fmt::Display for Waiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Waiter::Thread { tid, name: Some(name) } => write!(f, "thread {tid} '{name}'"),
+            Waiter::Thread {
+                tid,
+                name: Some(name),
+            } => write!(f, "thread {tid} '{name}'"),
             Waiter::Thread { tid, name: None } => write!(f, "thread {tid}"),
             Waiter::Task { id } => write!(f, "task {id}"),
         }
@@ -424,7 +428,7 @@ pub struct LockWait {
     /// Whether it wants the lock alone (a mutex, or a write).
     pub exclusive: bool,
     /// How long it has waited.
-    #[serde(serialize_with = "crate::dump::seconds")]
+    #[serde(serialize_with = "crate::format::seconds")]
     pub waited: Duration,
     /// Who holds the lock, and where they took it (empty if the lock was
     /// let go just now).
@@ -466,8 +470,12 @@ impl fmt::Display for LockWait {
             "{} waits for {} ({}) for {}",
             self.waiter,
             self.lock,
-            if self.exclusive { "exclusive" } else { "shared" },
-            crate::dump::format::human(self.waited),
+            if self.exclusive {
+                "exclusive"
+            } else {
+                "shared"
+            },
+            crate::format::human(self.waited),
         )?;
         for (i, holder) in self.held_by.iter().enumerate() {
             let sep = if i == 0 { ", held by " } else { ", and " };
@@ -502,7 +510,7 @@ pub fn lock_waits() -> Vec<LockWait> {
                 .map(|(holder, at, label)| {
                     let label = label.or_else(|| {
                         let name = (holder & TASK == 0)
-                            .then(|| crate::dump::thread_name(holder as u32 as i32))?;
+                            .then(|| crate::native::thread_name(holder as u32 as i32))?;
                         name.map(Box::from)
                     });
                     LockHolder {
@@ -525,9 +533,7 @@ fn lock_label(name: &'static str, id: usize) -> String {
 
 fn waiter(holder: u64, label: Option<Box<str>>) -> Waiter {
     if holder & TASK != 0 {
-        Waiter::Task {
-            id: holder & !TASK,
-        }
+        Waiter::Task { id: holder & !TASK }
     } else {
         Waiter::Thread {
             tid: holder as u32,
@@ -668,9 +674,9 @@ pub(crate) fn map_poison<G, H>(result: LockResult<G>, f: impl FnOnce(G) -> H) ->
 pub(crate) fn map_try<G, H>(result: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
     match result {
         Ok(guard) => Ok(f(guard)),
-        Err(TryLockError::Poisoned(poisoned)) => Err(TryLockError::Poisoned(PoisonError::new(
-            f(poisoned.into_inner()),
-        ))),
+        Err(TryLockError::Poisoned(poisoned)) => Err(TryLockError::Poisoned(PoisonError::new(f(
+            poisoned.into_inner(),
+        )))),
         Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
     }
 }

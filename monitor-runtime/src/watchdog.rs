@@ -16,10 +16,8 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::alert::{self, Alert};
 use crate::clock::{self, TICK};
-use crate::inflight;
-use crate::monitor::{Monitor, Weak};
+use crate::inflight::{self, Clockwork};
 
 /// Whether the watchdog ticks: set before calls rely on the coarse clock,
 /// cleared only when no call is in flight (see [`inflight`]).
@@ -45,6 +43,12 @@ pub(crate) fn start_ticking() {
     }
 }
 
+/// The watchdog as the keeper of the coarse clock, for calls that begin.
+pub(crate) const CLOCKWORK: Clockwork = Clockwork {
+    ticking,
+    start: start_ticking,
+};
+
 /// How long the thread stays after its last deadline.
 const LINGER: Duration = Duration::from_millis(200);
 
@@ -62,7 +66,7 @@ struct Inner {
     timers: Vec<TimerSlot>,
     free: Vec<u32>,
     heap: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    stalls: Vec<Stall>,
+    checks: Vec<Armed>,
 }
 
 struct TimerSlot {
@@ -70,10 +74,15 @@ struct TimerSlot {
     waker: Option<Waker>,
 }
 
-struct Stall {
+/// A check to run on the watchdog thread once its deadline passes.
+pub(crate) type Check = Box<dyn FnOnce(Instant) + Send>;
+
+/// A check armed with [`at`].
+struct Armed {
     deadline: Instant,
-    monitor: Weak,
-    since: u64,
+    /// Who armed it, for [`forget`].
+    owner: usize,
+    check: Check,
 }
 
 static WATCHDOG: Watchdog = Watchdog {
@@ -83,7 +92,7 @@ static WATCHDOG: Watchdog = Watchdog {
         timers: Vec::new(),
         free: Vec::new(),
         heap: BinaryHeap::new(),
-        stalls: Vec::new(),
+        checks: Vec::new(),
     }),
     wake: Condvar::new(),
 };
@@ -192,26 +201,33 @@ impl Drop for Timer {
     }
 }
 
-/// Arms the stall alert of `monitor` for the stall that began at `since`
-/// (milliseconds on the process clock).
-pub(crate) fn arm_stall(monitor: &Monitor, since: u64, after: Duration) {
-    let deadline = clock::instant_of_ms(since) + after;
+/// Runs `check` on the watchdog thread once `deadline` has passed (the
+/// monitors' stall alerts). It must be quick: every deadline of the process
+/// waits for it. Nothing happens if the watchdog cannot run.
+pub(crate) fn at(deadline: Instant, owner: usize, check: Check) {
     let mut inner = lock();
     if watch_until(&mut inner, deadline) {
-        inner.stalls.push(Stall {
+        inner.checks.push(Armed {
             deadline,
-            monitor: monitor.downgrade(),
-            since,
+            owner,
+            check,
         });
     }
 }
 
-/// Forgets every pending stall alert of `monitor`, and lets the thread
-/// see whether anything is left to watch.
-pub(crate) fn disarm(monitor: &Monitor) {
-    lock()
-        .stalls
-        .retain(|s| s.monitor.upgrade().is_some_and(|m| !m.same(monitor)));
+/// Forgets every pending check armed by `owner`, and lets the thread see
+/// whether anything is left to watch.
+pub(crate) fn forget(owner: usize) {
+    let checks = {
+        let mut inner = lock();
+        let (gone, kept) = std::mem::take(&mut inner.checks)
+            .into_iter()
+            .partition(|armed| armed.owner == owner);
+        inner.checks = kept;
+        gone
+    };
+    // Dropped outside the lock: a check owns whatever it captured.
+    drop::<Vec<Armed>>(checks);
     WATCHDOG.wake.notify_one();
 }
 
@@ -234,9 +250,9 @@ fn run() {
             }
         }
         let mut i = 0;
-        while i < inner.stalls.len() {
-            if inner.stalls[i].deadline <= now {
-                due.push(inner.stalls.swap_remove(i));
+        while i < inner.checks.len() {
+            if inner.checks[i].deadline <= now {
+                due.push(inner.checks.swap_remove(i));
             } else {
                 i += 1;
             }
@@ -244,7 +260,7 @@ fn run() {
         let ticking = TICKING.load(Ordering::SeqCst);
         drop(inner);
         wake.drain(..).for_each(Waker::wake);
-        due.drain(..).for_each(|stall| check_stall(stall, now));
+        due.drain(..).for_each(|armed| (armed.check)(now));
         if ticking {
             let overdue = inflight::due(now_ns);
             crate::dump::on_tick(now_ns, &overdue);
@@ -267,7 +283,7 @@ fn run() {
             .peek()
             .map(|Reverse((d, _, _))| *d)
             .into_iter()
-            .chain(inner.stalls.iter().map(|s| s.deadline))
+            .chain(inner.checks.iter().map(|c| c.deadline))
             .min();
         if next.is_some() {
             idle_since = now;
@@ -299,31 +315,4 @@ fn run() {
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
-}
-
-fn check_stall(stall: Stall, now: Instant) {
-    let Some(monitor) = stall.monitor.upgrade() else {
-        return;
-    };
-    let gate = monitor.state().gate();
-    let cap = monitor.max_active().unwrap_or(usize::MAX);
-    if monitor.is_stopped() {
-        return;
-    }
-    // Refusals alone are no stall: the cap must still be full (calls may
-    // have been cancelled since, freeing their slots without completing).
-    if gate.active() < cap {
-        gate.end_stall(stall.since);
-        return;
-    }
-    if !gate.claim_alert(stall.since) {
-        return;
-    }
-    let alert = Alert::new(
-        monitor.state().config.name_value(),
-        cap,
-        gate.active(),
-        now.saturating_duration_since(clock::instant_of_ms(stall.since)),
-    );
-    alert::raise(&monitor, alert);
 }

@@ -22,48 +22,13 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::{
     CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Origin,
 };
+use crate::format::human;
 use crate::native::Frame;
-
-/// A duration in human units: `350µs`, `350ms`, `1.002s`, `1s`, `2m05s`,
-/// `1h02m`.
-pub(crate) fn human(duration: Duration) -> Human {
-    Human(duration)
-}
-
-pub(crate) struct Human(Duration);
-
-impl Display for Human {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        let text = if d < Duration::from_micros(1) {
-            format!("{}ns", d.as_nanos())
-        } else if d < Duration::from_millis(1) {
-            format!("{}µs", d.as_micros())
-        } else if d < Duration::from_secs(1) {
-            format!("{}ms", d.as_millis())
-        } else if d < Duration::from_secs(60) {
-            let millis = d.subsec_millis();
-            let mut text = format!("{}.{millis:03}", d.as_secs());
-            while text.ends_with('0') {
-                text.pop();
-            }
-            if text.ends_with('.') {
-                text.pop();
-            }
-            text + "s"
-        } else if d < Duration::from_secs(3600) {
-            format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
-        } else {
-            format!("{}h{:02}m", d.as_secs() / 3600, d.as_secs() % 3600 / 60)
-        };
-        f.pad(&text)
-    }
-}
 
 /// `2026-05-01T10:00:00.123Z`.
 pub(crate) fn rfc3339(time: SystemTime) -> String {
@@ -137,9 +102,16 @@ fn origin(function: Option<&str>, file: Option<&str>, user_crates: &[&str]) -> O
     };
     let file = file.replace('\\', "/");
     if file.starts_with("/rustc/")
-        || ["std", "core", "alloc", "panic_unwind", "panic_abort", "proc_macro"]
-            .iter()
-            .any(|krate| file.contains(&format!("/library/{krate}/src/")))
+        || [
+            "std",
+            "core",
+            "alloc",
+            "panic_unwind",
+            "panic_abort",
+            "proc_macro",
+        ]
+        .iter()
+        .any(|krate| file.contains(&format!("/library/{krate}/src/")))
     {
         Origin::Std
     } else if file.starts_with(RUNTIME_SRC)
@@ -641,24 +613,8 @@ mod tests {
     }
 
     #[test]
-    fn human_durations() {
-        let cases = [
-            (Duration::from_nanos(500), "500ns"),
-            (Duration::from_micros(350), "350µs"),
-            (Duration::from_millis(350), "350ms"),
-            (Duration::from_millis(1002), "1.002s"),
-            (Duration::from_millis(1500), "1.5s"),
-            (Duration::from_secs(1), "1s"),
-            (Duration::from_secs(125), "2m05s"),
-            (Duration::from_secs(3720), "1h02m"),
-        ];
-        for (duration, text) in cases {
-            assert_eq!(human(duration).to_string(), text);
-        }
-    }
-
-    #[test]
     fn dates() {
+        use std::time::Duration;
         let at = |secs| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
         assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00.000Z");
@@ -701,7 +657,8 @@ mod tests {
             frame(
                 "monitor_runtime::__private::stack_sync",
                 Some(&format!("{RUNTIME_SRC}lib.rs"))
-            ).origin,
+            )
+            .origin,
             Origin::Runtime
         );
     }
@@ -726,9 +683,18 @@ mod tests {
             name("std::sys::backtrace::__rust_end_short_backtrace::<std::panicking::panic_handler::{closure#0}, !>"),
             "backtrace::__rust_end_short_backtrace"
         );
-        assert_eq!(name("std::panicking::panic_handler::{closure#0}"), "panicking::panic_handler::{{closure}}");
-        assert_eq!(name("<std::sys::thread::unix::Thread>::new::thread_start"), "new::thread_start");
-        assert_eq!(name("core::ops::function::FnOnce::call_once{{vtable.shim}}"), "FnOnce::call_once");
+        assert_eq!(
+            name("std::panicking::panic_handler::{closure#0}"),
+            "panicking::panic_handler::{{closure}}"
+        );
+        assert_eq!(
+            name("<std::sys::thread::unix::Thread>::new::thread_start"),
+            "new::thread_start"
+        );
+        assert_eq!(
+            name("core::ops::function::FnOnce::call_once{{vtable.shim}}"),
+            "FnOnce::call_once"
+        );
         assert_eq!(
             name("<fn() -> core::result::Result<(), alloc::string::String> as core::ops::function::FnOnce<()>>::call_once"),
             "Result::call_once"

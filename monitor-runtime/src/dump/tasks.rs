@@ -19,41 +19,7 @@
 //!   all blocked does not answer: the dump then goes on without await
 //!   points.
 
-use std::hash::{Hash, Hasher};
-
 pub(crate) use imp::*;
-
-/// Reads the number out of tokio's ids, which hash as one `u64`.
-struct Number(u64);
-
-impl Hasher for Number {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// A tokio id (task or runtime) as a number.
-pub(crate) fn number(id: impl Hash) -> u64 {
-    let mut n = Number(0);
-    id.hash(&mut n);
-    n.0
-}
-
-/// The tokio task running now, as a number (0 outside a task). With or
-/// without the feature: a pending call records its task with it, so a
-/// deadlock report finds the calls of a parked task.
-#[inline]
-pub(crate) fn task_now() -> u64 {
-    tokio::task::try_id().map_or(0, number)
-}
 
 #[cfg(all(
     feature = "tokio-taskdump",
@@ -62,37 +28,12 @@ pub(crate) fn task_now() -> u64 {
     any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")
 ))]
 mod imp {
-    use std::cell::Cell;
     use std::collections::HashMap;
-    use std::sync::Mutex;
     use std::time::Duration;
 
-    use tokio::runtime::{Handle, RuntimeFlavor};
+    use tokio::runtime::RuntimeFlavor;
 
-    use super::number;
-
-    static RUNTIMES: Mutex<Vec<(u64, Handle)>> = Mutex::new(Vec::new());
-
-    thread_local! {
-        static RUNTIME_SEEN: Cell<u64> = const { Cell::new(0) };
-    }
-
-    /// The tokio task running now (0 outside a task); remembers its runtime.
-    pub(crate) fn current_task() -> u64 {
-        let Some(task) = tokio::task::try_id() else {
-            return 0;
-        };
-        if let Ok(handle) = Handle::try_current() {
-            let runtime = number(handle.id());
-            if RUNTIME_SEEN.with(|seen| seen.replace(runtime)) != runtime {
-                let mut runtimes = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
-                if !runtimes.iter().any(|(id, _)| *id == runtime) {
-                    runtimes.push((runtime, handle));
-                }
-            }
-        }
-        number(task)
-    }
+    use crate::task::{number, runtimes};
 
     /// The await points of the tasks in `wanted`, from every known
     /// multi-thread runtime that answers within `answer_within`.
@@ -101,13 +42,7 @@ mod imp {
         if wanted.is_empty() {
             return found;
         }
-        let runtimes: Vec<Handle> = RUNTIMES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(_, handle)| handle.clone())
-            .collect();
-        for handle in runtimes {
+        for handle in runtimes() {
             if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
                 continue;
             }
@@ -145,12 +80,6 @@ mod imp {
 mod imp {
     use std::collections::HashMap;
     use std::time::Duration;
-
-    /// Without task dumps, calls record no task.
-    #[inline(always)]
-    pub(crate) fn current_task() -> u64 {
-        0
-    }
 
     pub(crate) fn await_points(_: &[u64], _: Duration) -> HashMap<u64, String> {
         HashMap::new()

@@ -183,7 +183,9 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
         let me = if TRACK { thread_holder() } else { 0 };
-        map_try(self.inner.try_read(), |inner| self.read_guard(inner, me, at))
+        map_try(self.inner.try_read(), |inner| {
+            self.read_guard(inner, me, at)
+        })
     }
 
     /// Exclusive access if nobody holds the lock, as

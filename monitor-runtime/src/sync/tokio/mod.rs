@@ -94,8 +94,14 @@ macro_rules! remap {
 mod mutex;
 mod rwlock;
 
-pub use mutex::{AsyncMutex, AsyncMutexGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard, OwnedMappedAsyncMutexGuard};
-pub use rwlock::{AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard};
+pub use mutex::{
+    AsyncMutex, AsyncMutexGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard,
+    OwnedMappedAsyncMutexGuard,
+};
+pub use rwlock::{
+    AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard, AsyncRwLockWriteGuard,
+    OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard,
+};
 
 #[cfg(test)]
 mod tests {

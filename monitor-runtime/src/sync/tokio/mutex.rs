@@ -499,7 +499,12 @@ impl<'a, T: ?Sized> MappedAsyncMutexGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        match remap!(tokio::sync::MappedMutexGuard::try_map, this.held, this.inner, f) {
+        match remap!(
+            tokio::sync::MappedMutexGuard::try_map,
+            this.held,
+            this.inner,
+            f
+        ) {
             (held, Ok(inner)) => Ok(MappedAsyncMutexGuard { held, inner }),
             (held, Err(inner)) => Err(MappedAsyncMutexGuard { held, inner }),
         }

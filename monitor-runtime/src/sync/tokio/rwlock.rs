@@ -571,9 +571,7 @@ impl<T: ?Sized + 'static> AsyncRwLock<T> {
     /// assert_eq!(*lock.try_read().unwrap(), 2);
     /// ```
     #[track_caller]
-    pub fn try_write_owned(
-        self: Arc<Self>,
-    ) -> Result<OwnedAsyncRwLockWriteGuard<T>, TryLockError> {
+    pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedAsyncRwLockWriteGuard<T>, TryLockError> {
         let at = Location::caller();
         // SAFETY: `self` lives on in the guard, after the borrowed guard.
         let lock = unsafe { unbound(&self) };
@@ -646,7 +644,12 @@ impl<'a, T: ?Sized> AsyncRwLockReadGuard<'a, T> {
         U: ?Sized,
         F: FnOnce(&T) -> Option<&U>,
     {
-        match remap!(tokio::sync::RwLockReadGuard::try_map, this.held, this.inner, f) {
+        match remap!(
+            tokio::sync::RwLockReadGuard::try_map,
+            this.held,
+            this.inner,
+            f
+        ) {
             (held, Ok(inner)) => Ok(AsyncRwLockReadGuard { held, inner }),
             (held, Err(inner)) => Err(AsyncRwLockReadGuard { held, inner }),
         }
@@ -699,7 +702,12 @@ impl<'a, T: ?Sized> AsyncRwLockWriteGuard<'a, T> {
         U: ?Sized,
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        match remap!(tokio::sync::RwLockWriteGuard::try_map, this.held, this.inner, f) {
+        match remap!(
+            tokio::sync::RwLockWriteGuard::try_map,
+            this.held,
+            this.inner,
+            f
+        ) {
             (held, Ok(inner)) => Ok(AsyncRwLockMappedWriteGuard { held, inner }),
             (held, Err(inner)) => Err(AsyncRwLockWriteGuard { held, inner }),
         }
@@ -1106,7 +1114,10 @@ impl<T: ?Sized + 'static> OwnedAsyncRwLockWriteGuard<T> {
     /// assert!(lock.try_read().is_err());
     /// ```
     #[track_caller]
-    pub fn try_downgrade_map<F, U>(this: Self, f: F) -> Result<OwnedAsyncRwLockReadGuard<T, U>, Self>
+    pub fn try_downgrade_map<F, U>(
+        this: Self,
+        f: F,
+    ) -> Result<OwnedAsyncRwLockReadGuard<T, U>, Self>
     where
         U: ?Sized + 'static,
         F: FnOnce(&T) -> Option<&U>,

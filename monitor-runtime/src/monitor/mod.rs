@@ -1,6 +1,8 @@
 //! The monitor: a cap on calls in flight, a timeout, stall alerts, and the
 //! counters behind [`Monitor::stats`].
 
+mod stall;
+
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::alert::AlertChannel;
+use crate::clock;
 use crate::error::{Error, Name};
 use crate::gate::Gate;
 use crate::histogram::Histogram;
 use crate::inflight::{CallSite, SyncCall};
-use crate::{clock, registry, watchdog};
+use crate::registry::{Registry, Upgrade};
+use crate::watchdog::CLOCKWORK;
 
 /// How a monitor is set up. Built with [`Monitor::builder`] (or
 /// [`Config::new`] in `const` context, which is what `#[monitored]` does).
@@ -98,7 +102,6 @@ impl Config {
     pub fn build(self) -> Monitor {
         Monitor::new(self)
     }
-
 }
 
 /// Shared state of one monitor. `const`-constructible so that
@@ -181,9 +184,7 @@ impl StaticMonitor {
     #[cold]
     fn register(&'static self) {
         if !self.0.registered.swap(true, Ordering::AcqRel) {
-            registry::add(Monitor {
-                state: Handle::Static(&self.0),
-            });
+            MONITORS.add(Weak::Static(&self.0));
         }
     }
 }
@@ -301,7 +302,7 @@ impl Monitor {
             state: Handle::Shared(Arc::new(State::new(config))),
         };
         monitor.state().registered.store(true, Ordering::Relaxed);
-        registry::add(monitor.clone());
+        MONITORS.add(monitor.downgrade());
         monitor
     }
 
@@ -407,7 +408,9 @@ impl Monitor {
             Ok(slot) => slot,
             Err(error) => return O::err(error),
         };
-        let call = self.site().and_then(SyncCall::begin);
+        let call = self
+            .site()
+            .and_then(|site| SyncCall::begin(site, CLOCKWORK));
         let out = body();
         drop(call);
         slot.complete();
@@ -451,7 +454,7 @@ impl Monitor {
         if let Some(alert) = s.config.alert {
             if let Some(since) = s.gate.on_busy(clock::now_ms) {
                 if !s.stopped.load(Ordering::Acquire) {
-                    watchdog::arm_stall(self, since, alert);
+                    self.arm_stall(since, alert);
                 }
             }
         }
@@ -502,9 +505,8 @@ impl Monitor {
         if s.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
-        watchdog::disarm(self);
-        crate::alert::close(self);
-        registry::remove(self);
+        self.close_alerts();
+        MONITORS.remove(|m| m.same(self));
     }
 
     /// Whether [`Monitor::stop`] was called.
@@ -513,14 +515,52 @@ impl Monitor {
     }
 }
 
+/// The running monitors, weakly.
+static MONITORS: Registry<Weak> = Registry::new();
+
+/// Every monitor of the process that is running: those of `#[monitored]`
+/// functions that have been called at least once, and those built with
+/// [`Monitor::new`] and not yet stopped or dropped; in the order they
+/// started.
+///
+/// ```
+/// let db = monitor_runtime::Monitor::builder("registry-doc").build();
+/// let names: Vec<String> = monitor_runtime::monitors()
+///     .iter()
+///     .map(|m| m.name().to_owned())
+///     .collect();
+/// assert!(names.contains(&"registry-doc".to_owned()));
+/// ```
+pub fn monitors() -> Vec<Monitor> {
+    MONITORS.live()
+}
+/// The running monitor named `name` (the first one, if several share it).
+/// A `#[monitored]` function's monitor is named after its module path and
+/// function, unless its `name` key says otherwise.
+///
+/// ```
+/// #[monitor_runtime::monitored(max_active = 4)]
+/// fn lookup(key: u32) -> Result<u32, monitor_runtime::Error> {
+///     Ok(key * 2)
+/// }
+///
+/// lookup(21).unwrap();
+/// let monitor = monitor_runtime::monitor("rust_out::lookup").expect("listed once called");
+/// assert_eq!(monitor.stats().completed, 1);
+/// ```
+pub fn monitor(name: &str) -> Option<Monitor> {
+    monitors().into_iter().find(|m| m.name() == name)
+}
+
 /// A monitor reference that does not keep a run-time monitor alive.
 pub(crate) enum Weak {
     Static(&'static State),
     Shared(std::sync::Weak<State>),
 }
 
-impl Weak {
-    pub(crate) fn upgrade(&self) -> Option<Monitor> {
+impl Upgrade for Weak {
+    type Strong = Monitor;
+    fn upgrade(&self) -> Option<Monitor> {
         match self {
             Weak::Static(s) => Some(Monitor {
                 state: Handle::Static(s),
@@ -618,8 +658,9 @@ fn release(monitor: &Monitor, started: u64, outcome: Outcome) {
     match outcome {
         Outcome::Completed => {
             if started != 0 {
-                s.latency
-                    .record(Duration::from_nanos(clock::now_ns().saturating_sub(started)));
+                s.latency.record(Duration::from_nanos(
+                    clock::now_ns().saturating_sub(started),
+                ));
             }
             s.gate.on_progress();
             s.gate.exit_completed();
