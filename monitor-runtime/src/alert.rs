@@ -17,7 +17,7 @@ use crate::error::Name;
 /// no call has completed for the alert period since.
 ///
 /// ```
-/// use monitor_runtime::Alert;
+/// use monitor_runtime::monitor::Alert;
 /// use std::time::Duration;
 /// let alert = Alert::new("db".into(), 10, 10, Duration::from_secs(100));
 /// assert_eq!(
@@ -75,8 +75,8 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// raised.
 ///
 /// ```
-/// monitor_runtime::set_alert_hook(|alert| eprintln!("paging on-call: {alert}"));
-/// monitor_runtime::clear_alert_hook();
+/// monitor_runtime::monitor::set_alert_hook(|alert| eprintln!("paging on-call: {alert}"));
+/// monitor_runtime::monitor::clear_alert_hook();
 /// ```
 pub fn set_alert_hook(hook: impl Fn(&Alert) + Send + Sync + 'static) {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
@@ -87,7 +87,7 @@ pub fn set_alert_hook(hook: impl Fn(&Alert) + Send + Sync + 'static) {
 /// then.
 ///
 /// ```
-/// monitor_runtime::clear_alert_hook();
+/// monitor_runtime::monitor::clear_alert_hook();
 /// ```
 pub fn clear_alert_hook() {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = None;

@@ -34,8 +34,8 @@ use serde::{Serialize, Serializer};
 
 use crate::clock;
 use crate::format::{display, opt_seconds, seconds, unix_seconds};
-use crate::inflight::{self, CallId, Snapshot};
-use crate::native::{self, CaptureError, Tid};
+use crate::inflight::{self, Snapshot};
+use crate::native;
 
 mod fatal;
 pub(crate) mod format;
@@ -46,6 +46,9 @@ mod worker;
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
 pub(crate) use worker::{submit, Job};
+
+pub use crate::inflight::{CallId, CallSite};
+pub use crate::native::{CaptureError, Frame, Stack, Tid};
 
 /// How long a thread gets to answer the capture signal, by default.
 const ANSWER_WITHIN: Duration = Duration::from_millis(100);

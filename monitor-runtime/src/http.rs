@@ -27,7 +27,10 @@ use ::axum::Router;
 use serde::{Deserialize, Serialize};
 
 use crate::sync::LockWait;
-use crate::{CallDump, Dump, DumpOptions, Monitor, Stats, Supervisor, SupervisorStats};
+use crate::{
+    dump::CallDump, dump::Dump, dump::DumpOptions, monitor::Stats, supervisor::Supervisor,
+    supervisor::SupervisorStats, Monitor,
+};
 
 /// The debug page's routes, to nest under any prefix.
 ///
@@ -144,7 +147,7 @@ struct Page {
 fn page() -> Page {
     let mut monitors: Vec<MonitorRow> = crate::monitors().iter().map(MonitorRow::new).collect();
     monitors.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut supervisors: Vec<SupervisorRow> = crate::supervisors()
+    let mut supervisors: Vec<SupervisorRow> = crate::supervisor::supervisors()
         .iter()
         .map(SupervisorRow::new)
         .collect();

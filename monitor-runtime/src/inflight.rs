@@ -29,7 +29,7 @@ use crate::clock;
 /// call may run before it is reported (`#[stack_on_timeout]`).
 ///
 /// ```
-/// use monitor_runtime::CallSite;
+/// use monitor_runtime::dump::CallSite;
 /// use std::time::Duration;
 /// static SITE: CallSite = CallSite::new("app::handler", file!(), line!())
 ///     .report_after(Duration::from_secs(5));

@@ -35,11 +35,11 @@ mod alert;
 #[cfg(all(not(loom), feature = "axum"))]
 pub mod axum;
 #[cfg(not(loom))]
-mod call;
+mod background;
 #[cfg(not(loom))]
 mod clock;
 #[cfg(not(loom))]
-mod dump;
+pub mod dump;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
@@ -55,7 +55,7 @@ mod inflight;
 #[cfg(all(not(loom), feature = "metrics"))]
 pub mod metrics;
 #[cfg(not(loom))]
-mod monitor;
+pub mod monitor;
 #[cfg(not(loom))]
 mod native;
 #[cfg(not(loom))]
@@ -63,7 +63,7 @@ mod pool;
 #[cfg(not(loom))]
 mod registry;
 #[cfg(not(loom))]
-mod supervisor;
+pub mod supervisor;
 #[cfg(not(loom))]
 pub mod sync;
 #[cfg(not(loom))]
@@ -72,28 +72,18 @@ mod task;
 mod watchdog;
 
 #[cfg(not(loom))]
-pub use alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
-#[cfg(not(loom))]
-pub use call::{Call, Detach, Merge, Output, Wrap};
-#[cfg(not(loom))]
-pub use dump::{
-    detect_stalls, dump, install_panic_hook, set_dump_sink, stop_detecting_stalls, CallDump,
-    CallState, Dump, DumpOptions, DumpReason, DumpSink, DumpSinkError, LogicalFrame, NativeFrame,
-    NativeStack, Origin, OverdueCall,
-};
+pub use dump::dump;
 #[cfg(not(loom))]
 pub use error::{Error, FromMonitorError, Name};
 #[cfg(not(loom))]
-pub use inflight::{CallId, CallSite};
+pub use monitor::{monitor, monitors, Monitor};
+
+// The crate-root paths of 0.1, deprecated (see CHANGELOG.md).
 #[cfg(not(loom))]
-pub use monitor::{monitor, monitors, Config, Latency, Monitor, Stats};
+mod deprecated;
 #[cfg(not(loom))]
-pub use native::{CaptureError, Frame, Stack, Tid};
-#[cfg(not(loom))]
-pub use supervisor::{
-    supervisor, supervisors, Backoff, Cause, Heartbeat, Restart, StopSignal, Supervisor,
-    SupervisorBuilder, SupervisorError, SupervisorHandle, SupervisorStats,
-};
+#[allow(deprecated)]
+pub use deprecated::*;
 
 #[cfg(loom)]
 #[path = "supervisor/pulse.rs"]
@@ -164,7 +154,7 @@ pub use graph::{Graph, LockState, Want};
 /// async fn get(id: u64) -> Result<Item, Error> {
 ///     static __MONITOR: ::monitor_runtime::__private::StaticMonitor =
 ///         ::monitor_runtime::__private::StaticMonitor::new(
-///             ::monitor_runtime::Config::new(concat!(module_path!(), "::get")).max_active(10),
+///             ::monitor_runtime::monitor::MonitorBuilder::new(concat!(module_path!(), "::get")).max_active(10),
 ///         );
 ///     ::monitor_runtime::__private::cancel(&__MONITOR, async move { body }).await
 /// }
@@ -272,7 +262,7 @@ pub use monitor_macros::stack_on_timeout;
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::{supervised, Heartbeat, StopSignal};
+/// use monitor_runtime::{supervised, supervisor::Heartbeat, supervisor::StopSignal};
 ///
 /// #[supervised(heartbeat = "100ms", max_restarts = 5, within = "10s")]
 /// async fn poller(beat: Heartbeat, stop: StopSignal) -> Result<(), std::io::Error> {
@@ -330,11 +320,11 @@ pub use monitor_macros::stack_on_timeout;
 /// struct poller {}
 ///
 /// impl poller {
-///     fn spawn() -> Result<::monitor_runtime::SupervisorHandle, ::monitor_runtime::SupervisorError> {
+///     fn spawn() -> Result<::monitor_runtime::supervisor::SupervisorHandle, ::monitor_runtime::supervisor::SupervisorError> {
 ///         Self::builder().spawn(|__monitor_beat, _| poller(__monitor_beat))
 ///     }
-///     fn builder() -> ::monitor_runtime::SupervisorBuilder {
-///         ::monitor_runtime::Supervisor::builder(concat!(module_path!(), "::poller"))
+///     fn builder() -> ::monitor_runtime::supervisor::SupervisorBuilder {
+///         ::monitor_runtime::supervisor::Supervisor::builder(concat!(module_path!(), "::poller"))
 ///             .heartbeat(Duration::from_millis(100))
 ///     }
 /// }
@@ -354,9 +344,9 @@ pub use monitor_macros::supervised;
 pub mod __private {
     use std::future::Future;
 
-    pub use crate::call::{Call, Detach, Merge};
     pub use crate::inflight::CallSite;
     pub use crate::monitor::StaticMonitor;
+    pub use crate::monitor::{Call, Detach, Merge};
     pub use core::time::Duration;
 
     use crate::FromMonitorError;
@@ -417,7 +407,7 @@ pub mod __private {
         site: &'static CallSite,
         body: F,
     ) -> impl Future<Output = F::Output> {
-        crate::call::Guarded::new(body, Some(site))
+        crate::monitor::Guarded::new(body, Some(site))
     }
 
     #[diagnostic::on_unimplemented(

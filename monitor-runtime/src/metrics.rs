@@ -3,7 +3,7 @@
 //! Prometheus or any other exporter.
 //!
 //! [`record()`] reads [`monitors()`](crate::monitors) and
-//! [`supervisors()`](crate::supervisors) and sets these, as absolute values:
+//! [`supervisors()`](crate::supervisor::supervisors) and sets these, as absolute values:
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
@@ -88,7 +88,7 @@ pub fn record() {
             }
         }
     }
-    for supervisor in crate::supervisors() {
+    for supervisor in crate::supervisor::supervisors() {
         let name = supervisor.name().to_owned();
         let s = supervisor.stats();
         for (cause, value) in [

@@ -12,10 +12,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::background::{Background, Guard};
 use crate::clock::{self, TICK};
 use crate::inflight::{self, Clockwork};
 
@@ -52,13 +52,7 @@ pub(crate) const CLOCKWORK: Clockwork = Clockwork {
 /// How long the thread stays after its last deadline.
 const LINGER: Duration = Duration::from_millis(200);
 
-struct Watchdog {
-    inner: Mutex<Inner>,
-    wake: Condvar,
-}
-
 struct Inner {
-    running: bool,
     /// When the thread will look again, if it sleeps on a deadline.
     wake_at: Option<Instant>,
     /// Timer slots, reused through `free`; a slot's generation changes when
@@ -85,37 +79,36 @@ struct Armed {
     check: Check,
 }
 
-static WATCHDOG: Watchdog = Watchdog {
-    inner: Mutex::new(Inner {
-        running: false,
+static WATCHDOG: Background<Inner> = Background::new(
+    "monitor-watch",
+    LINGER,
+    Inner {
         wake_at: None,
         timers: Vec::new(),
         free: Vec::new(),
         heap: BinaryHeap::new(),
         checks: Vec::new(),
-    }),
-    wake: Condvar::new(),
-};
+    },
+);
 
-fn lock() -> MutexGuard<'static, Inner> {
-    WATCHDOG.inner.lock().unwrap_or_else(|e| e.into_inner())
+fn lock() -> Guard<'static, Inner> {
+    WATCHDOG.lock()
 }
 
 /// Makes sure the thread runs and will look again by `deadline`.
 /// `false` if the thread could not be started.
-fn watch_until(inner: &mut Inner, deadline: Instant) -> bool {
-    if !inner.running {
-        let spawned = std::thread::Builder::new()
-            // At most 15 bytes: the kernel truncates longer thread names.
-            .name("monitor-watch".into())
-            .spawn(run);
-        if let Err(error) = spawned {
+fn watch_until(inner: &mut Guard<'static, Inner>, deadline: Instant) -> bool {
+    match WATCHDOG.start(inner, run) {
+        Ok(true) => {}
+        Ok(false) => {
+            if inner.wake_at.is_none_or(|at| deadline < at) {
+                WATCHDOG.notify();
+            }
+        }
+        Err(error) => {
             tracing::error!(target: "monitor_runtime", %error, "cannot start the watchdog thread");
             return false;
         }
-        inner.running = true;
-    } else if inner.wake_at.is_none_or(|at| deadline < at) {
-        WATCHDOG.wake.notify_one();
     }
     true
 }
@@ -142,7 +135,7 @@ impl Timer {
         // heap stays within a few times the timers armed at once.
         let live = inner.timers.len() - inner.free.len();
         if inner.heap.len() > 64 + 4 * live {
-            let Inner { heap, timers, .. } = &mut *inner;
+            let Inner { heap, timers, .. } = &mut **inner;
             heap.retain(|Reverse((_, index, generation))| {
                 timers[*index as usize].generation == *generation
             });
@@ -228,7 +221,7 @@ pub(crate) fn forget(owner: usize) {
     };
     // Dropped outside the lock: a check owns whatever it captured.
     drop::<Vec<Armed>>(checks);
-    WATCHDOG.wake.notify_one();
+    WATCHDOG.notify();
 }
 
 fn run() {
@@ -294,25 +287,18 @@ fn run() {
             (next, false) => next,
         };
         inner.wake_at = next;
-        let wait = match next {
-            Some(next) => next.saturating_duration_since(Instant::now()),
-            None => {
-                let idle = now.saturating_duration_since(idle_since);
-                if idle >= LINGER {
-                    inner.running = false;
-                    inner.wake_at = None;
-                    return;
+        inner = match next {
+            Some(next) => {
+                let wait = next.saturating_duration_since(Instant::now());
+                if wait.is_zero() {
+                    continue;
                 }
-                LINGER - idle
+                WATCHDOG.wait(inner, wait)
             }
+            None => match WATCHDOG.idle(inner, now.saturating_duration_since(idle_since)) {
+                Some(inner) => inner,
+                None => return,
+            },
         };
-        if wait.is_zero() {
-            continue;
-        }
-        inner = WATCHDOG
-            .wake
-            .wait_timeout(inner, wait)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
     }
 }

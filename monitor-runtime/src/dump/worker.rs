@@ -18,13 +18,13 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::{stalled_worker, take, DumpOptions, DumpReason, OverdueCall};
 use crate::alert::{Alert, Hook};
+use crate::background::Background;
 use crate::native::Tid;
 
 /// How long the thread stays after its last job (as long as the
@@ -79,75 +79,46 @@ impl Job {
     }
 }
 
-struct Queue {
-    jobs: VecDeque<Job>,
-    /// Whether the thread runs (it clears this, under the lock, only with
-    /// no job left).
-    running: bool,
-}
-
-static QUEUE: Mutex<Queue> = Mutex::new(Queue {
-    jobs: VecDeque::new(),
-    running: false,
-});
-
-static WAKE: Condvar = Condvar::new();
-
-fn lock() -> MutexGuard<'static, Queue> {
-    QUEUE.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// The jobs not yet taken, in order.
+static QUEUE: Background<VecDeque<Job>> = Background::new("monitor-dump", LINGER, VecDeque::new());
 
 /// Queues `job` for the dump worker, starting it if needed; never waits
 /// for a job. If the thread cannot be started, runs `job` here.
 pub(crate) fn submit(job: Job) {
-    let mut queue = lock();
-    if !queue.running {
-        let spawned = std::thread::Builder::new()
-            // At most 15 bytes: the kernel truncates longer thread names.
-            .name("monitor-dump".into())
-            .spawn(run);
-        if let Err(error) = spawned {
-            drop(queue);
-            tracing::error!(
-                target: "monitor_runtime",
-                %error,
-                "cannot start the dump thread; dumping on this thread"
-            );
-            job.run();
-            return;
-        }
-        queue.running = true;
+    let mut queue = QUEUE.lock();
+    if let Err(error) = QUEUE.start(&mut queue, run) {
+        drop(queue);
+        tracing::error!(
+            target: "monitor_runtime",
+            %error,
+            "cannot start the dump thread; dumping on this thread"
+        );
+        job.run();
+        return;
     }
-    queue.jobs.push_back(job);
+    queue.push_back(job);
     drop(queue);
-    WAKE.notify_one();
+    QUEUE.notify();
 }
 
 fn run() {
     let mut idle_since = Instant::now();
-    let mut queue = lock();
+    let mut queue = QUEUE.lock();
     loop {
-        match queue.jobs.pop_front() {
+        match queue.pop_front() {
             Some(mut job) => {
                 if let Job::Overdue(calls) = &mut job {
-                    merge_overdue(calls, &mut queue.jobs);
+                    merge_overdue(calls, &mut queue);
                 }
                 drop(queue);
                 job.run();
-                queue = lock();
+                queue = QUEUE.lock();
                 idle_since = Instant::now();
             }
-            None => {
-                let idle = idle_since.elapsed();
-                if idle >= LINGER {
-                    queue.running = false;
-                    return;
-                }
-                queue = WAKE
-                    .wait_timeout(queue, LINGER - idle)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
+            None => match QUEUE.idle(queue, idle_since.elapsed()) {
+                Some(again) => queue = again,
+                None => return,
+            },
         }
     }
 }

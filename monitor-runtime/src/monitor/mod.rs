@@ -1,7 +1,16 @@
 //! The monitor: a cap on calls in flight, a timeout, stall alerts, and the
 //! counters behind [`Monitor::stats`].
 
+mod builder;
+mod call;
+mod output;
 mod stall;
+
+pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
+pub use builder::MonitorBuilder;
+pub(crate) use call::Guarded;
+pub use call::{Call, Detach};
+pub use output::{Merge, Output, Wrap};
 
 use std::cell::Cell;
 use std::fmt;
@@ -18,96 +27,10 @@ use crate::inflight::{CallSite, SyncCall};
 use crate::registry::{Registry, Upgrade};
 use crate::watchdog::CLOCKWORK;
 
-/// How a monitor is set up. Built with [`Monitor::builder`] (or
-/// [`Config::new`] in `const` context, which is what `#[monitored]` does).
-///
-/// ```
-/// use monitor_runtime::Monitor;
-/// use std::time::Duration;
-///
-/// let monitor = Monitor::builder("payments")
-///     .timeout(Duration::from_millis(50))
-///     .max_active(10)
-///     .alert(Duration::from_secs(100))
-///     .build();
-/// assert_eq!(monitor.name(), "payments");
-/// assert_eq!(monitor.max_active(), Some(10));
-/// assert_eq!(monitor.timeout(), Some(Duration::from_millis(50)));
-/// ```
-#[derive(Clone, Debug)]
-pub struct Config {
-    name: Name,
-    timeout: Option<Duration>,
-    alert: Option<Duration>,
-    max_active: Option<usize>,
-    at: (&'static str, u32),
-}
-
-impl Config {
-    /// A configuration with no limit at all, named `name`.
-    pub const fn new(name: &'static str) -> Self {
-        Config {
-            name: Name::new_static(name),
-            timeout: None,
-            alert: None,
-            max_active: None,
-            at: ("", 0),
-        }
-    }
-
-    /// A configuration named at run time.
-    pub fn with_name(name: impl Into<Name>) -> Self {
-        Config {
-            name: name.into(),
-            timeout: None,
-            alert: None,
-            max_active: None,
-            at: ("", 0),
-        }
-    }
-
-    /// Callers give up on a call after `timeout` with [`Error::Timeout`].
-    /// `Duration::ZERO` gives an async body one poll, and a sync body none.
-    pub const fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// At most `max_active` calls run at once; more fail at once with
-    /// [`Error::Busy`]. `0` refuses every call.
-    pub const fn max_active(mut self, max_active: usize) -> Self {
-        self.max_active = Some(max_active);
-        self
-    }
-
-    /// Raise an [`Alert`](crate::Alert) when a call was refused as Busy and
-    /// no call has completed for `alert` since.
-    pub const fn alert(mut self, alert: Duration) -> Self {
-        self.alert = Some(alert);
-        self
-    }
-
-    /// Where the guarded code is (`file!()`, `line!()`), shown in dumps of
-    /// calls in flight. `#[monitored]` sets it to the function.
-    pub const fn at(mut self, file: &'static str, line: u32) -> Self {
-        self.at = (file, line);
-        self
-    }
-
-    pub(crate) fn name_value(&self) -> Name {
-        self.name.clone()
-    }
-
-    /// Starts a monitor with this configuration.
-    pub fn build(self) -> Monitor {
-        Monitor::new(self)
-    }
-}
-
 /// Shared state of one monitor. `const`-constructible so that
 /// `#[monitored]` can keep it in a `static`.
 pub(crate) struct State {
-    pub(crate) config: Config,
+    pub(crate) config: MonitorBuilder,
     /// The function, for the registry of calls in flight (static monitors).
     site: CallSite,
     gate: Gate,
@@ -124,7 +47,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    const fn new(config: Config) -> Self {
+    const fn new(config: MonitorBuilder) -> Self {
         let cap = match config.max_active {
             Some(cap) if cap > crate::gate::MAX_CAP => crate::gate::MAX_CAP,
             Some(cap) => cap,
@@ -167,7 +90,7 @@ impl State {
 pub struct StaticMonitor(State);
 
 impl StaticMonitor {
-    pub const fn new(config: Config) -> Self {
+    pub const fn new(config: MonitorBuilder) -> Self {
         StaticMonitor(State::new(config))
     }
 
@@ -285,19 +208,19 @@ impl Monitor {
     /// let monitor = monitor_runtime::Monitor::builder("db").max_active(4).build();
     /// assert_eq!(monitor.max_active(), Some(4));
     /// ```
-    pub fn builder(name: impl Into<Name>) -> Config {
-        Config::with_name(name)
+    pub fn builder(name: impl Into<Name>) -> MonitorBuilder {
+        MonitorBuilder::with_name(name)
     }
 
     /// Starts a monitor and lists it in the process-wide registry
     /// ([`monitors`](crate::monitors)) until it is stopped or dropped.
     ///
     /// ```
-    /// use monitor_runtime::{Config, Monitor};
-    /// let monitor = Monitor::new(Config::new("db"));
+    /// use monitor_runtime::{MonitorBuilder, Monitor};
+    /// let monitor = Monitor::new(MonitorBuilder::new("db"));
     /// assert!(monitor_runtime::monitor("db").is_some());
     /// ```
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: MonitorBuilder) -> Self {
         let monitor = Monitor {
             state: Handle::Shared(Arc::new(State::new(config))),
         };
@@ -398,12 +321,12 @@ impl Monitor {
     /// assert_eq!(n, Ok(42));
     /// ```
     pub fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
-        self.run::<T, crate::Wrap>(body)
+        self.run::<T, Wrap>(body)
     }
 
     /// [`Monitor::call`], with the result delivered through `O`.
     #[inline]
-    pub(crate) fn run<T, O: crate::Output<T>>(&self, body: impl FnOnce() -> T) -> O::Out {
+    pub(crate) fn run<T, O: Output<T>>(&self, body: impl FnOnce() -> T) -> O::Out {
         let slot = match self.enter() {
             Ok(slot) => slot,
             Err(error) => return O::err(error),

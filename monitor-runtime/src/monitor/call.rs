@@ -10,53 +10,10 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use crate::error::{Error, FromMonitorError};
+use super::output::{Output, Wrap};
+use super::{Monitor, Slot};
 use crate::inflight::{AsyncCall, CallSite};
-use crate::monitor::{Monitor, Slot};
 use crate::watchdog::{Timer, CLOCKWORK};
-
-/// How a call's result reaches the caller: wrapped in `Result<T, Error>`
-/// ([`Wrap`], for the [`Monitor`] methods) or merged into a return type
-/// that can carry the error ([`Merge`], for `#[monitored]`).
-pub trait Output<T> {
-    /// What the caller gets.
-    type Out;
-    #[doc(hidden)]
-    fn ok(value: T) -> Self::Out;
-    #[doc(hidden)]
-    fn err(error: Error) -> Self::Out;
-}
-
-/// Output as `Result<T, monitor_runtime::Error>`.
-#[derive(Debug)]
-pub enum Wrap {}
-
-/// Output as the body's own type, which carries errors through
-/// [`FromMonitorError`].
-#[derive(Debug)]
-pub enum Merge {}
-
-impl<T> Output<T> for Wrap {
-    type Out = Result<T, Error>;
-    #[inline]
-    fn ok(value: T) -> Self::Out {
-        Ok(value)
-    }
-    fn err(error: Error) -> Self::Out {
-        Err(error)
-    }
-}
-
-impl<T: FromMonitorError> Output<T> for Merge {
-    type Out = T;
-    #[inline]
-    fn ok(value: T) -> T {
-        value
-    }
-    fn err(error: Error) -> T {
-        T::from_monitor_error(error)
-    }
-}
 
 pin_project! {
     /// A body, the slot it holds, and its record in the registry of calls

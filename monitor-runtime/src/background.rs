@@ -1,0 +1,148 @@
+//! A background thread that starts on demand and exits once it has been
+//! idle for a while: the watchdog and the dump worker are each one. The
+//! owner keeps its state behind the thread's lock, starts the thread when
+//! it queues work ([`Background::start`]), and its loop parks with
+//! [`Background::wait`] or, with nothing to do, [`Background::idle`], which
+//! ends the loop after the linger time. Knows no feature.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// A lazily started, idle-exiting thread and the state it shares with the
+/// code that hands it work.
+pub(crate) struct Background<S> {
+    shared: Mutex<Shared<S>>,
+    wake: Condvar,
+    name: &'static str,
+    linger: Duration,
+}
+
+/// The owner's state, and whether the thread runs (cleared by the thread
+/// itself, under the lock, when it exits).
+pub(crate) struct Shared<S> {
+    running: bool,
+    state: S,
+}
+
+impl<S> Deref for Shared<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.state
+    }
+}
+
+impl<S> DerefMut for Shared<S> {
+    fn deref_mut(&mut self) -> &mut S {
+        &mut self.state
+    }
+}
+
+/// The lock on a [`Background`]'s state.
+pub(crate) type Guard<'a, S> = MutexGuard<'a, Shared<S>>;
+
+impl<S> Background<S> {
+    /// A thread named `name` (at most 15 bytes: the kernel truncates
+    /// longer names) that stays `linger` after its last work.
+    pub(crate) const fn new(name: &'static str, linger: Duration, state: S) -> Self {
+        Background {
+            shared: Mutex::new(Shared {
+                running: false,
+                state,
+            }),
+            wake: Condvar::new(),
+            name,
+            linger,
+        }
+    }
+
+    /// Locks the state (a panic while it was held does not poison it).
+    pub(crate) fn lock(&self) -> Guard<'_, S> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the thread running `run` unless it runs: `Ok(true)` if it was
+    /// started now, `Ok(false)` if it was running already.
+    pub(crate) fn start(&self, shared: &mut Shared<S>, run: fn()) -> std::io::Result<bool> {
+        if shared.running {
+            return Ok(false);
+        }
+        std::thread::Builder::new()
+            .name(self.name.into())
+            .spawn(run)?;
+        shared.running = true;
+        Ok(true)
+    }
+
+    /// Wakes the thread if it waits.
+    pub(crate) fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// In the thread: waits up to `timeout`, or until notified.
+    pub(crate) fn wait<'a>(&self, guard: Guard<'a, S>, timeout: Duration) -> Guard<'a, S> {
+        self.wake
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+    }
+
+    /// In the thread, with nothing to do for `idle_for`: `None` once that
+    /// is the linger time (the thread is marked stopped and must return;
+    /// the next [`start`](Background::start) runs a new one), else the
+    /// lock again after waiting out the rest of it or a notification.
+    pub(crate) fn idle<'a>(
+        &self,
+        mut guard: Guard<'a, S>,
+        idle_for: Duration,
+    ) -> Option<Guard<'a, S>> {
+        if idle_for >= self.linger {
+            guard.running = false;
+            return None;
+        }
+        Some(self.wait(guard, self.linger - idle_for))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    static JOBS: Background<Vec<u32>> =
+        Background::new("bg-test", Duration::from_millis(50), Vec::new());
+
+    fn run() {
+        let mut idle_since = Instant::now();
+        let mut guard = JOBS.lock();
+        loop {
+            if let Some(job) = guard.pop() {
+                assert!(job > 0);
+                idle_since = Instant::now();
+                continue;
+            }
+            match JOBS.idle(guard, idle_since.elapsed()) {
+                Some(again) => guard = again,
+                None => return,
+            }
+        }
+    }
+
+    #[test]
+    fn starts_once_runs_the_work_and_exits_when_idle() {
+        let mut guard = JOBS.lock();
+        guard.push(1);
+        assert!(JOBS.start(&mut guard, run).unwrap());
+        assert!(!JOBS.start(&mut guard, run).unwrap(), "already running");
+        drop(guard);
+        JOBS.notify();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while JOBS.lock().running {
+            assert!(Instant::now() < deadline, "the thread never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut guard = JOBS.lock();
+        assert!(guard.is_empty(), "the job was run");
+        assert!(JOBS.start(&mut guard, run).unwrap(), "a new thread starts");
+    }
+}
