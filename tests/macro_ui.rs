@@ -1,7 +1,7 @@
 //! Compile tests of `#[monitored]` and `#[stack_on_timeout]` (`stack_*`):
 //! `ui/pass` must compile and run, `ui/fail` must fail with the checked-in
 //! `.stderr`. Regenerate those with `TRYBUILD=overwrite cargo test --test
-//! ui`, then read every diff.
+//! macro_ui`, then read every diff.
 
 #[test]
 fn ui() {

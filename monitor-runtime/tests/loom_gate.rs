@@ -1,6 +1,6 @@
 //! Model checks of the slot and stall-clock state machine (`Gate`).
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test -p monitor-runtime --release --test loom`
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p monitor-runtime --release --test loom_gate`
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,5 @@
 //! With the feature `plain-locks` (`cargo test --features plain-locks
-//! --test plain_locks`), the locks keep their API and behave as std's and
+//! --test lock_plain`), the locks keep their API and behave as std's and
 //! tokio's, and nothing is tracked: a deadlock is not reported.
 #![cfg(feature = "plain-locks")]
 

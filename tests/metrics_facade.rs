@@ -60,7 +60,7 @@ fn record_sets_counts_gauges_and_latency() {
             (key.name().to_owned(), labels, value)
         })
         .collect();
-    let m = ("monitor", "metrics::work");
+    let m = ("monitor", "metrics_facade::work");
     let counter = |name, labels: &[(&str, &str)]| match find(&snapshot, name, labels) {
         Some(Value::Counter(v)) => v,
         other => panic!("{name} {labels:?}: {other:?} in {snapshot:?}"),

@@ -30,7 +30,7 @@ fn has_frame(stack: &Stack, function: &str, line: u32) -> bool {
             && frame
                 .file
                 .as_ref()
-                .is_some_and(|f| f.ends_with("tests/native.rs"))
+                .is_some_and(|f| f.ends_with("tests/native_capture.rs"))
             && frame.line == Some(line)
     })
 }
@@ -49,7 +49,7 @@ fn capture_until(tid: Tid, function: &str, line: &AtomicU32) -> Stack {
         }
         assert!(
             Instant::now() < give_up,
-            "no frame of {function} at tests/native.rs:{line} in\n{stack}"
+            "no frame of {function} at tests/native_capture.rs:{line} in\n{stack}"
         );
         thread::sleep(Duration::from_millis(10));
     }

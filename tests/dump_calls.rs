@@ -55,36 +55,40 @@ fn nested_async_calls_are_one_chain() {
         // Let the task run to its `notified().await`.
         runtime.block_on(tokio::task::yield_now());
         dump = logical();
-        if block(&dump, "dump::inner").is_some() {
+        if block(&dump, "dump_calls::inner").is_some() {
             break;
         }
     }
     let text = dump.to_string();
-    let call = block(&dump, "dump::inner").unwrap_or_else(|| panic!("{text}"));
+    let call = block(&dump, "dump_calls::inner").unwrap_or_else(|| panic!("{text}"));
     let chain: Vec<&str> = call.stack.iter().map(|f| f.function).collect();
     assert_eq!(
         chain,
-        ["dump::inner", "dump::middle", "dump::handler"],
+        [
+            "dump_calls::inner",
+            "dump_calls::middle",
+            "dump_calls::handler"
+        ],
         "{text}"
     );
     assert_eq!(call.state, CallState::Waiting, "{text}");
     assert!(call.native.is_none());
     // The callers are not blocks of their own.
-    assert!(block(&dump, "dump::middle").is_none(), "{text}");
-    assert!(block(&dump, "dump::handler").is_none(), "{text}");
+    assert!(block(&dump, "dump_calls::middle").is_none(), "{text}");
+    assert!(block(&dump, "dump_calls::handler").is_none(), "{text}");
     assert!(call.stack.windows(2).all(|w| w[0].id != w[1].id));
     // The text lists the chain innermost first, with file and line.
     let at = |f: &str| text.find(f).unwrap_or_else(|| panic!("{f} in\n{text}"));
     assert!(
-        at("  dump::inner ") < at("  dump::middle ")
-            && at("  dump::middle ") < at("  dump::handler ")
+        at("  dump_calls::inner ") < at("  dump_calls::middle ")
+            && at("  dump_calls::middle ") < at("  dump_calls::handler ")
     );
     assert!(text.contains("[waiting, "), "{text}");
-    assert!(text.contains("tests/dump.rs:"), "{text}");
+    assert!(text.contains("tests/dump_calls.rs:"), "{text}");
 
     release.notify_one();
     assert_eq!(runtime.block_on(task).unwrap(), 3);
-    assert!(block(&logical(), "dump::inner").is_none());
+    assert!(block(&logical(), "dump_calls::inner").is_none());
 }
 
 #[stack_on_timeout(60s)]
@@ -96,9 +100,9 @@ fn outer_sync(work: impl FnOnce()) {
 /// `#[stack_on_timeout]` is: one frame in the dump.
 fn twice(work: impl FnOnce()) {
     use monitor_runtime::__private::{stack_sync, CallSite};
-    static MONITORED: CallSite = CallSite::new("dump::twice", "tests/dump.rs", 1);
-    static STACK: CallSite =
-        CallSite::new("dump::twice", "tests/dump.rs", 1).report_after(Duration::from_secs(60));
+    static MONITORED: CallSite = CallSite::new("dump_calls::twice", "tests/dump_calls.rs", 1);
+    static STACK: CallSite = CallSite::new("dump_calls::twice", "tests/dump_calls.rs", 1)
+        .report_after(Duration::from_secs(60));
     stack_sync(&MONITORED, || stack_sync(&STACK, work))
 }
 
@@ -107,9 +111,13 @@ fn same_function_twice_is_one_frame_and_sync_calls_run_on_their_thread() {
     outer_sync(|| {
         let dump = monitor_runtime::dump();
         let text = dump.to_string();
-        let call = block(&dump, "dump::twice").unwrap_or_else(|| panic!("{text}"));
+        let call = block(&dump, "dump_calls::twice").unwrap_or_else(|| panic!("{text}"));
         let chain: Vec<&str> = call.stack.iter().map(|f| f.function).collect();
-        assert_eq!(chain, ["dump::twice", "dump::outer_sync"], "{text}");
+        assert_eq!(
+            chain,
+            ["dump_calls::twice", "dump_calls::outer_sync"],
+            "{text}"
+        );
         assert_eq!(call.stack[0].report_after, Some(Duration::from_secs(60)));
         // This thread, captured by itself.
         let CallState::Running { thread, name } = &call.state else {
@@ -161,7 +169,7 @@ fn only_calls_that_overrun_are_reported_once() {
     // process loads debug info.
     let slow_reported = || {
         dumps.lock().unwrap().iter().any(|d| match &d.reason {
-            DumpReason::Overdue { calls } => calls.iter().any(|c| c.function == "dump::slow"),
+            DumpReason::Overdue { calls } => calls.iter().any(|c| c.function == "dump_calls::slow"),
             _ => false,
         })
     };
@@ -180,14 +188,14 @@ fn only_calls_that_overrun_are_reported_once() {
     let all: String = dumps.iter().map(|d| format!("{d}\n")).collect();
     // The slow call was reported, once; the quick ones never were, though
     // some were in flight when the slow one's dump was taken.
-    assert_eq!(reported("dump::slow"), 1, "{all}");
-    assert_eq!(reported("dump::quick"), 0, "{all}");
+    assert_eq!(reported("dump_calls::slow"), 1, "{all}");
+    assert_eq!(reported("dump_calls::quick"), 0, "{all}");
     let slow_dump = dumps
         .iter()
         .find(|d| {
             d.calls
                 .iter()
-                .any(|c| c.function == "dump::slow" && c.triggered)
+                .any(|c| c.function == "dump_calls::slow" && c.triggered)
         })
         .unwrap_or_else(|| panic!("{all}"));
     assert!(
@@ -198,7 +206,7 @@ fn only_calls_that_overrun_are_reported_once() {
         slow_dump
             .calls
             .iter()
-            .filter(|c| c.function == "dump::quick")
+            .filter(|c| c.function == "dump_calls::quick")
             .all(|c| !c.triggered && !c.stack[0].overdue),
         "{slow_dump}"
     );
@@ -232,7 +240,7 @@ fn ten_thousand_calls_in_flight_are_all_listed() {
     let listed = dump
         .calls
         .iter()
-        .filter(|c| c.function == "dump::parked")
+        .filter(|c| c.function == "dump_calls::parked")
         .count();
     let began = Instant::now();
     let text = dump.to_string();
@@ -244,7 +252,7 @@ fn ten_thousand_calls_in_flight_are_all_listed() {
     );
     assert_eq!(listed, CALLS);
     assert!(dump.in_flight >= CALLS);
-    assert_eq!(text.matches("  dump::parked ").count(), CALLS);
+    assert_eq!(text.matches("  dump_calls::parked ").count(), CALLS);
     // Generous: the machine is shared, and this is a debug build.
     assert!(took < Duration::from_secs(5), "{took:?}");
 
@@ -259,12 +267,12 @@ fn ten_thousand_calls_in_flight_are_all_listed() {
     assert!(dump
         .calls
         .iter()
-        .filter(|c| c.function == "dump::parked")
+        .filter(|c| c.function == "dump_calls::parked")
         .all(|c| c.native.is_none()));
 
     calls.abort();
     let _ = runtime.block_on(calls);
-    assert!(block(&logical(), "dump::parked").is_none());
+    assert!(block(&logical(), "dump_calls::parked").is_none());
 }
 
 #[stack_on_timeout(60s)]
@@ -300,7 +308,8 @@ fn a_thread_that_blocks_the_capture_signal_is_reported_not_waited_for() {
     let unmasked = thread::spawn(move || wait_unmasked(unmasked_rx));
     eventually("both calls", || {
         let dump = logical();
-        block(&dump, "dump::wait_masked").is_some() && block(&dump, "dump::wait_unmasked").is_some()
+        block(&dump, "dump_calls::wait_masked").is_some()
+            && block(&dump, "dump_calls::wait_unmasked").is_some()
     });
 
     let began = Instant::now();
@@ -311,7 +320,7 @@ fn a_thread_that_blocks_the_capture_signal_is_reported_not_waited_for() {
     let text = dump.to_string();
     println!("dump with a thread that does not answer: {took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
-    let masked_call = block(&dump, "dump::wait_masked").unwrap();
+    let masked_call = block(&dump, "dump_calls::wait_masked").unwrap();
     assert!(
         matches!(
             &masked_call.native,
@@ -326,7 +335,7 @@ fn a_thread_that_blocks_the_capture_signal_is_reported_not_waited_for() {
         "{text}"
     );
     // The other thread's stack is there all the same.
-    let unmasked_call = block(&dump, "dump::wait_unmasked").unwrap();
+    let unmasked_call = block(&dump, "dump_calls::wait_unmasked").unwrap();
     let Some(NativeStack::Captured { frames, .. }) = &unmasked_call.native else {
         panic!("{text}")
     };
@@ -334,7 +343,7 @@ fn a_thread_that_blocks_the_capture_signal_is_reported_not_waited_for() {
         frames.iter().any(|f| f.origin == Origin::User
             && f.file
                 .as_deref()
-                .is_some_and(|f| f.ends_with("tests/dump.rs"))),
+                .is_some_and(|f| f.ends_with("tests/dump_calls.rs"))),
         "{text}"
     );
 
@@ -353,7 +362,9 @@ fn in_json(release: Receiver<()>) {
 fn a_dump_serializes_to_json() {
     let (tx, rx) = channel();
     let waiting = thread::spawn(move || in_json(rx));
-    eventually("the call", || block(&logical(), "dump::in_json").is_some());
+    eventually("the call", || {
+        block(&logical(), "dump_calls::in_json").is_some()
+    });
     let dump = monitor_runtime::dump();
     let json = serde_json::to_value(&dump).unwrap();
     tx.send(()).unwrap();
@@ -366,11 +377,11 @@ fn a_dump_serializes_to_json() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["function"] == "dump::in_json")
+        .find(|c| c["function"] == "dump_calls::in_json")
         .unwrap_or_else(|| panic!("{pretty}"));
     let id = call["id"].as_str().unwrap();
     assert!(id.split('.').all(|n| n.parse::<u64>().is_ok()), "{id}");
-    assert_eq!(call["file"], "tests/dump.rs");
+    assert_eq!(call["file"], "tests/dump_calls.rs");
     assert!(call["line"].as_u64().unwrap() > 0);
     assert!(call["elapsed"].as_f64().unwrap() >= 0.0);
     assert_eq!(call["state"]["kind"], "running", "{call}");
@@ -387,7 +398,7 @@ fn a_dump_serializes_to_json() {
             frames.iter().any(|f| f["origin"] == "user"
                 && f["file"]
                     .as_str()
-                    .is_some_and(|f| f.ends_with("tests/dump.rs"))
+                    .is_some_and(|f| f.ends_with("tests/dump_calls.rs"))
                 && f["line"].as_u64().is_some()),
             "{call}"
         );

@@ -484,7 +484,10 @@ fn supervised_worker(
 #[test]
 fn a_supervised_function_is_restarted_after_a_stall() {
     let handle = supervised_worker::spawn().unwrap();
-    assert_eq!(handle.supervisor().name(), "supervisor::supervised_worker");
+    assert_eq!(
+        handle.supervisor().name(),
+        "supervisor_restarts::supervised_worker"
+    );
     let stats = wait_for(
         || handle.stats(),
         |s| s.stall_restarts == 1 && s.starts == 2,

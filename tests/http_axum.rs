@@ -77,7 +77,7 @@ async fn a_burst_of_100_gets_10_answers_and_90_busy() {
     eventually("90 refusals", || refused.load(Ordering::SeqCst) == 90).await;
     eventually("10 calls in", || state.entered.load(Ordering::SeqCst) == 10).await;
     assert_eq!(
-        monitor_runtime::monitor("http::held")
+        monitor_runtime::monitor("http_axum::held")
             .unwrap()
             .stats()
             .in_flight,
@@ -100,10 +100,10 @@ async fn a_burst_of_100_gets_10_answers_and_90_busy() {
     assert!(ok.iter().all(|a| a.2 == "done"));
     for (_, retry_after, body) in busy {
         assert_eq!(retry_after.as_deref(), Some("1"));
-        assert!(body.contains("monitor `http::held` is busy"), "{body}");
+        assert!(body.contains("monitor `http_axum::held` is busy"), "{body}");
     }
     assert_eq!(state.entered.load(Ordering::SeqCst), 10);
-    let stats = monitor_runtime::monitor("http::held").unwrap().stats();
+    let stats = monitor_runtime::monitor("http_axum::held").unwrap().stats();
     assert_eq!((stats.calls, stats.busy, stats.completed), (100, 90, 10));
 }
 
@@ -181,7 +181,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|m| m["name"] == "http::held")
+        .find(|m| m["name"] == "http_axum::held")
         .expect("the monitor is listed");
     assert_eq!(monitor["max_active"], 10);
     assert!(monitor["calls"].as_u64().unwrap() >= 1);
@@ -192,10 +192,10 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["function"] == "http::stuck")
+        .find(|c| c["function"] == "http_axum::stuck")
         .expect("the stuck call is listed");
     assert!(call["elapsed"].as_f64().unwrap() >= 0.04, "{call}");
-    assert_eq!(call["stack"][0]["function"], "http::stuck");
+    assert_eq!(call["stack"][0]["function"], "http_axum::stuck");
     assert_eq!(call["stack"][0]["overdue"], true);
 
     let html = client
@@ -206,8 +206,8 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let html = html.text().await.unwrap();
     assert!(html.contains("<table id=\"monitors\">"));
-    assert!(html.contains("<td>http::held</td>"));
-    assert!(html.contains("<b>http::stuck</b>"));
+    assert!(html.contains("<td>http_axum::held</td>"));
+    assert!(html.contains("<b>http_axum::stuck</b>"));
     // Links work wherever the router is nested.
     assert!(html.contains("href=\"/debug/monitor/stacks\""), "{html}");
 
@@ -220,7 +220,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .await
         .unwrap();
     assert!(text.starts_with("monitor dump at "), "{text}");
-    assert!(text.contains("http::stuck"), "{text}");
+    assert!(text.contains("http_axum::stuck"), "{text}");
 
     let dump: serde_json::Value = client
         .get(format!(
@@ -237,7 +237,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|c| c["function"] == "http::stuck" && c["native"].is_null()));
+        .any(|c| c["function"] == "http_axum::stuck" && c["native"].is_null()));
 
     gate.notify_one();
     assert_eq!(waiting.await.unwrap(), "unstuck");
