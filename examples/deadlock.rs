@@ -14,7 +14,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_runtime::sync::{AsyncMutex, Mutex};
-use monitor_runtime::{set_dump_sink, stack_on_timeout, Dump, DumpReason, DumpSink};
+use monitor_runtime::{
+    dump::{set_dump_sink, Dump, DumpReason, DumpSink},
+    stack_on_timeout,
+};
 
 const PHILOSOPHERS: usize = 5;
 const NAMES: [&str; PHILOSOPHERS] = ["fork 0", "fork 1", "fork 2", "fork 3", "fork 4"];

@@ -8,7 +8,10 @@
 //! cargo run --example hang
 //! ```
 
-use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpSink};
+use monitor_runtime::{
+    dump::{set_dump_sink, DumpSink},
+    stack_on_timeout,
+};
 
 #[stack_on_timeout(1s)]
 async fn handle(user: u64) -> String {

@@ -13,7 +13,10 @@
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
-use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpSink};
+use monitor_runtime::{
+    dump::{set_dump_sink, DumpSink},
+    stack_on_timeout,
+};
 
 type Fork = Arc<Mutex<()>>;
 

@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use monitor_runtime::{stack_on_timeout, Heartbeat, StopSignal, Supervisor};
+use monitor_runtime::{
+    stack_on_timeout,
+    supervisor::{Heartbeat, StopSignal, Supervisor},
+};
 
 static INSTANCES: AtomicU32 = AtomicU32::new(0);
 

@@ -7,8 +7,8 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
+use monitor_runtime::dump::{set_dump_sink, Dump, DumpReason, DumpSink};
 use monitor_runtime::sync::Deadlock;
-use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 
 /// Every dump this process has written since the first call: that call
 /// sets the dump sink to one that keeps a copy of each, later calls return
@@ -17,7 +17,7 @@ use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 ///
 /// ```
 /// let dumps = monitor_demo::kept_dumps();
-/// monitor_runtime::DumpOptions::new().native_stacks(false).take().emit();
+/// monitor_runtime::dump::DumpOptions::new().native_stacks(false).take().emit();
 /// assert_eq!(dumps.lock().unwrap().len(), 1);
 /// ```
 pub fn kept_dumps() -> &'static Mutex<Vec<Dump>> {
@@ -42,7 +42,7 @@ pub fn kept_dumps() -> &'static Mutex<Vec<Dump>> {
 /// use std::time::Duration;
 ///
 /// let dumps = monitor_demo::dump_channel();
-/// monitor_runtime::DumpOptions::new().native_stacks(false).take().emit();
+/// monitor_runtime::dump::DumpOptions::new().native_stacks(false).take().emit();
 /// assert!(dumps.recv_timeout(Duration::from_secs(10)).is_ok());
 /// ```
 pub fn dump_channel() -> Receiver<Dump> {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use monitor_demo::{eventually, kept_dumps};
 use monitor_runtime::{
-    stack_on_timeout, CallDump, CallState, CaptureError, Dump, DumpOptions, DumpReason,
-    NativeStack, Origin,
+    dump::{CallDump, CallState, CaptureError, Dump, DumpOptions, DumpReason, NativeStack, Origin},
+    stack_on_timeout,
 };
 use tokio::sync::Notify;
 

@@ -7,7 +7,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use monitor_runtime::{stack_on_timeout, Dump, NativeStack, Origin};
+use monitor_runtime::{
+    dump::{Dump, NativeStack, Origin},
+    stack_on_timeout,
+};
 
 const THREADS: usize = 100;
 

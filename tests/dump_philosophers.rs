@@ -9,7 +9,10 @@ use std::thread;
 use std::time::Duration;
 
 use monitor_demo::dump_channel;
-use monitor_runtime::{stack_on_timeout, CallState, DumpReason, NativeStack, Origin};
+use monitor_runtime::{
+    dump::{CallState, DumpReason, NativeStack, Origin},
+    stack_on_timeout,
+};
 
 type Fork = Arc<Mutex<()>>;
 

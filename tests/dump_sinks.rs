@@ -7,7 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_runtime::{
-    install_panic_hook, set_dump_sink, stack_on_timeout, DumpOptions, DumpSink, DumpSinkError,
+    dump::{install_panic_hook, set_dump_sink, DumpOptions, DumpSink, DumpSinkError},
+    stack_on_timeout,
 };
 
 #[stack_on_timeout(1h)]

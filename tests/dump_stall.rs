@@ -8,7 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_demo::dump_channel;
-use monitor_runtime::{detect_stalls, stack_on_timeout, stop_detecting_stalls, Dump, DumpReason};
+use monitor_runtime::{
+    dump::{detect_stalls, stop_detecting_stalls, Dump, DumpReason},
+    stack_on_timeout,
+};
 
 /// Long enough that a loaded machine does not starve the short calls of
 /// the second phase for a whole period.

@@ -15,7 +15,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monitor_runtime::{stack_on_timeout, CallState, DumpOptions};
+use monitor_runtime::{
+    dump::{CallState, DumpOptions},
+    stack_on_timeout,
+};
 use tokio::sync::Notify;
 
 #[stack_on_timeout(60s)]

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use monitor_demo::{eventually, kept_dumps, threads_named};
-use monitor_runtime::{stack_on_timeout, DumpReason};
+use monitor_runtime::{dump::DumpReason, stack_on_timeout};
 
 #[stack_on_timeout(30ms)]
 fn late() {

@@ -7,7 +7,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_demo::{RecordedEvent, Recorder};
-use monitor_runtime::{set_dump_sink, stack_on_timeout, DumpSink};
+use monitor_runtime::{
+    dump::{set_dump_sink, DumpSink},
+    stack_on_timeout,
+};
 use tracing::Level;
 
 /// Released by the test once it has seen what it waits for, so that the

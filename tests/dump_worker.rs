@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use monitor_demo::{eventually, Recorded, Recorder};
 use monitor_runtime::{
-    clear_alert_hook, detect_stalls, monitored, set_alert_hook, set_dump_sink, stack_on_timeout,
-    stop_detecting_stalls, Dump, DumpReason, DumpSink, Error, Monitor,
+    dump::{detect_stalls, set_dump_sink, stop_detecting_stalls, Dump, DumpReason, DumpSink},
+    monitor::{clear_alert_hook, set_alert_hook},
+    monitored, stack_on_timeout, Error, Monitor,
 };
 
 /// How long a test waits for what should take milliseconds before it

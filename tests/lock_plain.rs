@@ -8,8 +8,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+use monitor_runtime::dump::{set_dump_sink, Dump, DumpReason, DumpSink};
 use monitor_runtime::sync::{AsyncMutex, AsyncRwLock, Mutex, RwLock};
-use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 
 #[test]
 fn the_locks_work_as_plain_locks() {

@@ -10,8 +10,8 @@ use std::sync::{Arc, Barrier, Mutex as StdMutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use monitor_runtime::dump::{set_dump_sink, Dump, DumpReason, DumpSink};
 use monitor_runtime::sync::{set_deadlock_policy, DeadlockPolicy, Mutex, RwLock};
-use monitor_runtime::{set_dump_sink, Dump, DumpReason, DumpSink};
 
 static REPORTS: StdMutex<Vec<(Instant, String)>> = StdMutex::new(Vec::new());
 

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use monitor_runtime::dump::{set_dump_sink, Dump, DumpSink};
 use monitor_runtime::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use monitor_runtime::{set_dump_sink, Dump, DumpSink};
 
 const THREADS: usize = 8;
 const LOCKS: usize = 24;

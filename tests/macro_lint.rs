@@ -83,8 +83,8 @@ fn annotated_shapes_run() {
 
 #[monitor_runtime::supervised(heartbeat = "100ms", max_restarts = 5, within = "10s")]
 async fn supervised_async(
-    beat: monitor_runtime::Heartbeat,
-    stop: monitor_runtime::StopSignal,
+    beat: monitor_runtime::supervisor::Heartbeat,
+    stop: monitor_runtime::supervisor::StopSignal,
 ) -> Result<(), Error> {
     while !stop.is_stopped() {
         beat.beat();
@@ -95,8 +95,8 @@ async fn supervised_async(
 
 #[monitor_runtime::supervised(heartbeat = 1s, restart = transient)]
 fn supervised_sync(
-    beat: &monitor_runtime::Heartbeat,
-    stop: &monitor_runtime::StopSignal,
+    beat: &monitor_runtime::supervisor::Heartbeat,
+    stop: &monitor_runtime::supervisor::StopSignal,
 ) -> Result<(), String> {
     beat.beat();
     if stop.is_stopped() {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use monitor_runtime::{Alert, Error, Monitor};
+use monitor_runtime::{monitor::Alert, Error, Monitor};
 use tokio::sync::Notify;
 
 /// Holds one call of `monitor` in flight until `release` is notified.
@@ -136,7 +136,7 @@ async fn alerts_never_block_when_nobody_listens() {
 async fn the_hook_receives_every_alert() {
     let seen: Arc<Mutex<Vec<Alert>>> = Arc::default();
     let sink = seen.clone();
-    monitor_runtime::set_alert_hook(move |alert| {
+    monitor_runtime::monitor::set_alert_hook(move |alert| {
         if alert.monitor == "alert-hooked" {
             sink.lock().unwrap().push(alert.clone());
         }
@@ -157,7 +157,7 @@ async fn the_hook_receives_every_alert() {
     for task in held {
         task.await.unwrap();
     }
-    monitor_runtime::clear_alert_hook();
+    monitor_runtime::monitor::clear_alert_hook();
 }
 
 /// Without a hook, an alert is one line on stderr. Checked in a child

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use monitor_runtime::{
-    set_dump_sink, Cause, Dump, DumpOptions, DumpReason, DumpSink, NativeStack, Restart,
-    Supervisor, SupervisorError, SupervisorStats,
+    dump::{set_dump_sink, Dump, DumpOptions, DumpReason, DumpSink, NativeStack},
+    supervisor::{Cause, Restart, Supervisor, SupervisorError, SupervisorStats},
 };
 
 /// The dumps written so far (the sink is process-wide: each test picks its
@@ -134,7 +134,7 @@ async fn an_async_worker_that_stalls_is_cancelled_and_restarted() {
 }
 
 #[inline(never)]
-fn stuck_in_thread(stop: &monitor_runtime::StopSignal) {
+fn stuck_in_thread(stop: &monitor_runtime::supervisor::StopSignal) {
     // No beat; returns only when told to stop.
     while !stop.wait(Duration::from_millis(5)) {}
 }
@@ -333,7 +333,7 @@ fn the_intensity_limit_gives_up_with_a_typed_error() {
     let stats = h.stats();
     assert!(stats.gave_up);
     assert_eq!((stats.starts, stats.restarts), (3, 2));
-    assert!(monitor_runtime::supervisor("tests::gives_up").is_none());
+    assert!(monitor_runtime::supervisor::supervisor("tests::gives_up").is_none());
 }
 
 #[test]
@@ -356,7 +356,9 @@ fn backoff_delays_restarts() {
     let handle = Supervisor::builder("tests::backoff")
         .heartbeat(Duration::from_secs(60))
         .max_restarts(2, Duration::from_secs(5))
-        .backoff(monitor_runtime::Backoff::Fixed(Duration::from_millis(100)))
+        .backoff(monitor_runtime::supervisor::Backoff::Fixed(
+            Duration::from_millis(100),
+        ))
         .spawn_thread(|_beat, _stop| Err::<(), _>("down"))
         .unwrap();
     assert!(handle.join_blocking().is_err());
@@ -417,14 +419,14 @@ fn supervisors_are_listed_while_they_run() {
             Ok::<(), String>(())
         })
         .unwrap();
-    let listed = monitor_runtime::supervisor("tests::listed").expect("listed");
+    let listed = monitor_runtime::supervisor::supervisor("tests::listed").expect("listed");
     assert!(listed.stats().running);
-    assert!(monitor_runtime::supervisors()
+    assert!(monitor_runtime::supervisor::supervisors()
         .iter()
         .any(|s| s.name() == "tests::listed"));
     handle.stop_blocking().unwrap();
     assert!(!listed.stats().running);
-    assert!(monitor_runtime::supervisor("tests::listed").is_none());
+    assert!(monitor_runtime::supervisor::supervisor("tests::listed").is_none());
 }
 
 #[test]
@@ -468,8 +470,8 @@ static SUPERVISED_ROUNDS: AtomicUsize = AtomicUsize::new(0);
 /// beating); later instances beat until stopped.
 #[monitor_runtime::supervised(heartbeat = "100ms", max_restarts = 2, within = "10s")]
 fn supervised_worker(
-    beat: &monitor_runtime::Heartbeat,
-    stop: &monitor_runtime::StopSignal,
+    beat: &monitor_runtime::supervisor::Heartbeat,
+    stop: &monitor_runtime::supervisor::StopSignal,
 ) -> Result<(), String> {
     let first = SUPERVISED_ROUNDS.fetch_add(1, Ordering::SeqCst) == 0;
     beat.beat();

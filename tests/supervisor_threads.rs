@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monitor_demo::eventually;
-use monitor_runtime::{DumpOptions, Supervisor};
+use monitor_runtime::{dump::DumpOptions, supervisor::Supervisor};
 
 /// Names of this process's threads, but the runtime's own watchdog and
 /// helpers, which linger a while on their own.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monitor_demo::{Recorded, RecordedEvent, Recorder};
-use monitor_runtime::{Restart, Supervisor, SupervisorError};
+use monitor_runtime::supervisor::{Restart, Supervisor, SupervisorError};
 use tracing::Level;
 
 fn events_of(recorded: &Recorded, supervisor: &str) -> Vec<RecordedEvent> {

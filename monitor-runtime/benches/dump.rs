@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use monitor_runtime::__private::{stack_async, stack_sync, CallSite};
-use monitor_runtime::DumpOptions;
+use monitor_runtime::dump::DumpOptions;
 
 static OUTER: CallSite =
     CallSite::new("bench::handler", file!(), line!()).report_after(Duration::from_secs(3600));

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use monitor_runtime::{Heartbeat, Supervisor, SupervisorHandle};
+use monitor_runtime::supervisor::{Heartbeat, Supervisor, SupervisorHandle};
 
 /// A thread worker that hands its heartbeat out and waits to be stopped.
 fn supervised(name: &str, timeout: Duration) -> (SupervisorHandle, Heartbeat) {

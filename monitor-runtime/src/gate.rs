@@ -1,7 +1,7 @@
 //! The lock-free heart of a monitor: the count of calls in flight against
 //! the cap, and the stall clock.
 //!
-//! Kept apart, on the `crate::shim` shims only, so that `tests/loom.rs`
+//! Kept apart, on the `crate::shim` shims only, so that `tests/loom_gate.rs`
 //! model-checks exactly this code.
 
 use crate::shim::atomic::{AtomicU64, Ordering};
@@ -130,7 +130,7 @@ impl Gate {
     #[inline]
     pub fn on_progress(&self) {
         // A swap, not a store: loom finds executions in which a plain store
-        // loses against the watchdog's concurrent claim (tests/loom.rs).
+        // loses against the watchdog's concurrent claim (tests/loom_gate.rs).
         if self.stall.load(Ordering::Relaxed) != 0 {
             self.stall.swap(0, Ordering::AcqRel);
         }

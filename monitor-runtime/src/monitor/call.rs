@@ -11,18 +11,18 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use super::output::{Output, Wrap};
-use super::{Monitor, Slot};
+use super::{Monitor, Permit};
 use crate::inflight::{AsyncCall, CallSite};
 use crate::watchdog::{Timer, CLOCKWORK};
 
 pin_project! {
-    /// A body, the slot it holds, and its record in the registry of calls
+    /// A body, the permit it holds, and its record in the registry of calls
     /// in flight. Counts a panic even when an executor catches it and drops
-    /// the future later, and completes the slot when the body returns.
+    /// the future later, and completes the permit when the body returns.
     pub(crate) struct Guarded<F> {
         #[pin]
         body: F,
-        slot: Option<Slot>,
+        permit: Option<Permit>,
         site: Option<&'static CallSite>,
         call: AsyncCall,
     }
@@ -32,7 +32,7 @@ impl<F> Guarded<F> {
     pub(crate) fn new(body: F, site: Option<&'static CallSite>) -> Self {
         Guarded {
             body,
-            slot: None,
+            permit: None,
             site,
             call: AsyncCall::default(),
         }
@@ -44,14 +44,14 @@ impl<F: Future> Future for Guarded<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        /// Counts the panic and frees the slot now, while the thread
+        /// Counts the panic and frees the permit now, while the thread
         /// unwinds: the executor that catches the panic may drop the future
         /// much later.
-        struct Unwinding<'a>(&'a mut Option<Slot>);
+        struct Unwinding<'a>(&'a mut Option<Permit>);
         impl Drop for Unwinding<'_> {
             fn drop(&mut self) {
-                if let Some(slot) = self.0.take() {
-                    slot.panicked();
+                if let Some(permit) = self.0.take() {
+                    permit.panicked();
                 }
             }
         }
@@ -59,15 +59,15 @@ impl<F: Future> Future for Guarded<F> {
         let scope = this
             .site
             .and_then(|site| this.call.poll_scope(site, CLOCKWORK));
-        let unwinding = Unwinding(&mut *this.slot);
+        let unwinding = Unwinding(&mut *this.permit);
         let poll = this.body.poll(cx);
         std::mem::forget(unwinding);
         if poll.is_ready() {
             if let Some(scope) = scope {
                 scope.finish(this.call);
             }
-            if let Some(slot) = this.slot.take() {
-                slot.complete();
+            if let Some(permit) = this.permit.take() {
+                permit.complete();
             }
         }
         poll
@@ -78,7 +78,7 @@ pin_project! {
     /// The future of a monitored async call: resolves to the body's output,
     /// or to [`Error::Busy`] / [`Error::Timeout`] through `O`.
     ///
-    /// Made by [`Monitor::call_async`] and by `#[monitored]`. The slot is
+    /// Made by [`Monitor::call_async`] and by `#[monitored]`. The permit is
     /// taken on the first poll and given back when the body finishes or is
     /// dropped, whichever comes first.
     #[must_use = "futures do nothing unless polled"]
@@ -115,7 +115,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
         };
         if !*this.admitted {
             match this.monitor.enter() {
-                Ok(slot) => *inner.as_mut().project().slot = Some(slot),
+                Ok(permit) => *inner.as_mut().project().permit = Some(permit),
                 Err(error) => {
                     this.inner.set(None);
                     return Poll::Ready(O::err(error));
@@ -130,7 +130,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
         }
         match deadline(this.monitor, this.timer, cx) {
             Some(after) => {
-                // Drop the body first, then its slot: the cap counts live bodies.
+                // Drop the body first, then its permit: the cap counts live bodies.
                 this.inner.set(None);
                 *this.timer = None;
                 Poll::Ready(O::err(this.monitor.timeout_error(after)))
@@ -167,7 +167,7 @@ pin_project! {
     /// The future of a monitored async call whose body runs on to completion
     /// in a tokio task when the caller times out (`on_timeout = detach`).
     /// The body is boxed, so that it can move to that task; it keeps its
-    /// slot until it finishes.
+    /// permit until it finishes.
     #[must_use = "futures do nothing unless polled"]
     pub struct Detach<F, O> {
         inner: Option<Guarded<Pin<Box<F>>>>,
@@ -205,7 +205,7 @@ where
         };
         if !*this.admitted {
             match this.monitor.enter() {
-                Ok(slot) => inner.slot = Some(slot),
+                Ok(permit) => inner.permit = Some(permit),
                 Err(error) => {
                     *this.inner = None;
                     return Poll::Ready(O::err(error));
@@ -247,7 +247,7 @@ where
 impl Monitor {
     /// Runs `body` under this monitor: refused at once with
     /// [`Error::Busy`] when the cap is reached; at the timeout, the caller
-    /// gets [`Error::Timeout`] and `body` is dropped, which frees its slot.
+    /// gets [`Error::Timeout`] and `body` is dropped, which frees its permit.
     /// Nothing is allocated, and no timer is armed unless `body` is still
     /// pending after its first poll.
     ///
@@ -269,7 +269,7 @@ impl Monitor {
     }
 
     /// Like [`Monitor::call_async`], but at the timeout the body runs on to
-    /// completion in a tokio task and keeps its slot until it finishes (Go's
+    /// completion in a tokio task and keeps its permit until it finishes (Go's
     /// behaviour). The body is boxed once per call. Outside a tokio runtime
     /// the body cannot run on, and is dropped.
     ///

@@ -29,7 +29,7 @@ use crate::watchdog::CLOCKWORK;
 
 /// Shared state of one monitor. `const`-constructible so that
 /// `#[monitored]` can keep it in a `static`.
-pub(crate) struct State {
+pub(crate) struct MonitorState {
     pub(crate) config: MonitorBuilder,
     /// The function, for the registry of calls in flight (static monitors).
     site: CallSite,
@@ -46,7 +46,7 @@ pub(crate) struct State {
     pub(crate) channel: Mutex<AlertChannel>,
 }
 
-impl State {
+impl MonitorState {
     const fn new(config: MonitorBuilder) -> Self {
         let cap = match config.max_active {
             Some(cap) if cap > crate::gate::MAX_CAP => crate::gate::MAX_CAP,
@@ -57,7 +57,7 @@ impl State {
             crate::error::NameRepr::Static(name) => name,
             crate::error::NameRepr::Shared(_) => "",
         };
-        State {
+        MonitorState {
             site: CallSite {
                 function,
                 file: config.at.0,
@@ -87,11 +87,11 @@ impl State {
 /// The state behind a `#[monitored]` function: one `static` per function
 /// item. Not for direct use.
 #[doc(hidden)]
-pub struct StaticMonitor(State);
+pub struct StaticMonitor(MonitorState);
 
 impl StaticMonitor {
     pub const fn new(config: MonitorBuilder) -> Self {
-        StaticMonitor(State::new(config))
+        StaticMonitor(MonitorState::new(config))
     }
 
     #[inline]
@@ -114,8 +114,8 @@ impl StaticMonitor {
 
 #[derive(Clone)]
 enum Handle {
-    Static(&'static State),
-    Shared(Arc<State>),
+    Static(&'static MonitorState),
+    Shared(Arc<MonitorState>),
 }
 
 /// A handle on a monitor; cheap to clone, all clones watch the same calls.
@@ -222,7 +222,7 @@ impl Monitor {
     /// ```
     pub fn new(config: MonitorBuilder) -> Self {
         let monitor = Monitor {
-            state: Handle::Shared(Arc::new(State::new(config))),
+            state: Handle::Shared(Arc::new(MonitorState::new(config))),
         };
         monitor.state().registered.store(true, Ordering::Relaxed);
         MONITORS.add(monitor.downgrade());
@@ -230,7 +230,7 @@ impl Monitor {
     }
 
     #[inline]
-    pub(crate) fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &MonitorState {
         match &self.state {
             Handle::Static(s) => s,
             Handle::Shared(s) => s,
@@ -353,7 +353,7 @@ impl Monitor {
     /// Tries to take a slot for a call now. The slot is given back when the
     /// returned guard is dropped.
     #[inline]
-    pub(crate) fn enter(&self) -> Result<Slot, Error> {
+    pub(crate) fn enter(&self) -> Result<Permit, Error> {
         let s = self.state();
         let admitted = if s.cap == usize::MAX {
             s.gate.enter();
@@ -364,7 +364,7 @@ impl Monitor {
         if !admitted {
             return Err(self.reject());
         }
-        Ok(Slot {
+        Ok(Permit {
             monitor: self.clone(),
             started: sample_start(s),
         })
@@ -477,8 +477,8 @@ pub fn monitor(name: &str) -> Option<Monitor> {
 
 /// A monitor reference that does not keep a run-time monitor alive.
 pub(crate) enum Weak {
-    Static(&'static State),
-    Shared(std::sync::Weak<State>),
+    Static(&'static MonitorState),
+    Shared(std::sync::Weak<MonitorState>),
 }
 
 impl Upgrade for Weak {
@@ -511,7 +511,7 @@ const ALWAYS_MEASURED: u64 = 64;
 /// A monitor's first calls, then one call in [`SAMPLE_EVERY`] per thread,
 /// have their latency measured.
 #[inline]
-fn sample_start(state: &State) -> u64 {
+fn sample_start(state: &MonitorState) -> u64 {
     let n = SAMPLE.with(|c| {
         let n = c.get();
         c.set(n.wrapping_add(1));
@@ -531,17 +531,17 @@ enum Outcome {
     Cancelled,
 }
 
-/// A slot held by one call. [`Slot::complete`] and [`Slot::panicked`] give
+/// A slot held by one call. [`Permit::complete`] and [`Permit::panicked`] give
 /// it back and count the outcome; a slot dropped without either counts as a
 /// panic if the thread is unwinding, else as cancelled.
-pub(crate) struct Slot {
+pub(crate) struct Permit {
     monitor: Monitor,
     /// When a timed call started (nanoseconds since the process epoch), or
     /// 0 for a call that is not timed.
     started: u64,
 }
 
-impl Slot {
+impl Permit {
     /// The body returned.
     #[inline]
     pub(crate) fn complete(self) {
@@ -564,7 +564,7 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
+impl Drop for Permit {
     fn drop(&mut self) {
         let outcome = if std::thread::panicking() {
             Outcome::Panicked

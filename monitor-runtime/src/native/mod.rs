@@ -37,7 +37,7 @@
 //!   for a large binary. After that, 100 threads take a few milliseconds.
 //!
 //! This module reaches nothing else in the crate (no `crate::` paths), so
-//! that `tests/native.rs` can compile it on its own and reach what is not
+//! that `tests/native_capture.rs` can compile it on its own and reach what is not
 //! public (`capture`, `prepare`, `current_tid`).
 
 // Those tests use only part of it.

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use monitor_runtime::{supervised, Heartbeat, StopSignal};
+use monitor_runtime::{supervised, supervisor::{Heartbeat, StopSignal}};
 
 /// Doc comments and attributes stay on the function.
 #[supervised(heartbeat = "100ms", max_restarts = 5, within = "10s")]
