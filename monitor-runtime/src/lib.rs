@@ -3,7 +3,8 @@
 //! Annotate a function with [`#[monitored]`](macro@monitored) and every call
 //! runs through a [`Monitor`]: a per-call timeout, a cap on calls in flight
 //! that fails fast with [`Error::Busy`] instead of queueing, and an
-//! [`Alert`] when the cap stays saturated while no call completes.
+//! [`Alert`](monitor::Alert) when the cap stays saturated while no call
+//! completes.
 //!
 //! ```
 //! use monitor_runtime::{monitored, Error};
@@ -22,6 +23,31 @@
 //! ```
 //!
 //! The same monitor works without the macro: see [`Monitor`].
+//!
+//! # Modules
+//!
+//! | module | what |
+//! |---|---|
+//! | the crate root | the attributes [`monitored`](macro@monitored), [`stack_on_timeout`](macro@stack_on_timeout) and [`supervised`](macro@supervised); [`Monitor`], [`Error`], [`dump()`], [`monitor()`] and [`monitors()`] |
+//! | [`monitor`] | the monitor's builder, stats, futures and stall alerts |
+//! | [`dump`] | what is in flight: dumps as text and data, their sink, the panic hook, stall detection |
+//! | [`supervisor`] | workers restarted when they stop beating, panic or fail, within limits |
+//! | [`sync`] | `Mutex`, `RwLock` (std's API) and `AsyncMutex`, `AsyncRwLock` (tokio's) that report deadlocks the moment they form |
+//! | `http` | the debug page, like Go's `net/http/pprof` (feature `axum`) |
+//! | `axum` | [`Error`] as an HTTP response (feature `axum`) |
+//! | `metrics` | every monitor's and supervisor's stats through the `metrics` facade (feature `metrics`) |
+//!
+//! # Cargo features
+//!
+//! | feature | what |
+//! |---|---|
+//! | `axum` | the `http` and `axum` modules |
+//! | `metrics` | the `metrics` module |
+//! | `tokio-taskdump` | await points of waiting async calls in dumps, from tokio's task dumps (needs `--cfg tokio_unstable`; Linux x86, x86_64, aarch64) |
+//! | `plain-locks` | the locks of [`sync`] without bookkeeping: same API, no deadlock detection, the cost of std's and tokio's locks |
+//!
+//! How the runtime is laid out, and what its hot path never does, is in
+//! `ARCHITECTURE.md` at the repository's root.
 #![warn(missing_docs)]
 
 mod gate;
