@@ -1,37 +1,55 @@
-//! Code generation: the signature is re-emitted untouched, and the body
-//! becomes one `static` for the monitor plus one call into the runtime's
-//! `__private` module that runs the user's block, quoted once.
-//!
-//! What does not depend on the attribute (parsing the function, how its
-//! body runs, the wrapper around it, the inference help) is shared with
-//! `#[stack_on_timeout]`, whose own parts are in `stack.rs`.
+//! What the expansions of the three macros share: parsing the arguments
+//! and the function with the errors of both ([`attribute`]), the item as
+//! it was plus the errors on failure, and the parts of the code they
+//! generate: how the body runs and the wrapper that hands it to the
+//! runtime ([`wrap`]), the inference help for its return, the path to the
+//! runtime, the function's name and location, `Duration` constructors.
 
 use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::parse::Parse;
 use syn::spanned::Spanned;
-use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
-use syn::{
-    AttrStyle, Expr, FnArg, Item, ItemFn, LitStr, Pat, Path, ReturnType, Signature, Stmt,
-    TraitItemFn, Type,
-};
+use syn::{AttrStyle, Expr, Item, ItemFn, ReturnType, Stmt, TraitItemFn, Type};
 
-use crate::attr::{Args, Mode};
+use crate::args::Shared;
 
-/// Expands `#[monitored(args)] item`.
-pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+/// Expands `#[attr(args)] item`: parses the arguments and the function,
+/// reporting the errors of both, and those `check` finds in the function
+/// alone, at once; then `generate` builds the expansion.
+pub(crate) fn attribute<A: Parse>(
+    attr: &str,
+    args: TokenStream,
+    item: TokenStream,
+    check: impl FnOnce(&ItemFn) -> Option<syn::Error>,
+    generate: impl FnOnce(A, ItemFn) -> syn::Result<TokenStream>,
+) -> TokenStream {
     or_original(item, |item| {
-        let (args, func) = parse(args, item)?;
-        let body = Body::of(&func);
-        check(&args, &func, &body)?;
-        Ok(generate(&args, &func, &body))
+        let func = parse_fn(item, attr).and_then(|func| match check(&func) {
+            Some(error) => Err(error),
+            None => Ok(func),
+        });
+        let (args, func) = both(syn::parse2::<A>(args), func)?;
+        generate(args, func)
     })
+}
+
+/// Both values, or the errors of both.
+fn both<A, B>(a: syn::Result<A>, b: syn::Result<B>) -> syn::Result<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(mut error), Err(more)) => {
+            error.combine(more);
+            Err(error)
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
 }
 
 /// Runs `expand` on `item`. On any error, the item comes back unchanged,
 /// followed by the errors, so that the rest of the crate (and the IDE)
 /// still sees the function.
-pub(crate) fn or_original(
+fn or_original(
     item: TokenStream,
     expand: impl FnOnce(TokenStream) -> syn::Result<TokenStream>,
 ) -> TokenStream {
@@ -45,21 +63,9 @@ pub(crate) fn or_original(
     }
 }
 
-/// Parses the arguments and the function, with the errors of both.
-fn parse(args: TokenStream, item: TokenStream) -> syn::Result<(Args, ItemFn)> {
-    match (syn::parse2::<Args>(args), parse_fn(item, "monitored")) {
-        (Ok(args), Ok(func)) => Ok((args, func)),
-        (Err(mut error), Err(more)) => {
-            error.combine(more);
-            Err(error)
-        }
-        (Err(error), _) | (_, Err(error)) => Err(error),
-    }
-}
-
 /// Parses the item as a function, or explains why `#[attr]` does not
 /// apply to it.
-pub(crate) fn parse_fn(item: TokenStream, attr: &str) -> syn::Result<ItemFn> {
+fn parse_fn(item: TokenStream, attr: &str) -> syn::Result<ItemFn> {
     let fn_error = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(func) => return Ok(func),
         Err(error) => error,
@@ -145,7 +151,7 @@ impl<'a> Body<'a> {
         }
     }
 
-    fn is_async(&self) -> bool {
+    pub(crate) fn is_async(&self) -> bool {
         !matches!(self, Body::Sync)
     }
 }
@@ -172,131 +178,6 @@ fn is_box_pin(func: &Expr) -> bool {
     };
     let mut names = path.path.segments.iter().rev().map(|s| &s.ident);
     matches!((names.next(), names.next()), (Some(pin), Some(b)) if pin == "pin" && b == "Box")
-}
-
-/// Errors that need both the arguments and the function.
-fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
-    let mut errors = Errors::default();
-    errors.extend(reject_const(
-        func,
-        "monitored",
-        "calls are monitored at run time",
-    ));
-    if let Some(on_timeout) = &args.on_timeout {
-        if args.timeout.is_none() {
-            errors.push(syn::Error::new(
-                on_timeout.key,
-                "`on_timeout` needs `timeout`: without a deadline there is nothing to cancel or detach",
-            ));
-        }
-        if !body.is_async() {
-            let msg = match on_timeout.mode {
-                Mode::Detach => {
-                    "`on_timeout = detach` applies to async functions only: a sync body with a \
-                     `timeout` already runs on a worker thread and keeps its slot until it returns"
-                }
-                Mode::Cancel => {
-                    "`on_timeout` applies to async functions only: a sync body cannot be cancelled; \
-                     with a `timeout` it runs on a worker thread and keeps its slot until it returns"
-                }
-            };
-            errors.push(syn::Error::new(on_timeout.value, msg));
-        }
-    }
-    let moves = match (body.is_async(), args.timeout, args.mode()) {
-        (false, Some(_), _) => Some((
-            "a sync `#[monitored]` function with a `timeout` runs its body on a worker thread \
-             so that the caller can return at the deadline, so its arguments must be owned and \
-             `Send + 'static`",
-            "make the function `async`, or drop `timeout`",
-        )),
-        (true, Some(_), Mode::Detach) => Some((
-            "`on_timeout = detach` moves the body of this function to a tokio task at the \
-             deadline, so its arguments must be owned and `Send + 'static`",
-            "or use `on_timeout = cancel`",
-        )),
-        _ => None,
-    };
-    if let Some((why, alternatives)) = moves {
-        for (arg, what, fix) in borrowed_args(&func.sig) {
-            let msg = format!("{why}; {what} is borrowed: {fix}, {alternatives}");
-            errors.push(syn::Error::new_spanned(arg, msg));
-        }
-    }
-    errors.finish()
-}
-
-/// The arguments whose type holds a borrow, each with how to name it and
-/// how to fix it.
-fn borrowed_args(sig: &Signature) -> impl Iterator<Item = (&FnArg, String, &'static str)> {
-    sig.inputs.iter().filter_map(|arg| match arg {
-        FnArg::Receiver(receiver) if borrows(&receiver.ty) => {
-            let what = match &receiver.reference {
-                Some(_) if receiver.mutability.is_some() => "`&mut self`",
-                Some(_) => "`&self`",
-                None => "`self`",
-            };
-            Some((
-                arg,
-                what.to_owned(),
-                "take `self: Arc<Self>` or owned values",
-            ))
-        }
-        FnArg::Typed(typed) if borrows(&typed.ty) => {
-            let what = match &*typed.pat {
-                Pat::Ident(pat) => format!("`{}`", pat.ident),
-                _ => "this argument".to_owned(),
-            };
-            Some((
-                arg,
-                what,
-                "take an owned value (for example `String` for `&str`, `Arc<T>` for `&T`)",
-            ))
-        }
-        _ => None,
-    })
-}
-
-/// Whether a type holds a reference or a lifetime other than `'static`.
-/// Higher-ranked ones (`Fn(&str)`, `for<'a> ..`, `fn(&T)`) do not count.
-fn borrows(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl Visit<'_> for Finder {
-        fn visit_lifetime(&mut self, lifetime: &syn::Lifetime) {
-            self.0 |= lifetime.ident != "static";
-        }
-        fn visit_type_reference(&mut self, reference: &syn::TypeReference) {
-            self.0 |= reference.lifetime.is_none();
-            syn::visit::visit_type_reference(self, reference);
-        }
-        fn visit_parenthesized_generic_arguments(
-            &mut self,
-            _: &syn::ParenthesizedGenericArguments,
-        ) {
-        }
-        fn visit_type_bare_fn(&mut self, _: &syn::TypeBareFn) {}
-        fn visit_trait_bound(&mut self, bound: &syn::TraitBound) {
-            if bound.lifetimes.is_none() {
-                syn::visit::visit_trait_bound(self, bound);
-            }
-        }
-    }
-    let mut finder = Finder(false);
-    finder.visit_type(ty);
-    finder.0
-}
-
-fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
-    let monitor = static_monitor(args, &func.sig.ident);
-    wrap(func, body, &monitor, &quote!(&__MONITOR), |takes, span| {
-        let krate = krate(args.krate.as_ref(), Some(span));
-        match (takes, args.timeout, args.mode()) {
-            (Takes::Closure, None, _) => quote_spanned!(span=> #krate::__private::sync),
-            (Takes::Closure, Some(_), _) => quote_spanned!(span=> #krate::__private::blocking),
-            (Takes::Future, _, Mode::Cancel) => quote_spanned!(span=> #krate::__private::cancel),
-            (Takes::Future, _, Mode::Detach) => quote_spanned!(span=> #krate::__private::detach),
-        }
-    })
 }
 
 /// What the runtime function the body is handed to takes.
@@ -391,8 +272,8 @@ pub(crate) fn wrap(
 /// `span`, every token of it gets that span, so that an error about the
 /// call it starts points there; without, a given path keeps the span of
 /// its string, so that a wrong path is reported there.
-pub(crate) fn krate(path: Option<&Path>, span: Option<Span>) -> TokenStream {
-    match (path, span) {
+pub(crate) fn krate(shared: &Shared, span: Option<Span>) -> TokenStream {
+    match (&shared.krate, span) {
         (Some(path), None) => path.to_token_stream(),
         (Some(path), Some(span)) => path
             .to_token_stream()
@@ -409,33 +290,9 @@ pub(crate) fn krate(path: Option<&Path>, span: Option<Span>) -> TokenStream {
     }
 }
 
-/// The function's monitor, built in `const` context.
-fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
-    let krate = krate(args.krate.as_ref(), None);
-    let name = function_name(args.name.as_ref(), ident);
-    let at = site_location(ident);
-    let mut config = quote!(#krate::Config::new(#name).at(#at));
-    if let Some(nanos) = args.timeout {
-        let timeout = duration(&krate, nanos);
-        config.extend(quote!(.timeout(#timeout)));
-    }
-    if let Some(max_active) = args.max_active {
-        let max_active = Literal::usize_unsuffixed(max_active);
-        config.extend(quote!(.max_active(#max_active)));
-    }
-    if let Some(nanos) = args.alert {
-        let alert = duration(&krate, nanos);
-        config.extend(quote!(.alert(#alert)));
-    }
-    quote! {
-        static __MONITOR: #krate::__private::StaticMonitor =
-            #krate::__private::StaticMonitor::new(#config);
-    }
-}
-
 /// `name = ".."`, or `module::path::function`.
-pub(crate) fn function_name(name: Option<&LitStr>, ident: &syn::Ident) -> TokenStream {
-    match name {
+pub(crate) fn function_name(shared: &Shared, ident: &syn::Ident) -> TokenStream {
+    match &shared.name {
         Some(name) => name.to_token_stream(),
         None => {
             let suffix = format!("::{}", syn::ext::IdentExt::unraw(ident));

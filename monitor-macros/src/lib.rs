@@ -1,19 +1,21 @@
 //! Attribute macros of `monitor-runtime`. Depend on `monitor-runtime`,
 //! which re-exports them; this crate only parses and generates code.
 //!
-//! * `attr` parses `#[monitored(...)]`'s arguments,
+//! * `args` parses the arguments of all three macros: the loop over
+//!   `key = value`, the shared keys `name` and `crate`, the errors about
+//!   keys, and the parsers of values; each macro declares its keys on it,
 //! * `duration` parses duration literals (`"50ms"`, `1.5s`),
-//! * `expand` generates the code: one `static` and one call into
-//!   `monitor_runtime::__private`, which holds every behaviour,
-//! * `stack` holds what is particular to `#[stack_on_timeout(...)]`: its
-//!   arguments and its `static`,
-//! * `supervised` holds `#[supervised(...)]`: its arguments and the
-//!   starter it generates next to the function.
+//! * `expand` holds what the expansions share: parsing the function, the
+//!   item as it was plus the errors on failure, the wrapper that hands the
+//!   body to `monitor_runtime::__private`, which holds every behaviour,
+//! * `monitored`, `stack_on_timeout` and `supervised` hold one macro
+//!   each: its arguments and the code it generates.
 
-mod attr;
+mod args;
 mod duration;
 mod expand;
-mod stack;
+mod monitored;
+mod stack_on_timeout;
 mod supervised;
 #[cfg(test)]
 mod tests;
@@ -24,14 +26,14 @@ use proc_macro::TokenStream;
 /// where, and what the attribute expands to.
 #[proc_macro_attribute]
 pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(args.into(), item.into()).into()
+    monitored::expand(args.into(), item.into()).into()
 }
 
 /// See `monitor_runtime::stack_on_timeout`, which documents the arguments
 /// and what the attribute expands to.
 #[proc_macro_attribute]
 pub fn stack_on_timeout(args: TokenStream, item: TokenStream) -> TokenStream {
-    stack::expand(args.into(), item.into()).into()
+    stack_on_timeout::expand(args.into(), item.into()).into()
 }
 
 /// See `monitor_runtime::supervised`, which documents the keys, the call

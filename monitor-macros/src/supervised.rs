@@ -7,14 +7,13 @@
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ItemFn, Lit, LitStr, Path, Token};
+use syn::{FnArg, Ident, ItemFn};
 
-use crate::attr;
+use crate::args::{self, Key, Keys, Shared};
 use crate::duration;
-use crate::expand::{self, Errors};
+use crate::expand;
 
 mod kw {
     syn::custom_keyword!(heartbeat);
@@ -22,22 +21,7 @@ mod kw {
     syn::custom_keyword!(within);
     syn::custom_keyword!(restart);
     syn::custom_keyword!(grace);
-    syn::custom_keyword!(name);
-    syn::custom_keyword!(permanent);
-    syn::custom_keyword!(transient);
-    syn::custom_keyword!(temporary);
 }
-
-/// Every key, as the docs list them.
-const KEYS: &[&str] = &[
-    "heartbeat",
-    "max_restarts",
-    "within",
-    "restart",
-    "grace",
-    "name",
-    "crate",
-];
 
 /// The arguments; durations in nanoseconds.
 #[derive(Default)]
@@ -47,51 +31,48 @@ pub(crate) struct Args {
     pub(crate) within: Option<u64>,
     pub(crate) restart: Option<&'static str>,
     pub(crate) grace: Option<u64>,
-    pub(crate) name: Option<LitStr>,
-    pub(crate) krate: Option<Path>,
+    pub(crate) shared: Shared,
+}
+
+impl Keys for Args {
+    const KEYS: &'static [Key<Self>] = &[
+        Key {
+            name: Some("heartbeat"),
+            peek: |lookahead| lookahead.peek(kw::heartbeat),
+            value: |args, value| value.set(&mut args.heartbeat, duration::parse),
+        },
+        Key {
+            name: Some("max_restarts"),
+            peek: |lookahead| lookahead.peek(kw::max_restarts),
+            value: |args, value| value.set(&mut args.max_restarts, count),
+        },
+        Key {
+            name: Some("within"),
+            peek: |lookahead| lookahead.peek(kw::within),
+            value: |args, value| value.set(&mut args.within, duration::parse),
+        },
+        Key {
+            name: Some("restart"),
+            peek: |lookahead| lookahead.peek(kw::restart),
+            value: |args, value| value.set(&mut args.restart, restart),
+        },
+        Key {
+            name: Some("grace"),
+            peek: |lookahead| lookahead.peek(kw::grace),
+            value: |args, value| value.set(&mut args.grace, duration::parse),
+        },
+        Key::NAME,
+        Key::CRATE,
+    ];
+
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = Args::default();
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(kw::heartbeat) {
-                let key = input.parse::<kw::heartbeat>()?.span;
-                attr::set(
-                    &mut args.heartbeat,
-                    key,
-                    "heartbeat",
-                    input,
-                    duration::parse,
-                )?;
-            } else if lookahead.peek(kw::max_restarts) {
-                let key = input.parse::<kw::max_restarts>()?.span;
-                attr::set(&mut args.max_restarts, key, "max_restarts", input, count)?;
-            } else if lookahead.peek(kw::within) {
-                let key = input.parse::<kw::within>()?.span;
-                attr::set(&mut args.within, key, "within", input, duration::parse)?;
-            } else if lookahead.peek(kw::restart) {
-                let key = input.parse::<kw::restart>()?.span;
-                attr::set(&mut args.restart, key, "restart", input, restart)?;
-            } else if lookahead.peek(kw::grace) {
-                let key = input.parse::<kw::grace>()?.span;
-                attr::set(&mut args.grace, key, "grace", input, duration::parse)?;
-            } else if lookahead.peek(kw::name) {
-                let key = input.parse::<kw::name>()?.span;
-                attr::set(&mut args.name, key, "name", input, attr::name)?;
-            } else if lookahead.peek(Token![crate]) {
-                let key = input.parse::<Token![crate]>()?.span;
-                attr::set(&mut args.krate, key, "crate", input, attr::krate)?;
-            } else if input.peek(Ident::peek_any) {
-                return Err(attr::unknown_key(&input.call(Ident::parse_any)?, KEYS));
-            } else {
-                return Err(lookahead.error());
-            }
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
-            }
-        }
+        let args: Args = args::parse(input)?;
         if args.heartbeat.is_none() {
             return Err(syn::Error::new(
                 Span::call_site(),
@@ -104,54 +85,26 @@ impl Parse for Args {
 
 fn count(input: ParseStream<'_>) -> syn::Result<u32> {
     const EXPECTED: &str = "`max_restarts` takes an integer literal, like `max_restarts = 5`";
-    let lit: Lit = input
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), EXPECTED))?;
-    match &lit {
-        Lit::Int(int) if matches!(int.suffix(), "" | "u32") => int
-            .base10_parse::<u32>()
-            .map_err(|_| syn::Error::new(int.span(), "`max_restarts` is too large")),
-        _ => Err(syn::Error::new(lit.span(), EXPECTED)),
-    }
+    let (count, _) = args::integer(input, "max_restarts", "u32", EXPECTED)?;
+    Ok(count)
 }
 
 fn restart(input: ParseStream<'_>) -> syn::Result<&'static str> {
     const EXPECTED: &str = "`restart` is `permanent` (always; the default), `transient` \
                             (after a failure only) or `temporary` (never)";
-    let value = |text: &str, span| match text {
-        "permanent" => Ok("Permanent"),
-        "transient" => Ok("Transient"),
-        "temporary" => Ok("Temporary"),
-        other => Err(syn::Error::new(
-            span,
-            format!("unknown `restart` value `{other}`: {EXPECTED}"),
-        )),
-    };
-    if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
-        return value(&lit.value(), lit.span());
-    }
-    if input.peek(Ident::peek_any) {
-        let ident = input.call(Ident::parse_any)?;
-        return value(&ident.unraw().to_string(), ident.span());
-    }
-    Err(input.error(EXPECTED))
+    const RESTARTS: &[(&str, &str)] = &[
+        ("permanent", "Permanent"),
+        ("transient", "Transient"),
+        ("temporary", "Temporary"),
+    ];
+    let (restart, _) = args::choice(input, "restart", RESTARTS, EXPECTED)?;
+    Ok(restart)
 }
 
 /// Expands `#[supervised(args)] item`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::or_original(item, |item| {
-        let mut errors = Errors::default();
-        let args = syn::parse2::<Args>(args).map_err(|e| errors.push(e));
-        let func = expand::parse_fn(item, "supervised").map_err(|e| errors.push(e));
-        if let Ok(func) = &func {
-            errors.extend(check(func));
-        }
-        errors.finish()?;
-        match (args, func) {
-            (Ok(args), Ok(func)) => Ok(generate(&args, &func)),
-            _ => unreachable!("an error was pushed"),
-        }
+    expand::attribute("supervised", args, item, check, |args: Args, func| {
+        Ok(generate(&args, &func))
     })
 }
 
@@ -194,8 +147,8 @@ fn check(func: &ItemFn) -> Option<syn::Error> {
 fn generate(args: &Args, func: &ItemFn) -> TokenStream {
     let ident = &func.sig.ident;
     let vis = &func.vis;
-    let krate = expand::krate(args.krate.as_ref(), None);
-    let name = expand::function_name(args.name.as_ref(), ident);
+    let krate = expand::krate(&args.shared, None);
+    let name = expand::function_name(&args.shared, ident);
     let mut builder = quote!(#krate::Supervisor::builder(#name));
     if let Some(nanos) = args.heartbeat {
         let heartbeat = expand::duration(&krate, nanos);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 
-use crate::expand::expand;
+use crate::monitored::expand;
 
 fn snapshot(name: &str, args: TokenStream, item: TokenStream) {
     snapshot_of(name, expand(args, item));
@@ -164,7 +164,7 @@ fn diff_marks_changes() {
 }
 
 fn stack_snapshot(name: &str, args: TokenStream, item: TokenStream) {
-    snapshot_of(name, crate::stack::expand(args, item));
+    snapshot_of(name, crate::stack_on_timeout::expand(args, item));
 }
 
 #[test]

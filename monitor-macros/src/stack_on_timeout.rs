@@ -10,122 +10,109 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{Ident, ItemFn, Lit, LitStr, Path, Token};
+use syn::{Ident, ItemFn, Lit};
 
-use crate::attr;
+use crate::args::{self, Key, Keys, Shared, Value};
 use crate::duration;
-use crate::expand::{self, Body, Errors, Takes};
+use crate::expand::{self, Body, Takes};
+use crate::monitored;
 
 mod kw {
     syn::custom_keyword!(timeout);
-    syn::custom_keyword!(name);
 }
-
-/// Every key, as the docs list them.
-const KEYS: &[&str] = &["timeout", "name", "crate"];
 
 /// The arguments: the deadline, in nanoseconds, and the optional keys.
 #[derive(Default)]
 pub(crate) struct Args {
     pub(crate) deadline: u64,
-    pub(crate) name: Option<LitStr>,
-    pub(crate) krate: Option<Path>,
+    pub(crate) shared: Shared,
+}
+
+/// The arguments as they are parsed, the deadline perhaps missing.
+#[derive(Default)]
+struct Given {
+    deadline: Option<u64>,
+    shared: Shared,
+}
+
+impl Keys for Given {
+    const KEYS: &'static [Key<Self>] = &[
+        // `5s`, `"5s"`: the deadline, without a key.
+        Key {
+            name: None,
+            peek: |lookahead| lookahead.peek(Lit),
+            value: deadline,
+        },
+        Key {
+            name: Some("timeout"),
+            peek: |lookahead| lookahead.peek(kw::timeout),
+            value: deadline,
+        },
+        Key::NAME,
+        Key::CRATE,
+    ];
+
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+
+    /// A key of `#[monitored]` gets a pointer to it.
+    fn unknown_key(key: &Ident) -> syn::Error {
+        let written = key.unraw().to_string();
+        if !args::names(monitored::Args::KEYS).contains(&written.as_str()) {
+            return args::unknown_key(key, &args::names(Self::KEYS));
+        }
+        syn::Error::new(
+            key.span(),
+            format!(
+                "`{written}` is a key of `#[monitored]`, which goes next to \
+                 `#[stack_on_timeout]` on the same function; the keys of \
+                 `#[stack_on_timeout]` are `timeout`, `name`, `crate`"
+            ),
+        )
+    }
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut deadline = None;
-        let mut args = Args::default();
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(Lit) {
-                // `5s`, `"5s"`: the deadline, without a key.
-                first_deadline(deadline, input.span())?;
-                deadline = Some(duration::parse(input)?);
-            } else if lookahead.peek(kw::timeout) {
-                let key = input.parse::<kw::timeout>()?.span;
-                first_deadline(deadline, key)?;
-                input.parse::<Token![=]>()?;
-                deadline = Some(duration::parse(input)?);
-            } else if lookahead.peek(kw::name) {
-                let key = input.parse::<kw::name>()?.span;
-                attr::set(&mut args.name, key, "name", input, attr::name)?;
-            } else if lookahead.peek(Token![crate]) {
-                let key = input.parse::<Token![crate]>()?.span;
-                attr::set(&mut args.krate, key, "crate", input, attr::krate)?;
-            } else if input.peek(Ident::peek_any) {
-                return Err(unknown_key(&input.call(Ident::parse_any)?));
-            } else {
-                return Err(lookahead.error());
-            }
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
-            }
-        }
-        args.deadline = deadline.ok_or_else(|| {
+        let Given { deadline, shared } = args::parse(input)?;
+        let deadline = deadline.ok_or_else(|| {
             syn::Error::new(
                 Span::call_site(),
                 "`#[stack_on_timeout]` needs a deadline, e.g. `#[stack_on_timeout(5s)]`",
             )
         })?;
-        Ok(args)
+        Ok(Args { deadline, shared })
     }
 }
 
-/// An error at an unknown key; a key of `#[monitored]` gets a pointer to
-/// it.
-fn unknown_key(key: &Ident) -> syn::Error {
-    let written = key.unraw().to_string();
-    if !attr::KEYS.contains(&written.as_str()) {
-        return attr::unknown_key(key, KEYS);
-    }
-    syn::Error::new(
-        key.span(),
-        format!(
-            "`{written}` is a key of `#[monitored]`, which goes next to \
-             `#[stack_on_timeout]` on the same function; the keys of \
-             `#[stack_on_timeout]` are `timeout`, `name`, `crate`"
-        ),
-    )
-}
-
-/// An error at `at`, a second duration or its key, if there is a deadline
-/// already.
-fn first_deadline(deadline: Option<u64>, at: Span) -> syn::Result<()> {
-    match deadline {
-        Some(_) => Err(syn::Error::new(
-            at,
+/// The deadline, with or without `timeout =`: an error at the second one
+/// (or its key) if there is a deadline already.
+fn deadline(given: &mut Given, value: Value<'_>) -> syn::Result<()> {
+    if given.deadline.is_some() {
+        return Err(syn::Error::new(
+            value.span,
             "a second deadline: `#[stack_on_timeout]` takes one, like `#[stack_on_timeout(5s)]`",
-        )),
-        None => Ok(()),
+        ));
     }
+    given.deadline = Some(value.parse(duration::parse)?);
+    Ok(())
 }
 
 /// Expands `#[stack_on_timeout(args)] item`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::or_original(item, |item| {
-        let mut errors = Errors::default();
-        let args = syn::parse2::<Args>(args).map_err(|e| errors.push(e));
-        let func = expand::parse_fn(item, "stack_on_timeout").map_err(|e| errors.push(e));
-        if let Ok(func) = &func {
-            errors.extend(expand::reject_const(
-                func,
-                "stack_on_timeout",
-                "calls are watched at run time",
-            ));
-        }
-        errors.finish()?;
-        match (args, func) {
-            (Ok(args), Ok(func)) => Ok(generate(&args, &func)),
-            _ => unreachable!("an error was pushed"),
-        }
+    let check = |func: &ItemFn| {
+        expand::reject_const(func, "stack_on_timeout", "calls are watched at run time")
+    };
+    expand::attribute("stack_on_timeout", args, item, check, |args: Args, func| {
+        Ok(generate(&args, &func))
     })
 }
 
 fn generate(args: &Args, func: &ItemFn) -> TokenStream {
     let ident = &func.sig.ident;
-    let krate = expand::krate(args.krate.as_ref(), None);
-    let name = expand::function_name(args.name.as_ref(), ident);
+    let krate = expand::krate(&args.shared, None);
+    let name = expand::function_name(&args.shared, ident);
     let at = expand::site_location(ident);
     let deadline = expand::duration(&krate, args.deadline);
     let site = quote! {
@@ -139,7 +126,7 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
         &site,
         &quote!(&__MONITOR_SITE),
         |takes, span| {
-            let krate = expand::krate(args.krate.as_ref(), Some(span));
+            let krate = expand::krate(&args.shared, Some(span));
             match takes {
                 Takes::Closure => quote_spanned!(span=> #krate::__private::stack_sync),
                 Takes::Future => quote_spanned!(span=> #krate::__private::stack_async),
@@ -174,8 +161,8 @@ mod tests {
         );
         let all = parse(quote!(name = "db", 5s, crate = "my::rt",)).unwrap();
         assert_eq!(all.deadline, 5_000_000_000);
-        assert_eq!(all.name.unwrap().value(), "db");
-        assert_eq!(all.krate.unwrap().segments.len(), 2);
+        assert_eq!(all.shared.name.unwrap().value(), "db");
+        assert_eq!(all.shared.krate.unwrap().segments.len(), 2);
     }
 
     #[test]

@@ -1,0 +1,360 @@
+//! `#[monitored(...)]`: its arguments, and the code it generates: the
+//! signature re-emitted untouched, and a body of one `static` for the
+//! monitor plus one call into the runtime's `__private` module that runs
+//! the user's block, quoted once. How the body is handed over is shared
+//! with `#[stack_on_timeout]`, in `expand`.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::visit::Visit;
+use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Signature, Type};
+
+use crate::args::{self, Key, Keys, Shared};
+use crate::duration;
+use crate::expand::{self, Body, Errors, Takes};
+
+mod kw {
+    syn::custom_keyword!(timeout);
+    syn::custom_keyword!(max_active);
+    syn::custom_keyword!(alert);
+    syn::custom_keyword!(on_timeout);
+    syn::custom_keyword!(cancel);
+    syn::custom_keyword!(detach);
+}
+
+/// The arguments, validated as far as they can be without the function.
+/// Durations are in nanoseconds.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) timeout: Option<u64>,
+    pub(crate) max_active: Option<usize>,
+    pub(crate) alert: Option<u64>,
+    pub(crate) on_timeout: Option<OnTimeout>,
+    pub(crate) shared: Shared,
+}
+
+/// `on_timeout = cancel | detach`, with the spans that errors about it
+/// point at: the key, and the value.
+pub(crate) struct OnTimeout {
+    pub(crate) key: Span,
+    pub(crate) mode: Mode,
+    pub(crate) value: Span,
+}
+
+/// What happens to an async body at its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The body is dropped.
+    Cancel,
+    /// The body runs on in a tokio task.
+    Detach,
+}
+
+impl Args {
+    /// `on_timeout`, or `cancel` when it is not given.
+    pub(crate) fn mode(&self) -> Mode {
+        self.on_timeout.as_ref().map_or(Mode::Cancel, |o| o.mode)
+    }
+}
+
+impl Keys for Args {
+    const KEYS: &'static [Key<Self>] = &[
+        Key {
+            name: Some("timeout"),
+            peek: |lookahead| lookahead.peek(kw::timeout),
+            value: |args, value| value.set(&mut args.timeout, duration::parse),
+        },
+        Key {
+            name: Some("max_active"),
+            peek: |lookahead| lookahead.peek(kw::max_active),
+            value: |args, value| value.set(&mut args.max_active, max_active),
+        },
+        Key {
+            name: Some("alert"),
+            peek: |lookahead| lookahead.peek(kw::alert),
+            value: |args, value| value.set(&mut args.alert, duration::parse),
+        },
+        Key::NAME,
+        Key {
+            name: Some("on_timeout"),
+            peek: |lookahead| lookahead.peek(kw::on_timeout),
+            value: |args, value| {
+                let key = value.span;
+                value.set(&mut args.on_timeout, |input| on_timeout(input, key))
+            },
+        },
+        Key::CRATE,
+    ];
+
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        args::parse(input)
+    }
+}
+
+fn max_active(input: ParseStream<'_>) -> syn::Result<usize> {
+    const EXPECTED: &str =
+        "`max_active` takes an integer literal greater than zero, like `max_active = 10`";
+    match args::integer(input, "max_active", "usize", EXPECTED)? {
+        (0, span) => Err(syn::Error::new(
+            span,
+            "`max_active` must be greater than zero: with 0, every call would be refused",
+        )),
+        (n, _) => Ok(n),
+    }
+}
+
+/// `cancel` or `detach`: keywords, so that a value that is neither a word
+/// nor a string lists them; any other word (`r#cancel` too) is unknown.
+fn on_timeout(input: ParseStream<'_>, key: Span) -> syn::Result<OnTimeout> {
+    const EXPECTED: &str = "`on_timeout` is `cancel` (drop the body at the deadline; the default) \
+                            or `detach` (let the body run on in a tokio task)";
+    const MODES: &[(&str, Mode)] = &[("cancel", Mode::Cancel), ("detach", Mode::Detach)];
+    let lookahead = input.lookahead1();
+    if lookahead.peek(kw::cancel) || lookahead.peek(kw::detach) || lookahead.peek(LitStr) {
+        let (mode, value) = args::choice(input, "on_timeout", MODES, EXPECTED)?;
+        Ok(OnTimeout { key, mode, value })
+    } else if input.peek(Ident::peek_any) {
+        let word = input.call(Ident::parse_any)?;
+        let written = word.unraw().to_string();
+        Err(args::unknown_value(
+            "on_timeout",
+            &written,
+            word.span(),
+            EXPECTED,
+        ))
+    } else {
+        Err(lookahead.error())
+    }
+}
+
+/// Expands `#[monitored(args)] item`.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    // The checks (`const fn` among them) run once the arguments parsed too:
+    // most need them.
+    let checked = |args: Args, func: ItemFn| {
+        let body = Body::of(&func);
+        check(&args, &func, &body)?;
+        Ok(generate(&args, &func, &body))
+    };
+    expand::attribute("monitored", args, item, |_| None, checked)
+}
+
+/// Errors that need both the arguments and the function.
+fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    errors.extend(expand::reject_const(
+        func,
+        "monitored",
+        "calls are monitored at run time",
+    ));
+    if let Some(on_timeout) = &args.on_timeout {
+        if args.timeout.is_none() {
+            errors.push(syn::Error::new(
+                on_timeout.key,
+                "`on_timeout` needs `timeout`: without a deadline there is nothing to cancel or detach",
+            ));
+        }
+        if !body.is_async() {
+            let msg = match on_timeout.mode {
+                Mode::Detach => {
+                    "`on_timeout = detach` applies to async functions only: a sync body with a \
+                     `timeout` already runs on a worker thread and keeps its slot until it returns"
+                }
+                Mode::Cancel => {
+                    "`on_timeout` applies to async functions only: a sync body cannot be cancelled; \
+                     with a `timeout` it runs on a worker thread and keeps its slot until it returns"
+                }
+            };
+            errors.push(syn::Error::new(on_timeout.value, msg));
+        }
+    }
+    let moves = match (body.is_async(), args.timeout, args.mode()) {
+        (false, Some(_), _) => Some((
+            "a sync `#[monitored]` function with a `timeout` runs its body on a worker thread \
+             so that the caller can return at the deadline, so its arguments must be owned and \
+             `Send + 'static`",
+            "make the function `async`, or drop `timeout`",
+        )),
+        (true, Some(_), Mode::Detach) => Some((
+            "`on_timeout = detach` moves the body of this function to a tokio task at the \
+             deadline, so its arguments must be owned and `Send + 'static`",
+            "or use `on_timeout = cancel`",
+        )),
+        _ => None,
+    };
+    if let Some((why, alternatives)) = moves {
+        for (arg, what, fix) in borrowed_args(&func.sig) {
+            let msg = format!("{why}; {what} is borrowed: {fix}, {alternatives}");
+            errors.push(syn::Error::new_spanned(arg, msg));
+        }
+    }
+    errors.finish()
+}
+
+/// The arguments whose type holds a borrow, each with how to name it and
+/// how to fix it.
+fn borrowed_args(sig: &Signature) -> impl Iterator<Item = (&FnArg, String, &'static str)> {
+    sig.inputs.iter().filter_map(|arg| match arg {
+        FnArg::Receiver(receiver) if borrows(&receiver.ty) => {
+            let what = match &receiver.reference {
+                Some(_) if receiver.mutability.is_some() => "`&mut self`",
+                Some(_) => "`&self`",
+                None => "`self`",
+            };
+            Some((
+                arg,
+                what.to_owned(),
+                "take `self: Arc<Self>` or owned values",
+            ))
+        }
+        FnArg::Typed(typed) if borrows(&typed.ty) => {
+            let what = match &*typed.pat {
+                Pat::Ident(pat) => format!("`{}`", pat.ident),
+                _ => "this argument".to_owned(),
+            };
+            Some((
+                arg,
+                what,
+                "take an owned value (for example `String` for `&str`, `Arc<T>` for `&T`)",
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Whether a type holds a reference or a lifetime other than `'static`.
+/// Higher-ranked ones (`Fn(&str)`, `for<'a> ..`, `fn(&T)`) do not count.
+fn borrows(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_lifetime(&mut self, lifetime: &syn::Lifetime) {
+            self.0 |= lifetime.ident != "static";
+        }
+        fn visit_type_reference(&mut self, reference: &syn::TypeReference) {
+            self.0 |= reference.lifetime.is_none();
+            syn::visit::visit_type_reference(self, reference);
+        }
+        fn visit_parenthesized_generic_arguments(
+            &mut self,
+            _: &syn::ParenthesizedGenericArguments,
+        ) {
+        }
+        fn visit_type_bare_fn(&mut self, _: &syn::TypeBareFn) {}
+        fn visit_trait_bound(&mut self, bound: &syn::TraitBound) {
+            if bound.lifetimes.is_none() {
+                syn::visit::visit_trait_bound(self, bound);
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
+    let monitor = static_monitor(args, &func.sig.ident);
+    expand::wrap(func, body, &monitor, &quote!(&__MONITOR), |takes, span| {
+        let krate = expand::krate(&args.shared, Some(span));
+        match (takes, args.timeout, args.mode()) {
+            (Takes::Closure, None, _) => quote_spanned!(span=> #krate::__private::sync),
+            (Takes::Closure, Some(_), _) => quote_spanned!(span=> #krate::__private::blocking),
+            (Takes::Future, _, Mode::Cancel) => quote_spanned!(span=> #krate::__private::cancel),
+            (Takes::Future, _, Mode::Detach) => quote_spanned!(span=> #krate::__private::detach),
+        }
+    })
+}
+
+/// The function's monitor, built in `const` context.
+fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
+    let krate = expand::krate(&args.shared, None);
+    let name = expand::function_name(&args.shared, ident);
+    let at = expand::site_location(ident);
+    let mut config = quote!(#krate::Config::new(#name).at(#at));
+    if let Some(nanos) = args.timeout {
+        let timeout = expand::duration(&krate, nanos);
+        config.extend(quote!(.timeout(#timeout)));
+    }
+    if let Some(max_active) = args.max_active {
+        let max_active = Literal::usize_unsuffixed(max_active);
+        config.extend(quote!(.max_active(#max_active)));
+    }
+    if let Some(nanos) = args.alert {
+        let alert = expand::duration(&krate, nanos);
+        config.extend(quote!(.alert(#alert)));
+    }
+    quote! {
+        static __MONITOR: #krate::__private::StaticMonitor =
+            #krate::__private::StaticMonitor::new(#config);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<Args> {
+        syn::parse2(tokens)
+    }
+
+    fn error(tokens: proc_macro2::TokenStream) -> String {
+        match parse(tokens) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn all_keys() {
+        let args = parse(quote!(
+            timeout = "50ms",
+            max_active = 10,
+            alert = 5s,
+            name = "db",
+            on_timeout = detach,
+            crate = "my::rt",
+        ))
+        .unwrap();
+        assert_eq!(args.timeout, Some(50_000_000));
+        assert_eq!(args.max_active, Some(10));
+        assert_eq!(args.alert, Some(5_000_000_000));
+        assert_eq!(args.shared.name.unwrap().value(), "db");
+        assert_eq!(args.on_timeout.unwrap().mode, Mode::Detach);
+        assert_eq!(args.shared.krate.unwrap().segments.len(), 2);
+        assert!(parse(quote!()).is_ok());
+        let string_mode = parse(quote!(on_timeout = "cancel")).unwrap();
+        assert_eq!(string_mode.mode(), Mode::Cancel);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            error(quote!(timeout = 1s, timeout = 2s)),
+            "duplicate `timeout`"
+        );
+        let unknown = error(quote!(timout = 1s));
+        assert!(
+            unknown.starts_with("unknown key `timout`: did you mean `timeout`?"),
+            "{unknown}"
+        );
+        assert!(unknown.ends_with("`on_timeout`, `crate`"), "{unknown}");
+        assert!(!error(quote!(speed = 1)).contains("did you mean"));
+        assert!(error(quote!(max_active = 0)).contains("greater than zero"));
+        assert!(error(quote!(max_active = "ten")).contains("integer literal"));
+        assert!(error(quote!(max_active = 1.5)).contains("integer literal"));
+        assert!(error(quote!(on_timeout = sometimes)).contains("`cancel`"));
+        assert!(error(quote!(on_timeout = "never")).contains("`detach`"));
+        assert!(error(quote!(name = "")).contains("empty"));
+        assert!(error(quote!(crate = "not a path")).contains("path"));
+        assert!(error(quote!(timeout = 1s max_active = 2)).contains("expected `,`"));
+        assert!(error(quote!(5)).contains("expected one of"));
+    }
+}
