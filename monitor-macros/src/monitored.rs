@@ -277,7 +277,7 @@ fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
     let krate = expand::krate(&args.shared, None);
     let name = expand::function_name(&args.shared, ident);
     let at = expand::site_location(ident);
-    let mut config = quote!(#krate::Config::new(#name).at(#at));
+    let mut config = quote!(#krate::monitor::MonitorBuilder::new(#name).at(#at));
     if let Some(nanos) = args.timeout {
         let timeout = expand::duration(&krate, nanos);
         config.extend(quote!(.timeout(#timeout)));

@@ -149,7 +149,7 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
     let vis = &func.vis;
     let krate = expand::krate(&args.shared, None);
     let name = expand::function_name(&args.shared, ident);
-    let mut builder = quote!(#krate::Supervisor::builder(#name));
+    let mut builder = quote!(#krate::supervisor::Supervisor::builder(#name));
     if let Some(nanos) = args.heartbeat {
         let heartbeat = expand::duration(&krate, nanos);
         builder.extend(quote!(.heartbeat(#heartbeat)));
@@ -161,7 +161,7 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
     }
     if let Some(restart) = args.restart {
         let restart = Ident::new(restart, Span::call_site());
-        builder.extend(quote!(.restart(#krate::Restart::#restart)));
+        builder.extend(quote!(.restart(#krate::supervisor::Restart::#restart)));
     }
     if let Some(nanos) = args.grace {
         let grace = expand::duration(&krate, nanos);
@@ -217,13 +217,13 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
 
         impl #ident {
             #[doc = #doc_spawn]
-            #vis fn spawn() -> ::core::result::Result<#krate::SupervisorHandle, #krate::SupervisorError> {
+            #vis fn spawn() -> ::core::result::Result<#krate::supervisor::SupervisorHandle, #krate::supervisor::SupervisorError> {
                 Self::builder().#spawn(#call)
             }
 
             #[doc = #doc_builder]
             #[allow(dead_code)]
-            #vis fn builder() -> #krate::SupervisorBuilder {
+            #vis fn builder() -> #krate::supervisor::SupervisorBuilder {
                 #builder
             }
         }

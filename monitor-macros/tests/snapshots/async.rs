@@ -1,6 +1,6 @@
 async fn fetch_user(id: u64) -> Result<impl Display, Error> {
     static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
-        ::monitor_runtime::Config::new(
+        ::monitor_runtime::monitor::MonitorBuilder::new(
                 ::core::concat!(::core::module_path!(), "::fetch_user"),
             )
             .at(::core::file!(), ::core::line!())

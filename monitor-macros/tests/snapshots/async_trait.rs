@@ -6,7 +6,9 @@ where
     Self: 'async_trait,
 {
     static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
-        ::monitor_runtime::Config::new(::core::concat!(::core::module_path!(), "::get"))
+        ::monitor_runtime::monitor::MonitorBuilder::new(
+                ::core::concat!(::core::module_path!(), "::get"),
+            )
             .at(::core::file!(), ::core::line!())
             .max_active(2),
     );

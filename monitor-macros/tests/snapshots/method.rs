@@ -1,6 +1,8 @@
 pub(crate) async fn flush(self: Arc<Self>) -> Result<(), Error> {
     static __MONITOR: my_app::monitor::__private::StaticMonitor = my_app::monitor::__private::StaticMonitor::new(
-        my_app::monitor::Config::new(::core::concat!(::core::module_path!(), "::flush"))
+        my_app::monitor::monitor::MonitorBuilder::new(
+                ::core::concat!(::core::module_path!(), "::flush"),
+            )
             .at(::core::file!(), ::core::line!())
             .timeout(my_app::monitor::__private::Duration::from_secs(5)),
     );

@@ -12,7 +12,9 @@ where
         )
         .report_after(::monitor_runtime::__private::Duration::from_secs(1));
     static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
-        ::monitor_runtime::Config::new(::core::concat!(::core::module_path!(), "::get"))
+        ::monitor_runtime::monitor::MonitorBuilder::new(
+                ::core::concat!(::core::module_path!(), "::get"),
+            )
             .at(::core::file!(), ::core::line!())
             .max_active(2),
     );

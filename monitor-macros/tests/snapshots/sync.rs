@@ -1,7 +1,7 @@
 /// Parses a number.
 pub fn parse(input: String) -> Result<u32, Error> {
     static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
-        ::monitor_runtime::Config::new(
+        ::monitor_runtime::monitor::MonitorBuilder::new(
                 ::core::concat!(::core::module_path!(), "::parse"),
             )
             .at(::core::file!(), ::core::line!())

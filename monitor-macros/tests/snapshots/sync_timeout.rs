@@ -1,6 +1,6 @@
 fn read(path: PathBuf) -> Result<Vec<u8>, Error> {
     static __MONITOR: ::monitor_runtime::__private::StaticMonitor = ::monitor_runtime::__private::StaticMonitor::new(
-        ::monitor_runtime::Config::new("files.read")
+        ::monitor_runtime::monitor::MonitorBuilder::new("files.read")
             .at(::core::file!(), ::core::line!())
             .timeout(::monitor_runtime::__private::Duration::from_millis(1500))
             .alert(::monitor_runtime::__private::Duration::from_secs(100)),

@@ -1,4 +1,4 @@
-use monitor_runtime::{supervised, Heartbeat};
+use monitor_runtime::{supervised, supervisor::Heartbeat};
 
 #[supervised(hearbeat = "100ms")]
 fn near_miss(beat: Heartbeat) -> Result<(), String> {

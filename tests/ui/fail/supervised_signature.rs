@@ -1,4 +1,4 @@
-use monitor_runtime::{supervised, Heartbeat};
+use monitor_runtime::{supervised, supervisor::Heartbeat};
 
 #[supervised(heartbeat = 1s)]
 fn no_heartbeat_argument() -> Result<(), String> {
@@ -13,7 +13,7 @@ fn generic<T: Default>(beat: Heartbeat) -> Result<(), String> {
 }
 
 #[supervised(heartbeat = 1s)]
-fn extra(beat: Heartbeat, _stop: monitor_runtime::StopSignal, _n: u32) -> Result<(), String> {
+fn extra(beat: Heartbeat, _stop: monitor_runtime::supervisor::StopSignal, _n: u32) -> Result<(), String> {
     beat.beat();
     Ok(())
 }
