@@ -19,6 +19,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::format::human;
+
 use ::axum::extract::{OriginalUri, Query};
 use ::axum::http::{header, StatusCode};
 use ::axum::response::{IntoResponse, Response};
@@ -214,19 +216,8 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn human(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s >= 1.0 {
-        format!("{s:.2} s")
-    } else if s >= 1e-3 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{:.0} µs", s * 1e6)
-    }
-}
-
 fn secs(s: f64) -> String {
-    human(Duration::from_secs_f64(s))
+    human(Duration::from_secs_f64(s)).to_string()
 }
 
 fn html(page: &Page, base: &str) -> String {
