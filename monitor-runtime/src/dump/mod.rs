@@ -19,7 +19,7 @@
 //! time. The dump worker's and the panic hook's dumps go to the sink set
 //! with [`set_dump_sink`]: stderr by default.
 //!
-//! Layout of the module: the data and how it is taken here; `format` for
+//! Layout of the module: the data and how it is taken here; `render` for
 //! the text; `sink` for where dumps go; `fatal` for the panic hook and the
 //! stall detector; `worker` for the thread that takes and writes the dumps
 //! the watchdog asks for.
@@ -38,7 +38,7 @@ use crate::inflight::{self, CallId, Snapshot};
 use crate::native::{self, CaptureError, Tid};
 
 mod fatal;
-pub(crate) mod format;
+pub(crate) mod render;
 mod sink;
 mod tasks;
 mod worker;
@@ -696,7 +696,7 @@ pub(crate) fn stalled_worker(
     }
     prepare_once();
     let user_crates = match &dump.reason {
-        DumpReason::StalledWorker { worker, .. } => [format::crate_of_function(worker)],
+        DumpReason::StalledWorker { worker, .. } => [render::crate_of_function(worker)],
         _ => [""],
     };
     let stack = native::capture(&[tid], options.answer_within)
@@ -706,7 +706,7 @@ pub(crate) fn stalled_worker(
                 frames: stack
                     .frames
                     .into_iter()
-                    .map(|frame| format::native_frame(frame, &user_crates))
+                    .map(|frame| render::native_frame(frame, &user_crates))
                     .collect(),
                 truncated: stack.truncated,
             },
@@ -745,7 +745,7 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
     let mut user_crates: Vec<&str> = calls
         .iter()
         .flat_map(|c| c.stack.iter())
-        .map(|frame| format::crate_of_function(frame.function))
+        .map(|frame| render::crate_of_function(frame.function))
         .collect();
     user_crates.sort_unstable();
     user_crates.dedup();
@@ -759,7 +759,7 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
                     frames: stack
                         .frames
                         .into_iter()
-                        .map(|frame| format::native_frame(frame, &user_crates))
+                        .map(|frame| render::native_frame(frame, &user_crates))
                         .collect(),
                     truncated: stack.truncated,
                 },

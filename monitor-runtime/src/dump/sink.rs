@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use super::{format, Dump, DumpReason};
+use super::{render, Dump, DumpReason};
 
 /// Where dumps go: set with [`set_dump_sink`].
 ///
@@ -167,7 +167,7 @@ pub(super) fn emit(dump: &Dump) {
         Active::File(path, file) => {
             // One write of the whole text: dumps of two threads do not
             // interleave in an append-only file.
-            let text = format::text(&format_args!("{dump}\n"));
+            let text = render::text(&format_args!("{dump}\n"));
             if let Err(error) = (&*file).write_all(text.as_bytes()) {
                 tracing::error!(
                     target: "monitor_runtime",
@@ -183,7 +183,7 @@ pub(super) fn emit(dump: &Dump) {
 }
 
 fn to_stderr(dump: &Dump) {
-    let text = format::text(&format_args!("{dump}\n"));
+    let text = render::text(&format_args!("{dump}\n"));
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -199,7 +199,7 @@ fn to_tracing(dump: &Dump) {
         return;
     }
     for call in &dump.calls {
-        let block = format::text(call);
+        let block = render::text(call);
         macro_rules! event {
             ($level:ident) => {
                 tracing::$level!(
