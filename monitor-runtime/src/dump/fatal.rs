@@ -13,18 +13,18 @@ use crate::inflight;
 /// Prints a dump of every call in flight when a thread panics, after the
 /// output of the panic hook in place (the panic message, the backtrace), as
 /// Go prints every goroutine on a fatal error. The dump goes to the sink
-/// ([`set_dump_sink`](crate::set_dump_sink), stderr by default); nothing is
+/// ([`set_dump_sink`](crate::dump::set_dump_sink), stderr by default); nothing is
 /// printed when no call is in flight. Opt-in, because the dump (with native
 /// stacks) takes a few milliseconds per panic. Installing it twice installs
 /// it once.
 ///
 /// ```
-/// monitor_runtime::install_panic_hook();
+/// monitor_runtime::dump::install_panic_hook();
 /// let _ = std::panic::catch_unwind(|| {
 ///     monitor_runtime::__private::stack_sync(&SITE, || panic!("boom"));
 /// });
-/// # static SITE: monitor_runtime::CallSite =
-/// #     monitor_runtime::CallSite::new("doc::boom", file!(), line!());
+/// # static SITE: monitor_runtime::dump::CallSite =
+/// #     monitor_runtime::dump::CallSite::new("doc::boom", file!(), line!());
 /// // stderr: "thread 'main' panicked at ...: boom", then
 /// // "monitor dump at ...: 1 call in flight, 1 stack", "panic on thread 'main' ...",
 /// // "call 1.0 [running on thread 'main' (tid ...), ...]:", ...
@@ -71,15 +71,15 @@ static PERIOD_NS: AtomicU64 = AtomicU64::new(0);
 /// The watchdog looks every `period / 4` (between 4 and 100 ms) at the
 /// registry, and reads only: there is no shared write on the calls' path.
 /// The dump is taken on the dump worker (`monitor-dump`) and goes to the
-/// sink ([`set_dump_sink`](crate::set_dump_sink)) with
+/// sink ([`set_dump_sink`](crate::dump::set_dump_sink)) with
 /// [`DumpReason::Stall`]; the next one comes after some call has returned
 /// and a new stall has lasted `period`. Calling it again changes the
 /// period and starts counting afresh.
 ///
 /// ```
 /// use std::time::Duration;
-/// monitor_runtime::detect_stalls(Duration::from_secs(30));
-/// monitor_runtime::stop_detecting_stalls();
+/// monitor_runtime::dump::detect_stalls(Duration::from_secs(30));
+/// monitor_runtime::dump::stop_detecting_stalls();
 /// ```
 pub fn detect_stalls(period: Duration) {
     let mut watch = WATCH.lock().unwrap_or_else(|e| e.into_inner());
@@ -91,7 +91,7 @@ pub fn detect_stalls(period: Duration) {
 /// Turns stall detection off.
 ///
 /// ```
-/// monitor_runtime::stop_detecting_stalls();
+/// monitor_runtime::dump::stop_detecting_stalls();
 /// ```
 pub fn stop_detecting_stalls() {
     PERIOD_NS.store(0, Ordering::Relaxed);

@@ -6,12 +6,12 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use super::{format, Dump, DumpReason};
+use super::{render, Dump, DumpReason};
 
 /// Where dumps go: set with [`set_dump_sink`].
 ///
 /// ```
-/// use monitor_runtime::{set_dump_sink, DumpSink};
+/// use monitor_runtime::{dump::{set_dump_sink, DumpSink}};
 ///
 /// // Collect them: the closure runs on the thread that took the dump
 /// // (the dump worker, or a panicking thread).
@@ -26,7 +26,7 @@ use super::{format, Dump, DumpReason};
 pub enum DumpSink {
     /// The text, to stderr (the default).
     Stderr,
-    /// One `tracing` event per stack (per [`CallDump`](crate::CallDump)),
+    /// One `tracing` event per stack (per [`CallDump`](crate::dump::CallDump)),
     /// target `monitor_runtime`, level WARN (INFO for a dump you asked
     /// for), with fields `call_id`, `function`, `file`, `line`,
     /// `elapsed_ms`, `state` and `reason`; the message is the block's text.
@@ -37,7 +37,7 @@ pub enum DumpSink {
     File(PathBuf),
     /// Your function. It runs on the thread that took the dump: the dump
     /// worker (`monitor-dump`, one thread for the process), a panicking
-    /// thread, or yours for [`Dump::emit`](crate::Dump::emit). It never
+    /// thread, or yours for [`Dump::emit`](crate::dump::Dump::emit). It never
     /// holds up a timeout or an alert, but the next dump waits for it:
     /// hand the dump to a channel if the work is long.
     Custom(Arc<dyn Fn(&Dump) + Send + Sync>),
@@ -69,7 +69,7 @@ impl fmt::Debug for DumpSink {
 /// Why [`set_dump_sink`] failed. The sink in place is kept.
 ///
 /// ```
-/// use monitor_runtime::{set_dump_sink, DumpSink, DumpSinkError};
+/// use monitor_runtime::{dump::{set_dump_sink, DumpSink, DumpSinkError}};
 /// let error = set_dump_sink(DumpSink::file("/no/such/dir/dumps.txt")).unwrap_err();
 /// assert!(matches!(error, DumpSinkError::Open { .. }));
 /// assert!(error.to_string().starts_with("cannot open /no/such/dir/dumps.txt"));
@@ -127,7 +127,7 @@ static SINK: RwLock<Option<Active>> = RwLock::new(None);
 /// place unchanged.
 ///
 /// ```
-/// use monitor_runtime::{set_dump_sink, DumpSink};
+/// use monitor_runtime::{dump::{set_dump_sink, DumpSink}};
 /// let path = std::env::temp_dir().join("monitor-dumps-doc.txt");
 /// set_dump_sink(DumpSink::file(&path)).unwrap();
 /// monitor_runtime::dump().emit();
@@ -167,7 +167,7 @@ pub(super) fn emit(dump: &Dump) {
         Active::File(path, file) => {
             // One write of the whole text: dumps of two threads do not
             // interleave in an append-only file.
-            let text = format::text(&format_args!("{dump}\n"));
+            let text = render::text(&format_args!("{dump}\n"));
             if let Err(error) = (&*file).write_all(text.as_bytes()) {
                 tracing::error!(
                     target: "monitor_runtime",
@@ -183,7 +183,7 @@ pub(super) fn emit(dump: &Dump) {
 }
 
 fn to_stderr(dump: &Dump) {
-    let text = format::text(&format_args!("{dump}\n"));
+    let text = render::text(&format_args!("{dump}\n"));
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -199,7 +199,7 @@ fn to_tracing(dump: &Dump) {
         return;
     }
     for call in &dump.calls {
-        let block = format::text(call);
+        let block = render::text(call);
         macro_rules! event {
             ($level:ident) => {
                 tracing::$level!(

@@ -48,7 +48,7 @@ pub(crate) enum Job {
         done: oneshot::Sender<()>,
     },
     /// Hand an alert to the hook set with
-    /// [`set_alert_hook`](crate::set_alert_hook).
+    /// [`set_alert_hook`](crate::monitor::set_alert_hook).
     Alert(Hook, Alert),
 }
 

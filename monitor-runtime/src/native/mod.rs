@@ -76,7 +76,7 @@ pub const MAX_FRAMES: usize = 256;
 /// `top -H`, `/proc/<pid>/task/` and debuggers show.
 ///
 /// ```
-/// let tid = monitor_runtime::Tid(4242);
+/// let tid = monitor_runtime::dump::Tid(4242);
 /// assert_eq!(tid.to_string(), "4242");
 /// ```
 ///
@@ -126,7 +126,7 @@ fn gettid() -> i32 {
 /// A thread's native stack at one instant, innermost frame first.
 ///
 /// ```
-/// use monitor_runtime::{Frame, Stack};
+/// use monitor_runtime::{dump::{Frame, Stack}};
 /// let stack = Stack {
 ///     frames: vec![Frame {
 ///         ip: 0x5555_5555_1234,
@@ -169,7 +169,7 @@ impl fmt::Display for Stack {
 /// One frame of a [`Stack`].
 ///
 /// ```
-/// use monitor_runtime::Frame;
+/// use monitor_runtime::dump::Frame;
 /// let frame = Frame {
 ///     ip: 0x5555_5555_1234,
 ///     function: Some("app::work".into()),
@@ -208,7 +208,7 @@ impl fmt::Display for Frame {
 /// Why a thread's stack could not be captured.
 ///
 /// ```
-/// use monitor_runtime::CaptureError;
+/// use monitor_runtime::dump::CaptureError;
 /// assert_eq!(CaptureError::Gone.to_string(), "the thread has exited");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,11 +24,11 @@ use std::fmt::{self, Display, Formatter, Write as _};
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::model::crate_of_function;
 use super::{
     CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Origin,
 };
 use crate::format::human;
-use crate::native::Frame;
 
 /// `2026-05-01T10:00:00.123Z`.
 pub(crate) fn rfc3339(time: SystemTime) -> String {
@@ -60,73 +60,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// A captured frame, with whose code it is. `user_crates`: the crates of
-/// the annotated functions in flight, for frames without debug info.
-pub(super) fn native_frame(frame: Frame, user_crates: &[&str]) -> NativeFrame {
-    let file = frame.file.map(|f| f.to_string_lossy().into_owned());
-    let origin = origin(frame.function.as_deref(), file.as_deref(), user_crates);
-    NativeFrame {
-        function: frame.function,
-        file,
-        line: frame.line,
-        origin,
-    }
-}
-
-/// The crate of a function, from its path: `app::handler` -> `app`,
-/// `<app::Db as Trait>::get` -> `app`.
-pub(super) fn crate_of_function(name: &str) -> &str {
-    let name = name.trim_start_matches('<');
-    name.split("::").next().unwrap_or(name)
-}
-
-/// This runtime's sources, when it is built from a path (a workspace) and
-/// not from the registry.
-const RUNTIME_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
-
-fn origin(function: Option<&str>, file: Option<&str>, user_crates: &[&str]) -> Origin {
-    let Some(file) = file.filter(|f| f.ends_with(".rs")) else {
-        // No Rust source: the C library, the vDSO, or Rust code without
-        // debug info (a release build), told apart by its path.
-        let Some(name) = function.filter(|name| name.contains("::")) else {
-            return Origin::System;
-        };
-        return match crate_of_function(name) {
-            "std" | "core" | "alloc" => Origin::Std,
-            "monitor_runtime" => Origin::Runtime,
-            krate if user_crates.contains(&krate) => Origin::User,
-            _ => Origin::Dependency,
-        };
-    };
-    let file = file.replace('\\', "/");
-    if file.starts_with("/rustc/")
-        || [
-            "std",
-            "core",
-            "alloc",
-            "panic_unwind",
-            "panic_abort",
-            "proc_macro",
-        ]
-        .iter()
-        .any(|krate| file.contains(&format!("/library/{krate}/src/")))
-    {
-        Origin::Std
-    } else if file.starts_with(RUNTIME_SRC)
-        || file.starts_with("monitor-runtime/src/")
-        || file.contains("/monitor-runtime/src/")
-    {
-        Origin::Runtime
-    } else if file.contains("/.cargo/registry/")
-        || file.contains("/.cargo/git/")
-        || file.contains("/registry/src/")
-    {
-        Origin::Dependency
-    } else {
-        Origin::User
-    }
 }
 
 /// The crate a folded frame belongs to, for the fold's label.
@@ -599,9 +532,10 @@ pub(super) fn text(value: &impl Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::native::Frame;
 
     fn frame(function: &str, file: Option<&str>) -> NativeFrame {
-        native_frame(
+        NativeFrame::from_frame(
             Frame {
                 ip: 0,
                 function: Some(function.into()),
@@ -622,45 +556,15 @@ mod tests {
     }
 
     #[test]
-    fn origins() {
-        let std = frame(
-            "std::sys::sync::mutex::futex::Mutex::lock_contended",
-            Some("/rustc/abc/library/std/src/sys/sync/mutex/futex.rs"),
-        );
-        assert_eq!(std.origin, Origin::Std);
+    fn fold_crates() {
         let tokio = frame(
             "tokio::runtime::park::Inner::park",
             Some("/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.38.0/src/runtime/park.rs"),
         );
-        assert_eq!(tokio.origin, Origin::Dependency);
         assert_eq!(crate_of(&tokio), "tokio");
-        assert_eq!(frame("syscall", None).origin, Origin::System);
-        assert_eq!(
-            frame("start_thread", Some("./nptl/pthread_create.c")).origin,
-            Origin::System
-        );
         // Without debug info: by the function's crate.
-        assert_eq!(frame("app::handler", None).origin, Origin::User);
-        assert_eq!(
-            frame("<app::Db as app::Store>::get", None).origin,
-            Origin::User
-        );
-        assert_eq!(frame("std::thread::park", None).origin, Origin::Std);
         let tokio = frame("tokio::runtime::park::Inner::park", None);
-        assert_eq!(tokio.origin, Origin::Dependency);
         assert_eq!(crate_of(&tokio), "tokio");
-        assert_eq!(
-            frame("app::main", Some("/home/u/app/src/main.rs")).origin,
-            Origin::User
-        );
-        assert_eq!(
-            frame(
-                "monitor_runtime::__private::stack_sync",
-                Some(&format!("{RUNTIME_SRC}lib.rs"))
-            )
-            .origin,
-            Origin::Runtime
-        );
     }
 
     #[test]
