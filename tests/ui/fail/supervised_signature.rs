@@ -13,7 +13,11 @@ fn generic<T: Default>(beat: Heartbeat) -> Result<(), String> {
 }
 
 #[supervised(heartbeat = 1s)]
-fn extra(beat: Heartbeat, _stop: monitor_runtime::supervisor::StopSignal, _n: u32) -> Result<(), String> {
+fn extra(
+    beat: Heartbeat,
+    _stop: monitor_runtime::supervisor::StopSignal,
+    _n: u32,
+) -> Result<(), String> {
     beat.beat();
     Ok(())
 }

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use monitor_runtime::{
-    Alert, Backoff, Config, DumpOptions, DumpReason, DumpSink, Heartbeat, Monitor, Restart,
-    Stats, StopSignal, Supervisor, SupervisorBuilder, SupervisorHandle,
+    Alert, Backoff, Config, DumpOptions, DumpReason, DumpSink, Heartbeat, Monitor, Restart, Stats,
+    StopSignal, Supervisor, SupervisorBuilder, SupervisorHandle,
 };
 
 fn worker(beat: Heartbeat, stop: StopSignal) -> Result<(), String> {

@@ -1,6 +1,9 @@
 use std::time::Duration;
 
-use monitor_runtime::{supervised, supervisor::{Heartbeat, StopSignal}};
+use monitor_runtime::{
+    supervised,
+    supervisor::{Heartbeat, StopSignal},
+};
 
 /// Doc comments and attributes stay on the function.
 #[supervised(heartbeat = "100ms", max_restarts = 5, within = "10s")]
@@ -42,6 +45,8 @@ async fn main() {
     sync.await.unwrap().unwrap();
 
     // The function is still a function.
-    let beat_only = indexer::builder().spawn_thread(|beat, _stop| indexer(beat)).unwrap();
+    let beat_only = indexer::builder()
+        .spawn_thread(|beat, _stop| indexer(beat))
+        .unwrap();
     drop(beat_only);
 }
