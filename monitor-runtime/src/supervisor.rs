@@ -47,7 +47,6 @@
 //! is stuck in blocking code, and a thread that ignores its stop signal,
 //! run on until they return: Rust cannot stop them from outside.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -59,7 +58,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::clock;
 use crate::dump::{self, DumpOptions};
 use crate::format::human;
 use crate::native::{self, Tid};
@@ -68,104 +66,15 @@ use crate::watchdog::Timer;
 
 mod error;
 mod heartbeat;
+mod policy;
 pub(crate) mod pulse;
 
 pub use error::{Cause, SupervisorError};
 pub use heartbeat::{Heartbeat, StopSignal};
+pub use policy::{Backoff, Restart};
 
+use policy::{Decision, History, Policy};
 use pulse::{Look, Pulse};
-
-/// When a worker that ended is started again, as in OTP.
-///
-/// ```
-/// use monitor_runtime::Restart;
-/// assert_eq!(Restart::default(), Restart::Permanent);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Restart {
-    /// Always: after a stall, a panic, an error, and a normal return.
-    #[default]
-    Permanent,
-    /// After a failure only (stall, panic, error); a normal return ends
-    /// the supervisor with `Ok`.
-    Transient,
-    /// Never: the supervisor ends when the worker does (with
-    /// [`SupervisorError::WorkerFailed`] if it failed).
-    Temporary,
-}
-
-/// How long to wait before a restart.
-///
-/// ```
-/// use std::time::Duration;
-/// use monitor_runtime::Backoff;
-/// let backoff = Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
-/// let first = backoff.delay(1);
-/// assert!(first >= Duration::from_millis(5) && first <= Duration::from_millis(10));
-/// assert!(backoff.delay(30) <= Duration::from_secs(1));
-/// assert_eq!(Backoff::Fixed(Duration::from_millis(3)).delay(7), Duration::from_millis(3));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Backoff {
-    /// Restart at once.
-    #[default]
-    None,
-    /// Always the same delay.
-    Fixed(Duration),
-    /// `base`, doubled for each restart within the intensity period, at
-    /// most `max`, then multiplied by a random factor in [0.5, 1] (jitter,
-    /// so that supervisors restarted together spread out).
-    Exponential {
-        /// The first delay.
-        base: Duration,
-        /// The longest delay.
-        max: Duration,
-    },
-}
-
-impl Backoff {
-    /// Exponential backoff with jitter from `base` up to `max`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let backoff = monitor_runtime::Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
-    /// assert!(backoff.delay(3) <= Duration::from_millis(40));
-    /// ```
-    pub fn exponential(base: Duration, max: Duration) -> Self {
-        Backoff::Exponential { base, max }
-    }
-
-    /// The delay before the `restart`-th restart (1-based) of the current
-    /// intensity period.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// assert_eq!(monitor_runtime::Backoff::None.delay(1), Duration::ZERO);
-    /// ```
-    pub fn delay(&self, restart: u32) -> Duration {
-        match *self {
-            Backoff::None => Duration::ZERO,
-            Backoff::Fixed(delay) => delay,
-            Backoff::Exponential { base, max } => {
-                let doublings = restart.saturating_sub(1).min(31);
-                let full = base.saturating_mul(1 << doublings).min(max);
-                // Jitter in [0.5, 1].
-                let random = splitmix(clock::now_ns()) >> 11;
-                let factor = 0.5 + 0.5 * (random as f64 / (1u64 << 53) as f64);
-                full.mul_f64(factor)
-            }
-        }
-    }
-}
-
-fn splitmix(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 /// A supervisor's counters.
 ///
@@ -455,6 +364,15 @@ impl SupervisorBuilder {
     pub fn dump(mut self, options: Option<DumpOptions>) -> Self {
         self.dump = options;
         self
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            restart: self.restart,
+            max_restarts: self.max_restarts,
+            within: self.within,
+            backoff: self.backoff,
+        }
     }
 
     fn state(&self) -> Supervisor {
@@ -869,7 +787,8 @@ async fn run(
     let state = &*supervisor.0;
     let name = state.name.as_str();
     let look_every = (spec.heartbeat / 4).max(Duration::from_millis(1));
-    let mut restarts: VecDeque<Instant> = VecDeque::new();
+    let policy = spec.policy();
+    let mut history = History::default();
     loop {
         if state.shutdown.is_stopped() {
             return Ok(());
@@ -943,39 +862,30 @@ async fn run(
             }
         };
 
-        let restart = !matches!(
-            (spec.restart, &cause),
-            (Restart::Temporary, _) | (_, Cause::Cancelled) | (Restart::Transient, Cause::Exit)
-        );
-        if !restart {
-            tracing::info!(target: "monitor_runtime", supervisor = name, %cause, "worker of supervisor {name} {cause}; not restarted");
-            return match cause {
-                Cause::Exit => Ok(()),
-                cause => Err(SupervisorError::WorkerFailed {
+        let delay = match policy.decide(&mut history, &cause, Instant::now(), policy::random()) {
+            Decision::End => {
+                tracing::info!(target: "monitor_runtime", supervisor = name, %cause, "worker of supervisor {name} {cause}; not restarted");
+                return match cause {
+                    Cause::Exit => Ok(()),
+                    cause => Err(SupervisorError::WorkerFailed {
+                        name: name.to_owned(),
+                        cause,
+                    }),
+                };
+            }
+            Decision::GiveUp => {
+                state.gave_up.store(true, Ordering::Relaxed);
+                let error = SupervisorError::GaveUp {
                     name: name.to_owned(),
-                    cause,
-                }),
-            };
-        }
-        let now = Instant::now();
-        while restarts
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= spec.within)
-        {
-            restarts.pop_front();
-        }
-        if restarts.len() >= spec.max_restarts as usize {
-            state.gave_up.store(true, Ordering::Relaxed);
-            let error = SupervisorError::GaveUp {
-                name: name.to_owned(),
-                restarts: spec.max_restarts,
-                within: spec.within,
-                last: cause,
-            };
-            tracing::error!(target: "monitor_runtime", supervisor = name, "{error}");
-            return Err(error);
-        }
-        restarts.push_back(now);
+                    restarts: spec.max_restarts,
+                    within: spec.within,
+                    last: cause,
+                };
+                tracing::error!(target: "monitor_runtime", supervisor = name, "{error}");
+                return Err(error);
+            }
+            Decision::Restart { delay } => delay,
+        };
         state.restarts.fetch_add(1, Ordering::Relaxed);
         let by_cause = match cause {
             Cause::Stall { .. } => Some(&state.stall_restarts),
@@ -986,7 +896,6 @@ async fn run(
         if let Some(counter) = by_cause {
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        let delay = spec.backoff.delay(restarts.len() as u32);
         tracing::warn!(
             target: "monitor_runtime",
             supervisor = name,
@@ -1112,15 +1021,5 @@ mod tests {
         pulse.beat();
         assert_eq!(pulse.look(), Look::Stalled);
         assert!(!pulse.claim_stall());
-    }
-
-    #[test]
-    fn exponential_backoff_grows_and_is_capped() {
-        let backoff = Backoff::exponential(Duration::from_millis(8), Duration::from_millis(100));
-        for n in 1..40 {
-            let full = Duration::from_millis(8 << (n - 1).min(10)).min(Duration::from_millis(100));
-            let delay = backoff.delay(n);
-            assert!(delay <= full && delay >= full / 2, "{n}: {delay:?}");
-        }
     }
 }
