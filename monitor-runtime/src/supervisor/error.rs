@@ -26,7 +26,9 @@ pub enum Cause {
         message: String,
     },
     /// The worker returned `Ok` (restarted only when
-    /// [`Restart::Permanent`](super::Restart::Permanent)).
+    /// [`Restart::Permanent`]).
+    ///
+    /// [`Restart::Permanent`]: super::Restart::Permanent
     Exit,
     /// The worker's task was cancelled from outside the supervisor (its
     /// tokio runtime shut down).
@@ -82,15 +84,20 @@ pub enum SupervisorError {
         /// Why the last instance ended.
         last: Cause,
     },
-    /// A [`Restart::Transient`](super::Restart::Transient) or [`Restart::Temporary`](super::Restart::Temporary) worker failed
+    /// A [`Restart::Transient`] or [`Restart::Temporary`] worker failed
     /// and is not restarted.
+    ///
+    /// [`Restart::Transient`]: super::Restart::Transient
+    /// [`Restart::Temporary`]: super::Restart::Temporary
     WorkerFailed {
         /// The supervisor.
         name: String,
         /// Why the worker ended.
         cause: Cause,
     },
-    /// [`SupervisorBuilder::spawn`](super::SupervisorBuilder::spawn) was called outside a tokio runtime.
+    /// [`SupervisorBuilder::spawn`] was called outside a tokio runtime.
+    ///
+    /// [`SupervisorBuilder::spawn`]: super::SupervisorBuilder::spawn
     NoRuntime {
         /// The supervisor.
         name: String,

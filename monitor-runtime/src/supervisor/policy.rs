@@ -26,8 +26,9 @@ pub enum Restart {
     /// the supervisor with `Ok`.
     Transient,
     /// Never: the supervisor ends when the worker does (with
-    /// [`SupervisorError::WorkerFailed`](super::SupervisorError::WorkerFailed)
-    /// if it failed).
+    /// [`SupervisorError::WorkerFailed`] if it failed).
+    ///
+    /// [`SupervisorError::WorkerFailed`]: super::SupervisorError::WorkerFailed
     Temporary,
 }
 
