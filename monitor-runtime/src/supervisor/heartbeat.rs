@@ -187,3 +187,21 @@ impl fmt::Debug for StopSignal {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::pulse::{Look, Pulse};
+
+    #[test]
+    fn a_late_beat_wins_against_the_claim() {
+        let pulse = Pulse::new();
+        assert_eq!(pulse.look(), Look::Quiet);
+        pulse.beat();
+        assert!(!pulse.claim_stall());
+        assert_eq!(pulse.look(), Look::Beat);
+        assert!(pulse.claim_stall());
+        pulse.beat();
+        assert_eq!(pulse.look(), Look::Stalled);
+        assert!(!pulse.claim_stall());
+    }
+}
