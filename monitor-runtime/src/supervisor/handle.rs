@@ -80,6 +80,8 @@ impl SupervisorHandle {
     ///     .unwrap();
     /// assert_eq!(handle.supervisor().name(), "doc::entry");
     /// ```
+    ///
+    /// [`supervisors`]: super::supervisors
     pub fn supervisor(&self) -> &Supervisor {
         &self.supervisor
     }
