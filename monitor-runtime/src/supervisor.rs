@@ -46,6 +46,17 @@
 //! thread worker, for code that may block). A cancelled async worker that
 //! is stuck in blocking code, and a thread that ignores its stop signal,
 //! run on until they return: Rust cannot stop them from outside.
+//!
+//! Code map, one concept per file: this file holds [`Supervisor`] and the
+//! registry behind [`supervisors`]; `heartbeat.rs` what a worker holds
+//! ([`Heartbeat`], [`StopSignal`]); `pulse.rs` the heartbeat's state
+//! machine (built alone under `loom`); `policy.rs` [`Restart`],
+//! [`Backoff`] and the restart decision, a pure function of the restarts
+//! so far and the time; `builder.rs` [`SupervisorBuilder`]; `instance.rs`
+//! one running instance, started as a task or a thread; `run.rs` the loop
+//! that watches an instance and acts on the decision; `wait.rs` sleeping
+//! without a tokio timer; `handle.rs` [`SupervisorHandle`] and
+//! [`SupervisorStats`]; `error.rs` [`Cause`] and [`SupervisorError`].
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -68,17 +68,15 @@ impl Instance {
 /// Starts the instances of an async worker: each a task of `runtime`.
 pub(super) fn task_starter<F, Fut, E>(
     runtime: tokio::runtime::Handle,
-    worker: F,
+    mut worker: F,
 ) -> impl FnMut(Heartbeat, StopSignal) -> Result<Instance, SupervisorError> + Send + 'static
 where
     F: FnMut(Heartbeat, StopSignal) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: fmt::Display + Send + 'static,
 {
-    let mut worker = worker;
-    let spawner = runtime;
     move |beat: Heartbeat, stop: StopSignal| {
-        let task = spawner.spawn(worker(beat, stop.clone()));
+        let task = runtime.spawn(worker(beat, stop.clone()));
         let abort = task.abort_handle();
         let exit: ExitFuture = Box::pin(async move {
             match task.await {
