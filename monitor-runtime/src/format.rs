@@ -1,5 +1,6 @@
 //! Units as people read them, shared by every report: durations in human
-//! units (`350ms`, `2m05s`) for text, and in seconds for JSON.
+//! units (`350ms`, `2m05s`) for text, and in seconds for JSON; the text
+//! of a panic.
 
 use std::fmt::{self, Display, Formatter};
 use std::time::{Duration, SystemTime};
@@ -74,6 +75,15 @@ pub(crate) fn display<S: Serializer, T: fmt::Display>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
+}
+
+/// The message a panic was raised with, if it is text (`panic!("...")`
+/// gives a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
 }
 
 #[cfg(test)]

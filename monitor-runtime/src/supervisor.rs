@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use monitor_runtime::{Heartbeat, StopSignal, Supervisor};
+//! use monitor_runtime::{supervisor::{Heartbeat, StopSignal, Supervisor}};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -33,7 +33,7 @@
 //! cannot cancel a restart, nor cause a second one.
 //!
 //! When no beat came for the heartbeat timeout, the supervisor writes a
-//! dump ([`DumpReason::StalledWorker`](crate::DumpReason::StalledWorker):
+//! dump ([`DumpReason::StalledWorker`](crate::dump::DumpReason::StalledWorker):
 //! the worker's name, how long it has been silent, the native stack of a
 //! thread worker, and the calls in flight) to the dump sink (taken on the
 //! dump worker thread, `monitor-dump`, and waited for), stops the old
@@ -85,7 +85,7 @@ pub use policy::{Backoff, Restart};
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::Supervisor;
+/// use monitor_runtime::supervisor::Supervisor;
 ///
 /// let handle = Supervisor::builder("doc::listed")
 ///     .spawn_thread(|_beat, stop| {
@@ -93,16 +93,16 @@ pub use policy::{Backoff, Restart};
 ///         Ok::<(), String>(())
 ///     })
 ///     .unwrap();
-/// let listed = monitor_runtime::supervisor("doc::listed").unwrap();
+/// let listed = monitor_runtime::supervisor::supervisor("doc::listed").unwrap();
 /// assert!(listed.stats().running);
 /// listed.stop();
 /// handle.join_blocking().unwrap();
-/// assert!(monitor_runtime::supervisor("doc::listed").is_none());
+/// assert!(monitor_runtime::supervisor::supervisor("doc::listed").is_none());
 /// ```
 #[derive(Clone)]
-pub struct Supervisor(pub(crate) Arc<State>);
+pub struct Supervisor(pub(crate) Arc<SupervisorState>);
 
-pub(crate) struct State {
+pub(crate) struct SupervisorState {
     name: String,
     shutdown: StopSignal,
     starts: AtomicU64,
@@ -120,7 +120,7 @@ impl Supervisor {
     /// and [`supervisor`]).
     ///
     /// ```
-    /// let builder = monitor_runtime::Supervisor::builder("app::ingest");
+    /// let builder = monitor_runtime::supervisor::Supervisor::builder("app::ingest");
     /// # drop(builder);
     /// ```
     pub fn builder(name: impl Into<String>) -> SupervisorBuilder {
@@ -130,7 +130,7 @@ impl Supervisor {
     /// A new supervisor named `name`, listed by [`supervisors`] until it
     /// is [unregistered](Self::unregister).
     fn register(name: String) -> Supervisor {
-        let supervisor = Supervisor(Arc::new(State {
+        let supervisor = Supervisor(Arc::new(SupervisorState {
             name,
             shutdown: StopSignal::new(),
             starts: AtomicU64::new(0),
@@ -154,7 +154,7 @@ impl Supervisor {
     /// The name.
     ///
     /// ```
-    /// let handle = monitor_runtime::Supervisor::builder("doc::named")
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::named")
     ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
     ///     .unwrap();
     /// assert_eq!(handle.supervisor().name(), "doc::named");
@@ -166,8 +166,8 @@ impl Supervisor {
     /// The counters now.
     ///
     /// ```
-    /// let handle = monitor_runtime::Supervisor::builder("doc::stats")
-    ///     .restart(monitor_runtime::Restart::Temporary)
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::stats")
+    ///     .restart(monitor_runtime::supervisor::Restart::Temporary)
     ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
     ///     .unwrap();
     /// let supervisor = handle.supervisor().clone();
@@ -195,7 +195,7 @@ impl Supervisor {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let handle = monitor_runtime::Supervisor::builder("doc::stop_from_elsewhere")
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::stop_from_elsewhere")
     ///     .spawn_thread(|_beat, stop| {
     ///         stop.wait(Duration::from_secs(60));
     ///         Ok::<(), String>(())
@@ -219,13 +219,13 @@ impl fmt::Debug for Supervisor {
 }
 
 /// The running supervisors, weakly.
-static SUPERVISORS: Registry<std::sync::Weak<State>> = Registry::new();
+static SUPERVISORS: Registry<std::sync::Weak<SupervisorState>> = Registry::new();
 
 /// Every supervisor of the process that still runs, in the order they
 /// started.
 ///
 /// ```
-/// assert!(monitor_runtime::supervisors().iter().all(|s| s.stats().running));
+/// assert!(monitor_runtime::supervisor::supervisors().iter().all(|s| s.stats().running));
 /// ```
 pub fn supervisors() -> Vec<Supervisor> {
     SUPERVISORS.live().into_iter().map(Supervisor).collect()
@@ -235,7 +235,7 @@ pub fn supervisors() -> Vec<Supervisor> {
 /// it).
 ///
 /// ```
-/// assert!(monitor_runtime::supervisor("no such supervisor").is_none());
+/// assert!(monitor_runtime::supervisor::supervisor("no such supervisor").is_none());
 /// ```
 pub fn supervisor(name: &str) -> Option<Supervisor> {
     supervisors().into_iter().find(|s| s.name() == name)

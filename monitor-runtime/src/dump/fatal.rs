@@ -39,11 +39,7 @@ pub fn install_panic_hook() {
                 eprintln!("monitor_runtime: panic while taking or writing a dump; no dump");
                 return;
             }
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned());
+            let message = crate::format::panic_message(info.payload());
             let reason = DumpReason::Panic {
                 message,
                 location: info

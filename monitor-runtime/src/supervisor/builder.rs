@@ -15,7 +15,7 @@ use crate::dump::{self, DumpOptions};
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::{Backoff, Restart, Supervisor};
+/// use monitor_runtime::{supervisor::{Backoff, Restart, Supervisor}};
 ///
 /// let builder = Supervisor::builder("doc::builder")
 ///     .heartbeat(Duration::from_millis(100))
@@ -59,7 +59,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = monitor_runtime::Supervisor::builder("doc::hb").heartbeat(Duration::from_millis(250));
+    /// let builder = monitor_runtime::supervisor::Supervisor::builder("doc::hb").heartbeat(Duration::from_millis(250));
     /// # drop(builder);
     /// ```
     pub fn heartbeat(mut self, timeout: Duration) -> Self {
@@ -70,7 +70,7 @@ impl SupervisorBuilder {
     /// When to restart. Default [`Restart::Permanent`].
     ///
     /// ```
-    /// use monitor_runtime::{Restart, Supervisor};
+    /// use monitor_runtime::{supervisor::{Restart, Supervisor}};
     /// let handle = Supervisor::builder("doc::transient")
     ///     .restart(Restart::Transient)
     ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
@@ -89,7 +89,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = monitor_runtime::Supervisor::builder("doc::intensity")
+    /// let builder = monitor_runtime::supervisor::Supervisor::builder("doc::intensity")
     ///     .max_restarts(1, Duration::from_secs(5)); // OTP's default
     /// # drop(builder);
     /// ```
@@ -103,7 +103,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use monitor_runtime::{Backoff, Supervisor};
+    /// use monitor_runtime::{supervisor::{Backoff, Supervisor}};
     /// let builder = Supervisor::builder("doc::backoff")
     ///     .backoff(Backoff::exponential(Duration::from_millis(50), Duration::from_secs(5)));
     /// # drop(builder);
@@ -118,7 +118,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = monitor_runtime::Supervisor::builder("doc::grace").grace(Duration::from_millis(200));
+    /// let builder = monitor_runtime::supervisor::Supervisor::builder("doc::grace").grace(Duration::from_millis(200));
     /// # drop(builder);
     /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
@@ -130,7 +130,7 @@ impl SupervisorBuilder {
     /// Default: [`DumpOptions::new`], with native stacks.
     ///
     /// ```
-    /// use monitor_runtime::{DumpOptions, Supervisor};
+    /// use monitor_runtime::{dump::DumpOptions, supervisor::Supervisor};
     /// // Logical stacks only (no signal sent to any thread).
     /// let quick = Supervisor::builder("doc::dump").dump(Some(DumpOptions::new().native_stacks(false)));
     /// // No dump at all.
@@ -157,7 +157,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use monitor_runtime::{Restart, Supervisor};
+    /// use monitor_runtime::{supervisor::{Restart, Supervisor}};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -191,7 +191,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use monitor_runtime::Supervisor;
+    /// use monitor_runtime::supervisor::Supervisor;
     ///
     /// let handle = Supervisor::builder("doc::thread")
     ///     .heartbeat(Duration::from_millis(200))

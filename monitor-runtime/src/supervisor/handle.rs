@@ -10,7 +10,7 @@ use super::{Supervisor, SupervisorError};
 /// A supervisor's counters.
 ///
 /// ```
-/// let stats = monitor_runtime::SupervisorStats::default();
+/// let stats = monitor_runtime::supervisor::SupervisorStats::default();
 /// assert_eq!(stats.restarts, 0);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct SupervisorStats {
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::Supervisor;
+/// use monitor_runtime::supervisor::Supervisor;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -75,7 +75,7 @@ impl SupervisorHandle {
     /// The supervisor, as listed by [`supervisors`].
     ///
     /// ```
-    /// let handle = monitor_runtime::Supervisor::builder("doc::entry")
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::entry")
     ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
     ///     .unwrap();
     /// assert_eq!(handle.supervisor().name(), "doc::entry");
@@ -89,7 +89,7 @@ impl SupervisorHandle {
     /// The counters now.
     ///
     /// ```
-    /// let handle = monitor_runtime::Supervisor::builder("doc::handle_stats")
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::handle_stats")
     ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
     ///     .unwrap();
     /// assert!(handle.stats().starts <= 4);
@@ -105,7 +105,7 @@ impl SupervisorHandle {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use std::time::Duration;
-    /// use monitor_runtime::{Supervisor, SupervisorError};
+    /// use monitor_runtime::{supervisor::{Supervisor, SupervisorError}};
     /// let handle = Supervisor::builder("doc::join")
     ///     .max_restarts(0, Duration::from_secs(5))
     ///     .spawn(|_beat, _stop| async { Err::<(), _>("broken") })
@@ -127,7 +127,7 @@ impl SupervisorHandle {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let handle = monitor_runtime::Supervisor::builder("doc::stop")
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::stop")
     ///     .spawn(|_beat, stop| async move {
     ///         stop.stopped().await;
     ///         Ok::<(), String>(())
@@ -145,8 +145,8 @@ impl SupervisorHandle {
     /// context (use `join` there).
     ///
     /// ```
-    /// let handle = monitor_runtime::Supervisor::builder("doc::join_blocking")
-    ///     .restart(monitor_runtime::Restart::Transient)
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::join_blocking")
+    ///     .restart(monitor_runtime::supervisor::Restart::Transient)
     ///     .spawn_thread(|beat, _stop| {
     ///         beat.beat();
     ///         Ok::<(), String>(())
@@ -169,7 +169,7 @@ impl SupervisorHandle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let handle = monitor_runtime::Supervisor::builder("doc::stop_blocking")
+    /// let handle = monitor_runtime::supervisor::Supervisor::builder("doc::stop_blocking")
     ///     .spawn_thread(|_beat, stop| {
     ///         stop.wait(Duration::from_secs(60));
     ///         Ok::<(), String>(())

@@ -17,7 +17,7 @@ use super::pulse::Pulse;
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::{Heartbeat, StopSignal, Supervisor};
+/// use monitor_runtime::{supervisor::{Heartbeat, StopSignal, Supervisor}};
 ///
 /// let handle = Supervisor::builder("doc::beat")
 ///     .heartbeat(Duration::from_millis(500))
@@ -43,7 +43,7 @@ impl Heartbeat {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use monitor_runtime::Supervisor;
+    /// use monitor_runtime::supervisor::Supervisor;
     ///
     /// let handle = Supervisor::builder("doc::beat_often")
     ///     .heartbeat(Duration::from_millis(100))
@@ -78,7 +78,7 @@ impl fmt::Debug for Heartbeat {
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::StopSignal;
+/// use monitor_runtime::supervisor::StopSignal;
 ///
 /// let stop = StopSignal::new();
 /// assert!(!stop.wait(Duration::from_millis(1)));
@@ -101,7 +101,7 @@ impl StopSignal {
     /// A signal not yet given.
     ///
     /// ```
-    /// assert!(!monitor_runtime::StopSignal::new().is_stopped());
+    /// assert!(!monitor_runtime::supervisor::StopSignal::new().is_stopped());
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -111,7 +111,7 @@ impl StopSignal {
     /// [`wait`](Self::wait).
     ///
     /// ```
-    /// let stop = monitor_runtime::StopSignal::new();
+    /// let stop = monitor_runtime::supervisor::StopSignal::new();
     /// let seen_by = stop.clone();
     /// stop.stop();
     /// assert!(seen_by.is_stopped());
@@ -126,7 +126,7 @@ impl StopSignal {
     /// Whether the signal was given.
     ///
     /// ```
-    /// let stop = monitor_runtime::StopSignal::new();
+    /// let stop = monitor_runtime::supervisor::StopSignal::new();
     /// while !stop.is_stopped() {
     ///     // One round of work...
     ///     stop.stop();
@@ -141,7 +141,7 @@ impl StopSignal {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let stop = monitor_runtime::StopSignal::new();
+    /// let stop = monitor_runtime::supervisor::StopSignal::new();
     /// stop.stop();
     /// stop.stopped().await;
     /// # }
@@ -162,7 +162,7 @@ impl StopSignal {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// let stop = monitor_runtime::StopSignal::new();
+    /// let stop = monitor_runtime::supervisor::StopSignal::new();
     /// let stopper = stop.clone();
     /// std::thread::spawn(move || stopper.stop());
     /// let began = Instant::now();

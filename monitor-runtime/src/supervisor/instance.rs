@@ -85,7 +85,7 @@ where
                     message: error.to_string(),
                 }),
                 Err(error) if error.is_panic() => Some(Cause::Panic {
-                    message: panic_message(&*error.into_panic()),
+                    message: crate::format::panic_message(&*error.into_panic()),
                 }),
                 Err(_) => Some(Cause::Cancelled),
             }
@@ -126,7 +126,7 @@ where
                         message: error.to_string(),
                     }),
                     Err(panic) => Some(Cause::Panic {
-                        message: panic_message(&*panic),
+                        message: crate::format::panic_message(&*panic),
                     }),
                 };
                 let _ = exit_tx.send(cause);
@@ -156,13 +156,6 @@ fn kernel_thread_name(name: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> Option<String> {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
 }
 
 #[cfg(test)]

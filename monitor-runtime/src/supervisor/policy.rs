@@ -13,7 +13,7 @@ use crate::clock;
 /// When a worker that ended is started again, as in OTP.
 ///
 /// ```
-/// use monitor_runtime::Restart;
+/// use monitor_runtime::supervisor::Restart;
 /// assert_eq!(Restart::default(), Restart::Permanent);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum Restart {
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::Backoff;
+/// use monitor_runtime::supervisor::Backoff;
 /// let backoff = Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
 /// let first = backoff.delay(1);
 /// assert!(first >= Duration::from_millis(5) && first <= Duration::from_millis(10));
@@ -67,7 +67,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let backoff = monitor_runtime::Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
+    /// let backoff = monitor_runtime::supervisor::Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
     /// assert!(backoff.delay(3) <= Duration::from_millis(40));
     /// ```
     pub fn exponential(base: Duration, max: Duration) -> Self {
@@ -79,7 +79,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert_eq!(monitor_runtime::Backoff::None.delay(1), Duration::ZERO);
+    /// assert_eq!(monitor_runtime::supervisor::Backoff::None.delay(1), Duration::ZERO);
     /// ```
     pub fn delay(&self, restart: u32) -> Duration {
         self.delay_with(restart, random())
