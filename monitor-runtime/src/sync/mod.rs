@@ -82,18 +82,16 @@ macro_rules! guard_traits {
 }
 
 pub(crate) mod graph;
-mod mutex;
-mod rwlock;
-mod tokio;
+mod std_style;
+mod tokio_style;
 
-pub use self::tokio::{
+pub use std_style::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use tokio_style::{
     AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard,
     AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard,
     OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard,
     OwnedMappedAsyncMutexGuard,
 };
-pub use mutex::{Mutex, MutexGuard};
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use graph::{Graph, LockState, Want};
 
@@ -745,17 +743,6 @@ fn on_deadlock(deadlock: Deadlock, checked: bool) -> Result<(), Deadlock> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// As std's: guards format as their value.
-    #[test]
-    fn std_guards_format_as_their_value() {
-        let mutex = Mutex::new(1);
-        assert_eq!(mutex.lock().unwrap().to_string(), "1");
-        assert_eq!(format!("{:?}", mutex.lock().unwrap()), "1");
-        let rw = RwLock::new("two");
-        assert_eq!(rw.read().unwrap().to_string(), "two");
-        assert_eq!(format!("{:?}", rw.write().unwrap()), "\"two\"");
-    }
 
     #[test]
     fn a_task_number_keeps_the_top_bit_free() {
