@@ -4,8 +4,10 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use crate::sync::graph::LockState;
-use crate::sync::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK};
+use crate::sync::acquire::{map_poison, map_try, take_std, TRACK};
+use crate::sync::graph::{LockState, Want};
+use crate::sync::holder::thread_holder;
+use crate::sync::report::Deadlock;
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
 /// reports a deadlock the moment it forms (see [the module](crate::sync)).

@@ -4,8 +4,10 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use crate::sync::graph::{LockState, UNTRACKED};
-use crate::sync::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK};
+use crate::sync::acquire::{map_poison, map_try, take_std, TRACK};
+use crate::sync::graph::{LockState, Want, UNTRACKED};
+use crate::sync::holder::thread_holder;
+use crate::sync::report::Deadlock;
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
 /// a deadlock the moment it forms (see [the module](crate::sync)), including a

@@ -16,8 +16,9 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::graph::LockState;
-use super::{Deadlock, TRACK};
+use crate::sync::acquire::TRACK;
+use crate::sync::graph::LockState;
+use crate::sync::report::Deadlock;
 
 type Site = &'static Location<'static>;
 
@@ -106,7 +107,7 @@ pub use rwlock::{
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::task_holder;
+    use crate::sync::holder::task_holder;
 
     fn send_sync<G: Send + Sync>() {}
     fn send<G: Send>() {}

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{unbound, unchecked, Exclusive, Shared, Site};
-use crate::sync::graph::{LockState, UNTRACKED};
-use crate::sync::{before_wait, task_holder, Deadlock, Want, TRACK};
+use crate::sync::acquire::{before_wait, TRACK};
+use crate::sync::graph::{LockState, Want, UNTRACKED};
+use crate::sync::holder::task_holder;
+use crate::sync::report::Deadlock;
 
 /// An async reader-writer lock with the API of [`tokio::sync::RwLock`]
 /// that reports a deadlock the moment it forms (see [the module](crate::sync)).
