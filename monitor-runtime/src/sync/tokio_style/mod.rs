@@ -34,7 +34,7 @@ impl Drop for Exclusive<'_> {
     }
 }
 
-/// A reader's slot in a lock's record ([`UNTRACKED`] for none): dropping
+/// A reader's slot in a lock's record ([`UNTRACKED`](crate::sync::graph::UNTRACKED) for none): dropping
 /// it frees the slot.
 struct Shared<'a> {
     state: &'a LockState,
