@@ -34,8 +34,9 @@ impl Drop for Exclusive<'_> {
     }
 }
 
-/// A reader's slot in a lock's record ([`UNTRACKED`](crate::sync::graph::UNTRACKED) for none): dropping
-/// it frees the slot.
+/// A reader's slot in a lock's record
+/// ([`UNTRACKED`](crate::sync::graph::UNTRACKED) for none): dropping it
+/// frees the slot.
 struct Shared<'a> {
     state: &'a LockState,
     slot: usize,

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use super::{AsyncRwLock, AsyncRwLockMappedWriteGuard};
 
-/// An [`OwnedAsyncRwLockWriteGuard`](crate::sync::OwnedAsyncRwLockWriteGuard) narrowed to a part of the value (a
-/// `U` in the `T`), from [`OwnedAsyncRwLockWriteGuard::map`](crate::sync::OwnedAsyncRwLockWriteGuard::map), as
-/// [`tokio::sync::OwnedRwLockMappedWriteGuard`].
+/// An [`OwnedAsyncRwLockWriteGuard`](crate::sync::OwnedAsyncRwLockWriteGuard)
+/// narrowed to a part of the value (a `U` in the `T`), from
+/// [`OwnedAsyncRwLockWriteGuard::map`](crate::sync::OwnedAsyncRwLockWriteGuard::map),
+/// as [`tokio::sync::OwnedRwLockMappedWriteGuard`].
 ///
 /// ```
 /// use std::sync::Arc;

@@ -1,8 +1,10 @@
-//! [`AsyncRwLockReadGuard`]: shared access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value.
+//! [`AsyncRwLockReadGuard`]: shared access to an
+//! [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value.
 
 use crate::sync::tokio_style::Shared;
 
-/// Shared access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value until it drops.
+/// Shared access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value
+/// until it drops.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -1,5 +1,6 @@
-//! [`AsyncRwLockWriteGuard`]: exclusive access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s
-//! value; it maps, downgrades and turns into a mapped guard.
+//! [`AsyncRwLockWriteGuard`]: exclusive access to an
+//! [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value; it maps, downgrades
+//! and turns into a mapped guard.
 
 use std::panic::Location;
 
@@ -9,7 +10,8 @@ use crate::sync::graph::UNTRACKED;
 use crate::sync::holder::task_holder;
 use crate::sync::tokio_style::{Exclusive, Shared, Site};
 
-/// Exclusive access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value until it drops.
+/// Exclusive access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value
+/// until it drops.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -3,8 +3,10 @@
 
 use crate::sync::tokio_style::Exclusive;
 
-/// Exclusive access to a part of an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value, from
-/// [`AsyncRwLockWriteGuard::map`](crate::sync::AsyncRwLockWriteGuard::map), as [`tokio::sync::RwLockMappedWriteGuard`].
+/// Exclusive access to a part of an
+/// [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value, from
+/// [`AsyncRwLockWriteGuard::map`](crate::sync::AsyncRwLockWriteGuard::map),
+/// as [`tokio::sync::RwLockMappedWriteGuard`].
 /// The lock stays held, and reported as taken where the original guard
 /// took it, until this drops.
 ///
