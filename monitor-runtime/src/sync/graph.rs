@@ -591,3 +591,8 @@ fn search(
     }
     found
 }
+
+/// The process's wait-for graph: every wait for a lock of `crate::sync`
+/// is registered here.
+#[cfg(not(loom))]
+pub(crate) static GRAPH: Graph = Graph::new();

@@ -4,11 +4,13 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use super::graph::{LockState, UNTRACKED};
-use super::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK};
+use crate::sync::acquire::{map_poison, map_try, take_std, TRACK};
+use crate::sync::graph::{LockState, Want, UNTRACKED};
+use crate::sync::holder::thread_holder;
+use crate::sync::report::Deadlock;
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
-/// a deadlock the moment it forms (see [the module](super)), including a
+/// a deadlock the moment it forms (see [the module](crate::sync)), including a
 /// thread that reads it again while a writer waits for it: the writer
 /// waits for the first read, the second read waits behind the writer (as
 /// std's lock does on Linux): one report names both. Every reader is
@@ -104,7 +106,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Shared access, blocking while a writer holds the lock, as
     /// [`std::sync::RwLock::read`]; a deadlock is reported as for
-    /// [`Mutex::lock`](super::Mutex::lock).
+    /// [`Mutex::lock`](crate::sync::Mutex::lock).
     ///
     /// ```
     /// let lock = monitor_runtime::sync::RwLock::new(5);
@@ -137,7 +139,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Exclusive access, blocking while anyone holds the lock, as
     /// [`std::sync::RwLock::write`]; a deadlock is reported as for
-    /// [`Mutex::lock`](super::Mutex::lock).
+    /// [`Mutex::lock`](crate::sync::Mutex::lock).
     ///
     /// ```
     /// let lock = monitor_runtime::sync::RwLock::new(5);

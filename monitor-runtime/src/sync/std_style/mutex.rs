@@ -4,11 +4,13 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use super::graph::LockState;
-use super::{map_poison, map_try, take_std, thread_holder, Deadlock, Want, TRACK};
+use crate::sync::acquire::{map_poison, map_try, take_std, TRACK};
+use crate::sync::graph::{LockState, Want};
+use crate::sync::holder::thread_holder;
+use crate::sync::report::Deadlock;
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
-/// reports a deadlock the moment it forms (see [the module](super)).
+/// reports a deadlock the moment it forms (see [the module](crate::sync)).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -91,7 +93,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Takes the lock, blocking while another thread holds it, as
     /// [`std::sync::Mutex::lock`]. If the wait closes a cycle of waiters,
     /// or this thread holds the lock already, a [`Deadlock`] is reported
-    /// and the [`DeadlockPolicy`](super::DeadlockPolicy) applies.
+    /// and the [`DeadlockPolicy`](crate::sync::DeadlockPolicy) applies.
     ///
     /// ```
     /// let lock = monitor_runtime::sync::Mutex::new(vec![1]);

@@ -16,8 +16,9 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::graph::LockState;
-use super::{Deadlock, TRACK};
+use crate::sync::acquire::TRACK;
+use crate::sync::graph::LockState;
+use crate::sync::report::Deadlock;
 
 type Site = &'static Location<'static>;
 
@@ -33,8 +34,9 @@ impl Drop for Exclusive<'_> {
     }
 }
 
-/// A reader's slot in a lock's record ([`UNTRACKED`] for none): dropping
-/// it frees the slot.
+/// A reader's slot in a lock's record
+/// ([`UNTRACKED`](crate::sync::graph::UNTRACKED) for none): dropping it
+/// frees the slot.
 struct Shared<'a> {
     state: &'a LockState,
     slot: usize,
@@ -106,7 +108,7 @@ pub use rwlock::{
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::task_holder;
+    use crate::sync::holder::task_holder;
 
     fn send_sync<G: Send + Sync>() {}
     fn send<G: Send>() {}

@@ -1,171 +1,18 @@
-//! Locks that report a deadlock the moment it forms.
+//! What the locks report: a [`Deadlock`] (its participants, the locks and
+//! the places in the code), built from the wait-for graph's links, and the
+//! waits in progress ([`lock_waits`]).
 //!
-//! [`Mutex`] and [`RwLock`] have the API of `std::sync`'s (guards,
-//! `try_lock`, poisoning), [`AsyncMutex`] and [`AsyncRwLock`] that of
-//! tokio's. Each lock knows who holds it (a thread, or a tokio task) and
-//! where it was taken (`#[track_caller]`). When a thread or task has to
-//! wait, and only then, it looks along the wait-for graph: if the holder of
-//! the lock waits for a lock that it (or the holder of that one, and so
-//! on) holds, the wait closes a cycle: a deadlock. The waiter that closes
-//! it writes a [`Deadlock`] report at once, as a dump
-//! ([`DumpReason::Deadlock`](crate::DumpReason::Deadlock)) to the sink set
-//! with [`set_dump_sink`](crate::set_dump_sink): every participant, the
-//! lock it holds and where it took it, the lock it waits for and where, and
-//! the annotated calls it is in. Taking a lock that the same thread or task
-//! holds already is reported as a self-deadlock; reading a read-write lock
-//! again while a writer waits for it, as a cycle with that writer (new
-//! readers wait behind a queued writer).
-//!
-//! What happens next is the [`DeadlockPolicy`]: keep waiting (the default,
-//! as a plain lock would), or panic in the waiter that closed the cycle.
-//! `lock_checked` returns the [`Deadlock`] as an error instead.
-//!
-//! ```
-//! use monitor_runtime::sync::Mutex;
-//!
-//! static ACCOUNTS: Mutex<Vec<u64>> = Mutex::with_name(Vec::new(), "accounts");
-//! ACCOUNTS.lock().unwrap().push(7);
-//! assert_eq!(*ACCOUNTS.lock().unwrap(), [7]);
-//! ```
-//!
-//! Cost: an uncontended lock and unlock is the inner lock's plus two
-//! relaxed stores and a thread-local read; nothing global is touched until
-//! a thread must wait. With the Cargo feature `plain-locks`, the locks keep
-//! their API and do no bookkeeping at all: nothing is reported, and the
-//! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
-//! plain ones do).
+//! Below the locks and the dump: the dump shows these, so nothing here
+//! writes a dump (that is `acquire`'s job) or knows the lock types.
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::Duration;
 
 use serde::Serialize;
 
-/// `Deref` (and `DerefMut`, with `mut`), `Debug` and `Display` for a guard,
-/// through its field that derefs to the value, as std's and tokio's guards
-/// have them.
-macro_rules! guard_traits {
-    ($guard:ident<$($lt:lifetime,)? $($param:ident),+> => $target:ident, $field:ident, mut) => {
-        guard_traits!($guard<$($lt,)? $($param),+> => $target, $field);
-        impl<$($param: ?Sized),+> ::std::ops::DerefMut for $guard<$($lt,)? $($param),+> {
-            fn deref_mut(&mut self) -> &mut $target {
-                &mut self.$field
-            }
-        }
-    };
-    ($guard:ident<$($lt:lifetime,)? $($param:ident),+> => $target:ident, $field:ident) => {
-        impl<$($param: ?Sized),+> ::std::ops::Deref for $guard<$($lt,)? $($param),+> {
-            type Target = $target;
-            fn deref(&self) -> &$target {
-                &self.$field
-            }
-        }
-        impl<$($param: ?Sized),+> ::std::fmt::Debug for $guard<$($lt,)? $($param),+>
-        where
-            $target: ::std::fmt::Debug,
-        {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::std::fmt::Debug::fmt(&**self, f)
-            }
-        }
-        impl<$($param: ?Sized),+> ::std::fmt::Display for $guard<$($lt,)? $($param),+>
-        where
-            $target: ::std::fmt::Display,
-        {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::std::fmt::Display::fmt(&**self, f)
-            }
-        }
-    };
-}
-
-pub(crate) mod graph;
-mod mutex;
-mod rwlock;
-mod tokio;
-
-pub use self::tokio::{
-    AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard,
-    AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard,
-    OwnedAsyncRwLockMappedWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard,
-    OwnedMappedAsyncMutexGuard,
-};
-pub use mutex::{Mutex, MutexGuard};
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-use graph::{Graph, LockState, Want};
-
-/// Whether the locks do their bookkeeping (feature `plain-locks` off).
-const TRACK: bool = !cfg!(feature = "plain-locks");
-
-static GRAPH: Graph = Graph::new();
-
-/// The top bit marks a task id.
-const TASK: u64 = 1 << 63;
-
-/// The calling thread, as a holder id.
-#[inline]
-fn thread_holder() -> u64 {
-    crate::native::current_tid().0 as u32 as u64
-}
-
-/// The calling task (or thread, outside a task), as a holder id.
-#[inline]
-fn task_holder() -> u64 {
-    match ::tokio::task::try_id() {
-        Some(id) => TASK | task_number(id),
-        None => thread_holder(),
-    }
-}
-
-fn task_number(id: ::tokio::task::Id) -> u64 {
-    crate::task::number(id) & !TASK
-}
-
-/// What a waiter does when its wait closes a cycle (or it takes a lock it
-/// holds), for every lock: see [`set_deadlock_policy`].
-///
-/// ```
-/// use monitor_runtime::sync::{deadlock_policy, DeadlockPolicy};
-/// assert_eq!(deadlock_policy(), DeadlockPolicy::Report);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DeadlockPolicy {
-    /// Write the report and keep waiting, as a plain lock would (default).
-    Report,
-    /// Write the report, then panic in the waiter that closed the cycle;
-    /// its guards unwind and release what it holds.
-    Panic,
-}
-
-static POLICY: AtomicU8 = AtomicU8::new(0);
-
-/// Sets what a waiter does when its wait closes a cycle.
-///
-/// ```
-/// use monitor_runtime::sync::{deadlock_policy, set_deadlock_policy, DeadlockPolicy};
-/// set_deadlock_policy(DeadlockPolicy::Panic);
-/// assert_eq!(deadlock_policy(), DeadlockPolicy::Panic);
-/// set_deadlock_policy(DeadlockPolicy::Report);
-/// ```
-pub fn set_deadlock_policy(policy: DeadlockPolicy) {
-    POLICY.store(policy as u8, Ordering::Relaxed);
-}
-
-/// The policy in force.
-///
-/// ```
-/// let _ = monitor_runtime::sync::deadlock_policy();
-/// ```
-pub fn deadlock_policy() -> DeadlockPolicy {
-    match POLICY.load(Ordering::Relaxed) {
-        1 => DeadlockPolicy::Panic,
-        _ => DeadlockPolicy::Report,
-    }
-}
+use super::graph::{self, Want, GRAPH};
+use super::holder::TASK;
 
 /// A deadlock: the waiters of a cycle, each holding a lock the previous
 /// one waits for. One participant: a self-deadlock (a thread or task took
@@ -542,15 +389,6 @@ fn waiter(holder: u64, label: Option<Box<str>>) -> Waiter {
     }
 }
 
-/// What a waiter is called in reports: a thread's name. Only on the
-/// contended path (it allocates).
-fn label(me: u64) -> Option<Box<str>> {
-    if me & TASK != 0 {
-        return None;
-    }
-    std::thread::current().name().map(Box::from)
-}
-
 /// The annotated calls each holder is in, innermost first. The first
 /// holder is the waiter that closed the cycle, running on this thread:
 /// its calls are the ones on this thread now, and those its task left
@@ -580,7 +418,7 @@ fn stacks(holders: &[u64]) -> Vec<Vec<(&'static str, &'static str, u32)>> {
         .collect()
 }
 
-fn build(links: Vec<graph::Link>) -> Deadlock {
+pub(crate) fn build(links: Vec<graph::Link>) -> Deadlock {
     let holders: Vec<u64> = links.iter().map(|link| link.holder).collect();
     let stacks = stacks(&holders);
     Deadlock {
@@ -601,165 +439,5 @@ fn build(links: Vec<graph::Link>) -> Deadlock {
                 stack,
             })
             .collect(),
-    }
-}
-
-/// Writes the report to the dump sink.
-fn report(deadlock: &Deadlock) {
-    let reason = crate::dump::DumpReason::Deadlock(deadlock.clone());
-    crate::dump::take(
-        reason,
-        &crate::dump::DumpOptions::new().native_stacks(false),
-    )
-    .emit();
-}
-
-/// A lock that was waited for drops: see `LockState`'s `Drop`.
-pub(crate) fn lock_dropped(lock: &LockState) {
-    GRAPH.forget_lock(lock);
-}
-
-/// A registered wait; dropping it (after the lock is taken, or on unwind,
-/// or when a future is cancelled) removes it.
-pub(crate) struct Waiting(u64);
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if self.0 != 0 {
-            GRAPH.done(self.0);
-        }
-    }
-}
-
-/// Takes a std lock for `me` at `at`: `try_take` first (the uncontended
-/// path), else the contended one: register the wait (reporting the
-/// deadlock it closes), `take`, unregister. Without bookkeeping, `take`.
-#[track_caller]
-#[inline]
-pub(crate) fn take_std<G>(
-    state: &LockState,
-    me: u64,
-    at: &'static Location<'static>,
-    want: Want,
-    checked: bool,
-    try_take: impl FnOnce() -> TryLockResult<G>,
-    take: impl FnOnce() -> LockResult<G>,
-) -> Result<LockResult<G>, Deadlock> {
-    if !TRACK {
-        return Ok(take());
-    }
-    match try_take() {
-        Ok(guard) => Ok(Ok(guard)),
-        Err(TryLockError::Poisoned(poisoned)) => Ok(Err(poisoned)),
-        Err(TryLockError::WouldBlock) => {
-            let waiting = before_wait(state, me, at, want, checked)?;
-            let result = take();
-            drop(waiting);
-            Ok(result)
-        }
-    }
-}
-
-/// `f` on the guard, poisoned or not.
-#[inline]
-pub(crate) fn map_poison<G, H>(result: LockResult<G>, f: impl FnOnce(G) -> H) -> LockResult<H> {
-    match result {
-        Ok(guard) => Ok(f(guard)),
-        Err(poisoned) => Err(PoisonError::new(f(poisoned.into_inner()))),
-    }
-}
-
-/// `f` on the guard of a `try_*`, poisoned or not.
-#[inline]
-pub(crate) fn map_try<G, H>(result: TryLockResult<G>, f: impl FnOnce(G) -> H) -> TryLockResult<H> {
-    match result {
-        Ok(guard) => Ok(f(guard)),
-        Err(TryLockError::Poisoned(poisoned)) => Err(TryLockError::Poisoned(PoisonError::new(f(
-            poisoned.into_inner(),
-        )))),
-        Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-    }
-}
-
-/// The contended path: `me` must wait for `lock` at `at`. Reports a
-/// self-deadlock or a cycle, then applies the policy (`checked`: return
-/// the deadlock). On `Ok`, the caller waits and then drops the `Waiting`.
-#[cold]
-#[inline(never)]
-#[track_caller]
-pub(crate) fn before_wait(
-    lock: &LockState,
-    me: u64,
-    at: &'static Location<'static>,
-    want: Want,
-    checked: bool,
-) -> Result<Waiting, Deadlock> {
-    if !TRACK {
-        return Ok(Waiting(0));
-    }
-    let held = if want == Want::Exclusive {
-        lock.held_by(me)
-    } else {
-        (lock.owner() == me).then(|| lock.held_by(me).flatten())
-    };
-    if let Some(held_at) = held {
-        let id = lock as *const LockState as usize;
-        let deadlock = build(vec![graph::Link {
-            holder: me,
-            label: label(me),
-            holds: lock.name,
-            holds_id: id,
-            held_at,
-            queued: false,
-            waits_for: lock.name,
-            waits_for_id: id,
-            waits_at: at,
-        }]);
-        return on_deadlock(deadlock, checked).map(|()| Waiting(0));
-    }
-    if me & TASK != 0 {
-        // Before the wait is seen: whoever closes a cycle through this
-        // task then finds its calls (the graph's mutex orders the two).
-        crate::inflight::note_task(me & !TASK);
-    }
-    let Some(cycle) = GRAPH.wait(me, label(me), lock, want, at) else {
-        return Ok(Waiting(me));
-    };
-    let waiting = Waiting(me);
-    let deadlock = build(cycle);
-    on_deadlock(deadlock, checked).map(|()| waiting)
-}
-
-#[track_caller]
-fn on_deadlock(deadlock: Deadlock, checked: bool) -> Result<(), Deadlock> {
-    report(&deadlock);
-    if checked {
-        return Err(deadlock);
-    }
-    match deadlock_policy() {
-        DeadlockPolicy::Report => Ok(()),
-        DeadlockPolicy::Panic => panic!("{deadlock}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// As std's: guards format as their value.
-    #[test]
-    fn std_guards_format_as_their_value() {
-        let mutex = Mutex::new(1);
-        assert_eq!(mutex.lock().unwrap().to_string(), "1");
-        assert_eq!(format!("{:?}", mutex.lock().unwrap()), "1");
-        let rw = RwLock::new("two");
-        assert_eq!(rw.read().unwrap().to_string(), "two");
-        assert_eq!(format!("{:?}", rw.write().unwrap()), "\"two\"");
-    }
-
-    #[test]
-    fn a_task_number_keeps_the_top_bit_free() {
-        assert_eq!(TASK & 5, 0);
-        assert_eq!(thread_holder() & TASK, 0);
     }
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{unbound, unchecked, Exclusive, Site};
-use crate::sync::graph::LockState;
-use crate::sync::{before_wait, task_holder, Deadlock, Want, TRACK};
+use crate::sync::acquire::{before_wait, TRACK};
+use crate::sync::graph::{LockState, Want};
+use crate::sync::holder::task_holder;
+use crate::sync::report::Deadlock;
 
 /// An async mutex with the API of [`tokio::sync::Mutex`] that reports a
 /// deadlock between tasks (or a task that takes a lock it holds) the
