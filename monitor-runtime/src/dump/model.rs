@@ -65,7 +65,7 @@ pub struct Dump {
     /// The threads and tasks waiting for a lock of
     /// [`monitor_runtime::sync`](crate::sync), oldest first, with who holds
     /// each lock.
-    pub lock_waits: Vec<crate::sync::LockWait>,
+    pub lock_waits: Vec<crate::sync::report::LockWait>,
 }
 
 /// Why a dump was taken.
@@ -103,7 +103,7 @@ pub enum DumpReason {
     },
     /// Threads or tasks wait for each other's locks in a cycle, or one
     /// takes a lock it holds ([`sync`](crate::sync)).
-    Deadlock(crate::sync::Deadlock),
+    Deadlock(crate::sync::report::Deadlock),
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.

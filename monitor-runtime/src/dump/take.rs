@@ -192,7 +192,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         took: began.elapsed(),
         in_flight: snapshot.len(),
         calls,
-        lock_waits: crate::sync::lock_waits(),
+        lock_waits: crate::sync::report::lock_waits(),
     }
 }
 

@@ -55,15 +55,13 @@ pub enum Want {
     Shared,
 }
 
-type Site = Location<'static>;
-
 /// Who holds a lock: holder ids (a thread's kernel id, or a task's id with
 /// the top bit set; 0 for none) and where each acquired it.
 #[doc(hidden)]
 pub struct LockState {
     pub(crate) name: &'static str,
     owner: AtomicU64,
-    at: AtomicPtr<Site>,
+    at: AtomicPtr<Location<'static>>,
     readers: [Slot; READER_SLOTS],
     /// More reader slots, when more than [`READER_SLOTS`] readers held the
     /// lock at once: a list of chunks, only ever appended to, freed when
@@ -82,7 +80,7 @@ pub struct LockState {
 
 struct Slot {
     holder: AtomicU64,
-    at: AtomicPtr<Site>,
+    at: AtomicPtr<Location<'static>>,
 }
 
 impl Slot {
@@ -95,7 +93,7 @@ impl Slot {
 
     /// Takes the slot for `holder` if it is free.
     #[inline]
-    fn claim(&self, holder: u64, at: &'static Site) -> bool {
+    fn claim(&self, holder: u64, at: &'static Location<'static>) -> bool {
         // A load first: a taken slot stays shared in the cache, where a
         // failed compare-and-swap would take it exclusive.
         let free = self.holder.load(Ordering::Relaxed) == 0
@@ -115,11 +113,11 @@ struct Chunk {
     next: AtomicPtr<Chunk>,
 }
 
-fn site_ptr(at: &'static Site) -> *mut Site {
-    at as *const Site as *mut Site
+fn site_ptr(at: &'static Location<'static>) -> *mut Location<'static> {
+    at as *const Location<'static> as *mut Location<'static>
 }
 
-fn site_of(ptr: *mut Site) -> Option<&'static Site> {
+fn site_of(ptr: *mut Location<'static>) -> Option<&'static Location<'static>> {
     // SAFETY: only `&'static Location`s are stored.
     unsafe { ptr.cast_const().as_ref() }
 }
@@ -176,7 +174,7 @@ impl LockState {
 
     /// `holder` took the lock exclusively at `at`.
     #[inline]
-    pub fn acquired(&self, holder: u64, at: &'static Site) {
+    pub fn acquired(&self, holder: u64, at: &'static Location<'static>) {
         self.at.store(site_ptr(at), Ordering::Relaxed);
         self.owner.store(holder, Ordering::Relaxed);
     }
@@ -190,7 +188,7 @@ impl LockState {
     /// `holder` took the lock shared at `at`: the index of the slot it
     /// took, for [`LockState::read_released`].
     #[inline]
-    pub fn read_acquired(&self, holder: u64, at: &'static Site) -> usize {
+    pub fn read_acquired(&self, holder: u64, at: &'static Location<'static>) -> usize {
         match self.readers.iter().position(|slot| slot.claim(holder, at)) {
             Some(index) => index,
             None => self.read_acquired_beyond(holder, at),
@@ -201,7 +199,7 @@ impl LockState {
     /// chunk if they are full too.
     #[cold]
     #[inline(never)]
-    fn read_acquired_beyond(&self, holder: u64, at: &'static Site) -> usize {
+    fn read_acquired_beyond(&self, holder: u64, at: &'static Location<'static>) -> usize {
         let mut base = READER_SLOTS;
         let mut link = &self.more;
         loop {
@@ -281,7 +279,7 @@ impl LockState {
 
     /// Where `holder` acquired the lock, if it holds it (exclusively or
     /// shared); `None` if it does not.
-    pub(crate) fn held_by(&self, holder: u64) -> Option<Option<&'static Site>> {
+    pub(crate) fn held_by(&self, holder: u64) -> Option<Option<&'static Location<'static>>> {
         if self.owner.load(Ordering::Relaxed) == holder {
             return Some(site_of(self.at.load(Ordering::Relaxed)));
         }
@@ -302,7 +300,7 @@ impl LockState {
 
     /// Every holder (a reader holding it twice, twice) and where it took
     /// the lock.
-    fn holders(&self, mut f: impl FnMut(u64, Option<&'static Site>)) {
+    fn holders(&self, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
         let owner = self.owner.load(Ordering::Relaxed);
         if owner != 0 {
             f(owner, site_of(self.at.load(Ordering::Relaxed)));
@@ -317,7 +315,7 @@ impl LockState {
 
     /// Who a `want`er of this lock waits for: every holder, or, for a
     /// reader of a lock with a cap on readers, the writer holding it.
-    fn blockers(&self, want: Want, mut f: impl FnMut(u64, Option<&'static Site>)) {
+    fn blockers(&self, want: Want, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
         if want == Want::Shared && self.capped {
             let owner = self.owner.load(Ordering::Relaxed);
             if owner != 0 {
@@ -352,7 +350,7 @@ struct Wait {
     waiter: u64,
     lock: *const LockState,
     want: Want,
-    at: &'static Site,
+    at: &'static Location<'static>,
     label: Option<Box<str>>,
     since: Instant,
 }
@@ -365,14 +363,14 @@ pub(crate) struct WaitView {
     pub(crate) lock: &'static str,
     pub(crate) lock_id: usize,
     pub(crate) want: Want,
-    pub(crate) at: &'static Site,
+    pub(crate) at: &'static Location<'static>,
     pub(crate) since: Instant,
     pub(crate) holders: Vec<HolderView>,
 }
 
 /// A holder of a lock waited for: who, where it took the lock, and its
 /// label if it waits too.
-pub(crate) type HolderView = (u64, Option<&'static Site>, Option<Box<str>>);
+pub(crate) type HolderView = (u64, Option<&'static Location<'static>>, Option<Box<str>>);
 
 /// One participant of a cycle, as the search found it.
 #[doc(hidden)]
@@ -387,7 +385,7 @@ pub struct Link {
     /// The address of that lock.
     pub holds_id: usize,
     /// Where it took it, if known.
-    pub held_at: Option<&'static Site>,
+    pub held_at: Option<&'static Location<'static>>,
     /// It does not hold that lock: it is a writer queued for it, ahead of
     /// the previous participant, a reader.
     pub queued: bool,
@@ -396,7 +394,7 @@ pub struct Link {
     /// The address of that lock.
     pub waits_for_id: usize,
     /// Where it waits.
-    pub waits_at: &'static Site,
+    pub waits_at: &'static Location<'static>,
 }
 
 /// The waits in progress. Entries point at locks that outlive them: a
@@ -446,7 +444,7 @@ impl Graph {
         label: Option<Box<str>>,
         lock: &LockState,
         want: Want,
-        at: &'static Site,
+        at: &'static Location<'static>,
     ) -> Option<Vec<Link>> {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
         waits.retain(|wait| wait.waiter != waiter);
@@ -554,7 +552,7 @@ fn search(
     // SAFETY: see `Graph`: the waiter of a registered wait borrows its lock.
     let lock = unsafe { &*wait.lock };
     let mut found = false;
-    let mut step = |next: u64, held_at: Option<&'static Site>, queued: bool| {
+    let mut step = |next: u64, held_at: Option<&'static Location<'static>>, queued: bool| {
         if found || next == current {
             return;
         }

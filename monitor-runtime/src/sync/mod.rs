@@ -8,8 +8,8 @@
 //! the lock waits for a lock that it (or the holder of that one, and so
 //! on) holds, the wait closes a cycle: a deadlock. The waiter that closes
 //! it writes a [`Deadlock`] report at once, as a dump
-//! ([`DumpReason::Deadlock`](crate::DumpReason::Deadlock)) to the sink set
-//! with [`set_dump_sink`](crate::set_dump_sink): every participant, the
+//! ([`DumpReason::Deadlock`](crate::dump::DumpReason::Deadlock)) to the sink set
+//! with [`set_dump_sink`](crate::dump::set_dump_sink): every participant, the
 //! lock it holds and where it took it, the lock it waits for and where, and
 //! the annotated calls it is in. Taking a lock that the same thread or task
 //! holds already is reported as a self-deadlock; reading a read-write lock

@@ -20,7 +20,8 @@ use crate::sync::acquire::TRACK;
 use crate::sync::graph::LockState;
 use crate::sync::report::Deadlock;
 
-type Site = &'static Location<'static>;
+/// Where a lock method was called (`#[track_caller]`).
+type Caller = &'static Location<'static>;
 
 /// A lock's exclusive record: dropping it records the release.
 struct Exclusive<'a>(&'a LockState);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{unbound, unchecked, Exclusive, Site};
+use super::{unbound, unchecked, Caller, Exclusive};
 use crate::sync::acquire::{before_wait, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
@@ -217,7 +217,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         }
     }
 
-    async fn acquire(&self, at: Site, checked: bool) -> Result<AsyncMutexGuard<'_, T>, Deadlock> {
+    async fn acquire(&self, at: Caller, checked: bool) -> Result<AsyncMutexGuard<'_, T>, Deadlock> {
         if !TRACK {
             return Ok(self.guard(self.inner.lock().await));
         }
@@ -250,7 +250,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         self.blocking_acquire(Location::caller())
     }
 
-    fn blocking_acquire(&self, at: Site) -> AsyncMutexGuard<'_, T> {
+    fn blocking_acquire(&self, at: Caller) -> AsyncMutexGuard<'_, T> {
         if !TRACK {
             return self.guard(self.inner.blocking_lock());
         }
@@ -281,7 +281,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         self.try_acquire(Location::caller())
     }
 
-    fn try_acquire(&self, at: Site) -> Result<AsyncMutexGuard<'_, T>, TryLockError> {
+    fn try_acquire(&self, at: Caller) -> Result<AsyncMutexGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_lock()?;
         if TRACK {
             self.state.acquired(task_holder(), at);
@@ -333,7 +333,7 @@ impl<T: ?Sized + 'static> AsyncMutex<T> {
         Self::acquire_owned(self, Location::caller())
     }
 
-    async fn acquire_owned(this: Arc<Self>, at: Site) -> OwnedAsyncMutexGuard<T> {
+    async fn acquire_owned(this: Arc<Self>, at: Caller) -> OwnedAsyncMutexGuard<T> {
         // SAFETY: `this` drops after the pending wait (an argument), or
         // lives on in the guard, after the borrowed guard.
         let lock = unsafe { unbound(&this) };

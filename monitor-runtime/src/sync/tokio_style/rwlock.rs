@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{unbound, unchecked, Exclusive, Shared, Site};
+use super::{unbound, unchecked, Caller, Exclusive, Shared};
 use crate::sync::acquire::{before_wait, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
@@ -256,7 +256,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         self.try_acquire_read(Location::caller())
     }
 
-    fn try_acquire_read(&self, at: Site) -> Result<AsyncRwLockReadGuard<'_, T>, TryLockError> {
+    fn try_acquire_read(&self, at: Caller) -> Result<AsyncRwLockReadGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_read()?;
         Ok(self.wrap_read(inner, if TRACK { task_holder() } else { 0 }, at))
     }
@@ -276,7 +276,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         self.try_acquire_write(Location::caller())
     }
 
-    fn try_acquire_write(&self, at: Site) -> Result<AsyncRwLockWriteGuard<'_, T>, TryLockError> {
+    fn try_acquire_write(&self, at: Caller) -> Result<AsyncRwLockWriteGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_write()?;
         if TRACK {
             self.state.acquired(task_holder(), at);
@@ -299,7 +299,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         &'a self,
         inner: tokio::sync::RwLockReadGuard<'a, T>,
         me: u64,
-        at: Site,
+        at: Caller,
     ) -> AsyncRwLockReadGuard<'a, T> {
         let slot = if TRACK {
             self.state.read_acquired(me, at)
@@ -327,7 +327,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     async fn acquire_read(
         &self,
-        at: Site,
+        at: Caller,
         checked: bool,
     ) -> Result<AsyncRwLockReadGuard<'_, T>, Deadlock> {
         let me = if TRACK { task_holder() } else { 0 };
@@ -345,7 +345,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     async fn acquire_write(
         &self,
-        at: Site,
+        at: Caller,
         checked: bool,
     ) -> Result<AsyncRwLockWriteGuard<'_, T>, Deadlock> {
         let me = if TRACK { task_holder() } else { 0 };
@@ -387,7 +387,7 @@ impl<T: ?Sized + 'static> AsyncRwLock<T> {
         Self::acquire_read_owned(self, Location::caller())
     }
 
-    async fn acquire_read_owned(this: Arc<Self>, at: Site) -> OwnedAsyncRwLockReadGuard<T> {
+    async fn acquire_read_owned(this: Arc<Self>, at: Caller) -> OwnedAsyncRwLockReadGuard<T> {
         // SAFETY: `this` drops after the pending wait (an argument), or
         // lives on in the guard, after the borrowed guard.
         let lock = unsafe { unbound(&this) };
@@ -417,7 +417,7 @@ impl<T: ?Sized + 'static> AsyncRwLock<T> {
         Self::acquire_write_owned(self, Location::caller())
     }
 
-    async fn acquire_write_owned(this: Arc<Self>, at: Site) -> OwnedAsyncRwLockWriteGuard<T> {
+    async fn acquire_write_owned(this: Arc<Self>, at: Caller) -> OwnedAsyncRwLockWriteGuard<T> {
         // SAFETY: `this` drops after the pending wait (an argument), or
         // lives on in the guard, after the borrowed guard.
         let lock = unsafe { unbound(&this) };

@@ -8,7 +8,7 @@ use super::{AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard};
 use crate::sync::acquire::TRACK;
 use crate::sync::graph::UNTRACKED;
 use crate::sync::holder::task_holder;
-use crate::sync::tokio_style::{Exclusive, Shared, Site};
+use crate::sync::tokio_style::{Caller, Exclusive, Shared};
 
 /// Exclusive access to an [`AsyncRwLock`](crate::sync::AsyncRwLock)'s value
 /// until it drops.
@@ -210,7 +210,7 @@ impl<'a, T: ?Sized> AsyncRwLockWriteGuard<'a, T> {
 
     /// The record of the reader this writer is about to become, written
     /// while the exclusive record still stands.
-    fn reader_record(&self, at: Site) -> Shared<'a> {
+    fn reader_record(&self, at: Caller) -> Shared<'a> {
         let state = self.held.0;
         let slot = if TRACK {
             state.read_acquired(task_holder(), at)
