@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `/` | an HTML page: every monitor and supervisor with live stats, the waits for locks of [`sync`](crate::sync) with their holders, and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
 //! | `/?format=json` | the same as JSON |
-//! | `/stacks` | the text dump ([`dump()`](crate::dump)'s `Display`), like `/debug/pprof/goroutine?debug=2`; `?native=false` leaves out native stacks |
+//! | `/stacks` | the text dump ([`dump()`](crate::dump())'s `Display`), like `/debug/pprof/goroutine?debug=2`; `?native=false` leaves out native stacks |
 //! | `/stacks?format=json` | the dump as JSON (its `Serialize`) |
 //!
 //! Nothing is served unless you mount the router.

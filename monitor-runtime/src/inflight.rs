@@ -1,4 +1,4 @@
-//! The registry of calls in flight: every call of a `#[monitored]` or
+//! The table of calls in flight: every call of a `#[monitored]` or
 //! `#[stack_on_timeout]` function, visible while it runs, to the watchdog,
 //! the dump and everything that prints what the process is doing.
 //!
@@ -267,7 +267,7 @@ impl Arena {
 
 /// What keeps the coarse clock current while calls are in flight (the
 /// watchdog): whether it ticks, and how to start it. The layers above pass
-/// it in, so that this registry knows nothing of the watchdog.
+/// it in, so that this table knows nothing of the watchdog.
 #[derive(Clone, Copy)]
 pub(crate) struct Clockwork {
     /// Whether the coarse clock is being kept current.

@@ -29,8 +29,8 @@
 //! | module | what |
 //! |---|---|
 //! | the crate root | the attributes [`monitored`](macro@monitored), [`stack_on_timeout`](macro@stack_on_timeout) and [`supervised`](macro@supervised); [`Monitor`], [`Error`], [`dump()`], [`monitor()`] and [`monitors()`] |
-//! | [`monitor`] | the monitor's builder, stats, futures and stall alerts |
-//! | [`dump`] | what is in flight: dumps as text and data, their sink, the panic hook, stall detection |
+//! | [`monitor`](mod@monitor) | the monitor's builder, stats, futures and stall alerts |
+//! | [`dump`](mod@dump) | what is in flight: dumps as text and data, their sink, the panic hook, stall detection |
 //! | [`supervisor`] | workers restarted when they stop beating, panic or fail, within limits |
 //! | [`sync`] | `Mutex`, `RwLock` (std's API) and `AsyncMutex`, `AsyncRwLock` (tokio's) that report deadlocks the moment they form |
 //! | `http` | the debug page, like Go's `net/http/pprof` (feature `axum`) |
@@ -420,7 +420,7 @@ pub mod __private {
     }
 
     /// `#[stack_on_timeout]` on a sync function: the call is in the
-    /// registry while it runs, and reported if it overruns.
+    /// table of calls in flight while it runs, and reported if it overruns.
     #[inline]
     pub fn stack_sync<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
         let _call = crate::inflight::SyncCall::begin(site, crate::watchdog::CLOCKWORK);

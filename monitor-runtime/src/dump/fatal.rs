@@ -65,7 +65,7 @@ static PERIOD_NS: AtomicU64 = AtomicU64::new(0);
 /// that do not touch annotated functions).
 ///
 /// The watchdog looks every `period / 4` (between 4 and 100 ms) at the
-/// registry, and reads only: there is no shared write on the calls' path.
+/// table of calls in flight, and reads only: there is no shared write on the calls' path.
 /// The dump is taken on the dump worker (`monitor-dump`) and goes to the
 /// sink ([`set_dump_sink`](crate::dump::set_dump_sink)) with
 /// [`DumpReason::Stall`]; the next one comes after some call has returned

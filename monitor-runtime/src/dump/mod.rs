@@ -13,7 +13,7 @@
 //!   whose worker stopped beating;
 //! * the panic hook of [`install_panic_hook`] ([`DumpReason::Panic`]).
 //!
-//! The watchdog only looks (cheap reads of the registry) and queues the
+//! The watchdog only looks (cheap reads of the table of calls in flight) and queues the
 //! work: taking a dump waits for the threads it captures, and the sink may
 //! be your code, while the watchdog's deadlines and alerts must fire on
 //! time. The dump worker's and the panic hook's dumps go to the sink set
@@ -25,7 +25,7 @@
 //! * `model`: the data of a dump ([`Dump`], [`CallDump`], [`NativeStack`],
 //!   ...), how it serializes, and how a native capture becomes a
 //!   [`NativeStack`];
-//! * `take`: taking a dump (the registry's snapshot, the native capture of
+//! * `take`: taking a dump (the snapshot of the calls in flight, the native capture of
 //!   the threads, await points);
 //! * `prepare`: loading what native capture needs ahead of the first dump;
 //! * `overdue`: what the watchdog's tick does for overdue calls;

@@ -1,4 +1,4 @@
-//! Taking a dump: a snapshot of the registry, the innermost calls with
+//! Taking a dump: a snapshot of the calls in flight, the innermost calls with
 //! their callers (logical stacks), one native capture of each thread that
 //! runs one of them, the await points of waiting calls, and the guard that
 //! marks a thread as taking or writing a dump.
@@ -62,7 +62,7 @@ fn add_await_points(calls: &mut [CallDump], snapshot: &[Snapshot], answer_within
     }
 }
 
-/// Takes a dump: a snapshot of the registry, the innermost calls with
+/// Takes a dump: a snapshot of the calls in flight, the innermost calls with
 /// their callers, and, if asked, one native capture of each thread that
 /// runs one of them.
 pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
@@ -109,7 +109,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     }
     // Walks a chain from an innermost call out to its outermost caller.
     // Parents began before their children, so chains end; the bound only
-    // guards against a registry bug looping the dump forever.
+    // guards against a bug in the table looping the dump forever.
     let (calls_in_flight, parents) = (&snapshot[..], &parents[..]);
     let chain = move |innermost: usize| {
         let mut at = innermost as u32;
@@ -198,7 +198,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
 
 /// A fast hash for call ids (FxHash's step): the dump hashes every call
 /// in flight, and SipHash's resistance to chosen keys is not needed for
-/// ids the registry hands out.
+/// ids the table of calls in flight hands out.
 type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 #[derive(Default)]

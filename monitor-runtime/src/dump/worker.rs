@@ -8,7 +8,7 @@
 //! must not fire a second late because some other call went overdue.
 //!
 //! So the watchdog finds what is overdue or stalled (cheap reads of the
-//! registry) and only queues the work here: a push under a lock that the
+//! table of calls in flight) and only queues the work here: a push under a lock that the
 //! worker holds just as long as a pop. The supervisor queues the dumps of
 //! its stalled workers here too. The thread takes jobs in order, merges
 //! the overdue reports that queued up while it was busy into one dump, and

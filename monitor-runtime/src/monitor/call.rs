@@ -16,7 +16,7 @@ use crate::inflight::{AsyncCall, CallSite};
 use crate::watchdog::{Timer, CLOCKWORK};
 
 pin_project! {
-    /// A body, the permit it holds, and its record in the registry of calls
+    /// A body, the permit it holds, and its record in the table of calls
     /// in flight. Counts a panic even when an executor catches it and drops
     /// the future later, and completes the permit when the body returns.
     pub(crate) struct Guarded<F> {
@@ -246,8 +246,8 @@ where
 
 impl Monitor {
     /// Runs `body` under this monitor: refused at once with
-    /// [`Error::Busy`] when the cap is reached; at the timeout, the caller
-    /// gets [`Error::Timeout`] and `body` is dropped, which frees its permit.
+    /// [`Error::Busy`](crate::Error::Busy) when the cap is reached; at the timeout, the caller
+    /// gets [`Error::Timeout`](crate::Error::Timeout) and `body` is dropped, which frees its permit.
     /// Nothing is allocated, and no timer is armed unless `body` is still
     /// pending after its first poll.
     ///

@@ -31,7 +31,7 @@ use crate::watchdog::CLOCKWORK;
 /// `#[monitored]` can keep it in a `static`.
 pub(crate) struct MonitorState {
     pub(crate) config: MonitorBuilder,
-    /// The function, for the registry of calls in flight (static monitors).
+    /// The function, for the table of calls in flight (static monitors).
     site: CallSite,
     gate: Gate,
     cap: usize,
@@ -213,7 +213,7 @@ impl Monitor {
     }
 
     /// Starts a monitor and lists it in the process-wide registry
-    /// ([`monitors`](crate::monitors)) until it is stopped or dropped.
+    /// ([`monitors`](crate::monitors())) until it is stopped or dropped.
     ///
     /// ```
     /// use monitor_runtime::{MonitorBuilder, Monitor};
@@ -341,7 +341,7 @@ impl Monitor {
     }
 
     /// The call site of a `#[monitored]` function's monitor; run-time
-    /// monitors guard arbitrary code and are not in the call registry.
+    /// monitors guard arbitrary code and are not in the table of calls in flight.
     #[inline]
     pub(crate) fn site(&self) -> Option<&'static CallSite> {
         match &self.state {

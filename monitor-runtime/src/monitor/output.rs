@@ -6,7 +6,7 @@
 use crate::error::{Error, FromMonitorError};
 
 /// How a call's result reaches the caller: wrapped in `Result<T, Error>`
-/// ([`Wrap`], for the [`Monitor`] methods) or merged into a return type
+/// ([`Wrap`], for the [`Monitor`](super::Monitor) methods) or merged into a return type
 /// that can carry the error ([`Merge`], for `#[monitored]`).
 pub trait Output<T> {
     /// What the caller gets.
