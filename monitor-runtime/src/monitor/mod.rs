@@ -216,7 +216,7 @@ impl Monitor {
     /// ([`monitors`](crate::monitors())) until it is stopped or dropped.
     ///
     /// ```
-    /// use monitor_runtime::{MonitorBuilder, Monitor};
+    /// use monitor_runtime::{monitor::MonitorBuilder, Monitor};
     /// let monitor = Monitor::new(MonitorBuilder::new("db"));
     /// assert!(monitor_runtime::monitor("db").is_some());
     /// ```
