@@ -1,0 +1,103 @@
+//! Instructions per call, counted by callgrind: unlike time, the count does
+//! not move with the machine's load, so two builds can be compared on a
+//! busy machine. Build with `cargo bench -p monitor-runtime --bench icount
+//! --no-run`, then, for WHICH in `plain`, `monitored_sync`, `guarded`:
+//!
+//! ```sh
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     --toggle-collect='*icount_loop*' BENCH_BINARY WHICH 10000
+//! ```
+//!
+//! and for `plain_async`, `monitored_async` with
+//! `--toggle-collect='*Runtime*block_on*'`; the count for 20000 calls less
+//! the count for 10000, over 10000, is the cost of one call. Run by
+//! `cargo bench` without arguments, it makes each kind of call once.
+use std::hint::black_box;
+
+use monitor_runtime::{monitored, stack_on_timeout, Error};
+
+#[inline(never)]
+fn plain(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[monitored(max_active = 10)]
+#[inline(never)]
+fn monitored_sync(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[stack_on_timeout(5s)]
+#[inline(never)]
+fn guarded(x: u64) -> u64 {
+    black_box(x)
+}
+
+#[monitored(timeout = "50ms", max_active = 10)]
+#[inline(never)]
+async fn monitored_async(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[inline(never)]
+async fn plain_async(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+#[inline(never)]
+fn icount_loop_sync(which: &str, n: u64) -> u64 {
+    let mut sum = 0;
+    for i in 0..n {
+        sum += match which {
+            "plain" => plain(i).unwrap(),
+            "monitored_sync" => monitored_sync(i).unwrap(),
+            "guarded" => guarded(i),
+            _ => unreachable!(),
+        };
+    }
+    sum
+}
+
+#[inline(never)]
+async fn icount_loop_async(which: &str, n: u64) -> u64 {
+    let mut sum = 0;
+    for i in 0..n {
+        sum += match which {
+            "plain_async" => plain_async(i).await.unwrap(),
+            "monitored_async" => monitored_async(i).await.unwrap(),
+            _ => unreachable!(),
+        };
+    }
+    sum
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [which, n] = &args[..] else {
+        // `cargo bench` passes `--bench`: make each kind of call once.
+        for which in ["plain", "monitored_sync", "guarded"] {
+            black_box(icount_loop_sync(which, 1));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for which in ["plain_async", "monitored_async"] {
+            black_box(rt.block_on(icount_loop_async(which, 1)));
+        }
+        return;
+    };
+    let (which, n): (&str, u64) = (which, n.parse().unwrap());
+    // Warm: the first calls register monitors and start the watchdog.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if which.ends_with("async") {
+        rt.block_on(icount_loop_async(which, 1000));
+        black_box(rt.block_on(icount_loop_async(which, n)));
+    } else {
+        icount_loop_sync(which, 1000);
+        black_box(icount_loop_sync(which, n));
+    }
+}
