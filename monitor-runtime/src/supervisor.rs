@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use monitor_runtime::{supervisor::{Heartbeat, StopSignal, Supervisor}};
+//! use monitor_runtime::supervisor::{Heartbeat, StopSignal, Supervisor};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {

@@ -11,7 +11,7 @@ use super::{render, Dump, DumpReason};
 /// Where dumps go: set with [`set_dump_sink`].
 ///
 /// ```
-/// use monitor_runtime::{dump::{set_dump_sink, DumpSink}};
+/// use monitor_runtime::dump::{set_dump_sink, DumpSink};
 ///
 /// // Collect them: the closure runs on the thread that took the dump
 /// // (the dump worker, or a panicking thread).
@@ -69,7 +69,7 @@ impl fmt::Debug for DumpSink {
 /// Why [`set_dump_sink`] failed. The sink in place is kept.
 ///
 /// ```
-/// use monitor_runtime::{dump::{set_dump_sink, DumpSink, DumpSinkError}};
+/// use monitor_runtime::dump::{set_dump_sink, DumpSink, DumpSinkError};
 /// let error = set_dump_sink(DumpSink::file("/no/such/dir/dumps.txt")).unwrap_err();
 /// assert!(matches!(error, DumpSinkError::Open { .. }));
 /// assert!(error.to_string().starts_with("cannot open /no/such/dir/dumps.txt"));
@@ -127,7 +127,7 @@ static SINK: RwLock<Option<Active>> = RwLock::new(None);
 /// place unchanged.
 ///
 /// ```
-/// use monitor_runtime::{dump::{set_dump_sink, DumpSink}};
+/// use monitor_runtime::dump::{set_dump_sink, DumpSink};
 /// let path = std::env::temp_dir().join("monitor-dumps-doc.txt");
 /// set_dump_sink(DumpSink::file(&path)).unwrap();
 /// monitor_runtime::dump().emit();

@@ -126,7 +126,7 @@ fn gettid() -> i32 {
 /// A thread's native stack at one instant, innermost frame first.
 ///
 /// ```
-/// use monitor_runtime::{dump::{Frame, Stack}};
+/// use monitor_runtime::dump::{Frame, Stack};
 /// let stack = Stack {
 ///     frames: vec![Frame {
 ///         ip: 0x5555_5555_1234,

@@ -15,7 +15,7 @@ use crate::dump::{self, DumpOptions};
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::{supervisor::{Backoff, Restart, Supervisor}};
+/// use monitor_runtime::supervisor::{Backoff, Restart, Supervisor};
 ///
 /// let builder = Supervisor::builder("doc::builder")
 ///     .heartbeat(Duration::from_millis(100))
@@ -70,7 +70,7 @@ impl SupervisorBuilder {
     /// When to restart. Default [`Restart::Permanent`].
     ///
     /// ```
-    /// use monitor_runtime::{supervisor::{Restart, Supervisor}};
+    /// use monitor_runtime::supervisor::{Restart, Supervisor};
     /// let handle = Supervisor::builder("doc::transient")
     ///     .restart(Restart::Transient)
     ///     .spawn_thread(|_beat, _stop| Ok::<(), String>(()))
@@ -103,7 +103,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use monitor_runtime::{supervisor::{Backoff, Supervisor}};
+    /// use monitor_runtime::supervisor::{Backoff, Supervisor};
     /// let builder = Supervisor::builder("doc::backoff")
     ///     .backoff(Backoff::exponential(Duration::from_millis(50), Duration::from_secs(5)));
     /// # drop(builder);
@@ -157,7 +157,7 @@ impl SupervisorBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use monitor_runtime::{supervisor::{Restart, Supervisor}};
+    /// use monitor_runtime::supervisor::{Restart, Supervisor};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

@@ -56,7 +56,7 @@ impl fmt::Display for Cause {
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::{supervisor::{Supervisor, SupervisorError}};
+/// use monitor_runtime::supervisor::{Supervisor, SupervisorError};
 ///
 /// let handle = Supervisor::builder("doc::flaky")
 ///     .max_restarts(2, Duration::from_secs(5))

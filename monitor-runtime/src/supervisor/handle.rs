@@ -105,7 +105,7 @@ impl SupervisorHandle {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use std::time::Duration;
-    /// use monitor_runtime::{supervisor::{Supervisor, SupervisorError}};
+    /// use monitor_runtime::supervisor::{Supervisor, SupervisorError};
     /// let handle = Supervisor::builder("doc::join")
     ///     .max_restarts(0, Duration::from_secs(5))
     ///     .spawn(|_beat, _stop| async { Err::<(), _>("broken") })

@@ -17,7 +17,7 @@ use super::pulse::Pulse;
 ///
 /// ```
 /// use std::time::Duration;
-/// use monitor_runtime::{supervisor::{Heartbeat, StopSignal, Supervisor}};
+/// use monitor_runtime::supervisor::{Heartbeat, StopSignal, Supervisor};
 ///
 /// let handle = Supervisor::builder("doc::beat")
 ///     .heartbeat(Duration::from_millis(500))
