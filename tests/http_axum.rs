@@ -1,5 +1,7 @@
 //! The `axum` feature over real HTTP on loopback: a server on an ephemeral
-//! port, `reqwest` as the client.
+//! port, `reqwest` as the client. The overdue call the debug router shows
+//! is reported to the dump sink too: the test keeps those dumps
+//! (`kept_dumps`), so that nothing reaches stderr.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use monitor_demo::kept_dumps;
+use monitor_runtime::dump::DumpReason;
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 use tokio::sync::{Notify, Semaphore};
 
@@ -143,6 +147,7 @@ async fn stuck(State(gate): State<Arc<Notify>>) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_debug_router_shows_monitors_and_calls_in_flight() {
+    let kept = kept_dumps();
     let gate = Arc::new(Notify::new());
     let app = Router::new()
         .route("/stuck", get(stuck))
@@ -238,6 +243,15 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .unwrap()
         .iter()
         .any(|c| c["function"] == "http_axum::stuck" && c["native"].is_null()));
+
+    // The watchdog reported the overdue call to the sink.
+    eventually("the overdue report of the stuck call is kept", || {
+        kept.lock().unwrap().iter().any(|dump| {
+            matches!(&dump.reason, DumpReason::Overdue { calls }
+                if calls.iter().any(|c| c.function == "http_axum::stuck"))
+        })
+    })
+    .await;
 
     gate.notify_one();
     assert_eq!(waiting.await.unwrap(), "unstuck");

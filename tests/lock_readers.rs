@@ -4,18 +4,21 @@
 //! the slots a lock keeps in itself.
 //!
 //! Every waiter that can close a cycle uses a `*_checked` acquisition, so
-//! it gets the `Deadlock` back, lets go, and the others finish.
+//! it gets the `Deadlock` back, lets go, and the others finish. The report
+//! is also written to the dump sink: each test that can provoke one keeps
+//! the dumps (`kept_dumps`), so that nothing reaches stderr.
 #![cfg(not(feature = "plain-locks"))]
 
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use monitor_demo::eventually;
+use monitor_demo::{deadlock_report_naming, eventually, kept_dumps};
 use monitor_runtime::sync::{lock_waits, AsyncMutex, AsyncRwLock, Mutex, RwLock, Waiter};
 
 #[test]
 fn reading_again_while_a_writer_waits() {
+    kept_dumps();
     let lock = Arc::new(RwLock::with_name(0, "read twice"));
     let first_line = line!() + 1;
     let first = lock.read().unwrap();
@@ -56,10 +59,13 @@ fn reading_again_while_a_writer_waits() {
         text.contains("is queued ahead for lock \"read twice\""),
         "{text}"
     );
+    let (kept, _) = deadlock_report_naming("read twice");
+    assert_eq!(kept.participants.len(), 2, "{kept}");
 }
 
 #[test]
 fn a_task_that_reads_again_while_a_writer_waits() {
+    kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
@@ -102,6 +108,8 @@ fn a_task_that_reads_again_while_a_writer_waits() {
     assert_eq!(me.waits_for.at.as_ref().unwrap().line, again_line);
     assert!(writer.queued && !me.queued);
     assert_eq!(writer.waits_for.at.as_ref().unwrap().line, write_line);
+    let (kept, _) = deadlock_report_naming("async read twice");
+    assert_eq!(kept.participants.len(), 2, "{kept}");
 }
 
 /// Five readers hold `table` and do nothing else; a sixth, beyond the
@@ -110,6 +118,7 @@ fn a_task_that_reads_again_while_a_writer_waits() {
 /// reader, reported by whichever of the two registers last.
 #[test]
 fn a_cycle_through_a_sixth_reader() {
+    kept_dumps();
     let table = Arc::new(RwLock::with_name(0, "table"));
     let index = Arc::new(Mutex::with_name(0, "index"));
     let five_read = Arc::new(Barrier::new(6));
@@ -162,6 +171,8 @@ fn a_cycle_through_a_sixth_reader() {
     assert_eq!(sixth.holds.at.as_ref().unwrap().line, sixth_read_line);
     assert_eq!(sixth.waits_for.lock, "index");
     assert_eq!(sixth.waits_for.at.as_ref().unwrap().line, wait_line);
+    let (kept, _) = deadlock_report_naming("index");
+    assert_eq!(kept.participants.len(), 2, "{kept}");
 }
 
 /// Many readers at once, then none: every slot they took, in the lock and
@@ -200,6 +211,7 @@ fn many_readers_give_back_every_slot() {
 /// second read gets in, and then the writer. Nothing may be reported.
 #[test]
 fn a_reader_waiting_for_the_cap_is_no_deadlock() {
+    kept_dumps();
     let lock = Arc::new(AsyncRwLock::with_max_readers(0, 2));
     let (first_read, let_go) = (Arc::new(Barrier::new(3)), Arc::new(Barrier::new(2)));
     let other = {

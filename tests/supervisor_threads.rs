@@ -1,13 +1,15 @@
 //! After a supervisor stops, nothing it started is left running: no worker
 //! thread, no supervisor thread, no tokio task. Its own binary, so that no
-//! other test's threads are counted.
+//! other test's threads are counted. The dump of the stalled worker is
+//! kept (`kept_dumps`), so that nothing reaches stderr.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monitor_demo::eventually;
-use monitor_runtime::{dump::DumpOptions, supervisor::Supervisor};
+use monitor_demo::{eventually, kept_dumps};
+use monitor_runtime::dump::{DumpOptions, DumpReason};
+use monitor_runtime::supervisor::Supervisor;
 
 /// Names of this process's threads, but the runtime's own watchdog and
 /// helpers, which linger a while on their own.
@@ -25,6 +27,7 @@ fn threads() -> Vec<String> {
 
 #[test]
 fn nothing_is_left_running_after_stop() {
+    let kept = kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -109,5 +112,12 @@ fn nothing_is_left_running_after_stop() {
     }
     eventually("every task ended", || {
         runtime.metrics().num_alive_tasks() == 0
+    });
+    // The stall of the thread worker was dumped, to the kept dumps.
+    eventually("the stalled worker's dump is kept", || {
+        kept.lock().unwrap().iter().any(|dump| {
+            matches!(&dump.reason, DumpReason::StalledWorker { worker, .. }
+                if worker == "threads::counted")
+        })
     });
 }

@@ -6,6 +6,8 @@
 //! A macro declares its arguments as a table of [`Key`]s ([`Keys::KEYS`]);
 //! [`parse`] runs the loop over them. Durations are parsed in `duration`.
 
+use std::ops::RangeInclusive;
+
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Lookahead1, ParseStream};
@@ -37,6 +39,9 @@ pub(crate) struct Key<A> {
     /// value written without a key (the deadline of
     /// `#[stack_on_timeout(5s)]`).
     pub(crate) name: Option<&'static str>,
+    /// The argument as a user would write it (`timeout = "50ms"`): what
+    /// an error about a key without its value shows.
+    pub(crate) example: &'static str,
     /// Whether the argument comes next: a peek of its `kw::` keyword (of
     /// its value, without a key) through the loop's `lookahead1`, so that
     /// a token that starts no argument is an error that lists them all.
@@ -56,6 +61,7 @@ impl<A: Keys> Key<A> {
     /// `name = "db.fetch_user"`: what the runtime calls the function.
     pub(crate) const NAME: Self = Key {
         name: Some("name"),
+        example: "name = \"db.fetch_user\"",
         peek: |lookahead| lookahead.peek(kw::name),
         value: |args, value| value.set(&mut args.shared().name, name),
     };
@@ -63,6 +69,7 @@ impl<A: Keys> Key<A> {
     /// `crate = "my_crate::monitor"`: the path to the runtime.
     pub(crate) const CRATE: Self = Key {
         name: Some("crate"),
+        example: "crate = \"my_crate::monitor\"",
         peek: |lookahead| lookahead.peek(Token![crate]),
         value: |args, value| value.set(&mut args.shared().krate, krate),
     };
@@ -72,6 +79,8 @@ impl<A: Keys> Key<A> {
 pub(crate) struct Value<'a> {
     /// The key; `None` without a key.
     name: Option<&'static str>,
+    /// The argument as written in full, from [`Key::example`].
+    example: &'static str,
     /// The span of the key, or of the value when it has no key: where
     /// errors about the argument as a whole point.
     pub(crate) span: Span,
@@ -80,13 +89,27 @@ pub(crate) struct Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    /// Parses `= value` (without a key, `value`) with `parse`.
+    /// Parses `= value` (without a key, `value`) with `parse`. A key
+    /// without `=`, or with `=` but nothing after it, is an error at the
+    /// key that shows the argument in full.
     pub(crate) fn parse<T>(
         &self,
         parse: impl FnOnce(ParseStream<'a>) -> syn::Result<T>,
     ) -> syn::Result<T> {
-        if self.name.is_some() {
+        if let Some(name) = self.name {
+            let missing = || {
+                syn::Error::new(
+                    self.span,
+                    format!("`{name}` takes a value, like `{}`", self.example),
+                )
+            };
+            if !self.input.peek(Token![=]) {
+                return Err(missing());
+            }
             self.input.parse::<Token![=]>()?;
+            if self.input.is_empty() || self.input.peek(Token![,]) {
+                return Err(missing());
+            }
         }
         parse(self.input)
     }
@@ -123,6 +146,7 @@ pub(crate) fn parse<A: Keys>(input: ParseStream<'_>) -> syn::Result<A> {
             };
             let value = Value {
                 name: key.name,
+                example: key.example,
                 span,
                 input,
             };
@@ -184,16 +208,45 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// An integer literal, unsuffixed or with the suffix `suffix` (the name
-/// of `T`), with its span. `expected` says what `key` takes.
-pub(crate) fn integer<T: std::str::FromStr>(
+/// of `T`), with its span. `expected` says what `key` takes; `range` is
+/// what it accepts, which the errors about a negative or too large value
+/// name. A value below `range` that is not negative (`max_active = 0`) is
+/// returned, for the caller to explain.
+pub(crate) fn integer<T: std::str::FromStr + std::fmt::Display>(
     input: ParseStream<'_>,
     key: &str,
     suffix: &str,
     expected: &str,
+    range: RangeInclusive<T>,
 ) -> syn::Result<(T, Span)>
 where
     T::Err: std::fmt::Display,
 {
+    let out_of_range = |written: &str, why: &str| {
+        format!(
+            "`{key}` takes a whole number from {} to {}; `{written}` is {why}",
+            range.start(),
+            range.end()
+        )
+    };
+    // `-1`: one error over the sign and the digits.
+    if input.peek(Token![-]) {
+        let minus: Token![-] = input.parse()?;
+        let lit: Lit = input
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), expected))?;
+        let Lit::Int(int) = &lit else {
+            return Err(syn::Error::new_spanned(
+                quote::quote!(#minus #lit),
+                expected,
+            ));
+        };
+        let written = format!("-{}", int.base10_digits());
+        return Err(syn::Error::new_spanned(
+            quote::quote!(#minus #lit),
+            out_of_range(&written, "negative"),
+        ));
+    }
     let lit: Lit = input
         .parse()
         .map_err(|e| syn::Error::new(e.span(), expected))?;
@@ -205,7 +258,10 @@ where
     }
     match int.base10_parse::<T>() {
         Ok(n) => Ok((n, int.span())),
-        Err(_) => Err(syn::Error::new(int.span(), format!("`{key}` is too large"))),
+        Err(_) => Err(syn::Error::new(
+            int.span(),
+            out_of_range(int.base10_digits(), "too large"),
+        )),
     }
 }
 

@@ -30,9 +30,16 @@ mod kw {
 pub(crate) struct Args {
     pub(crate) timeout: Option<u64>,
     pub(crate) max_active: Option<usize>,
-    pub(crate) alert: Option<u64>,
+    pub(crate) alert: Option<Alert>,
     pub(crate) on_timeout: Option<OnTimeout>,
     pub(crate) shared: Shared,
+}
+
+/// `alert = "100s"`, with the span of the key, where the error about an
+/// alert that cannot fire points.
+pub(crate) struct Alert {
+    pub(crate) key: Span,
+    pub(crate) nanos: u64,
 }
 
 /// `on_timeout = cancel | detach`, with the spans that errors about it
@@ -63,22 +70,32 @@ impl Keys for Args {
     const KEYS: &'static [Key<Self>] = &[
         Key {
             name: Some("timeout"),
+            example: "timeout = \"50ms\"",
             peek: |lookahead| lookahead.peek(kw::timeout),
             value: |args, value| value.set(&mut args.timeout, duration::parse),
         },
         Key {
             name: Some("max_active"),
+            example: "max_active = 10",
             peek: |lookahead| lookahead.peek(kw::max_active),
             value: |args, value| value.set(&mut args.max_active, max_active),
         },
         Key {
             name: Some("alert"),
+            example: "alert = \"100s\"",
             peek: |lookahead| lookahead.peek(kw::alert),
-            value: |args, value| value.set(&mut args.alert, duration::parse),
+            value: |args, value| {
+                let key = value.span;
+                value.set(&mut args.alert, |input| {
+                    let nanos = duration::parse(input)?;
+                    Ok(Alert { key, nanos })
+                })
+            },
         },
         Key::NAME,
         Key {
             name: Some("on_timeout"),
+            example: "on_timeout = detach",
             peek: |lookahead| lookahead.peek(kw::on_timeout),
             value: |args, value| {
                 let key = value.span;
@@ -102,7 +119,7 @@ impl Parse for Args {
 fn max_active(input: ParseStream<'_>) -> syn::Result<usize> {
     const EXPECTED: &str =
         "`max_active` takes an integer literal greater than zero, like `max_active = 10`";
-    match args::integer(input, "max_active", "usize", EXPECTED)? {
+    match args::integer(input, "max_active", "usize", EXPECTED, 1..=usize::MAX)? {
         (0, span) => Err(syn::Error::new(
             span,
             "`max_active` must be greater than zero: with 0, every call would be refused",
@@ -155,6 +172,16 @@ fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
         "monitored",
         "calls are monitored at run time",
     ));
+    if let Some(alert) = &args.alert {
+        if args.max_active.is_none() {
+            errors.push(syn::Error::new(
+                alert.key,
+                "`alert` needs `max_active`: an alert fires when the cap stays full (calls \
+                 refused as Busy, none completing) for this long, and without `max_active` \
+                 there is no cap to fill; add `max_active = N`",
+            ));
+        }
+    }
     if let Some(on_timeout) = &args.on_timeout {
         if args.timeout.is_none() {
             errors.push(syn::Error::new(
@@ -286,8 +313,8 @@ fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
         let max_active = Literal::usize_unsuffixed(max_active);
         config.extend(quote!(.max_active(#max_active)));
     }
-    if let Some(nanos) = args.alert {
-        let alert = expand::duration(&krate, nanos);
+    if let Some(alert) = &args.alert {
+        let alert = expand::duration(&krate, alert.nanos);
         config.extend(quote!(.alert(#alert)));
     }
     quote! {
@@ -325,7 +352,7 @@ mod tests {
         .unwrap();
         assert_eq!(args.timeout, Some(50_000_000));
         assert_eq!(args.max_active, Some(10));
-        assert_eq!(args.alert, Some(5_000_000_000));
+        assert_eq!(args.alert.map(|alert| alert.nanos), Some(5_000_000_000));
         assert_eq!(args.shared.name.unwrap().value(), "db");
         assert_eq!(args.on_timeout.unwrap().mode, Mode::Detach);
         assert_eq!(args.shared.krate.unwrap().segments.len(), 2);
@@ -356,5 +383,56 @@ mod tests {
         assert!(error(quote!(crate = "not a path")).contains("path"));
         assert!(error(quote!(timeout = 1s max_active = 2)).contains("expected `,`"));
         assert!(error(quote!(5)).contains("expected one of"));
+    }
+
+    #[test]
+    fn out_of_range() {
+        let max = usize::MAX;
+        assert_eq!(
+            error(quote!(max_active = -1)),
+            format!("`max_active` takes a whole number from 1 to {max}; `-1` is negative")
+        );
+        assert_eq!(
+            error(quote!(max_active = 99999999999999999999999)),
+            format!(
+                "`max_active` takes a whole number from 1 to {max}; \
+                 `99999999999999999999999` is too large"
+            )
+        );
+        assert!(error(quote!(max_active = -1.5)).contains("integer literal"));
+    }
+
+    #[test]
+    fn key_without_value() {
+        let expected = "`timeout` takes a value, like `timeout = \"50ms\"`";
+        assert_eq!(error(quote!(timeout)), expected);
+        assert_eq!(error(quote!(timeout, max_active = 1)), expected);
+        assert_eq!(error(quote!(timeout =)), expected);
+        assert_eq!(error(quote!(timeout =, max_active = 1)), expected);
+        assert_eq!(
+            error(quote!(max_active)),
+            "`max_active` takes a value, like `max_active = 10`"
+        );
+        assert_eq!(
+            error(quote!(name)),
+            "`name` takes a value, like `name = \"db.fetch_user\"`"
+        );
+        assert_eq!(
+            error(quote!(timeout = 1s, crate)),
+            "`crate` takes a value, like `crate = \"my_crate::monitor\"`"
+        );
+    }
+
+    #[test]
+    fn alert_needs_max_active() {
+        let item = quote!(
+            fn work() -> Result<(), Error> {
+                Ok(())
+            }
+        );
+        let without = expand(quote!(timeout = 1s, alert = 1s), item.clone()).to_string();
+        assert!(without.contains("`alert` needs `max_active`"), "{without}");
+        let with = expand(quote!(max_active = 1, alert = 1s), item).to_string();
+        assert!(!with.contains("compile_error"), "{with}");
     }
 }

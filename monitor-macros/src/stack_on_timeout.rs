@@ -40,11 +40,13 @@ impl Keys for Given {
         // `5s`, `"5s"`: the deadline, without a key.
         Key {
             name: None,
+            example: "5s",
             peek: |lookahead| lookahead.peek(Lit),
             value: deadline,
         },
         Key {
             name: Some("timeout"),
+            example: "timeout = \"5s\"",
             peek: |lookahead| lookahead.peek(kw::timeout),
             value: deadline,
         },
@@ -190,5 +192,9 @@ mod tests {
         assert!(error(quote!(5s 6s)).contains("expected `,`"));
         assert!(error(quote!(-5s)).contains("invalid duration `-5s`"));
         assert!(error(quote!(+)).contains("expected one of"));
+        assert_eq!(
+            error(quote!(timeout)),
+            "`timeout` takes a value, like `timeout = \"5s\"`"
+        );
     }
 }

@@ -38,26 +38,31 @@ impl Keys for Args {
     const KEYS: &'static [Key<Self>] = &[
         Key {
             name: Some("heartbeat"),
+            example: "heartbeat = \"100ms\"",
             peek: |lookahead| lookahead.peek(kw::heartbeat),
             value: |args, value| value.set(&mut args.heartbeat, duration::parse),
         },
         Key {
             name: Some("max_restarts"),
+            example: "max_restarts = 5",
             peek: |lookahead| lookahead.peek(kw::max_restarts),
             value: |args, value| value.set(&mut args.max_restarts, count),
         },
         Key {
             name: Some("within"),
+            example: "within = \"10s\"",
             peek: |lookahead| lookahead.peek(kw::within),
             value: |args, value| value.set(&mut args.within, duration::parse),
         },
         Key {
             name: Some("restart"),
+            example: "restart = transient",
             peek: |lookahead| lookahead.peek(kw::restart),
             value: |args, value| value.set(&mut args.restart, restart),
         },
         Key {
             name: Some("grace"),
+            example: "grace = \"1s\"",
             peek: |lookahead| lookahead.peek(kw::grace),
             value: |args, value| value.set(&mut args.grace, duration::parse),
         },
@@ -85,7 +90,7 @@ impl Parse for Args {
 
 fn count(input: ParseStream<'_>) -> syn::Result<u32> {
     const EXPECTED: &str = "`max_restarts` takes an integer literal, like `max_restarts = 5`";
-    let (count, _) = args::integer(input, "max_restarts", "u32", EXPECTED)?;
+    let (count, _) = args::integer(input, "max_restarts", "u32", EXPECTED, 0..=u32::MAX)?;
     Ok(count)
 }
 
@@ -269,6 +274,23 @@ mod tests {
             error(quote!(hearbeat = 1s)),
             "unknown key `hearbeat`: did you mean `heartbeat`? The keys are `heartbeat`, \
              `max_restarts`, `within`, `restart`, `grace`, `name`, `crate`"
+        );
+        assert_eq!(
+            error(quote!(heartbeat = 1s, max_restarts = -3)),
+            format!(
+                "`max_restarts` takes a whole number from 0 to {}; `-3` is negative",
+                u32::MAX
+            )
+        );
+        assert!(error(quote!(heartbeat = 1s, max_restarts = 5000000000))
+            .ends_with("`5000000000` is too large"));
+        assert_eq!(
+            error(quote!(heartbeat)),
+            "`heartbeat` takes a value, like `heartbeat = \"100ms\"`"
+        );
+        assert_eq!(
+            error(quote!(heartbeat = 1s, restart)),
+            "`restart` takes a value, like `restart = transient`"
         );
     }
 }

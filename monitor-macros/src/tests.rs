@@ -87,7 +87,12 @@ fn sync() {
 fn sync_timeout() {
     snapshot(
         "sync_timeout",
-        quote!(timeout = "1.5s", alert = 100s, name = "files.read"),
+        quote!(
+            timeout = "1.5s",
+            max_active = 8,
+            alert = 100s,
+            name = "files.read"
+        ),
         quote! {
             fn read(path: PathBuf) -> Result<Vec<u8>, Error> {
                 std::fs::read(path)

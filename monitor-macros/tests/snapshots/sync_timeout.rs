@@ -3,6 +3,7 @@ fn read(path: PathBuf) -> Result<Vec<u8>, Error> {
         ::monitor_runtime::monitor::MonitorBuilder::new("files.read")
             .at(::core::file!(), ::core::line!())
             .timeout(::monitor_runtime::__private::Duration::from_millis(1500))
+            .max_active(8)
             .alert(::monitor_runtime::__private::Duration::from_secs(100)),
     );
     ::monitor_runtime::__private::blocking(

@@ -45,7 +45,7 @@ async fn parse(input: &str) -> Result<u32, AppError> {
     Ok(n + 1)
 }
 
-#[monitored(timeout = 250ms, alert = 1h)]
+#[monitored(timeout = 250ms, max_active = 4, alert = 1h)]
 async fn into_error() -> Result<u8, AppError> {
     Err(Error::Busy {
         monitor: "elsewhere".into(),
@@ -59,7 +59,7 @@ async fn micros() -> Result<(), Error> {
     Ok(())
 }
 
-#[monitored(timeout = "3µs", alert = 2min)]
+#[monitored(timeout = "3µs", max_active = 4, alert = 2min)]
 async fn micro_sign() -> Result<(), Error> {
     Ok(())
 }
