@@ -149,7 +149,7 @@ pub use graph::{Graph, LockState, Want};
 /// |---|---|---|
 /// | `timeout` | duration | callers give up with [`Error::Timeout`] |
 /// | `max_active` | integer > 0 | more calls in flight fail at once with [`Error::Busy`] |
-/// | `alert` | duration | raise an [`Alert`] when a stall lasts this long |
+/// | `alert` | duration | raise an [`Alert`](monitor::Alert) when a stall lasts this long (needs `max_active`) |
 /// | `name` | string | the monitor's name (default: `module::path::function`) |
 /// | `on_timeout` | `cancel` (default) or `detach` | async only: drop the body at the deadline, or let it run on in a tokio task |
 /// | `crate` | string path | where the runtime is, if you re-export it |
