@@ -11,8 +11,8 @@
 //! curl localhost:3000/metrics                        # for Prometheus
 //! ```
 //!
-//! The debug page reveals code paths: this example binds to 127.0.0.1
-//! only, and a real service must never expose it publicly.
+//! The debug page reveals code paths: it answers loopback peers only (a
+//! 403 for any other), and this example binds to 127.0.0.1 anyway.
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -63,5 +63,11 @@ async fn main() {
         "listening on http://{}; the debug page is /debug/monitor",
         listener.local_addr().unwrap()
     );
-    axum::serve(listener, app).await.unwrap();
+    // The debug page answers loopback peers only: it needs their addresses.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
+    .unwrap();
 }

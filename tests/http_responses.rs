@@ -2,7 +2,6 @@
 //! default, the detail (monitor, limits) only in the `tracing` event, a
 //! body that can be set, and `Retry-After` whatever the body.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::body::to_bytes;
@@ -13,7 +12,7 @@ use monitor_runtime::axum::Responses;
 use monitor_runtime::Error;
 
 /// `Responses` are process-wide: the tests that install them take turns.
-static SETTINGS: Mutex<()> = Mutex::new(());
+static SETTINGS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn busy() -> Error {
     Error::Busy {
@@ -36,7 +35,7 @@ async fn body(response: Response) -> String {
 
 #[tokio::test]
 async fn default_bodies_are_generic_and_name_no_monitor() {
-    let _turn = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SETTINGS.lock().await;
     Responses::default().install();
 
     let response = busy().into_response();
@@ -59,7 +58,7 @@ async fn default_bodies_are_generic_and_name_no_monitor() {
 
 #[tokio::test]
 async fn the_detail_goes_to_a_tracing_event() {
-    let _turn = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SETTINGS.lock().await;
     Responses::default().install();
 
     let (recorder, recorded) = Recorder::new();
@@ -93,7 +92,7 @@ async fn the_detail_goes_to_a_tracing_event() {
 
 #[tokio::test]
 async fn a_configured_body_is_sent_and_retry_after_stays() {
-    let _turn = SETTINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SETTINGS.lock().await;
     Responses::default()
         .busy_body("busy, please retry")
         .timeout_body("took too long")
