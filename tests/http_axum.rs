@@ -2,16 +2,35 @@
 //! port, `reqwest` as the client.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use monitor_runtime::dump::{set_dump_sink, Dump, DumpSink};
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 use tokio::sync::{Notify, Semaphore};
 
+/// The dumps this binary provokes (a stuck call goes overdue), kept for the
+/// tests to read instead of printed.
+static DUMPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn capture_dumps() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        set_dump_sink(DumpSink::custom(|dump: &Dump| {
+            DUMPS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(dump.to_string());
+        }))
+        .unwrap();
+    });
+}
+
 async fn serve(app: Router) -> String {
+    capture_dumps();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -244,6 +263,15 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
 
     gate.notify_one();
     assert_eq!(waiting.await.unwrap(), "unstuck");
+    // The overdue call was announced, to the sink this test installed.
+    eventually("the overdue dump", || {
+        DUMPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|dump| dump.contains("http_axum::stuck"))
+    })
+    .await;
 }
 
 /// A thread waits for a lock another holds (no cycle, just a holder that
