@@ -5,21 +5,48 @@
 //! cargo run --example axum_server
 //! # a burst: 10 requests run, the rest get 503 with Retry-After at once
 //! for i in $(seq 50); do curl -s -o /dev/null -w '%{http_code}\n' localhost:3000/slow & done; wait
-//! curl -s localhost:3000/hang &        # reported after 5 s, never cancelled
+//! curl -s localhost:3000/hang &        # reported after 5 s, cut at 30 s (504)
 //! open http://127.0.0.1:3000/debug/monitor          # the page
 //! curl localhost:3000/debug/monitor/stacks          # the text dump
 //! curl localhost:3000/metrics                        # for Prometheus
 //! ```
 //!
-//! The debug page reveals code paths: this example binds to 127.0.0.1
-//! only, and a real service must never expose it publicly.
+//! The debug page reveals code paths: it answers loopback peers only (a
+//! 403 for any other), and this example binds to 127.0.0.1 anyway.
+//!
+//! It is served the way a service exposed to clients it does not control
+//! should be: `axum::serve` keeps an idle or half-sent connection forever
+//! (20,000 connections that never finished their headers once exhausted
+//! this example's file descriptors, and the debug page stopped answering).
+//! Here hyper reads each request's headers within 10 s or closes the
+//! connection, also between the requests of a kept-alive connection;
+//! tower-http's `TimeoutLayer` answers any request still running after
+//! 30 s with 504; and at most 1,024 connections are open at once (the
+//! next ones wait in the kernel's accept queue).
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use monitor_runtime::{monitored, stack_on_timeout, Error};
+use tokio::sync::Semaphore;
+use tower::Service;
+use tower_http::timeout::TimeoutLayer;
+
+/// A client must send a request's headers within this, or the connection
+/// is closed (idle kept-alive connections included).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request still running after this is answered with 504 and dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections open at once; the next wait to be accepted.
+const MAX_CONNECTIONS: usize = 1_024;
+
 /// At most 10 at a time, 50 ms each at most: a burst gets 503, a slow
 /// request (`/slow?ms=200`) gets 504. The work takes `?ms=` (default 30).
 #[monitored(timeout = "50ms", max_active = 10)]
@@ -30,7 +57,8 @@ async fn slow(Query(query): Query<HashMap<String, u64>>) -> Result<String, Error
 }
 
 /// Hangs for a minute; after 5 s the call is reported (stderr and the
-/// debug page), but never cancelled.
+/// debug page), but not cancelled: the server's request timeout cuts it
+/// at 30 s.
 #[stack_on_timeout(5s)]
 async fn hang() -> &'static str {
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -54,7 +82,11 @@ async fn main() {
         )
         .route("/slow", get(slow))
         .route("/hang", get(hang))
-        .nest("/debug/monitor", monitor_runtime::http::router());
+        .nest("/debug/monitor", monitor_runtime::http::router())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:3000".into());
@@ -63,5 +95,43 @@ async fn main() {
         "listening on http://{}; the debug page is /debug/monitor",
         listener.local_addr().unwrap()
     );
-    axum::serve(listener, app).await.unwrap();
+    serve(listener, app).await;
+}
+
+/// What `axum::serve` does, with a header-read timeout and a cap on
+/// connections. Each connection's service carries the peer's address
+/// (`ConnectInfo`), which the debug page checks.
+async fn serve(listener: tokio::net::TcpListener, app: Router) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let http = Arc::new(http);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    loop {
+        // At the cap, stop accepting until a connection closes.
+        let permit = connections.clone().acquire_owned().await.unwrap();
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, or the peer left: back off.
+                eprintln!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = match make_service.call(peer).await {
+            Ok(service) => service,
+            Err(never) => match never {},
+        };
+        let http = http.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let connection =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            // A client that leaves or times out ends its connection; nothing
+            // to report.
+            let _ = connection.await;
+        });
+    }
 }

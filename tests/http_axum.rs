@@ -18,7 +18,14 @@ use tokio::sync::{Notify, Semaphore};
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
     format!("http://{addr}")
 }
 
@@ -104,7 +111,8 @@ async fn a_burst_of_100_gets_10_answers_and_90_busy() {
     assert!(ok.iter().all(|a| a.2 == "done"));
     for (_, retry_after, body) in busy {
         assert_eq!(retry_after.as_deref(), Some("1"));
-        assert!(body.contains("monitor `http_axum::held` is busy"), "{body}");
+        // Generic: the monitor's name and cap are for the logs only.
+        assert_eq!(body, "service busy");
     }
     assert_eq!(state.entered.load(Ordering::SeqCst), 10);
     let stats = monitor_runtime::monitor("http_axum::held").unwrap().stats();
@@ -127,12 +135,7 @@ async fn a_slow_handler_gets_504_at_its_deadline() {
     let response = client.get(format!("{base}/slow")).send().await.unwrap();
     let took = start.elapsed();
     assert_eq!(response.status().as_u16(), 504);
-    assert!(response
-        .text()
-        .await
-        .unwrap()
-        .contains("did not finish within its timeout"));
-    eprintln!("504 after {took:?} (deadline 100 ms)");
+    assert_eq!(response.text().await.unwrap(), "timed out");
     assert!(took >= Duration::from_millis(100), "{took:?}");
     // The aim is +50 ms; the bound is generous for a loaded machine: the
     // point is that the response does not wait for the 30 s body.

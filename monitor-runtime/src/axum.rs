@@ -1,9 +1,14 @@
 //! [`Error`] as an HTTP response (feature `axum`).
 //!
 //! [`Error::Busy`] becomes `503 Service Unavailable` with a `Retry-After`
-//! header (1 s by default), [`Error::Timeout`] becomes
-//! `504 Gateway Timeout`; the body is the error's text. Change the codes or
-//! the delay once for the process with [`Responses`].
+//! header (1 s by default) and the body `service busy`, [`Error::Timeout`]
+//! becomes `504 Gateway Timeout` with the body `timed out`. The bodies are
+//! generic on purpose: the error's text names the monitor and its limits,
+//! which are internals, not the client's business. That text goes to a
+//! `tracing` event instead (target `monitor_runtime`, fields `monitor`,
+//! `status` and `error`; DEBUG for busy, as a burst refuses thousands of
+//! calls a second, INFO for timeouts). Change the codes, the bodies or the
+//! delay once for the process with [`Responses`].
 //!
 //! A `#[monitored]` handler returns `Result<impl IntoResponse, Error>`, its
 //! own error type (with `From<Error>`), or an axum
@@ -27,7 +32,7 @@
 //! let app: Router = Router::new().route("/report", get(report)).route("/raw", get(raw));
 //! # let _ = app;
 //! ```
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use ::axum::http::{header, HeaderValue, StatusCode};
@@ -35,9 +40,10 @@ use ::axum::response::{IntoResponse, Response};
 
 use crate::{Error, FromMonitorError};
 
-static BUSY_STATUS: AtomicU16 = AtomicU16::new(503);
-static TIMEOUT_STATUS: AtomicU16 = AtomicU16::new(504);
-static RETRY_AFTER_SECS: AtomicU64 = AtomicU64::new(1);
+/// The settings in force. A lock rather than atomics: the bodies are two
+/// words each, and a response must never mix two settings. Only a rejection
+/// reads it (never a call that runs), and readers do not block each other.
+static SETTINGS: RwLock<Responses> = RwLock::new(Responses::DEFAULT);
 
 /// How [`Error`] turns into a response, for the whole process.
 ///
@@ -55,6 +61,21 @@ static RETRY_AFTER_SECS: AtomicU64 = AtomicU64::new(1);
 /// assert_eq!(busy.headers()["retry-after"], "5");
 /// # Responses::default().install();
 /// ```
+///
+/// The bodies are `service busy` and `timed out` unless set:
+///
+/// ```
+/// use axum::{body::to_bytes, response::IntoResponse};
+/// use monitor_runtime::{axum::Responses, Error};
+///
+/// Responses::default().busy_body("busy, please retry").install();
+/// let busy = Error::Busy { monitor: "db".into(), max_active: 4 }.into_response();
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let body = to_bytes(busy.into_body(), 1024).await.unwrap();
+/// assert_eq!(body, "busy, please retry");
+/// # });
+/// # Responses::default().install();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Responses {
@@ -65,19 +86,29 @@ pub struct Responses {
     /// The `Retry-After` of [`Error::Busy`], in whole seconds, rounded up
     /// (default 1 s); zero leaves the header out.
     pub retry_after: Duration,
+    /// The body of [`Error::Busy`] (default `service busy`), sent as
+    /// `text/plain; charset=utf-8`.
+    pub busy_body: &'static str,
+    /// The body of [`Error::Timeout`] (default `timed out`), sent as
+    /// `text/plain; charset=utf-8`.
+    pub timeout_body: &'static str,
 }
 
 impl Default for Responses {
     fn default() -> Self {
-        Responses {
-            busy: StatusCode::SERVICE_UNAVAILABLE,
-            timeout: StatusCode::GATEWAY_TIMEOUT,
-            retry_after: Duration::from_secs(1),
-        }
+        Responses::DEFAULT
     }
 }
 
 impl Responses {
+    const DEFAULT: Responses = Responses {
+        busy: StatusCode::SERVICE_UNAVAILABLE,
+        timeout: StatusCode::GATEWAY_TIMEOUT,
+        retry_after: Duration::from_secs(1),
+        busy_body: "service busy",
+        timeout_body: "timed out",
+    };
+
     /// The settings in force now.
     ///
     /// ```
@@ -85,12 +116,7 @@ impl Responses {
     /// assert_eq!(now.timeout.as_u16(), 504);
     /// ```
     pub fn current() -> Self {
-        let code = |a: &AtomicU16, d| StatusCode::from_u16(a.load(Ordering::Relaxed)).unwrap_or(d);
-        Responses {
-            busy: code(&BUSY_STATUS, StatusCode::SERVICE_UNAVAILABLE),
-            timeout: code(&TIMEOUT_STATUS, StatusCode::GATEWAY_TIMEOUT),
-            retry_after: Duration::from_secs(RETRY_AFTER_SECS.load(Ordering::Relaxed)),
-        }
+        *SETTINGS.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sets the status of [`Error::Busy`].
@@ -130,21 +156,52 @@ impl Responses {
         self
     }
 
+    /// Sets the body of [`Error::Busy`]'s response. Keep internals out of
+    /// it: the client sees it, the logs get the detail. A body made at run
+    /// time can be leaked once for the process (`String::leak`).
+    ///
+    /// ```
+    /// # use monitor_runtime::axum::Responses;
+    /// let r = Responses::default().busy_body("busy, try again in a second");
+    /// assert_eq!(r.busy_body, "busy, try again in a second");
+    /// assert_eq!(r.timeout_body, "timed out");
+    /// ```
+    pub fn busy_body(mut self, body: &'static str) -> Self {
+        self.busy_body = body;
+        self
+    }
+
+    /// Sets the body of [`Error::Timeout`]'s response.
+    ///
+    /// ```
+    /// # use monitor_runtime::axum::Responses;
+    /// let r = Responses::default().timeout_body("took too long");
+    /// assert_eq!(r.timeout_body, "took too long");
+    /// assert_eq!(r.busy_body, "service busy");
+    /// ```
+    pub fn timeout_body(mut self, body: &'static str) -> Self {
+        self.timeout_body = body;
+        self
+    }
+
     /// Makes these the settings of every response built from now on.
     ///
     /// ```
     /// monitor_runtime::axum::Responses::default().install();
     /// ```
     pub fn install(self) {
-        BUSY_STATUS.store(self.busy.as_u16(), Ordering::Relaxed);
-        TIMEOUT_STATUS.store(self.timeout.as_u16(), Ordering::Relaxed);
         let secs = self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0);
-        RETRY_AFTER_SECS.store(secs, Ordering::Relaxed);
+        let settings = Responses {
+            retry_after: Duration::from_secs(secs),
+            ..self
+        };
+        *SETTINGS.write().unwrap_or_else(PoisonError::into_inner) = settings;
     }
 }
 
-/// `503` with `Retry-After` for [`Error::Busy`], `504` for
-/// [`Error::Timeout`] (see [`Responses`]), the error's text as the body.
+/// `503` with `Retry-After` and `service busy` for [`Error::Busy`], `504`
+/// and `timed out` for [`Error::Timeout`] (see [`Responses`]); the error's
+/// text goes to a `tracing` event, not to the client.
 ///
 /// ```
 /// use axum::{http::StatusCode, response::IntoResponse};
@@ -157,11 +214,28 @@ impl Responses {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let settings = Responses::current();
-        let status = match &self {
-            Error::Busy { .. } => settings.busy,
-            Error::Timeout { .. } => settings.timeout,
+        let (status, body) = match &self {
+            Error::Busy { .. } => (settings.busy, settings.busy_body),
+            Error::Timeout { .. } => (settings.timeout, settings.timeout_body),
         };
-        let mut response = (status, self.to_string()).into_response();
+        // The detail for the operator; the client gets the generic body.
+        match &self {
+            Error::Busy { .. } => tracing::debug!(
+                target: "monitor_runtime",
+                monitor = self.monitor(),
+                status = status.as_u16(),
+                error = %self,
+                "rejection answered over HTTP"
+            ),
+            Error::Timeout { .. } => tracing::info!(
+                target: "monitor_runtime",
+                monitor = self.monitor(),
+                status = status.as_u16(),
+                error = %self,
+                "rejection answered over HTTP"
+            ),
+        }
+        let mut response = (status, body).into_response();
         if matches!(self, Error::Busy { .. }) && !settings.retry_after.is_zero() {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

@@ -14,15 +14,30 @@
 //! Nothing is served unless you mount the router.
 //!
 //! **It reveals code paths (function names, files, lines) and what the
-//! service is doing: never expose it publicly.** Bind it to loopback, or put
-//! it behind authentication.
+//! service is doing: never expose it publicly.** So it answers loopback
+//! peers only, and every other peer gets `403 Forbidden` with a body that
+//! says how to allow it. The peer's address comes from axum's
+//! [`ConnectInfo<SocketAddr>`](::axum::extract::ConnectInfo): serve the app
+//! with
+//! [`into_make_service_with_connect_info::<SocketAddr>()`](::axum::Router::into_make_service_with_connect_info),
+//! or every request is refused (the page cannot tell who asks). To serve
+//! more, say so with a [`RouterBuilder`]: [`allow`](RouterBuilder::allow) a
+//! trusted network, or [`authorize`](RouterBuilder::authorize) requests
+//! with your own check.
+//!
+//! Behind a reverse proxy on the same host every client looks like
+//! loopback: there, add an [`authorize`](RouterBuilder::authorize) check,
+//! or do not route the page through the proxy.
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::format::human;
 
 use ::axum::extract::{OriginalUri, Query};
+use ::axum::http::request::Parts;
 use ::axum::http::{header, StatusCode};
+use ::axum::middleware::from_fn_with_state;
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::get;
 use ::axum::Router;
@@ -34,24 +49,171 @@ use crate::{
     supervisor::SupervisorStats, Monitor,
 };
 
-/// The debug page's routes, to nest under any prefix.
+mod access;
+
+use access::{guard, Access};
+pub use access::{Network, NetworkError};
+
+/// The debug page's routes, to nest under any prefix, for loopback peers
+/// only: the same as `RouterBuilder::new().build()`.
 ///
 /// **It reveals code paths and what the service is doing: never expose it
-/// publicly** (bind to 127.0.0.1, or put it behind authentication). See the
-/// [module](crate::http) for the routes.
+/// publicly.** Any other peer gets `403 Forbidden`, and so does every
+/// request when the app is not served with its peers' addresses
+/// ([`into_make_service_with_connect_info::<SocketAddr>()`](::axum::Router::into_make_service_with_connect_info)).
+/// See the [module](crate::http) for the routes, and [`RouterBuilder`] to
+/// serve more peers.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use axum::Router;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let app: Router = Router::new().nest("/debug/monitor", monitor_runtime::http::router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// tokio::spawn(async move {
+///     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+/// });
+/// # Ok(())
+/// # }
+/// ```
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    RouterBuilder::new().build()
+}
+
+/// A debug page that serves more than loopback peers: trusted networks,
+/// and your own checks on each request.
+///
+/// A request is served when its peer is loopback or in an
+/// [`allow`](RouterBuilder::allow)ed network (or any peer, after
+/// [`allow_any_peer`](RouterBuilder::allow_any_peer)), **and** every
+/// [`authorize`](RouterBuilder::authorize) check returns `true`. Anything
+/// else gets `403 Forbidden`.
 ///
 /// ```
 /// use axum::Router;
+/// use monitor_runtime::http::RouterBuilder;
 ///
-/// // Then serve `app` on 127.0.0.1 only, e.g.
-/// // `axum::serve(TcpListener::bind("127.0.0.1:3000").await?, app)`.
-/// let app: Router = Router::new().nest("/debug/monitor", monitor_runtime::http::router());
+/// // The office network, and a token on every request.
+/// let page = RouterBuilder::new()
+///     .allow("10.20.0.0/16".parse::<monitor_runtime::http::Network>().unwrap())
+///     .authorize(|parts| {
+///         parts.headers.get("x-debug-token").is_some_and(|t| t == "s3cret")
+///     })
+///     .build();
+/// let app: Router = Router::new().nest("/debug/monitor", page);
 /// # let _ = app;
 /// ```
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/stacks", get(stacks))
+#[derive(Clone)]
+pub struct RouterBuilder {
+    access: Access,
+}
+
+impl Default for RouterBuilder {
+    fn default() -> Self {
+        RouterBuilder::new()
+    }
+}
+
+impl std::fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("networks", &self.access.networks)
+            .field("any_peer", &self.access.any_peer)
+            .field("checks", &self.access.checks.len())
+            .finish()
+    }
+}
+
+impl RouterBuilder {
+    /// Loopback peers only, no check: what [`router()`] builds.
+    ///
+    /// ```
+    /// let page: axum::Router = monitor_runtime::http::RouterBuilder::new().build();
+    /// # let _ = page;
+    /// ```
+    pub fn new() -> Self {
+        RouterBuilder {
+            access: Access::loopback_only(),
+        }
+    }
+
+    /// Also serves peers in `network` (a [`Network`], or a single
+    /// [`IpAddr`](std::net::IpAddr)). Loopback stays allowed.
+    ///
+    /// ```
+    /// use monitor_runtime::http::{Network, RouterBuilder};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let page: axum::Router = RouterBuilder::new()
+    ///     .allow("10.0.0.0/8".parse::<Network>().unwrap())
+    ///     .allow(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)))
+    ///     .build();
+    /// # let _ = page;
+    /// ```
+    pub fn allow(mut self, network: impl Into<Network>) -> Self {
+        self.access.networks.push(network.into());
+        self
+    }
+
+    /// Serves every peer, wherever it is, and needs no peer address (no
+    /// `ConnectInfo`): for an app that already guards the page (an
+    /// [`authorize`](RouterBuilder::authorize) check, a layer of your own,
+    /// a listener no one else reaches).
+    ///
+    /// ```
+    /// use monitor_runtime::http::RouterBuilder;
+    ///
+    /// let page: axum::Router = RouterBuilder::new()
+    ///     .allow_any_peer()
+    ///     .authorize(|parts| parts.headers.get("authorization").is_some_and(|v| v == "Bearer s3cret"))
+    ///     .build();
+    /// # let _ = page;
+    /// ```
+    pub fn allow_any_peer(mut self) -> Self {
+        self.access.any_peer = true;
+        self
+    }
+
+    /// Adds a check on each request's parts (method, URI, headers,
+    /// extensions): the page is served only if it returns `true`, after
+    /// the peer's address passed. With several checks, each must pass.
+    ///
+    /// ```
+    /// use monitor_runtime::http::RouterBuilder;
+    ///
+    /// let token = std::env::var("DEBUG_TOKEN").unwrap_or_else(|_| "s3cret".into());
+    /// let page: axum::Router = RouterBuilder::new()
+    ///     .authorize(move |parts| {
+    ///         parts.headers.get("x-debug-token").is_some_and(|t| t.as_bytes() == token.as_bytes())
+    ///     })
+    ///     .build();
+    /// # let _ = page;
+    /// ```
+    pub fn authorize<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Parts) -> bool + Send + Sync + 'static,
+    {
+        self.access.checks.push(Arc::new(check));
+        self
+    }
+
+    /// The page's routes, guarded by these rules, to nest under any prefix.
+    ///
+    /// ```
+    /// use axum::Router;
+    ///
+    /// let app: Router = Router::new()
+    ///     .nest("/debug/monitor", monitor_runtime::http::RouterBuilder::new().build());
+    /// # let _ = app;
+    /// ```
+    pub fn build<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        Router::new()
+            .route("/", get(index))
+            .route("/stacks", get(stacks))
+            .route_layer(from_fn_with_state(Arc::new(self.access), guard))
+    }
 }
 
 #[derive(Deserialize)]
