@@ -3,8 +3,10 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{mpsc, Arc, RwLock};
+use std::time::Duration;
 
 use super::{render, Dump, DumpReason};
 
@@ -35,11 +37,14 @@ pub enum DumpSink {
     /// The text, appended to this file (created if missing). The file is
     /// opened by [`set_dump_sink`].
     File(PathBuf),
-    /// Your function. It runs on the thread that took the dump: the dump
-    /// worker (`monitor-dump`, one thread for the process), a panicking
-    /// thread, or yours for [`Dump::emit`](crate::dump::Dump::emit). It never
-    /// holds up a timeout or an alert, but the next dump waits for it:
-    /// hand the dump to a channel if the work is long.
+    /// Your function. It runs on the dump worker (`monitor-dump`, one
+    /// thread for the process), on a thread of its own for the panic hook's
+    /// dump (`monitor-panic`: a panic in a sink called from inside a panic
+    /// hook would abort the process), or on yours for
+    /// [`Dump::emit`](crate::dump::Dump::emit). It never holds up a timeout
+    /// or an alert, but the next dump waits for it: hand the dump to a
+    /// channel if the work is long. A sink that panics ends that one dump;
+    /// the panic hook's dump then goes to stderr.
     Custom(Arc<dyn Fn(&Dump) + Send + Sync>),
 }
 
@@ -180,6 +185,51 @@ pub(super) fn emit(dump: &Dump) {
         }
         Active::Custom(sink) => sink(dump),
     }
+}
+
+/// How long the panic hook waits for the sink before it writes the dump
+/// to stderr itself.
+const PANIC_SINK_LIMIT: Duration = Duration::from_secs(2);
+
+/// Writes the panic hook's dump. A sink that is user code (yours, or the
+/// `tracing` subscriber) runs on a thread of its own: std aborts the
+/// process on any panic raised while a panic hook runs, even one caught
+/// by `catch_unwind` right there, so the sink must not run inside the
+/// hook. If it panics, cannot be started, or does not return within
+/// [`PANIC_SINK_LIMIT`], the dump goes to stderr.
+pub(super) fn emit_in_panic(dump: Dump) {
+    let active = SINK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or(Active::Stderr);
+    if matches!(active, Active::Stderr | Active::File(..)) {
+        // Plain writes: no user code that could panic.
+        dump.emit();
+        return;
+    }
+    let dump = Arc::new(dump);
+    let (returned, outcome) = mpsc::channel();
+    let written = dump.clone();
+    let spawned = std::thread::Builder::new()
+        .name("monitor-panic".into())
+        .spawn(move || {
+            let ok = panic::catch_unwind(AssertUnwindSafe(|| written.emit())).is_ok();
+            let _ = returned.send(ok);
+        });
+    let why = match spawned.map(|_| outcome.recv_timeout(PANIC_SINK_LIMIT)) {
+        Ok(Ok(true)) => return,
+        Ok(Ok(false)) => "the dump sink panicked".to_owned(),
+        Ok(Err(_)) => format!(
+            "the dump sink did not return within {}",
+            crate::format::human(PANIC_SINK_LIMIT)
+        ),
+        Err(error) => format!("cannot start a thread for the dump sink ({error})"),
+    };
+    let text = render::text(&format_args!(
+        "monitor_runtime: {why}; the dump goes to stderr\n{dump}\n"
+    ));
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn to_stderr(dump: &Dump) {
