@@ -66,6 +66,43 @@ pub struct Dump {
     /// [`monitor_runtime::sync`](crate::sync), oldest first, with who holds
     /// each lock.
     pub lock_waits: Vec<crate::sync::report::LockWait>,
+    /// What the runtime left out to keep its reports bounded (all zero in
+    /// a dump you take yourself).
+    pub omitted: Omitted,
+}
+
+/// What the runtime left out of its reports, so that a storm of overdue
+/// calls, or a sink that is slow or stuck, costs bounded memory and
+/// output. Every overdue call is still announced by its `tracing`
+/// warning.
+///
+/// ```
+/// use monitor_runtime::dump::Omitted;
+/// let omitted = Omitted::default();
+/// assert!(omitted.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Omitted {
+    /// Overdue calls, since the last report written, that no report names:
+    /// more went overdue than one report holds while the dump worker or
+    /// the sink was busy, or the report was dropped.
+    pub overdue_calls: u64,
+    /// Dumps, since the last one written, that were dropped: the queue was
+    /// full, or the sink had not returned from an earlier dump for
+    /// seconds.
+    pub dumps: u64,
+    /// Stacks in flight that this report does not show because a report
+    /// shortly before showed them (only the stacks of newly overdue calls
+    /// are shown then).
+    pub stacks_shown_before: usize,
+}
+
+impl Omitted {
+    /// Whether nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        *self == Omitted::default()
+    }
 }
 
 /// Why a dump was taken.

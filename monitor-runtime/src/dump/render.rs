@@ -499,6 +499,27 @@ impl Dump {
             let _ = self.reason.write_lines(&mut header);
             header.pop();
         }
+        let omitted = &self.omitted;
+        if omitted.stacks_shown_before > 0 {
+            let n = omitted.stacks_shown_before;
+            let _ = write!(
+                header,
+                "\n{n} other stack{} in flight not shown again (a report shortly before showed the \
+                 calls then in flight; only newly overdue calls are shown)",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        if omitted.overdue_calls > 0 || omitted.dumps > 0 {
+            let _ = write!(
+                header,
+                "\nleft out since the last report: {} overdue call{} not named, {} dump{} dropped \
+                 (the dump queue was full or the sink was stuck)",
+                omitted.overdue_calls,
+                if omitted.overdue_calls == 1 { "" } else { "s" },
+                omitted.dumps,
+                if omitted.dumps == 1 { "" } else { "s" },
+            );
+        }
         header
     }
 }

@@ -193,6 +193,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         in_flight: snapshot.len(),
         calls,
         lock_waits: crate::sync::report::lock_waits(),
+        omitted: super::Omitted::default(),
     }
 }
 
