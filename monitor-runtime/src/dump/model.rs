@@ -96,6 +96,22 @@ pub struct Omitted {
     /// shortly before showed them (only the stacks of newly overdue calls
     /// are shown then).
     pub stacks_shown_before: usize,
+    /// Overdue reports held back by the rate limit (one report a second)
+    /// and merged into this one.
+    pub reports_merged: u64,
+}
+
+impl CallDump {
+    /// How many calls this block stands for: 1, plus the calls folded
+    /// into it.
+    ///
+    /// ```
+    /// let dump = monitor_runtime::dump::DumpOptions::new().native_stacks(false).take();
+    /// assert!(dump.calls.iter().all(|call| call.count() == 1));
+    /// ```
+    pub fn count(&self) -> usize {
+        1 + self.folded.len()
+    }
 }
 
 impl Omitted {
@@ -205,6 +221,13 @@ pub struct CallDump {
     /// innermost last (feature `tokio-taskdump` with `--cfg
     /// tokio_unstable`; otherwise always `None`).
     pub await_points: Option<String>,
+    /// Other calls stuck at the same place, folded into this block as Go's
+    /// `debug=1` goroutine profile folds identical stacks: the same
+    /// logical stack (function, file and line of each frame) and the same
+    /// native frames. Only in the runtime's overdue reports, and only for
+    /// three calls or more (two are shown both: a deadlock of two is read
+    /// from both stacks); empty otherwise.
+    pub folded: Vec<CallId>,
 }
 
 /// Whether a call is on a thread now.

@@ -439,6 +439,6 @@ pub(super) fn take_omitted() -> Omitted {
     Omitted {
         overdue_calls: OMITTED_CALLS.swap(0, Ordering::Relaxed),
         dumps: OMITTED_DUMPS.swap(0, Ordering::Relaxed),
-        stacks_shown_before: 0,
+        ..Omitted::default()
     }
 }

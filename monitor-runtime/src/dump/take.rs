@@ -177,6 +177,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
                 stack,
                 native: None,
                 await_points: None,
+                folded: Vec::new(),
             }
         })
         .collect();

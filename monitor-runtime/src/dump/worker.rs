@@ -18,10 +18,12 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::overdue::{held_back_for, shape};
 use super::sink::{omit_calls, omit_dump, sink_state, write, SinkState};
 use super::{stalled_worker, take, DumpOptions, DumpReason, OverdueCall};
 use crate::alert::{Alert, Hook};
@@ -68,7 +70,7 @@ impl Job {
     /// hook; it ends this job only, not the thread that runs it. A dump
     /// goes to the sink's own thread ([`write`]); while the sink is stuck
     /// in an earlier dump, no dump is taken: each is dropped and counted.
-    fn run(self) {
+    fn run(self, merged: u64) {
         let dumps = !matches!(self, Job::Alert(..));
         if dumps && sink_state() == SinkState::Stuck {
             if let Job::Overdue(calls) = &self {
@@ -79,10 +81,9 @@ impl Job {
         }
         let _ = panic::catch_unwind(AssertUnwindSafe(move || match self {
             Job::Overdue(calls) => {
-                write(
-                    take(DumpReason::Overdue { calls }, &DumpOptions::new()),
-                    None,
-                );
+                let mut dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
+                shape(&mut dump, merged);
+                write(dump, None);
             }
             Job::Stall(stalled_for) => {
                 write(
@@ -121,13 +122,16 @@ pub(crate) fn submit(job: Job) {
             %error,
             "cannot start the dump thread; dumping on this thread"
         );
-        job.run();
+        job.run(0);
         return;
     }
     push(&mut queue, job);
     drop(queue);
     QUEUE.notify();
 }
+
+/// Overdue reports merged into the one queued, since it was queued.
+static MERGED: AtomicU64 = AtomicU64::new(0);
 
 /// Queues `job`, bounded: overdue calls join the overdue report already
 /// queued, if any (at most [`MAX_NAMED`] named, the rest counted); other
@@ -146,7 +150,10 @@ fn push(queue: &mut VecDeque<Job>, job: Job) {
                 calls.truncate(room);
             }
             match queued {
-                Some(queued) => queued.append(&mut calls),
+                Some(queued) => {
+                    MERGED.fetch_add(1, Ordering::Relaxed);
+                    queued.append(&mut calls);
+                }
                 None => queue.push_back(Job::Overdue(calls)),
             }
         }
@@ -170,23 +177,32 @@ fn run() {
     loop {
         // While the sink writes, overdue reports and stall dumps wait
         // (gathering the calls that go overdue meanwhile) instead of being
-        // taken and held: memory stays one report's worth. Other jobs go
-        // on. A stuck sink: every job runs (and dumps are dropped).
-        let next = if queue.is_empty() || sink_state() != SinkState::Busy {
-            Some(0)
-        } else {
-            queue
-                .iter()
-                .position(|job| !matches!(job, Job::Overdue(_) | Job::Stall(_)))
-        };
+        // taken and held: memory stays one report's worth. Overdue reports
+        // also wait for the rate limit (one a second). Other jobs go on.
+        // A stuck sink: every job runs (and dumps are dropped).
+        let busy = !queue.is_empty() && sink_state() == SinkState::Busy;
+        let rate_limited = held_back_for();
+        let next = queue.iter().position(|job| match job {
+            Job::Overdue(_) => !busy && rate_limited.is_none(),
+            Job::Stall(_) => !busy,
+            _ => true,
+        });
         match next.and_then(|at| queue.remove(at)) {
-            None if !queue.is_empty() => queue = QUEUE.wait(queue, HOLD_BACK),
+            None if !queue.is_empty() => {
+                let wait = match rate_limited {
+                    Some(left) if !busy => left,
+                    _ => HOLD_BACK,
+                };
+                queue = QUEUE.wait(queue, wait);
+            }
             Some(mut job) => {
+                let mut merged = 0;
                 if let Job::Overdue(calls) = &mut job {
                     merge_overdue(calls, &mut queue);
+                    merged = MERGED.swap(0, Ordering::Relaxed);
                 }
                 drop(queue);
-                job.run();
+                job.run(merged);
                 queue = QUEUE.lock();
                 idle_since = Instant::now();
             }
