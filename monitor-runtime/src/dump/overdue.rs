@@ -186,3 +186,62 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
     }
     submit(Job::Overdue(calls));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dump::LogicalFrame;
+    use crate::inflight::CallId;
+
+    fn call(seq: u64, line: u32, triggered: bool) -> CallDump {
+        let id = CallId { arena: 1, seq };
+        CallDump {
+            id,
+            function: "app::stuck",
+            file: "src/app.rs",
+            line: 1,
+            elapsed: Duration::from_secs(1),
+            state: CallState::Waiting,
+            triggered,
+            stack: vec![LogicalFrame {
+                id,
+                function: "app::stuck",
+                file: "src/app.rs",
+                line,
+                elapsed: Duration::from_secs(1),
+                report_after: None,
+                overdue: triggered,
+            }],
+            native: None,
+            await_points: None,
+            folded: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn three_or_more_at_the_same_place_fold_into_the_first() {
+        let mut calls = vec![
+            call(1, 10, false),
+            call(2, 20, false),
+            call(3, 10, true),
+            call(4, 20, false),
+            call(5, 10, false),
+            call(6, 30, true),
+        ];
+        fold(&mut calls);
+        let blocks: Vec<(u64, usize, bool)> = calls
+            .iter()
+            .map(|c| (c.id.seq, c.count(), c.triggered))
+            .collect();
+        // Line 10: three, folded (triggered by call 3); line 20: two, kept.
+        assert_eq!(
+            blocks,
+            [(1, 3, true), (2, 1, false), (4, 1, false), (6, 1, true)]
+        );
+        let text = crate::dump::render::text(&calls[0]);
+        assert!(
+            text.contains("and 2 more calls stuck at the same place: 1.3 1.5"),
+            "{text}"
+        );
+    }
+}
