@@ -14,7 +14,11 @@ use crate::inflight;
 /// output of the panic hook in place (the panic message, the backtrace), as
 /// Go prints every goroutine on a fatal error. The dump goes to the sink
 /// ([`set_dump_sink`](crate::dump::set_dump_sink), stderr by default); nothing is
-/// printed when no call is in flight. Opt-in, because the dump (with native
+/// printed when no call is in flight. A sink that is user code runs on a
+/// thread of its own meanwhile, and the hook waits for it: if it panics or
+/// does not return within 2 s, the dump goes to stderr, and the panic that
+/// started it unwinds as it would have (a panic inside a panic hook would
+/// abort the process). Opt-in, because the dump (with native
 /// stacks) takes a few milliseconds per panic. Installing it twice installs
 /// it once.
 ///
@@ -49,7 +53,8 @@ pub fn install_panic_hook() {
             };
             let dump = take(reason, &DumpOptions::new());
             if !dump.calls.is_empty() {
-                dump.emit();
+                // Not `emit`: a sink that panics here would abort.
+                super::sink::emit_in_panic(dump);
             }
         }));
     });

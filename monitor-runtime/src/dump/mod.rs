@@ -47,7 +47,7 @@ mod worker;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use model::{
-    CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Origin,
+    CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Omitted, Origin,
     OverdueCall,
 };
 pub(crate) use overdue::on_tick;

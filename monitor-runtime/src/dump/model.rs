@@ -66,6 +66,59 @@ pub struct Dump {
     /// [`monitor_runtime::sync`](crate::sync), oldest first, with who holds
     /// each lock.
     pub lock_waits: Vec<crate::sync::report::LockWait>,
+    /// What the runtime left out to keep its reports bounded (all zero in
+    /// a dump you take yourself).
+    pub omitted: Omitted,
+}
+
+/// What the runtime left out of its reports, so that a storm of overdue
+/// calls, or a sink that is slow or stuck, costs bounded memory and
+/// output. Every overdue call is still announced by its `tracing`
+/// warning.
+///
+/// ```
+/// use monitor_runtime::dump::Omitted;
+/// let omitted = Omitted::default();
+/// assert!(omitted.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Omitted {
+    /// Overdue calls, since the last report written, that no report names:
+    /// more went overdue than one report holds while the dump worker or
+    /// the sink was busy, or the report was dropped.
+    pub overdue_calls: u64,
+    /// Dumps, since the last one written, that were dropped: the queue was
+    /// full, or the sink had not returned from an earlier dump for
+    /// seconds.
+    pub dumps: u64,
+    /// Stacks in flight that this report does not show because a report
+    /// shortly before showed them (only the stacks of newly overdue calls
+    /// are shown then).
+    pub stacks_shown_before: usize,
+    /// Overdue reports held back by the rate limit (one report a second)
+    /// and merged into this one.
+    pub reports_merged: u64,
+}
+
+impl CallDump {
+    /// How many calls this block stands for: 1, plus the calls folded
+    /// into it.
+    ///
+    /// ```
+    /// let dump = monitor_runtime::dump::DumpOptions::new().native_stacks(false).take();
+    /// assert!(dump.calls.iter().all(|call| call.count() == 1));
+    /// ```
+    pub fn count(&self) -> usize {
+        1 + self.folded.len()
+    }
+}
+
+impl Omitted {
+    /// Whether nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        *self == Omitted::default()
+    }
 }
 
 /// Why a dump was taken.
@@ -168,6 +221,13 @@ pub struct CallDump {
     /// innermost last (feature `tokio-taskdump` with `--cfg
     /// tokio_unstable`; otherwise always `None`).
     pub await_points: Option<String>,
+    /// Other calls stuck at the same place, folded into this block as Go's
+    /// `debug=1` goroutine profile folds identical stacks: the same
+    /// logical stack (function, file and line of each frame) and the same
+    /// native frames. Only in the runtime's overdue reports, and only for
+    /// three calls or more (two are shown both: a deadlock of two is read
+    /// from both stacks); empty otherwise.
+    pub folded: Vec<CallId>,
 }
 
 /// Whether a call is on a thread now.

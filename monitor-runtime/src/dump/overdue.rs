@@ -1,13 +1,147 @@
 //! What the watchdog's tick does for the dump: load the debug info ahead
 //! once a `#[stack_on_timeout]` call is in flight, report the calls that
 //! just went overdue (a warning each, and one dump queued for the dump
-//! worker), and look for a stall.
+//! worker), and look for a stall. And what an overdue report shows, so
+//! that a storm of overdue calls prints output linear in their number:
+//! at most one report a second (the reports found meanwhile merge); the
+//! first report shows every call in flight, the next ones within
+//! [`FULL_EVERY`] only the stacks of the newly overdue calls; and three
+//! or more calls stuck at the same place fold into one block.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::fatal;
 use super::prepare::prepare_ahead;
 use super::take::elapsed;
-use super::{submit, Job, OverdueCall};
+use super::{submit, CallDump, CallState, Dump, Job, NativeStack, OverdueCall};
 use crate::inflight::Snapshot;
+
+/// At most one overdue report per this long.
+pub(super) const MIN_GAP: Duration = Duration::from_secs(1);
+
+/// A report this long after the last full one shows every call in flight
+/// again.
+const FULL_EVERY: Duration = Duration::from_secs(30);
+
+/// From how many calls at the same place a block folds them.
+const FOLD_FROM: usize = 3;
+
+/// When the last overdue report and the last full one were taken.
+struct Reports {
+    last: Option<Instant>,
+    last_full: Option<Instant>,
+}
+
+static REPORTS: Mutex<Reports> = Mutex::new(Reports {
+    last: None,
+    last_full: None,
+});
+
+/// How long an overdue report must still wait for the rate limit.
+pub(super) fn held_back_for() -> Option<Duration> {
+    let reports = REPORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let since = reports.last?.elapsed();
+    MIN_GAP.checked_sub(since).filter(|left| !left.is_zero())
+}
+
+/// Shapes an overdue report just taken: within [`FULL_EVERY`] of a full
+/// report, only the stacks of the calls that made it be taken; calls
+/// stuck at the same place folded.
+pub(super) fn shape(dump: &mut Dump, reports_merged: u64) {
+    let now = Instant::now();
+    let mut reports = REPORTS.lock().unwrap_or_else(|e| e.into_inner());
+    reports.last = Some(now);
+    let full = reports
+        .last_full
+        .is_none_or(|at| now.duration_since(at) >= FULL_EVERY);
+    if full {
+        reports.last_full = Some(now);
+    }
+    drop(reports);
+    if !full {
+        let before = dump.calls.len();
+        dump.calls.retain(|call| call.triggered);
+        dump.omitted.stacks_shown_before = before - dump.calls.len();
+    }
+    dump.omitted.reports_merged = reports_merged;
+    fold(&mut dump.calls);
+}
+
+/// A native frame's place: function, file, line.
+type FramePlace<'a> = (Option<&'a str>, Option<&'a str>, Option<u32>);
+
+/// What makes two stacks "the same place": their logical frames and
+/// native frames, and whether a thread runs them.
+#[derive(PartialEq, Eq, Hash)]
+struct Place<'a> {
+    running: bool,
+    logical: Vec<(&'static str, &'static str, u32)>,
+    native: Option<Vec<FramePlace<'a>>>,
+    unavailable: Option<String>,
+    await_points: Option<&'a str>,
+}
+
+fn place(call: &CallDump) -> Place<'_> {
+    Place {
+        running: !matches!(call.state, CallState::Waiting),
+        logical: call
+            .stack
+            .iter()
+            .map(|frame| (frame.function, frame.file, frame.line))
+            .collect(),
+        native: match &call.native {
+            Some(NativeStack::Captured { frames, .. }) => Some(
+                frames
+                    .iter()
+                    .map(|f| (f.function.as_deref(), f.file.as_deref(), f.line))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        unavailable: match &call.native {
+            Some(NativeStack::Unavailable { error }) => Some(error.to_string()),
+            _ => None,
+        },
+        await_points: call.await_points.as_deref(),
+    }
+}
+
+/// Folds the stacks at the same place, [`FOLD_FROM`] or more of them, into
+/// the first (which is triggered if any of them is); order kept.
+fn fold(calls: &mut Vec<CallDump>) {
+    let mut groups: HashMap<Place<'_>, Vec<usize>> = HashMap::new();
+    for (i, call) in calls.iter().enumerate() {
+        groups.entry(place(call)).or_default().push(i);
+    }
+    let mut into: Vec<Option<usize>> = vec![None; calls.len()];
+    for members in groups.into_values().filter(|m| m.len() >= FOLD_FROM) {
+        for &i in &members[1..] {
+            into[i] = Some(members[0]);
+        }
+    }
+    if into.iter().all(Option::is_none) {
+        return;
+    }
+    let mut kept: Vec<CallDump> = Vec::with_capacity(calls.len());
+    let mut at: Vec<usize> = vec![usize::MAX; calls.len()];
+    for (i, call) in std::mem::take(calls).into_iter().enumerate() {
+        match into[i] {
+            None => {
+                at[i] = kept.len();
+                kept.push(call);
+            }
+            Some(first) => {
+                let block = &mut kept[at[first]];
+                block.triggered |= call.triggered;
+                block.folded.push(call.id);
+                block.folded.extend(call.folded);
+            }
+        }
+    }
+    *calls = kept;
+}
 
 /// Called by the watchdog on each tick while calls are in flight, with the
 /// calls that just overran their `#[stack_on_timeout]` deadline. Queues
@@ -51,4 +185,63 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
         );
     }
     submit(Job::Overdue(calls));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dump::LogicalFrame;
+    use crate::inflight::CallId;
+
+    fn call(seq: u64, line: u32, triggered: bool) -> CallDump {
+        let id = CallId { arena: 1, seq };
+        CallDump {
+            id,
+            function: "app::stuck",
+            file: "src/app.rs",
+            line: 1,
+            elapsed: Duration::from_secs(1),
+            state: CallState::Waiting,
+            triggered,
+            stack: vec![LogicalFrame {
+                id,
+                function: "app::stuck",
+                file: "src/app.rs",
+                line,
+                elapsed: Duration::from_secs(1),
+                report_after: None,
+                overdue: triggered,
+            }],
+            native: None,
+            await_points: None,
+            folded: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn three_or_more_at_the_same_place_fold_into_the_first() {
+        let mut calls = vec![
+            call(1, 10, false),
+            call(2, 20, false),
+            call(3, 10, true),
+            call(4, 20, false),
+            call(5, 10, false),
+            call(6, 30, true),
+        ];
+        fold(&mut calls);
+        let blocks: Vec<(u64, usize, bool)> = calls
+            .iter()
+            .map(|c| (c.id.seq, c.count(), c.triggered))
+            .collect();
+        // Line 10: three, folded (triggered by call 3); line 20: two, kept.
+        assert_eq!(
+            blocks,
+            [(1, 3, true), (2, 1, false), (4, 1, false), (6, 1, true)]
+        );
+        let text = crate::dump::render::text(&calls[0]);
+        assert!(
+            text.contains("and 2 more calls stuck at the same place: 1.3 1.5"),
+            "{text}"
+        );
+    }
 }

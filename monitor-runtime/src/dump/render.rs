@@ -378,6 +378,22 @@ impl Display for CallDump {
             self.state,
             human(self.elapsed)
         )?;
+        if !self.folded.is_empty() {
+            const NAMED: usize = 8;
+            let n = self.folded.len();
+            write!(
+                f,
+                "and {n} more call{} stuck at the same place:",
+                if n == 1 { "" } else { "s" }
+            )?;
+            for id in self.folded.iter().take(NAMED) {
+                write!(f, " {id}")?;
+            }
+            if n > NAMED {
+                write!(f, " ...")?;
+            }
+            writeln!(f)?;
+        }
         write_logical(f, &self.stack)?;
         if let Some(points) = &self.await_points {
             writeln!(f, "await points (tokio task dump):")?;
@@ -498,6 +514,36 @@ impl Dump {
             header.push('\n');
             let _ = self.reason.write_lines(&mut header);
             header.pop();
+        }
+        let omitted = &self.omitted;
+        if omitted.stacks_shown_before > 0 {
+            let n = omitted.stacks_shown_before;
+            let _ = write!(
+                header,
+                "\n{n} other stack{} in flight not shown again (a report shortly before showed the \
+                 calls then in flight; only newly overdue calls are shown)",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        if omitted.reports_merged > 0 {
+            let n = omitted.reports_merged;
+            let _ = write!(
+                header,
+                "\n{n} overdue report{} held back by the rate limit (one a second) and merged \
+                 into this one",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        if omitted.overdue_calls > 0 || omitted.dumps > 0 {
+            let _ = write!(
+                header,
+                "\nleft out since the last report: {} overdue call{} not named, {} dump{} dropped \
+                 (the dump queue was full or the sink was stuck)",
+                omitted.overdue_calls,
+                if omitted.overdue_calls == 1 { "" } else { "s" },
+                omitted.dumps,
+                if omitted.dumps == 1 { "" } else { "s" },
+            );
         }
         header
     }

@@ -177,6 +177,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
                 stack,
                 native: None,
                 await_points: None,
+                folded: Vec::new(),
             }
         })
         .collect();
@@ -193,6 +194,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         in_flight: snapshot.len(),
         calls,
         lock_waits: crate::sync::report::lock_waits(),
+        omitted: super::Omitted::default(),
     }
 }
 

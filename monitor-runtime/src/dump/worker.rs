@@ -18,10 +18,13 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::overdue::{held_back_for, shape};
+use super::sink::{omit_calls, omit_dump, sink_state, write, SinkState};
 use super::{stalled_worker, take, DumpOptions, DumpReason, OverdueCall};
 use crate::alert::{Alert, Hook};
 use crate::background::Background;
@@ -31,6 +34,14 @@ use crate::native::Tid;
 /// watchdog's linger: a burst of reports keeps one thread).
 const LINGER: Duration = Duration::from_millis(200);
 
+/// At most this many jobs wait, besides the one overdue report that all
+/// overdue calls found meanwhile join; more are dropped and counted.
+pub(super) const MAX_JOBS: usize = 64;
+
+/// At most this many calls are named by one overdue report; the others
+/// are counted ([`Omitted::overdue_calls`]).
+pub(super) const MAX_NAMED: usize = 1000;
+
 /// Work for the dump worker.
 pub(crate) enum Job {
     /// Report these calls, found overdue by the watchdog, in one dump.
@@ -38,14 +49,16 @@ pub(crate) enum Job {
     /// Dump a stall found by [`detect_stalls`](super::detect_stalls): no
     /// call returned for this long.
     Stall(Duration),
-    /// Dump a supervised worker that stopped beating, then say so on
-    /// `done`.
+    /// Dump a supervised worker that stopped beating; say so on `taken`
+    /// once the dump is taken (its stacks captured), and on `written` once
+    /// the sink returned. Dropped senders: the dump was dropped.
     StalledWorker {
         worker: String,
         silent_for: Duration,
         thread: Option<Tid>,
         options: DumpOptions,
-        done: oneshot::Sender<()>,
+        taken: oneshot::Sender<()>,
+        written: oneshot::Sender<()>,
     },
     /// Hand an alert to the hook set with
     /// [`set_alert_hook`](crate::monitor::set_alert_hook).
@@ -53,26 +66,42 @@ pub(crate) enum Job {
 }
 
 impl Job {
-    /// Does the job. A panic (in a sink or a hook) has been reported by
-    /// the panic hook; it ends this job only, not the thread that runs
-    /// it.
-    fn run(self) {
+    /// Does the job. A panic (in a hook) has been reported by the panic
+    /// hook; it ends this job only, not the thread that runs it. A dump
+    /// goes to the sink's own thread ([`write`]); while the sink is stuck
+    /// in an earlier dump, no dump is taken: each is dropped and counted.
+    fn run(self, merged: u64) {
+        let dumps = !matches!(self, Job::Alert(..));
+        if dumps && sink_state() == SinkState::Stuck {
+            if let Job::Overdue(calls) = &self {
+                omit_calls(calls.len() as u64);
+            }
+            omit_dump("the dump sink has not returned from an earlier dump");
+            return;
+        }
         let _ = panic::catch_unwind(AssertUnwindSafe(move || match self {
             Job::Overdue(calls) => {
-                take(DumpReason::Overdue { calls }, &DumpOptions::new()).emit();
+                let mut dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
+                shape(&mut dump, merged);
+                write(dump, None);
             }
             Job::Stall(stalled_for) => {
-                take(DumpReason::Stall { stalled_for }, &DumpOptions::new()).emit();
+                write(
+                    take(DumpReason::Stall { stalled_for }, &DumpOptions::new()),
+                    None,
+                );
             }
             Job::StalledWorker {
                 worker,
                 silent_for,
                 thread,
                 options,
-                done,
+                taken,
+                written,
             } => {
-                stalled_worker(worker, silent_for, thread, &options).emit();
-                let _ = done.send(());
+                let dump = stalled_worker(worker, silent_for, thread, &options);
+                let _ = taken.send(());
+                write(dump, Some(written));
             }
             Job::Alert(hook, alert) => hook(&alert),
         }));
@@ -93,25 +122,87 @@ pub(crate) fn submit(job: Job) {
             %error,
             "cannot start the dump thread; dumping on this thread"
         );
-        job.run();
+        job.run(0);
         return;
     }
-    queue.push_back(job);
+    push(&mut queue, job);
     drop(queue);
     QUEUE.notify();
 }
+
+/// Overdue reports merged into the one queued, since it was queued.
+static MERGED: AtomicU64 = AtomicU64::new(0);
+
+/// Queues `job`, bounded: overdue calls join the overdue report already
+/// queued, if any (at most [`MAX_NAMED`] named, the rest counted); other
+/// jobs beyond [`MAX_JOBS`] are dropped and counted (a dropped
+/// supervisor's dump wakes the supervisor at once).
+fn push(queue: &mut VecDeque<Job>, job: Job) {
+    match job {
+        Job::Overdue(mut calls) => {
+            let queued = queue.iter_mut().find_map(|job| match job {
+                Job::Overdue(queued) => Some(queued),
+                _ => None,
+            });
+            let room = MAX_NAMED.saturating_sub(queued.as_ref().map_or(0, |q| q.len()));
+            if calls.len() > room {
+                omit_calls((calls.len() - room) as u64);
+                calls.truncate(room);
+            }
+            match queued {
+                Some(queued) => {
+                    MERGED.fetch_add(1, Ordering::Relaxed);
+                    queued.append(&mut calls);
+                }
+                None => queue.push_back(Job::Overdue(calls)),
+            }
+        }
+        Job::Alert(..) if queue.len() > MAX_JOBS => {
+            tracing::warn!(
+                target: "monitor_runtime",
+                "an alert was not handed to the alert hook: {MAX_JOBS} jobs wait for the dump worker"
+            );
+        }
+        _ if queue.len() > MAX_JOBS => omit_dump("the dump queue was full"),
+        job => queue.push_back(job),
+    }
+}
+
+/// How often a report held back for a busy sink looks again.
+const HOLD_BACK: Duration = Duration::from_millis(10);
 
 fn run() {
     let mut idle_since = Instant::now();
     let mut queue = QUEUE.lock();
     loop {
-        match queue.pop_front() {
+        // While the sink writes, overdue reports and stall dumps wait
+        // (gathering the calls that go overdue meanwhile) instead of being
+        // taken and held: memory stays one report's worth. Overdue reports
+        // also wait for the rate limit (one a second). Other jobs go on.
+        // A stuck sink: every job runs (and dumps are dropped).
+        let busy = !queue.is_empty() && sink_state() == SinkState::Busy;
+        let rate_limited = held_back_for();
+        let next = queue.iter().position(|job| match job {
+            Job::Overdue(_) => !busy && rate_limited.is_none(),
+            Job::Stall(_) => !busy,
+            _ => true,
+        });
+        match next.and_then(|at| queue.remove(at)) {
+            None if !queue.is_empty() => {
+                let wait = match rate_limited {
+                    Some(left) if !busy => left,
+                    _ => HOLD_BACK,
+                };
+                queue = QUEUE.wait(queue, wait);
+            }
             Some(mut job) => {
+                let mut merged = 0;
                 if let Job::Overdue(calls) = &mut job {
                     merge_overdue(calls, &mut queue);
+                    merged = MERGED.swap(0, Ordering::Relaxed);
                 }
                 drop(queue);
-                job.run();
+                job.run(merged);
                 queue = QUEUE.lock();
                 idle_since = Instant::now();
             }
@@ -140,6 +231,7 @@ fn merge_overdue(calls: &mut Vec<OverdueCall>, jobs: &mut VecDeque<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dump::sink::take_omitted;
     use crate::inflight::CallId;
 
     fn overdue(seq: u64) -> OverdueCall {
@@ -172,5 +264,28 @@ mod tests {
             })
             .collect();
         assert_eq!(left, [Duration::from_secs(1), Duration::from_secs(2)]);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_whatever_is_submitted() {
+        let mut jobs: VecDeque<Job> = VecDeque::new();
+        for seq in 0..100_000 {
+            push(&mut jobs, Job::Overdue(vec![overdue(seq), overdue(seq)]));
+        }
+        for _ in 0..10_000 {
+            push(&mut jobs, Job::Stall(Duration::from_secs(1)));
+        }
+        assert!(jobs.len() <= MAX_JOBS + 2, "{} jobs", jobs.len());
+        let named: usize = jobs
+            .iter()
+            .map(|job| match job {
+                Job::Overdue(calls) => calls.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(named, MAX_NAMED);
+        let omitted = take_omitted();
+        assert!(omitted.overdue_calls >= 200_000 - MAX_NAMED as u64);
+        assert!(omitted.dumps >= 10_000 - MAX_JOBS as u64, "{omitted:?}");
     }
 }

@@ -152,7 +152,8 @@ async fn run(
                                     .map(|tid| tid.load(Ordering::Relaxed))
                                     .filter(|&tid| tid != 0)
                                     .map(Tid);
-                                write_dump(name, silent_for, tid, options.clone()).await;
+                                write_dump(name, silent_for, tid, options.clone(), spec.heartbeat)
+                                    .await;
                             }
                             instance.kill();
                             break Cause::Stall { silent_for };
@@ -222,19 +223,81 @@ async fn run(
 }
 
 /// Takes and writes the dump of a stalled worker on the dump worker
-/// (capturing native stacks blocks), and waits for it: the worker is
-/// stopped only once its stack is captured. Behind dumps queued before it,
-/// and behind a sink that blocks, as every dump is.
-async fn write_dump(name: &str, silent_for: Duration, tid: Option<Tid>, options: DumpOptions) {
-    let (done, written) = oneshot::channel::<()>();
+/// (capturing native stacks blocks), and waits for it, bounded: the worker
+/// is stopped once its stack is captured and the sink has had a short
+/// while to write it, or once the bounds are over, whichever comes first.
+/// Whatever the sink does (blocks, panics), the restart is late by at
+/// most [`taken_within`] and [`written_within`]; the dump may follow.
+async fn write_dump(
+    name: &str,
+    silent_for: Duration,
+    tid: Option<Tid>,
+    options: DumpOptions,
+    heartbeat: Duration,
+) {
+    let (taken_tx, taken) = oneshot::channel::<()>();
+    let (written_tx, written) = oneshot::channel::<()>();
     dump::submit(dump::Job::StalledWorker {
         worker: name.to_owned(),
         silent_for,
         thread: tid,
         options,
-        done,
+        taken: taken_tx,
+        written: written_tx,
     });
-    // An error: the dump panicked (in the sink); the worker is stopped all
+    // `Err`: the dump was dropped or panicked; the worker is stopped all
     // the same.
-    let _ = written.await;
+    match within(taken, taken_within(heartbeat)).await {
+        Some(Ok(())) => {}
+        Some(Err(_)) => return,
+        None => {
+            tracing::warn!(
+                target: "monitor_runtime",
+                supervisor = name,
+                "the dump of supervisor {name}'s stalled worker was not taken within {}; \
+                 restarting without waiting for it",
+                human(taken_within(heartbeat)),
+            );
+            return;
+        }
+    }
+    if within(written, written_within(heartbeat)).await.is_none() {
+        tracing::warn!(
+            target: "monitor_runtime",
+            supervisor = name,
+            "the dump sink did not write the dump of supervisor {name}'s stalled worker within {}; \
+             restarting without waiting for it",
+            human(written_within(heartbeat)),
+        );
+    }
+}
+
+/// How long a supervisor waits for the dump of its stalled worker to be
+/// taken: the first capture of a process loads debug info (a second or
+/// so), and the dump worker may be busy with another dump.
+fn taken_within(heartbeat: Duration) -> Duration {
+    (heartbeat * 4).max(Duration::from_secs(2))
+}
+
+/// How long a supervisor waits for the sink once the dump is taken: half
+/// a heartbeat, at most a second. A sink writes in microseconds to
+/// milliseconds; one that blocks delays no restart by more.
+fn written_within(heartbeat: Duration) -> Duration {
+    (heartbeat / 2).min(Duration::from_secs(1))
+}
+
+/// `receiver`'s value, or `None` once `limit` has passed.
+async fn within<T>(
+    receiver: oneshot::Receiver<T>,
+    limit: Duration,
+) -> Option<Result<T, oneshot::error::RecvError>> {
+    let mut receiver = pin!(receiver);
+    let mut sleep = pin!(Sleep::new(Instant::now() + limit));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = receiver.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
