@@ -277,7 +277,11 @@ fn ten_thousand_calls_in_flight_are_all_listed() {
 
 #[stack_on_timeout(60s)]
 fn wait_masked(release: Receiver<()>) {
-    let _ = release.recv();
+    // Running, not blocked in a system call: a blocked thread is read
+    // without a signal, so only a running one can fail to answer.
+    while let Err(std::sync::mpsc::TryRecvError::Empty) = release.try_recv() {
+        std::hint::spin_loop();
+    }
 }
 
 #[stack_on_timeout(60s)]

@@ -265,7 +265,11 @@ fn a_thread_that_blocks_the_signal_gives_no_answer_in_time() {
             old
         };
         mask_tx.send(()).unwrap();
-        unblock_rx.recv().unwrap();
+        // Running, not blocked in a system call: a blocked thread is read
+        // without a signal, so only a running one can fail to answer.
+        while let Err(std::sync::mpsc::TryRecvError::Empty) = unblock_rx.try_recv() {
+            std::hint::spin_loop();
+        }
         // SAFETY: restores the mask saved above.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
         mask_tx.send(()).unwrap();
@@ -564,4 +568,52 @@ fn the_copy_stops_at_the_end_of_the_stack_mapping() {
         libc::close(reader);
         libc::close(writer);
     }
+}
+
+static READ_LINE: AtomicU32 = AtomicU32::new(0);
+
+#[inline(never)]
+#[rustfmt::skip] // keeps `line!()` on the line of the call
+fn read_with_timeout(socket: &std::net::UdpSocket) -> std::io::Result<usize> {
+    READ_LINE.store(line!(), SeqCst); socket.recv(&mut [0u8; 16])
+}
+
+/// A signal ends a socket read with a timeout early with `EINTR`, whatever
+/// `SA_RESTART` says; a thread blocked in a system call is therefore read
+/// without one, and its read times out on time.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_read_with_a_timeout_is_captured_and_not_interrupted() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let (tid, handle) = spawn(move || {
+        let began = Instant::now();
+        let result = read_with_timeout(&socket);
+        let took = began.elapsed();
+        let kind = result.expect_err("nothing was sent").kind();
+        assert!(
+            matches!(
+                kind,
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "the read ended with {kind:?} after {took:?}"
+        );
+        assert!(took >= Duration::from_millis(1400), "{took:?}");
+    });
+    let stack = capture_until(tid, "read_with_timeout", &READ_LINE);
+    assert!(has_frame(
+        &stack,
+        "read_with_timeout",
+        READ_LINE.load(SeqCst)
+    ));
+    let mut captures = 1;
+    while !handle.is_finished() {
+        let _ = capture(&[tid], WITHIN);
+        captures += 1;
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(captures > 20, "{captures}");
+    handle.join().expect("the read timed out on time");
 }

@@ -5,20 +5,25 @@
 //!
 //! How a capture works on Linux (x86_64 and aarch64):
 //!
-//! 1. [`capture`] arms a preallocated slot for each thread and sends it a
-//!    real-time signal with `tgkill` (`signal.rs`).
-//! 2. The signal handler, on the target thread, does only async-signal-safe
-//!    work: it copies the registers and the top [`STACK_COPY`] bytes of its
-//!    stack into the slot, publishes it with an atomic store, wakes the
-//!    capturer with a futex and restores `errno`. It allocates nothing,
-//!    takes no lock and resolves no symbol. `SA_RESTART` keeps the target's
-//!    blocking calls going.
+//! 1. A thread that the kernel shows blocked in a system call (x86_64 only)
+//!    is read without a signal, which could end that call with `EINTR`
+//!    (`blocked.rs`): its stack pointer and program counter come from
+//!    `/proc/self/task/TID/syscall`, its stack is copied with
+//!    `process_vm_readv`. Capturing never changes what such a thread sees.
+//! 2. Any other thread (it runs user code, where a signal interrupts
+//!    nothing): [`capture`] arms a preallocated slot for it and sends it a
+//!    real-time signal with `tgkill` (`signal.rs`). The signal handler, on
+//!    the target thread, does only async-signal-safe work: it copies the
+//!    registers and the top [`STACK_COPY`] bytes of its stack into the
+//!    slot, publishes it with an atomic store, wakes the capturer with a
+//!    futex and restores `errno`. It allocates nothing, takes no lock and
+//!    resolves no symbol. `SA_RESTART` keeps restartable calls going.
 //! 3. The capturer unwinds the copy with `framehop` and the loaded modules'
 //!    `.eh_frame` (`unwind.rs`), the way `perf record --call-graph dwarf`
 //!    does, then symbolizes with `backtrace` (`symbolize.rs`).
 //!
-//! A thread that does not run the handler within the caller's bound (it
-//! blocks the signal, or is stopped) is reported as
+//! A running thread that does not run the handler within the caller's
+//! bound (it blocks the signal, or is stopped) is reported as
 //! [`CaptureError::NoAnswer`]; the capturer never waits longer.
 //!
 //! Limits:
@@ -31,6 +36,12 @@
 //!   assembly or JIT code, are unwound with frame pointers, or end the stack.
 //! * The capture signal (the highest free real-time signal) is not chained:
 //!   a handler installed on it later disables capture.
+//! * A thread blocked in a system call is unwound without its frame
+//!   pointer, which the kernel does not show: code that finds its caller
+//!   through `rbp` alone (built with `-C force-frame-pointers`, or using
+//!   `alloca`) ends the stack there. On aarch64 blocked threads are
+//!   signalled too: the innermost return address (`x30`) is not shown
+//!   either.
 //! * Threads are signalled 16 at a time: a call takes up to
 //!   `ceil(threads / 16) * answer_within` when none of them answers.
 //! * The first capture, or [`prepare`], loads the debug info: about a second
@@ -58,6 +69,7 @@ macro_rules! supported {
 }
 
 supported! {
+    mod blocked;
     mod linux;
     mod signal;
     mod symbolize;

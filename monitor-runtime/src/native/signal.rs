@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::blocked;
 use super::{CaptureError, Tid, STACK_COPY};
 
 /// Threads signalled at once; also the number of preallocated slots.
@@ -278,6 +279,8 @@ pub(super) struct Sampler {
     slots: Vec<&'static Slot>,
     /// Threads that did not answer: the signal may still be pending on them.
     unanswered: HashSet<Tid>,
+    /// Where the stack of a thread blocked in a system call is copied.
+    copy: Box<[u8]>,
 }
 
 impl Sampler {
@@ -308,6 +311,7 @@ impl Sampler {
             sequence: 0,
             slots,
             unanswered: HashSet::new(),
+            copy: vec![0u8; STACK_COPY].into_boxed_slice(),
         })
     }
 
@@ -376,7 +380,25 @@ impl Sampler {
         let mut armed: Vec<Option<(&'static Slot, u64)>> = Vec::with_capacity(tids.len());
         // SAFETY: getpid cannot fail.
         let pid = unsafe { libc::getpid() };
-        for (&tid, &slot) in tids.iter().zip(&free) {
+        for (i, (&tid, &slot)) in tids.iter().zip(&free).enumerate() {
+            // Blocked in a system call: read without a signal, which could
+            // end that call with `EINTR` (`blocked.rs`).
+            if let Some(at) = blocked::in_syscall(tid) {
+                // SAFETY: `copy` holds `STACK_COPY` writable bytes.
+                let len = unsafe { copy_stack(at.sp as usize, self.copy.as_mut_ptr()) };
+                if blocked::in_syscall(tid).as_ref() == Some(&at) {
+                    found(
+                        i,
+                        Sample {
+                            regs: at.regs(),
+                            stack: &self.copy[..len],
+                        },
+                    );
+                    results.push(Ok(()));
+                    armed.push(None);
+                    continue;
+                }
+            }
             if self.unanswered.contains(&tid) {
                 if signal_pending(tid, self.signal) {
                     // Still blocked since last time: another signal would
