@@ -54,7 +54,10 @@ fn a_read_with_a_timeout_times_out_on_time_while_dumps_are_taken() {
     );
     assert!(took >= Duration::from_millis(1900), "{took:?}");
     assert!(dumps >= 10, "{dumps}");
-    assert!(named, "a native stack of the blocked reader names its function");
+    assert!(
+        named,
+        "a native stack of the blocked reader names its function"
+    );
     // The watchdog's own overdue report, with native stacks, was kept.
     assert!(kept.lock().unwrap().iter().any(|dump| matches!(
         &dump.reason,

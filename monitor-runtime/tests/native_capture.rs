@@ -570,12 +570,12 @@ fn the_copy_stops_at_the_end_of_the_stack_mapping() {
     }
 }
 
-static READ_LINE: AtomicU32 = AtomicU32::new(0);
+static RECV_LINE: AtomicU32 = AtomicU32::new(0);
 
 #[inline(never)]
 #[rustfmt::skip] // keeps `line!()` on the line of the call
 fn read_with_timeout(socket: &std::net::UdpSocket) -> std::io::Result<usize> {
-    READ_LINE.store(line!(), SeqCst); socket.recv(&mut [0u8; 16])
+    RECV_LINE.store(line!(), SeqCst); socket.recv(&mut [0u8; 16])
 }
 
 /// A signal ends a socket read with a timeout early with `EINTR`, whatever
@@ -602,11 +602,11 @@ fn a_read_with_a_timeout_is_captured_and_not_interrupted() {
         );
         assert!(took >= Duration::from_millis(1400), "{took:?}");
     });
-    let stack = capture_until(tid, "read_with_timeout", &READ_LINE);
+    let stack = capture_until(tid, "read_with_timeout", &RECV_LINE);
     assert!(has_frame(
         &stack,
         "read_with_timeout",
-        READ_LINE.load(SeqCst)
+        RECV_LINE.load(SeqCst)
     ));
     let mut captures = 1;
     while !handle.is_finished() {

@@ -383,7 +383,10 @@ impl Sampler {
         for (i, (&tid, &slot)) in tids.iter().zip(&free).enumerate() {
             // Blocked in a system call: read without a signal, which could
             // end that call with `EINTR` (`blocked.rs`).
-            if let Some(at) = blocked::in_syscall(tid) {
+            let blocked = (tid != super::current_tid())
+                .then(|| blocked::in_syscall(tid))
+                .flatten();
+            if let Some(at) = blocked {
                 // SAFETY: `copy` holds `STACK_COPY` writable bytes.
                 let len = unsafe { copy_stack(at.sp as usize, self.copy.as_mut_ptr()) };
                 if blocked::in_syscall(tid).as_ref() == Some(&at) {

@@ -30,7 +30,8 @@ pub(super) struct Unwinding {
     cache: CacheNative<MayAllocateDuringUnwind>,
     /// The loader's `(adds, subs)` counters when the modules were read.
     generation: Option<(u64, u64)>,
-    modules: usize,
+    /// The address ranges of the modules' code.
+    code: Vec<Range<u64>>,
 }
 
 impl Unwinding {
@@ -39,29 +40,67 @@ impl Unwinding {
             unwinder: UnwinderNative::new(),
             cache: CacheNative::new(),
             generation: None,
-            modules: 0,
+            code: Vec::new(),
         }
     }
 
     /// Re-reads the module list if a module was loaded or unloaded since.
     pub(super) fn refresh(&mut self) {
         let generation = loader_generation();
-        if self.modules > 0 && generation.is_some() && generation == self.generation {
+        if !self.code.is_empty() && generation.is_some() && generation == self.generation {
             return;
         }
         let modules = loaded_modules();
         self.unwinder = UnwinderNative::new();
         self.cache = CacheNative::new();
-        self.modules = modules.len();
-        for module in modules {
+        self.code = modules.iter().map(|(_, code)| code.clone()).collect();
+        for (module, _) in modules {
             self.unwinder.add_module(module);
         }
         self.generation = generation;
     }
 
     /// Unwinds a sample: the first address is the interrupted instruction,
-    /// the others are return addresses.
+    /// the others are return addresses. Without the frame pointer (a
+    /// thread read without a signal, `blocked.rs`), code that finds its
+    /// caller through it needs a guess: the few places in the copy that
+    /// look like a saved frame pointer (a word pointing higher up the same
+    /// stack) are tried, and the longest stack wins.
     pub(super) fn unwind(&mut self, sample: &Sample<'_>) -> Addresses {
+        if sample.regs.fp != 0 {
+            return self.unwind_from(sample);
+        }
+        let first = self.unwind_from(sample);
+        let mut best = self.in_code(first);
+        for fp in frame_pointer_guesses(sample, &self.code) {
+            let mut guess = Sample {
+                regs: sample.regs,
+                stack: sample.stack,
+            };
+            guess.regs.fp = fp;
+            let addresses = self.unwind_from(&guess);
+            let addresses = self.in_code(addresses);
+            if addresses.frames.len() > best.frames.len() {
+                best = addresses;
+            }
+        }
+        best
+    }
+
+    /// The frames up to the first whose address is in no module's code: a
+    /// wrong guess of the frame pointer walks into data.
+    fn in_code(&self, mut addresses: Addresses) -> Addresses {
+        let known = |frame: &FrameAddress| {
+            let address = frame.address_for_lookup();
+            self.code.iter().any(|code| code.contains(&address))
+        };
+        if let Some(first_unknown) = addresses.frames.iter().position(|f| !known(f)) {
+            addresses.frames.truncate(first_unknown);
+        }
+        addresses
+    }
+
+    fn unwind_from(&mut self, sample: &Sample<'_>) -> Addresses {
         let Sample { regs, stack } = *sample;
         let beyond_copy = Cell::new(false);
         let mut read_stack = |address: u64| -> Result<u64, ()> {
@@ -102,6 +141,24 @@ impl Unwinding {
     }
 }
 
+/// Where the frame pointer may point, for a stack copied without it: the
+/// first few 16-byte aligned words of the copy that may start a frame
+/// record, the saved frame pointer (whatever the caller had in it: code
+/// without frame pointers leaves anything there) followed by a return
+/// address into code.
+fn frame_pointer_guesses(sample: &Sample<'_>, code: &[Range<u64>]) -> Vec<u64> {
+    const GUESSES: usize = 16;
+    (0..sample.stack.len() / 8)
+        .filter_map(|i| {
+            let at = sample.regs.sp + 8 * i as u64;
+            let bytes = sample.stack.get(8 * i + 8..8 * i + 16)?;
+            let returns_to = u64::from_ne_bytes(bytes.try_into().ok()?);
+            (at % 16 == 0 && code.iter().any(|c| c.contains(&returns_to))).then_some(at)
+        })
+        .take(GUESSES)
+        .collect()
+}
+
 /// The loader's count of module loads and unloads, where it keeps one.
 fn loader_generation() -> Option<(u64, u64)> {
     unsafe extern "C" fn first(
@@ -127,7 +184,8 @@ fn loader_generation() -> Option<(u64, u64)> {
 }
 
 /// Every loaded module with its unwind information.
-fn loaded_modules() -> Vec<Module<Vec<u8>>> {
+/// The loaded modules, each with the address range of its code.
+fn loaded_modules() -> Vec<(Module<Vec<u8>>, Range<u64>)> {
     unsafe extern "C" fn each(
         info: *mut libc::dl_phdr_info,
         _size: libc::size_t,
@@ -136,14 +194,14 @@ fn loaded_modules() -> Vec<Module<Vec<u8>>> {
         // SAFETY: the loader passes a valid `info`, whose module stays
         // loaded during the callback; `data` is the `Vec` below.
         unsafe {
-            let modules = &mut *data.cast::<Vec<Module<Vec<u8>>>>();
+            let modules = &mut *data.cast::<Vec<(Module<Vec<u8>>, Range<u64>)>>();
             if let Some(module) = read_module(&*info) {
                 modules.push(module);
             }
         }
         0
     }
-    let mut modules: Vec<Module<Vec<u8>>> = Vec::new();
+    let mut modules: Vec<(Module<Vec<u8>>, Range<u64>)> = Vec::new();
     // SAFETY: the callback writes only through `data`, which outlives the call.
     unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut modules).cast()) };
     modules
@@ -152,7 +210,7 @@ fn loaded_modules() -> Vec<Module<Vec<u8>>> {
 /// # Safety
 /// `info` describes a module that stays loaded during the call (it comes
 /// from `dl_iterate_phdr`).
-unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<Module<Vec<u8>>> {
+unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<(Module<Vec<u8>>, Range<u64>)> {
     let bias = info.dlpi_addr;
     // SAFETY: the loader's program headers for this module.
     let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
@@ -200,7 +258,7 @@ unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<Module<Vec<u8>>> {
         }
     }
     let avma = bias + text.start..bias + text.end;
-    Some(Module::new(name, avma, bias, sections))
+    Some((Module::new(name, avma.clone(), bias, sections), avma))
 }
 
 /// # Safety
@@ -293,11 +351,12 @@ mod tests {
     fn this_function_is_in_a_module_with_unwind_info() {
         let here = this_function_is_in_a_module_with_unwind_info as fn() as usize as u64;
         let modules = loaded_modules();
-        let module = modules
+        let (module, code) = modules
             .iter()
-            .find(|m| m.avma_range().contains(&here))
+            .find(|(m, _)| m.avma_range().contains(&here))
             .expect("a module covers this function");
         assert!(module.avma_range().start >= module.base_avma());
+        assert_eq!(module.avma_range(), *code);
         assert!(loader_generation().is_some());
     }
 }
