@@ -69,7 +69,7 @@ fn parse(line: String) -> Option<Blocked> {
     }
     let hex = |field: &str| u64::from_str_radix(field.strip_prefix("0x")?, 16).ok();
     let (sp, pc) = (hex(sp)?, hex(pc)?);
-    (sp != 0 && pc != 0).then(|| Blocked { line, sp, pc })
+    (sp != 0 && pc != 0).then_some(Blocked { line, sp, pc })
 }
 
 #[cfg(test)]
