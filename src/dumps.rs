@@ -3,7 +3,7 @@
 //! The sink is process-wide: tests that run in parallel in one binary see
 //! each other's dumps, so each looks only at its own functions.
 
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,35 @@ pub fn kept_dumps() -> &'static Mutex<Vec<Dump>> {
         .expect("a custom sink is always set");
     });
     &DUMPS
+}
+
+/// Sets the process's dump sink to one that blocks in every dump until
+/// the returned sender is dropped, and says on the returned receiver each
+/// time it is called: a sink that hangs.
+///
+/// ```
+/// let (release, entered) = monitor_demo::hung_sink();
+/// drop(release); // the sink returns at once from then on
+/// monitor_runtime::dump::DumpOptions::new().native_stacks(false).take().emit();
+/// # drop(entered);
+/// ```
+pub fn hung_sink() -> (Sender<()>, Receiver<()>) {
+    let (release, released) = channel::<()>();
+    let released = Mutex::new(released);
+    let (entered_tx, entered) = channel();
+    let entered_tx = Mutex::new(entered_tx);
+    set_dump_sink(DumpSink::custom(move |_dump| {
+        let _ = entered_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(());
+        let _ = released
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv();
+    }))
+    .expect("a custom sink is always set");
+    (release, entered)
 }
 
 /// Sets the process's dump sink to one that sends a copy of every dump

@@ -3,14 +3,10 @@
 //! one and counts what it leaves out, and the sink runs on a thread of its
 //! own, so that the dump worker is not stuck with it.
 
-use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use monitor_runtime::{
-    dump::{set_dump_sink, DumpSink},
-    stack_on_timeout,
-};
+use monitor_demo::hung_sink;
+use monitor_runtime::stack_on_timeout;
 
 #[stack_on_timeout(1ms)]
 async fn late() {
@@ -22,26 +18,6 @@ fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096
-}
-
-/// A sink that blocks forever (until the returned sender is dropped).
-fn hung_sink() -> (Sender<()>, std::sync::mpsc::Receiver<()>) {
-    let (release, released) = channel::<()>();
-    let released = Mutex::new(released);
-    let (entered_tx, entered) = channel();
-    let entered_tx = Mutex::new(entered_tx);
-    set_dump_sink(DumpSink::custom(move |_dump| {
-        let _ = entered_tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(());
-        let _ = released
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-    }))
-    .unwrap();
-    (release, entered)
 }
 
 #[test]

@@ -4,37 +4,13 @@
 //! dropped.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monitor_runtime::{
-    dump::{set_dump_sink, DumpOptions, DumpSink},
-    supervisor::Supervisor,
-};
+use monitor_demo::hung_sink;
+use monitor_runtime::{dump::DumpOptions, supervisor::Supervisor};
 
 const HEARTBEAT: Duration = Duration::from_millis(300);
-
-/// A sink that blocks forever in every dump (until `release` is dropped),
-/// and says on `entered` that it was called.
-fn hung_sink() -> (Sender<()>, Receiver<()>) {
-    let (release, released) = channel::<()>();
-    let released = Mutex::new(released);
-    let (entered_tx, entered) = channel();
-    let entered_tx = Mutex::new(entered_tx);
-    set_dump_sink(DumpSink::custom(move |_dump| {
-        let _ = entered_tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(());
-        let _ = released
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-    }))
-    .unwrap();
-    (release, entered)
-}
 
 #[test]
 fn a_worker_that_stops_beating_is_restarted_on_time_while_the_sink_hangs() {

@@ -19,7 +19,6 @@
 //! `x30`, which the kernel does not show either: there every thread is
 //! signalled, as before.
 
-use super::signal::Regs;
 use super::Tid;
 
 /// A thread blocked in a system call, as the kernel shows it.
@@ -30,18 +29,6 @@ pub(super) struct Blocked {
     /// Stack pointer and program counter; no frame pointer.
     pub(super) pc: u64,
     pub(super) sp: u64,
-}
-
-impl Blocked {
-    /// The registers the unwinder starts from.
-    pub(super) fn regs(&self) -> Regs {
-        Regs {
-            pc: self.pc,
-            sp: self.sp,
-            fp: 0,
-            lr: 0,
-        }
-    }
 }
 
 /// Where `tid` is blocked, if it is blocked in a system call (and this is

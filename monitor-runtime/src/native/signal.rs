@@ -393,7 +393,12 @@ impl Sampler {
                     found(
                         i,
                         Sample {
-                            regs: at.regs(),
+                            // No frame pointer: the unwinder guesses it.
+                            regs: Regs {
+                                pc: at.pc,
+                                sp: at.sp,
+                                ..Regs::default()
+                            },
                             stack: &self.copy[..len],
                         },
                     );
