@@ -25,6 +25,31 @@ pub fn threads_named(prefix: &str) -> Option<usize> {
     )
 }
 
+/// Serves `app` on an ephemeral loopback port, with the peer address that
+/// the debug page checks (`into_make_service_with_connect_info`), in a
+/// task of the current tokio runtime; returns `http://127.0.0.1:PORT`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let base = monitor_demo::serve_on_loopback(axum::Router::new()).await;
+/// assert!(base.starts_with("http://127.0.0.1:"));
+/// # }
+/// ```
+pub async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    base
+}
+
 /// How long [`eventually`] waits before it fails.
 const EVENTUALLY: Duration = Duration::from_secs(10);
 

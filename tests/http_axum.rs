@@ -10,24 +10,10 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use monitor_demo::kept_dumps;
+use monitor_demo::{kept_dumps, serve_on_loopback};
 use monitor_runtime::dump::DumpReason;
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 use tokio::sync::{Notify, Semaphore};
-
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    format!("http://{addr}")
-}
 
 #[derive(Clone)]
 struct Held {
@@ -56,7 +42,7 @@ async fn a_burst_of_100_gets_10_answers_and_90_busy() {
         entered: Arc::new(AtomicUsize::new(0)),
         release: Arc::new(Semaphore::new(0)),
     };
-    let base = serve(
+    let base = serve_on_loopback(
         Router::new()
             .route("/held", get(held))
             .with_state(state.clone()),
@@ -127,7 +113,7 @@ async fn slow() -> Result<&'static str, Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_gets_504_at_its_deadline() {
-    let base = serve(Router::new().route("/slow", get(slow))).await;
+    let base = serve_on_loopback(Router::new().route("/slow", get(slow))).await;
     let client = reqwest::Client::new();
     // A first request opens the connection; the second is timed.
     let _ = client.get(format!("{base}/slow")).send().await.unwrap();
@@ -167,7 +153,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
             .route("/held", get(held))
             .with_state(held_state),
     );
-    let base = serve(app).await;
+    let base = serve_on_loopback(app).await;
     let client = reqwest::Client::new();
     let _ = client.get(format!("{base}/h/held")).send().await.unwrap();
     let waiting = tokio::spawn({
@@ -292,7 +278,9 @@ async fn the_debug_page_shows_who_waits_for_a_lock() {
             move || *ledger.lock().unwrap()
         })
         .unwrap();
-    let base = serve(Router::new().nest("/debug/monitor", monitor_runtime::http::router())).await;
+    let base =
+        serve_on_loopback(Router::new().nest("/debug/monitor", monitor_runtime::http::router()))
+            .await;
     let client = reqwest::Client::new();
 
     let mut wait = serde_json::Value::Null;

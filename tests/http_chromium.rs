@@ -6,14 +6,12 @@
 //! `cargo test --test http_chromium -- --ignored`.
 
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use monitor_runtime::dump::{set_dump_sink, Dump, DumpSink};
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 use tokio::sync::Notify;
 
@@ -31,30 +29,15 @@ async fn hanging(State(gate): State<Arc<Notify>>) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium: cargo test --test http_chromium -- --ignored"]
 async fn chromium_shows_the_monitor_table_and_a_call_in_flight() {
-    // The hanging call goes overdue: its dump is counted, not printed.
-    static DUMPS: AtomicUsize = AtomicUsize::new(0);
-    set_dump_sink(DumpSink::custom(|dump: &Dump| {
-        if dump.to_string().contains("http_chromium::hanging") {
-            DUMPS.fetch_add(1, Ordering::SeqCst);
-        }
-    }))
-    .unwrap();
+    // The hanging call goes overdue: its dump is kept, not printed.
+    let kept = monitor_demo::kept_dumps();
     let gate = Arc::new(Notify::new());
     let app = Router::new()
         .route("/quick", get(quick))
         .route("/hanging", get(hanging))
         .nest("/debug/monitor", monitor_runtime::http::router())
         .with_state(gate.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = monitor_demo::serve_on_loopback(app).await;
 
     let client = reqwest::Client::new();
     assert_eq!(
@@ -108,7 +91,13 @@ async fn chromium_shows_the_monitor_table_and_a_call_in_flight() {
     assert_eq!(waiting.await.unwrap(), "done");
     // The overdue call was announced.
     let start = std::time::Instant::now();
-    while DUMPS.load(Ordering::SeqCst) == 0 {
+    let announced = || {
+        kept.lock()
+            .unwrap()
+            .iter()
+            .any(|dump| dump.to_string().contains("http_chromium::hanging"))
+    };
+    while !announced() {
         assert!(start.elapsed() < Duration::from_secs(20), "never announced");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

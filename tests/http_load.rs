@@ -51,16 +51,7 @@ async fn annotated_handler_throughput_against_plain() {
     let app = Router::new()
         .route("/plain", get(plain))
         .route("/annotated", get(annotated));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = monitor_demo::serve_on_loopback(app).await;
     let client = reqwest::Client::new();
     run(&client, &format!("{base}/plain"), 2_000).await; // warm up
     run(&client, &format!("{base}/annotated"), 2_000).await;
