@@ -69,7 +69,13 @@ async fn hang() -> &'static str {
 async fn main() {
     // Prometheus: the monitors' stats are copied into the recorder at each
     // scrape (`monitor_runtime::metrics::record`), then rendered.
+    // The latency is a histogram: its buckets are the exporter's to set.
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full("monitor_call_duration_seconds".into()),
+            monitor_runtime::metrics::LATENCY_BUCKETS,
+        )
+        .unwrap()
         .install_recorder()
         .unwrap();
     let app = Router::new()

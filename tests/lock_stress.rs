@@ -69,7 +69,7 @@ fn a_million_ordered_acquisitions_are_never_reported() {
                         let guard = if lock % 2 == 0 {
                             let mutex = &locks.mutexes[lock / 2];
                             Held::Mutex(mutex.lock_checked().expect("no deadlock").unwrap())
-                        } else if next(&mut rng) % 3 == 0 {
+                        } else if next(&mut rng).is_multiple_of(3) {
                             let rw = &locks.rwlocks[lock / 2];
                             Held::Write(rw.write_checked().expect("no deadlock").unwrap())
                         } else {
@@ -80,7 +80,7 @@ fn a_million_ordered_acquisitions_are_never_reported() {
                     }
                     taken.fetch_add(set.len(), Ordering::Relaxed);
                     // Release in any order: it cannot cause a deadlock.
-                    if next(&mut rng) % 2 == 0 {
+                    if next(&mut rng).is_multiple_of(2) {
                         held.reverse();
                     }
                     held.clear();

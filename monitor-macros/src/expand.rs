@@ -319,7 +319,7 @@ pub(crate) fn duration(krate: &TokenStream, nanos: u64) -> TokenStream {
         ("from_micros", 1_000),
     ]
     .into_iter()
-    .find(|&(_, unit)| nanos % unit == 0)
+    .find(|&(_, unit)| nanos.is_multiple_of(unit))
     .map_or(("from_nanos", nanos), |(constructor, unit)| {
         (constructor, nanos / unit)
     });

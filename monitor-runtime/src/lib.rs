@@ -9,7 +9,7 @@
 //! ```
 //! use monitor_runtime::{monitored, Error};
 //!
-//! #[monitored(timeout = "50ms", max_active = 10, alert = "100s")]
+//! #[monitored(name = "users.fetch", timeout = "50ms", max_active = 10, alert = "100s")]
 //! async fn fetch_user(id: u64) -> Result<String, Error> {
 //!     Ok(format!("user {id}"))
 //! }
@@ -17,7 +17,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! assert_eq!(fetch_user(7).await.unwrap(), "user 7");
-//! let stats = monitor_runtime::monitor("rust_out::fetch_user").unwrap().stats();
+//! let stats = monitor_runtime::monitor("users.fetch").unwrap().stats();
 //! assert_eq!(stats.completed, 1);
 //! # }
 //! ```
@@ -49,6 +49,8 @@
 //! How the runtime is laid out, and what its hot path never does, is in
 //! `ARCHITECTURE.md` at the repository's root.
 #![warn(missing_docs)]
+// docs.rs marks each feature's items with the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod gate;
 mod shim;
@@ -59,6 +61,7 @@ mod shim;
 #[cfg(not(loom))]
 mod alert;
 #[cfg(all(not(loom), feature = "axum"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(not(loom))]
 mod background;
@@ -75,10 +78,12 @@ mod format;
 #[cfg(not(loom))]
 mod histogram;
 #[cfg(all(not(loom), feature = "axum"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 #[cfg(not(loom))]
 mod inflight;
 #[cfg(all(not(loom), feature = "metrics"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 #[cfg(not(loom))]
 pub mod monitor;

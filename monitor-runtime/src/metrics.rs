@@ -7,32 +7,64 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `monitor_calls_total` | counter | `monitor`, `outcome` | calls by outcome: `ok` (returned), `busy`, `timeout`, `panic`, `cancelled` (dropped unfinished; a cancelled timeout counts as both `timeout` and `cancelled`) |
+//! | `monitor_calls_total` | counter | `monitor`, `outcome` | calls by outcome: `ok` (returned), `busy` (refused at the cap), `timeout` (the caller got a timeout), `panic`, `cancelled` (dropped unfinished; a cancelled timeout counts as both `timeout` and `cancelled`) |
 //! | `monitor_calls_started_total` | counter | `monitor` | all calls, refused ones included |
 //! | `monitor_in_flight` | gauge | `monitor` | calls whose body runs now |
 //! | `monitor_max_active` | gauge | `monitor` | the cap, when there is one |
-//! | `monitor_busy_total` | counter | `monitor` | calls refused at the cap |
-//! | `monitor_timeouts_total` | counter | `monitor` | callers that got a timeout |
 //! | `monitor_alerts_total` | counter | `monitor` | stall alerts |
-//! | `monitor_call_duration_seconds` | gauge | `monitor`, `quantile` (`0.5`, `0.99`, `1`) | latency of calls that returned, as a summary |
+//! | `monitor_call_duration_seconds` | histogram | `monitor` | latency of measured calls that returned, in seconds |
 //! | `monitor_supervisor_restarts_total` | counter | `supervisor`, `cause` (`any`, `stall`, `panic`, `error`) | restarts |
 //! | `monitor_supervisor_missed_heartbeats_total` | counter | `supervisor` | heartbeats missed |
 //! | `monitor_supervisor_running` | gauge | `supervisor` | 1 while it runs |
 //! | `monitor_supervisor_gave_up` | gauge | `supervisor` | 1 once it gave up |
 //!
-//! # Why a collector, not per-call handles
+//! # Counters by collection, latency by observation
 //!
 //! Each monitor already counts everything, in the few atomics of its hot
-//! path. Reporting through pre-registered `metrics` handles on every call
-//! would add a second set of atomic updates (and, for histograms, whatever
-//! the recorder does per sample) to every call; copying the monitors'
-//! counters when they are read costs nothing per call, and one pass over
-//! the monitors per scrape. The price: latency is a summary (quantiles from
-//! the monitor's sampled histogram), not a Prometheus histogram that can be
-//! summed across machines; and values are as fresh as the last
-//! [`record()`] (call it in the scrape handler, or every few seconds for
-//! push exporters).
-use metrics::{counter, gauge};
+//! path. Reporting those counts through `metrics` handles on every call
+//! would add a second set of atomic updates to every call; copying the
+//! counters when they are read costs nothing per call and one pass over the
+//! monitors per scrape. Counters and gauges are therefore as fresh as the
+//! last [`record()`]: call it in the scrape handler, or every few seconds
+//! for push exporters.
+//!
+//! Latency is a real histogram, which Prometheus can sum across instances
+//! and query with `histogram_quantile`. A histogram cannot be set from
+//! totals through the facade, so it is fed sample by sample: from the first
+//! [`record()`] on, each measured call (a monitor's first 64 calls, then one
+//! in 32 per thread: the calls whose latency the monitor reads the clock
+//! for anyway) is also recorded into `monitor_call_duration_seconds`. Its
+//! `_count` is therefore the number of measured calls, not of all calls
+//! (that is `monitor_calls_total`); its rate of `_sum` over `_count` is the
+//! mean latency, and its quantiles are those of every call, sampled.
+//!
+//! With `metrics-exporter-prometheus`, give the histogram buckets, or the
+//! exporter renders it as a summary:
+//!
+//! ```
+//! use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+//!
+//! let builder = PrometheusBuilder::new()
+//!     .set_buckets_for_metric(
+//!         Matcher::Full("monitor_call_duration_seconds".into()),
+//!         monitor_runtime::metrics::LATENCY_BUCKETS,
+//!     )
+//!     .unwrap();
+//! # let _ = builder;
+//! ```
+use metrics::{counter, gauge, histogram};
+
+/// Upper bounds, in seconds, for the buckets of
+/// `monitor_call_duration_seconds`: from 100 µs to 10 s, about three per
+/// decade, as Prometheus' own client libraries space them.
+///
+/// ```
+/// assert!(monitor_runtime::metrics::LATENCY_BUCKETS.is_sorted());
+/// ```
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
 
 /// Sets every metric of the [table](crate::metrics) from the current stats
 /// of every monitor and supervisor.
@@ -74,19 +106,12 @@ pub fn record() {
         if let Some(max) = monitor.max_active() {
             gauge!("monitor_max_active", "monitor" => name.clone()).set(max as f64);
         }
-        counter!("monitor_busy_total", "monitor" => name.clone()).absolute(s.busy);
-        counter!("monitor_timeouts_total", "monitor" => name.clone()).absolute(s.timeouts);
         counter!("monitor_alerts_total", "monitor" => name.clone()).absolute(s.alerts);
-        if s.latency.samples > 0 {
-            for (quantile, value) in [
-                ("0.5", s.latency.p50),
-                ("0.99", s.latency.p99),
-                ("1", s.latency.max),
-            ] {
-                gauge!("monitor_call_duration_seconds", "monitor" => name.clone(), "quantile" => quantile)
-                    .set(value.as_secs_f64());
-            }
-        }
+        let latency = name.clone();
+        monitor.observe_latency(move || {
+            let seconds = histogram!("monitor_call_duration_seconds", "monitor" => latency);
+            Box::new(move |took| seconds.record(took.as_secs_f64()))
+        });
     }
     for supervisor in crate::supervisor::supervisors() {
         let name = supervisor.name().to_owned();

@@ -15,7 +15,7 @@ pub use output::{Merge, Output, Wrap};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::alert::AlertChannel;
@@ -26,6 +26,9 @@ use crate::histogram::Histogram;
 use crate::inflight::{CallSite, SyncCall};
 use crate::registry::{Registry, Upgrade};
 use crate::watchdog::CLOCKWORK;
+
+/// Receives the latency of every measured call of a monitor.
+pub(crate) type LatencyObserver = Box<dyn Fn(Duration) + Send + Sync>;
 
 /// Shared state of one monitor. `const`-constructible so that
 /// `#[monitored]` can keep it in a `static`.
@@ -41,6 +44,9 @@ pub(crate) struct MonitorState {
     cancelled: AtomicU64,
     pub(crate) alerts: AtomicU64,
     latency: Histogram,
+    /// Told every measured latency once set: the `metrics` integration's
+    /// histogram. Only measured calls (see [`sample_start`]) read it.
+    latency_observer: OnceLock<LatencyObserver>,
     registered: AtomicBool,
     pub(crate) stopped: AtomicBool,
     pub(crate) channel: Mutex<AlertChannel>,
@@ -73,6 +79,7 @@ impl MonitorState {
             cancelled: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
             latency: Histogram::new(),
+            latency_observer: OnceLock::new(),
             registered: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             channel: Mutex::new(AlertChannel::new()),
@@ -230,6 +237,13 @@ impl Monitor {
     }
 
     #[inline]
+    /// Sets, once, what every later measured latency of this monitor is also
+    /// handed to (the `metrics` integration's histogram).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn observe_latency(&self, observer: impl FnOnce() -> LatencyObserver) {
+        self.state().latency_observer.get_or_init(observer);
+    }
+
     pub(crate) fn state(&self) -> &MonitorState {
         match &self.state {
             Handle::Static(s) => s,
@@ -468,7 +482,8 @@ pub fn monitors() -> Vec<Monitor> {
 /// }
 ///
 /// lookup(21).unwrap();
-/// let monitor = monitor_runtime::monitor("rust_out::lookup").expect("listed once called");
+/// let name = format!("{}::lookup", module_path!());
+/// let monitor = monitor_runtime::monitor(&name).expect("listed once called");
 /// assert_eq!(monitor.stats().completed, 1);
 /// ```
 pub fn monitor(name: &str) -> Option<Monitor> {
@@ -517,7 +532,7 @@ fn sample_start(state: &MonitorState) -> u64 {
         c.set(n.wrapping_add(1));
         n
     });
-    if n % SAMPLE_EVERY == 0 || state.gate.young(ALWAYS_MEASURED) {
+    if n.is_multiple_of(SAMPLE_EVERY) || state.gate.young(ALWAYS_MEASURED) {
         clock::now_ns().max(1)
     } else {
         0
@@ -581,9 +596,11 @@ fn release(monitor: &Monitor, started: u64, outcome: Outcome) {
     match outcome {
         Outcome::Completed => {
             if started != 0 {
-                s.latency.record(Duration::from_nanos(
-                    clock::now_ns().saturating_sub(started),
-                ));
+                let took = Duration::from_nanos(clock::now_ns().saturating_sub(started));
+                s.latency.record(took);
+                if let Some(observe) = s.latency_observer.get() {
+                    observe(took);
+                }
             }
             s.gate.on_progress();
             s.gate.exit_completed();

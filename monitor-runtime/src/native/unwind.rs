@@ -153,7 +153,7 @@ fn frame_pointer_guesses(sample: &Sample<'_>, code: &[Range<u64>]) -> Vec<u64> {
             let at = sample.regs.sp + 8 * i as u64;
             let bytes = sample.stack.get(8 * i + 8..8 * i + 16)?;
             let returns_to = u64::from_ne_bytes(bytes.try_into().ok()?);
-            (at % 16 == 0 && code.iter().any(|c| c.contains(&returns_to))).then_some(at)
+            (at.is_multiple_of(16) && code.iter().any(|c| c.contains(&returns_to))).then_some(at)
         })
         .take(GUESSES)
         .collect()
