@@ -36,6 +36,7 @@
 //! | `http` | the debug page, like Go's `net/http/pprof` (feature `axum`) |
 //! | `axum` | [`Error`] as an HTTP response (feature `axum`) |
 //! | `metrics` | every monitor's and supervisor's stats through the `metrics` facade (feature `metrics`) |
+//! | `tower` | the monitor as a tower `Layer`, for any `Service`: axum routers, tonic, hyper (feature `tower`) |
 //!
 //! # Cargo features
 //!
@@ -43,6 +44,7 @@
 //! |---|---|
 //! | `axum` | the `http` and `axum` modules |
 //! | `metrics` | the `metrics` module |
+//! | `tower` | the `tower` module |
 //! | `tokio-taskdump` | await points of waiting async calls in dumps, from tokio's task dumps (needs `--cfg tokio_unstable`; Linux x86, x86_64, aarch64) |
 //! | `plain-locks` | the locks of [`sync`] without bookkeeping: same API, no deadlock detection, the cost of std's and tokio's locks |
 //!
@@ -99,6 +101,9 @@ pub mod supervisor;
 pub mod sync;
 #[cfg(not(loom))]
 mod task;
+#[cfg(all(not(loom), feature = "tower"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 #[cfg(not(loom))]
 mod watchdog;
 

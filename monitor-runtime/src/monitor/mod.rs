@@ -13,9 +13,10 @@ pub use call::{Call, Detach};
 pub use output::{Merge, Output, Wrap};
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::alert::AlertChannel;
@@ -26,6 +27,22 @@ use crate::histogram::Histogram;
 use crate::inflight::{CallSite, SyncCall};
 use crate::registry::{Registry, Upgrade};
 use crate::watchdog::CLOCKWORK;
+
+/// The site under which the calls of a monitor named at run time are in
+/// the table of calls in flight (and so in dumps). Sites are `'static`:
+/// this one is leaked, once per distinct name and place, so that building
+/// monitors of the same name again and again does not grow memory.
+fn named_site(name: &str, at: (&'static str, u32)) -> &'static CallSite {
+    type Sites = HashMap<(String, &'static str, u32), &'static CallSite>;
+    static SITES: LazyLock<Mutex<Sites>> = LazyLock::new(Mutex::default);
+    let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
+    sites
+        .entry((name.to_owned(), at.0, at.1))
+        .or_insert_with(|| {
+            let function: &'static str = Box::leak(name.into());
+            Box::leak(Box::new(CallSite::new(function, at.0, at.1)))
+        })
+}
 
 /// Receives the latency of every measured call of a monitor.
 pub(crate) type LatencyObserver = Box<dyn Fn(Duration) + Send + Sync>;
@@ -47,6 +64,9 @@ pub(crate) struct MonitorState {
     /// Told every measured latency once set: the `metrics` integration's
     /// histogram. Only measured calls (see [`sample_start`]) read it.
     latency_observer: OnceLock<LatencyObserver>,
+    /// The site of a monitor named at run time ([`Monitor::new`]), for the
+    /// table of calls in flight, which keeps `'static` sites.
+    named_site: OnceLock<&'static CallSite>,
     registered: AtomicBool,
     pub(crate) stopped: AtomicBool,
     pub(crate) channel: Mutex<AlertChannel>,
@@ -80,6 +100,7 @@ impl MonitorState {
             alerts: AtomicU64::new(0),
             latency: Histogram::new(),
             latency_observer: OnceLock::new(),
+            named_site: OnceLock::new(),
             registered: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             channel: Mutex::new(AlertChannel::new()),
@@ -228,15 +249,16 @@ impl Monitor {
     /// assert!(monitor_runtime::monitor("db").is_some());
     /// ```
     pub fn new(config: MonitorBuilder) -> Self {
+        let site = named_site(&config.name, config.at);
         let monitor = Monitor {
             state: Handle::Shared(Arc::new(MonitorState::new(config))),
         };
+        let _ = monitor.state().named_site.set(site);
         monitor.state().registered.store(true, Ordering::Relaxed);
         MONITORS.add(monitor.downgrade());
         monitor
     }
 
-    #[inline]
     /// Sets, once, what every later measured latency of this monitor is also
     /// handed to (the `metrics` integration's histogram).
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -244,6 +266,7 @@ impl Monitor {
         self.state().latency_observer.get_or_init(observer);
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> &MonitorState {
         match &self.state {
             Handle::Static(s) => s,
@@ -354,13 +377,13 @@ impl Monitor {
         O::ok(out)
     }
 
-    /// The call site of a `#[monitored]` function's monitor; run-time
-    /// monitors guard arbitrary code and are not in the table of calls in flight.
+    /// Where the monitor's calls are in the table of calls in flight: the
+    /// function of a `#[monitored]` monitor, the name of a run-time one.
     #[inline]
     pub(crate) fn site(&self) -> Option<&'static CallSite> {
         match &self.state {
             Handle::Static(s) => Some(&s.site),
-            Handle::Shared(_) => None,
+            Handle::Shared(s) => s.named_site.get().copied(),
         }
     }
 
