@@ -8,12 +8,14 @@ use std::time::Duration;
 use monitor_runtime::{monitored, Error};
 use tokio::sync::Notify;
 
-/// A handler that sometimes hangs on its downstream.
+/// A handler whose downstream answers in 20 ms for even ids, and never for
+/// odd ones.
 #[monitored(timeout = "50ms", max_active = 5, alert = "200ms")]
 async fn lookup(id: u32, downstream: Arc<Notify>) -> Result<String, Error> {
     if id % 2 == 1 {
         downstream.notified().await; // stuck until someone notifies
     }
+    tokio::time::sleep(Duration::from_millis(20)).await;
     Ok(format!("item {id}"))
 }
 
@@ -42,6 +44,7 @@ async fn saturated(release: Arc<Notify>) -> Result<(), Error> {
 #[tokio::main]
 async fn main() {
     println!("== a burst of 10 concurrent calls, max_active = 5, timeout = 50ms ==");
+    println!("   (the first five in take the slots; the other five are refused at once)");
     let downstream = Arc::new(Notify::new());
     let calls = (0..10).map(|id| lookup(id, downstream.clone()));
     for (id, result) in futures_join_all(calls).await.into_iter().enumerate() {
@@ -81,7 +84,7 @@ async fn main() {
     for monitor in monitor_runtime::monitors() {
         let s = monitor.stats();
         println!(
-            "  {:<22} {:>6} {:>6} {:>5} {:>8} {:>7} {:>6} {:>9?} {:>9?}",
+            "  {:<22} {:>6} {:>6} {:>5} {:>8} {:>7} {:>6} {:>9.1?} {:>9.1?}",
             monitor.name(),
             s.calls,
             s.completed,

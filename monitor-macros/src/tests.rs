@@ -39,6 +39,51 @@ fn snapshot_of(name: &str, expanded: TokenStream) {
     );
 }
 
+/// The README shows expansions as they are: each code block after a
+/// `<!-- snapshot: NAME -->` line is the snapshot `NAME`, written into the
+/// README by `UPDATE_SNAPSHOTS=1` with the snapshots themselves.
+#[test]
+fn the_readme_shows_the_snapshots() {
+    const MARK: &str = "<!-- snapshot: ";
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme_path = root.join("../README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("the workspace's README");
+    let mut out = String::new();
+    let mut rest = readme.as_str();
+    let mut shown = 0;
+    while let Some(at) = rest.find(MARK) {
+        let (before, marked) = rest.split_at(at);
+        let name_end = marked.find(" -->").expect("a snapshot mark ends with -->");
+        let name = &marked[MARK.len()..name_end];
+        let open = marked
+            .find("```rust\n")
+            .expect("a rust block after the mark")
+            + 8;
+        let close = open + marked[open..].find("```\n").expect("the block ends");
+        let path = root.join("tests/snapshots").join(name);
+        let snapshot = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("the README names {}, which is missing", path.display()));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_none() {
+            assert!(
+                marked[open..close] == snapshot,
+                "the README's block of {name} differs from the snapshot (- README, + snapshot); \
+                 run with UPDATE_SNAPSHOTS=1 to write it:\n{}",
+                diff(&marked[open..close], &snapshot)
+            );
+        }
+        out += before;
+        out += &marked[..open];
+        out += &snapshot;
+        rest = &marked[close..];
+        shown += 1;
+    }
+    out += rest;
+    assert!(shown > 0, "the README shows no snapshot");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() && out != readme {
+        std::fs::write(&readme_path, out).unwrap();
+    }
+}
+
 /// A line diff (longest common subsequence), enough for small files.
 fn diff(expected: &str, actual: &str) -> String {
     let a: Vec<&str> = expected.lines().collect();

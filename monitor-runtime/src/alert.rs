@@ -55,8 +55,11 @@ impl fmt::Display for Alert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "alert: monitor `{}` stalled: {} of {} calls in flight and no call completed for {:?}",
-            self.monitor, self.in_flight, self.max_active, self.stalled_for
+            "alert: monitor `{}` stalled: {} of {} calls in flight and no call completed for {}",
+            self.monitor,
+            self.in_flight,
+            self.max_active,
+            crate::format::human(self.stalled_for)
         )
     }
 }

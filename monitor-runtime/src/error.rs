@@ -157,8 +157,9 @@ impl fmt::Display for Error {
             ),
             Error::Timeout { monitor, after } => write!(
                 f,
-                "monitor `{monitor}`: call did not finish within its timeout of {after:?}; \
-                 raise `timeout` or find what the call waits on (see `monitor_runtime::dump`)"
+                "monitor `{monitor}`: call did not finish within its timeout of {}; \
+                 raise `timeout` or find what the call waits on (see `monitor_runtime::dump`)",
+                crate::format::human(*after)
             ),
         }
     }
