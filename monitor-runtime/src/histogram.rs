@@ -1,5 +1,15 @@
 //! A lock-free latency histogram: 256 buckets, four per power of two of
 //! nanoseconds, so any percentile is known within 25 %.
+//!
+//! Why not `hdrhistogram`: its `record` takes `&mut self`, so calls on many
+//! threads would share it behind a lock (a convoy on the hot path) or record
+//! into per-thread `Recorder`s drained through a channel by a reader. Here a
+//! record is one relaxed `fetch_add` (and a `fetch_max` for a new maximum),
+//! paid by one call in 32; the whole monitored sync call adds about 28 ns
+//! over a plain call (README, "Benchmarks"). Its precision (3 significant
+//! digits) is more than a latency summary needs; 25 % is what Prometheus
+//! buckets give, and exporters get every measured sample anyway
+//! (`metrics.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
