@@ -288,7 +288,8 @@ fn borrows(ty: &Type) -> bool {
 
 fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
     let monitor = static_monitor(args, &func.sig.ident);
-    expand::wrap(func, body, &monitor, &quote!(&__MONITOR), |takes, span| {
+    let state_ref = quote!(&__MONITOR);
+    expand::wrap(func, body, &args.shared, &monitor, &state_ref, |takes, span| {
         let krate = expand::krate(&args.shared, Some(span));
         match (takes, args.timeout, args.mode()) {
             (Takes::Closure, None, _) => quote_spanned!(span=> #krate::__private::sync),

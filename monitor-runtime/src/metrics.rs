@@ -14,6 +14,7 @@
 //! | `monitor_busy_total` | counter | `monitor` | calls refused at the cap |
 //! | `monitor_timeouts_total` | counter | `monitor` | callers that got a timeout |
 //! | `monitor_alerts_total` | counter | `monitor` | stall alerts |
+//! | `monitor_blocked_polls_total` | counter | `monitor` | polls of an async call that blocked their worker thread past the blocking threshold or the timeout |
 //! | `monitor_call_duration_seconds` | gauge | `monitor`, `quantile` (`0.5`, `0.99`, `1`) | latency of calls that returned, as a summary |
 //! | `monitor_supervisor_restarts_total` | counter | `supervisor`, `cause` (`any`, `stall`, `panic`, `error`) | restarts |
 //! | `monitor_supervisor_missed_heartbeats_total` | counter | `supervisor` | heartbeats missed |
@@ -77,6 +78,8 @@ pub fn record() {
         counter!("monitor_busy_total", "monitor" => name.clone()).absolute(s.busy);
         counter!("monitor_timeouts_total", "monitor" => name.clone()).absolute(s.timeouts);
         counter!("monitor_alerts_total", "monitor" => name.clone()).absolute(s.alerts);
+        counter!("monitor_blocked_polls_total", "monitor" => name.clone())
+            .absolute(s.blocked_polls);
         if s.latency.samples > 0 {
             for (quantile, value) in [
                 ("0.5", s.latency.p50),

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 use super::model::crate_of_function;
 use super::prepare::prepare_once;
 use super::tasks;
-use super::{CallDump, CallState, Dump, DumpOptions, DumpReason, LogicalFrame, NativeStack};
+use super::{
+    AwaitPoint, CallDump, CallState, Dump, DumpOptions, DumpReason, LogicalFrame, NativeStack,
+};
 use crate::clock;
 use crate::inflight::{self, CallId, Snapshot};
 use crate::native::{self, Tid};
@@ -73,6 +75,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     let now_ns = clock::now_ns();
     let triggers: HashSet<CallId> = match &reason {
         DumpReason::Overdue { calls } => calls.iter().map(|c| c.id).collect(),
+        DumpReason::BlockedPoll { polls } => polls.iter().map(|p| p.id).collect(),
         _ => HashSet::new(),
     };
     // A panic: the panicking thread's calls.
@@ -239,6 +242,9 @@ fn logical_frame(call: &Snapshot, now_ns: u64) -> LogicalFrame {
         elapsed: elapsed(call, now_ns),
         report_after: call.site.report_after,
         overdue: call.reported || (call.deadline_ns != 0 && call.deadline_ns <= now_ns),
+        awaiting: call
+            .awaiting
+            .map(|(line, column)| AwaitPoint { line, column }),
     }
 }
 
@@ -252,6 +258,9 @@ fn push_frame(stack: &mut Vec<LogicalFrame>, frame: LogicalFrame) {
                 last.id = frame.id;
                 last.report_after = frame.report_after;
             }
+            // The inner of the two records is the one the body's
+            // `.await`s write to.
+            last.awaiting = last.awaiting.or(frame.awaiting);
             last.overdue |= frame.overdue;
             last.elapsed = last.elapsed.max(frame.elapsed);
             return;
