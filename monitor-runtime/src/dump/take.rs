@@ -334,7 +334,6 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
     if tids.is_empty() {
         return;
     }
-    prepare_once();
     // For frames without debug info: the crates of the annotated functions.
     let mut user_crates: Vec<&str> = calls
         .iter()
@@ -343,10 +342,15 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
         .collect();
     user_crates.sort_unstable();
     user_crates.dedup();
+    // Sample first, load the debug info after (the first capture of a
+    // process: about a second): a poll that blocks its thread for less than
+    // that is still caught in the act.
+    let captured = native::capture(&tids, answer_within);
+    prepare_once();
     let stacks: HashMap<Tid, NativeStack> = tids
         .iter()
         .copied()
-        .zip(native::capture(&tids, answer_within))
+        .zip(captured)
         .map(|(tid, result)| (tid, NativeStack::from_capture(result, &user_crates)))
         .collect();
     for call in calls {
