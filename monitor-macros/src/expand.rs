@@ -237,7 +237,9 @@ pub(crate) fn wrap(
             // the `async` block would trip `unused_braces` on one-line bodies.
             let mut stmts = block.stmts.clone();
             let mut awaits = Awaits { shared };
-            stmts.iter_mut().for_each(|stmt| awaits.visit_stmt_mut(stmt));
+            stmts
+                .iter_mut()
+                .for_each(|stmt| awaits.visit_stmt_mut(stmt));
             let future = quote_spanned!(ret_span=> async move { #fake_return #(#stmts)* });
             quote_spanned!(ret_span=> #callee(#state_ref, #future).await)
         }

@@ -479,7 +479,10 @@ fn html(page: &Page, base: &str) -> String {
         for frame in &call.stack {
             // Parked at an `.await`: its line, then the function's.
             let place = match frame.awaiting {
-                Some(at) => format!("{}:{} awaiting (defined at :{})", frame.file, at.line, frame.line),
+                Some(at) => format!(
+                    "{}:{} awaiting (defined at :{})",
+                    frame.file, at.line, frame.line
+                ),
                 None => format!("{}:{}", frame.file, frame.line),
             };
             let _ = writeln!(

@@ -737,7 +737,10 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
             return;
         }
         let Some(call) = read(record) else { return };
-        let threshold = call.site.timeout.map_or(block_after, |t| t.min(block_after));
+        let threshold = call
+            .site
+            .timeout
+            .map_or(block_after, |t| t.min(block_after));
         let ran = now_ns.saturating_sub(call.polled_since_ns);
         if call.polled_since_ns != 0 && call.thread != 0 && ran > threshold.as_nanos() as u64 + tick
         {
@@ -752,7 +755,12 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
         .filter_map(|(_, blocked)| blocked.call.parent_key)
         .collect();
     found.retain(|(_, blocked)| !callers.contains(&blocked.call.key));
-    found.sort_by_key(|(_, b)| (b.call.thread, Reverse((b.call.polled_since_ns, b.call.started_ns))));
+    found.sort_by_key(|(_, b)| {
+        (
+            b.call.thread,
+            Reverse((b.call.polled_since_ns, b.call.started_ns)),
+        )
+    });
     found.dedup_by_key(|(_, b)| b.call.thread);
     found
         .into_iter()
