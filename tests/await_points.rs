@@ -235,3 +235,43 @@ fn a_spawned_block_notes_nothing_on_its_spawner() {
     tx.send(2).unwrap();
     assert_eq!(runtime.block_on(task).unwrap(), Ok(2));
 }
+
+/// Parks at an `.await` of its body, then, woken, inside `tokio::select!`,
+/// whose input the macros leave alone.
+#[monitored]
+async fn then_selects(
+    first: oneshot::Receiver<()>,
+    second: oneshot::Receiver<u32>,
+) -> Result<u32, Error> {
+    let _ = at(6, line!()) + first.await.map_or(0, |()| 0);
+    let value = tokio::select! { value = second => value.unwrap() };
+    Ok(value)
+}
+
+#[test]
+fn an_await_the_macros_cannot_see_names_no_line_rather_than_an_old_one() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (first_tx, first) = oneshot::channel();
+    let (second_tx, second) = oneshot::channel();
+    let task = runtime.spawn(then_selects(first, second));
+    let dump = parked(&runtime, "await_points::then_selects");
+    let call = block(&dump, "await_points::then_selects").unwrap();
+    assert_eq!(call.stack[0].awaiting.unwrap().line, line(6), "{dump}");
+    first_tx.send(()).unwrap();
+    // Polled again, it waits in the `select!`: no line, not the old one.
+    let mut last = None;
+    for _ in 0..100 {
+        runtime.block_on(tokio::task::yield_now());
+        let dump = logical();
+        let call = block(&dump, "await_points::then_selects").unwrap();
+        last = Some(call.stack[0].awaiting);
+        if last == Some(None) {
+            break;
+        }
+    }
+    assert_eq!(last, Some(None));
+    second_tx.send(5).unwrap();
+    assert_eq!(runtime.block_on(task).unwrap(), Ok(5));
+}
