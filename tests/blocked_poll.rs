@@ -214,3 +214,44 @@ fn a_stack_on_timeout_async_fn_that_blocks_names_its_line() {
         .unwrap_or_else(|| panic!("{dump}"));
     assert!(names_line(call, LINES[1].load(SeqCst)), "{dump}");
 }
+
+#[monitored]
+async fn outer_caller() -> Result<u32, Error> {
+    inner_blocker().await
+}
+
+#[monitored]
+async fn inner_blocker() -> Result<u32, Error> {
+    let since = Instant::now();
+    while blocking(2, since) {
+        std::thread::sleep(noted(2, line!(), 20));
+    }
+    Ok(4)
+}
+
+#[test]
+fn of_nested_calls_blocked_in_one_poll_the_innermost_is_reported() {
+    kept_dumps();
+    let runtime = runtime();
+    let task = runtime.spawn(outer_caller());
+    eventually("the blocked poll's report", || {
+        !blocked_reports("blocked_poll::inner_blocker").is_empty()
+    });
+    // Give the watchdog ticks in which it could report the caller too.
+    std::thread::sleep(Duration::from_millis(50));
+    SEEN[2].store(true, SeqCst);
+    assert_eq!(runtime.block_on(task).unwrap(), Ok(4));
+    let (dump, poll) = &blocked_reports("blocked_poll::inner_blocker")[0];
+    let call = dump.calls.iter().find(|c| c.id == poll.id).unwrap();
+    let chain: Vec<&str> = call.stack.iter().map(|f| f.function).collect();
+    assert_eq!(
+        chain,
+        ["blocked_poll::inner_blocker", "blocked_poll::outer_caller"],
+        "{dump}"
+    );
+    assert!(names_line(call, LINES[2].load(SeqCst)), "{dump}");
+    assert!(blocked_reports("blocked_poll::outer_caller").is_empty());
+    let stats = |name: &str| monitor_runtime::monitor(name).unwrap().stats();
+    assert_eq!(stats("blocked_poll::inner_blocker").blocked_polls, 1);
+    assert_eq!(stats("blocked_poll::outer_caller").blocked_polls, 0);
+}
