@@ -79,6 +79,7 @@ fn record_sets_counts_gauges_and_latency() {
     assert_eq!(counter("monitor_busy_total", &[m]), 3);
     assert_eq!(counter("monitor_timeouts_total", &[m]), 0);
     assert_eq!(counter("monitor_alerts_total", &[m]), 0);
+    assert_eq!(counter("monitor_blocked_polls_total", &[m]), 0);
     assert_eq!(gauge("monitor_in_flight", &[m]), 0.0);
     assert_eq!(gauge("monitor_max_active", &[m]), 1.0);
     let p50 = gauge("monitor_call_duration_seconds", &[m, ("quantile", "0.5")]);
