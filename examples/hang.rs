@@ -1,8 +1,10 @@
 //! An async handler that hangs: it awaits a lookup that awaits a future
 //! that never completes. `#[stack_on_timeout(1s)]` reports it after a
 //! second with its logical stack, across the `.await`s: `lookup`, called
-//! by `handle`. Neither runs on a thread while it waits, so the dump says
-//! "waiting" rather than showing a native stack. Then the example exits.
+//! by `handle`, each with the `.await` it is parked at
+//! (`examples/hang.rs:25 awaiting (defined at :23)`). Neither runs on a
+//! thread while it waits, so the dump says "waiting" rather than showing a
+//! native stack. Then the example exits.
 //!
 //! ```text
 //! cargo run --example hang

@@ -3,7 +3,7 @@
 //! is reported to the dump sink too: the test keeps those dumps
 //! (`kept_dumps`), so that nothing reaches stderr.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,9 +128,13 @@ async fn a_slow_handler_gets_504_at_its_deadline() {
     assert!(took < Duration::from_millis(1_000), "{took:?}");
 }
 
+/// The line of `stuck`'s `.await`, noted on that line.
+static STUCK_AT: AtomicU32 = AtomicU32::new(0);
+
 #[stack_on_timeout(10ms)]
 async fn stuck(State(gate): State<Arc<Notify>>) -> &'static str {
-    gate.notified().await;
+    let waiting = gate.notified();
+    let ((), ()) = (STUCK_AT.store(line!(), Ordering::SeqCst), waiting.await);
     "unstuck"
 }
 
@@ -179,7 +183,15 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .expect("the monitor is listed");
     assert_eq!(monitor["max_active"], 10);
     assert!(monitor["calls"].as_u64().unwrap() >= 1);
-    for key in ["in_flight", "busy", "timeouts", "alerts", "p50", "p99"] {
+    for key in [
+        "in_flight",
+        "busy",
+        "timeouts",
+        "alerts",
+        "blocked_polls",
+        "p50",
+        "p99",
+    ] {
         assert!(monitor.get(key).is_some(), "{key} missing: {monitor}");
     }
     let call = page["calls"]
@@ -191,6 +203,8 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     assert!(call["elapsed"].as_f64().unwrap() >= 0.04, "{call}");
     assert_eq!(call["stack"][0]["function"], "http_axum::stuck");
     assert_eq!(call["stack"][0]["overdue"], true);
+    let stuck_at = STUCK_AT.load(Ordering::SeqCst);
+    assert_eq!(call["stack"][0]["awaiting"]["line"], stuck_at, "{call}");
 
     let html = client
         .get(format!("{base}/debug/monitor"))
@@ -202,6 +216,10 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     assert!(html.contains("<table id=\"monitors\">"));
     assert!(html.contains("<td>http_axum::held</td>"));
     assert!(html.contains("<b>http_axum::stuck</b>"));
+    // Where it waits, then where it is defined.
+    let awaiting = format!("tests/http_axum.rs:{stuck_at} awaiting (defined at :");
+    assert!(html.contains(&awaiting), "{html}");
+    assert!(html.contains("<th>blocked polls</th>"), "{html}");
     // Links work wherever the router is nested.
     assert!(html.contains("href=\"/debug/monitor/stacks\""), "{html}");
 

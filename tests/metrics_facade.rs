@@ -87,6 +87,7 @@ fn record_sets_counts_gauges_and_latency() {
     assert!(find(&snapshot, "monitor_busy_total", &[m]).is_none());
     assert!(find(&snapshot, "monitor_timeouts_total", &[m]).is_none());
     assert_eq!(counter("monitor_alerts_total", &[m]), 0);
+    assert_eq!(counter("monitor_blocked_polls_total", &[m]), 0);
     assert_eq!(gauge("monitor_in_flight", &[m]), 0.0);
     assert_eq!(gauge("monitor_max_active", &[m]), 1.0);
     // Latency is a histogram fed by measured calls from the first record()

@@ -2,8 +2,10 @@
 //! and the function with the errors of both ([`attribute`]), the item as
 //! it was plus the errors on failure, and the parts of the code they
 //! generate: how the body runs and the wrapper that hands it to the
-//! runtime ([`wrap`]), the inference help for its return, the path to the
-//! runtime, the function's name and location, `Duration` constructors.
+//! runtime ([`wrap`]), the `.await`s of an async body rewritten to say
+//! where the call waits ([`Awaits`]), the inference help for its return,
+//! the path to the runtime, the function's name and location, `Duration`
+//! constructors.
 
 use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -197,6 +199,7 @@ pub(crate) enum Takes {
 pub(crate) fn wrap(
     func: &ItemFn,
     body: &Body<'_>,
+    shared: &Shared,
     state: &TokenStream,
     state_ref: &TokenStream,
     callee: impl Fn(Takes, Span) -> TokenStream,
@@ -232,7 +235,11 @@ pub(crate) fn wrap(
             let fake_return = ret_ty.map(|ty| fake_return(&ty, ret_span));
             // The block's statements, not the block: a block as the tail of
             // the `async` block would trip `unused_braces` on one-line bodies.
-            let stmts = &block.stmts;
+            let mut stmts = block.stmts.clone();
+            let mut awaits = Awaits { shared };
+            stmts
+                .iter_mut()
+                .for_each(|stmt| awaits.visit_stmt_mut(stmt));
             let future = quote_spanned!(ret_span=> async move { #fake_return #(#stmts)* });
             quote_spanned!(ret_span=> #callee(#state_ref, #future).await)
         }
@@ -243,6 +250,12 @@ pub(crate) fn wrap(
         } => {
             let span = future.span();
             let callee = callee(Takes::Future, span);
+            // An `async` block (`#[async_trait]`'s); not the expansion of
+            // the other attribute, whose `.await`s are rewritten already.
+            let mut future = (*future).clone();
+            if let Expr::Async(block) = &mut future {
+                Awaits { shared }.visit_expr_async_mut(block);
+            }
             let call = quote_spanned!(span=> #callee(#state_ref, #future));
             match boxed {
                 Some(boxed) => quote!(#(#before)* #boxed(#call)),
@@ -266,6 +279,44 @@ pub(crate) fn wrap(
         #(#outer)*
         #vis #sig #braces
     }
+}
+
+/// Rewrites each `expr.await` of an async body to
+/// `__private::awaiting(line!(), column!(), expr).await`, with the span of
+/// the `await` keyword, so that a call parked there can say so: on
+/// `Pending`, the runtime notes that line and column on the annotated call
+/// being polled on this thread.
+///
+/// Covered: every `.await` of the body, including those inside the
+/// `async` blocks and closures written in it. Such a block, polled as part
+/// of the body (awaited, joined, raced), runs while the annotated call is
+/// the one being polled, and when it is parked its innermost `.await`
+/// is the line shown. A block spawned as a task of its own is polled
+/// outside the call: its `.await`s note nothing. Not covered: the tokens of
+/// macro invocations (`tokio::select!`, `join!`: a macro may stringify or
+/// reshape its input), and nested items (a `fn` declared in the body is not
+/// part of the call).
+struct Awaits<'a> {
+    shared: &'a Shared,
+}
+
+impl VisitMut for Awaits<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        syn::visit_mut::visit_expr_mut(self, expr);
+        if let Expr::Await(awaited) = expr {
+            let span = awaited.await_token.span;
+            let krate = krate(self.shared, Some(span));
+            let attrs = &awaited.attrs;
+            let base = &awaited.base;
+            let line = quote_spanned!(span=> ::core::line!());
+            let column = quote_spanned!(span=> ::core::column!());
+            *expr = syn::parse_quote_spanned! {span=>
+                #(#attrs)* #krate::__private::awaiting(#line, #column, #base).await
+            };
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
 /// The path to the runtime: `crate = ".."`, or `::monitor_runtime`. With

@@ -288,7 +288,7 @@ fn borrows(ty: &Type) -> bool {
 
 fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
     let monitor = static_monitor(args, &func.sig.ident);
-    expand::wrap(func, body, &monitor, &quote!(&__MONITOR), |takes, span| {
+    let callee = |takes, span| {
         let krate = expand::krate(&args.shared, Some(span));
         match (takes, args.timeout, args.mode()) {
             (Takes::Closure, None, _) => quote_spanned!(span=> #krate::__private::sync),
@@ -296,7 +296,15 @@ fn generate(args: &Args, func: &ItemFn, body: &Body<'_>) -> TokenStream {
             (Takes::Future, _, Mode::Cancel) => quote_spanned!(span=> #krate::__private::cancel),
             (Takes::Future, _, Mode::Detach) => quote_spanned!(span=> #krate::__private::detach),
         }
-    })
+    };
+    expand::wrap(
+        func,
+        body,
+        &args.shared,
+        &monitor,
+        &quote!(&__MONITOR),
+        callee,
+    )
 }
 
 /// The function's monitor, built in `const` context.

@@ -125,6 +125,7 @@ fn generate(args: &Args, func: &ItemFn) -> TokenStream {
     expand::wrap(
         func,
         &body,
+        &args.shared,
         &site,
         &quote!(&__MONITOR_SITE),
         |takes, span| {

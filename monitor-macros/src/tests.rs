@@ -173,6 +173,30 @@ fn method() {
     );
 }
 
+/// Which `.await`s say where the call waits: those of the body, of the
+/// `async` blocks and closures in it; not those of macro input or of
+/// nested items.
+#[test]
+fn async_awaits() {
+    snapshot(
+        "async_awaits",
+        quote!(),
+        quote! {
+            async fn quotes(ids: Vec<u64>) -> Vec<Quote> {
+                let first = async { fetch(ids[0]).await };
+                let rest = join_all(ids[1..].iter().map(|&id| async move { fetch(id).await }));
+                let (first, mut rest) = tokio::join!(first, rest.into_future());
+                fn helper() -> impl Future<Output = ()> {
+                    async { tick().await }
+                }
+                helper().await;
+                rest.push(first);
+                rest
+            }
+        },
+    );
+}
+
 /// What `#[monitored]` sees under `#[async_trait]`: the future is
 /// monitored, not the call that makes it.
 #[test]
@@ -260,10 +284,12 @@ fn stack_over_monitored_async_trait() {
                 'life0: 'async_trait,
                 Self: 'async_trait,
             {
-                Box::pin(async move { Ok(self.value) })
+                Box::pin(async move { Ok(self.value().await) })
             }
         },
     );
+    // The `.await` is rewritten once, by the attribute that expands first.
+    assert_eq!(monitored.to_string().matches("awaiting").count(), 1);
     let mut func: syn::ItemFn = syn::parse2(monitored).unwrap();
     let attr = func.attrs.remove(0);
     let syn::Meta::List(list) = attr.meta else {

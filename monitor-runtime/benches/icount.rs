@@ -8,7 +8,8 @@
 //!     --toggle-collect='*icount_loop*' BENCH_BINARY WHICH 10000
 //! ```
 //!
-//! and for `plain_async`, `monitored_async` with
+//! and for `plain_async`, `monitored_async`, `plain_await_async`,
+//! `monitored_await_async` with
 //! `--toggle-collect='*Runtime*block_on*'`; the count for 20000 calls less
 //! the count for 10000, over 10000, is the cost of one call. Run by
 //! `cargo bench` without arguments, it makes each kind of call once.
@@ -44,6 +45,24 @@ async fn plain_async(x: u64) -> Result<u64, Error> {
     Ok(black_box(x))
 }
 
+/// Three awaits that are ready at once: what an `.await` in an annotated
+/// body costs when it does not wait (`monitored_await_async` less
+/// `monitored_async`, over 3, against the same for the plain pair).
+#[monitored(timeout = "50ms", max_active = 10)]
+#[inline(never)]
+async fn monitored_await_async(x: u64) -> Result<u64, Error> {
+    let a = std::future::ready(black_box(x)).await;
+    let b = std::future::ready(black_box(a)).await;
+    Ok(std::future::ready(black_box(b)).await)
+}
+
+#[inline(never)]
+async fn plain_await_async(x: u64) -> Result<u64, Error> {
+    let a = std::future::ready(black_box(x)).await;
+    let b = std::future::ready(black_box(a)).await;
+    Ok(std::future::ready(black_box(b)).await)
+}
+
 #[inline(never)]
 fn icount_loop_sync(which: &str, n: u64) -> u64 {
     let mut sum = 0;
@@ -65,6 +84,8 @@ async fn icount_loop_async(which: &str, n: u64) -> u64 {
         sum += match which {
             "plain_async" => plain_async(i).await.unwrap(),
             "monitored_async" => monitored_async(i).await.unwrap(),
+            "plain_await_async" => plain_await_async(i).await.unwrap(),
+            "monitored_await_async" => monitored_await_async(i).await.unwrap(),
             _ => unreachable!(),
         };
     }
@@ -82,7 +103,12 @@ fn main() {
             .enable_all()
             .build()
             .unwrap();
-        for which in ["plain_async", "monitored_async"] {
+        for which in [
+            "plain_async",
+            "monitored_async",
+            "plain_await_async",
+            "monitored_await_async",
+        ] {
             black_box(rt.block_on(icount_loop_async(which, 1)));
         }
         return;

@@ -3,7 +3,9 @@
 //! function, each a thin call into the features. Not public API: it
 //! changes without notice.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 pub use crate::inflight::CallSite;
 pub use crate::monitor::StaticMonitor;
@@ -63,6 +65,43 @@ pub fn stack_sync<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
 #[inline]
 pub fn stack_async<F: Future>(site: &'static CallSite, body: F) -> impl Future<Output = F::Output> {
     crate::monitor::Guarded::new(body, Some(site))
+}
+
+/// `future.await` at `line:column` of an annotated async body, as the
+/// macros rewrite it: `awaiting(line!(), column!(), future).await`. Takes
+/// what `.await` takes (`IntoFuture`) and converts it as `.await` does;
+/// when the future returns `Pending`, the call being polled notes that it
+/// waits here. A `Ready` costs a branch.
+#[inline]
+pub fn awaiting<F: IntoFuture>(line: u32, column: u32, future: F) -> Awaiting<F::IntoFuture> {
+    Awaiting {
+        future: future.into_future(),
+        at: u64::from(line) << 32 | u64::from(column),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`awaiting`]: `F`, which notes where it waits.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Awaiting<F> {
+        #[pin]
+        future: F,
+        at: u64,
+    }
+}
+
+impl<F: Future> Future for Awaiting<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let poll = this.future.poll(cx);
+        if poll.is_pending() {
+            crate::inflight::parked_at(*this.at);
+        }
+        poll
+    }
 }
 
 #[diagnostic::on_unimplemented(

@@ -242,6 +242,7 @@ struct MonitorRow {
     panics: u64,
     cancelled: u64,
     alerts: u64,
+    blocked_polls: u64,
     p50: f64,
     p99: f64,
     max: f64,
@@ -262,6 +263,7 @@ impl MonitorRow {
             panics: s.panics,
             cancelled: s.cancelled,
             alerts: s.alerts,
+            blocked_polls: s.blocked_polls,
             p50: s.latency.p50.as_secs_f64(),
             p99: s.latency.p99.as_secs_f64(),
             max: s.latency.max.as_secs_f64(),
@@ -397,13 +399,13 @@ fn html(page: &Page, base: &str) -> String {
     );
     h.push_str(
         "<h1>Monitors</h1><table id=\"monitors\"><tr><th>monitor</th><th>in flight</th><th>max active</th>\
-         <th>timeout</th><th>calls</th><th>busy</th><th>timeouts</th><th>alerts</th><th>p50</th><th>p99</th></tr>",
+         <th>timeout</th><th>calls</th><th>busy</th><th>timeouts</th><th>alerts</th><th>blocked polls</th><th>p50</th><th>p99</th></tr>",
     );
     for m in &page.monitors {
         let hot = m.max_active.is_some_and(|max| m.in_flight >= max);
         let _ = write!(
             h,
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             if hot { " class=\"hot\"" } else { "" },
             escape(&m.name),
             m.in_flight,
@@ -413,6 +415,7 @@ fn html(page: &Page, base: &str) -> String {
             m.busy,
             m.timeouts,
             m.alerts,
+            m.blocked_polls,
             secs(m.p50),
             secs(m.p99),
         );
@@ -474,13 +477,20 @@ fn html(page: &Page, base: &str) -> String {
             escape(&format!("{:?}", call.state)),
         );
         for frame in &call.stack {
+            // Parked at an `.await`: its line, then the function's.
+            let place = match frame.awaiting {
+                Some(at) => format!(
+                    "{}:{} awaiting (defined at :{})",
+                    frame.file, at.line, frame.line
+                ),
+                None => format!("{}:{}", frame.file, frame.line),
+            };
             let _ = writeln!(
                 h,
-                "{}{}\n    {}:{} for {}",
+                "{}{}\n    {} for {}",
                 escape(frame.function),
                 if frame.overdue { " (overdue)" } else { "" },
-                escape(frame.file),
-                frame.line,
+                escape(&place),
                 human(frame.elapsed),
             );
         }

@@ -17,8 +17,15 @@
 //! an async call waiting to be polled), its parent call (the annotated call
 //! being polled or run on this thread when it started: nested calls form a
 //! logical stack, across `.await`s), and an optional report deadline.
+//!
+//! An async call's record also says where it is: while it is polled, since
+//! when (the coarse clock at the poll's start, for the watchdog, which
+//! reports a poll that blocks its thread); while it waits, at which
+//! `.await` of its body (written by the `.await`s the macros rewrite, see
+//! [`parked_at`]).
 
 use std::cell::Cell;
+use std::cmp::Reverse;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -46,6 +53,11 @@ pub struct CallSite {
     pub line: u32,
     /// Report a call that runs longer than this.
     pub report_after: Option<Duration>,
+    /// The call's timeout (a `#[monitored]` function's): a single poll
+    /// longer than this, or than the blocking threshold, blocks its thread.
+    pub(crate) timeout: Option<Duration>,
+    /// Polls of this site's calls found blocking their thread.
+    pub(crate) blocked_polls: AtomicU64,
 }
 
 impl CallSite {
@@ -56,6 +68,8 @@ impl CallSite {
             file,
             line,
             report_after: None,
+            timeout: None,
+            blocked_polls: AtomicU64::new(0),
         }
     }
 
@@ -63,6 +77,19 @@ impl CallSite {
     pub const fn report_after(mut self, after: Duration) -> Self {
         self.report_after = Some(after);
         self
+    }
+
+    /// A poll of this site's calls that blocks its thread past this, even
+    /// if that is before the blocking threshold, is reported.
+    pub(crate) const fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many polls of this site's calls were found blocking their
+    /// thread.
+    pub(crate) fn blocked_polls(&self) -> u64 {
+        self.blocked_polls.load(Ordering::Relaxed)
     }
 }
 
@@ -93,6 +120,15 @@ pub(crate) struct Record {
     /// The tokio task of the call: where it began, with task dumps on;
     /// otherwise set when it is first pending (0: not yet, or none).
     task: AtomicU64,
+    /// Where an async call's last poll returned `Pending`: the `.await`
+    /// of its body, as `line << 32 | column`; 0 if unknown (cleared at each
+    /// poll's start).
+    awaiting: AtomicU64,
+    /// The coarse clock when the async call's poll in progress began; 0
+    /// outside a poll.
+    polled_since: AtomicU64,
+    /// The `polled_since` of the last poll reported as blocking.
+    blocked_reported: AtomicU64,
 }
 
 impl Record {
@@ -110,6 +146,9 @@ impl Record {
             arena: AtomicPtr::new(std::ptr::null_mut()),
             next_free: AtomicPtr::new(std::ptr::null_mut()),
             task: AtomicU64::new(0),
+            awaiting: AtomicU64::new(0),
+            polled_since: AtomicU64::new(0),
+            blocked_reported: AtomicU64::new(0),
         }
     }
 }
@@ -330,6 +369,10 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record
         .task
         .store(crate::task::current_task(), Ordering::Relaxed);
+    // `awaiting` and `polled_since` need no reset: a poll's start sets
+    // both, `polled_since` is 0 whenever a call ends (its poll's end
+    // clears it), and `awaiting` is read only while no thread runs the
+    // call, which a sync call never is.
     // Publish: a new generation, in use. Then check that the watchdog still
     // ticks; with the watchdog's stop (clear `TICKING`, heavy fence, look
     // for calls in flight) this is a Dekker pair: either the watchdog sees
@@ -435,6 +478,12 @@ impl AsyncCall {
         LOCAL
             .try_with(|local| {
                 let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
+                // A new poll: not parked at any `.await` yet; polled since
+                // now, as far as the watchdog can tell.
+                record.awaiting.store(0, Ordering::Relaxed);
+                record
+                    .polled_since
+                    .store(clock::coarse_ns() | 1, Ordering::Relaxed);
                 PollScope {
                     record,
                     previous: enter(local, record),
@@ -472,6 +521,7 @@ impl PollScope {
     pub(crate) fn finish(self, call: &mut AsyncCall) {
         let this = std::mem::ManuallyDrop::new(self);
         let record = call.record.take();
+        this.record.polled_since.store(0, Ordering::Relaxed);
         let _ = LOCAL.try_with(|local| {
             leave(local, this.record, this.previous);
             if let Some(record) = record {
@@ -491,8 +541,34 @@ impl Drop for PollScope {
             let task = crate::task::task_now();
             self.record.task.store(task, Ordering::Relaxed);
         }
+        self.record.polled_since.store(0, Ordering::Relaxed);
         let _ = LOCAL.try_with(|local| leave(local, self.record, self.previous));
     }
+}
+
+/// The annotated async call being polled on this thread returns `Pending`
+/// at the `.await` at `at` (`line << 32 | column`) of its body: noted on
+/// its record, unless an `.await` nested deeper in the same body (in an
+/// `async` block it awaits) noted its own during this poll. Called by the
+/// `.await`s the macros rewrite (`__private::awaiting`), only on `Pending`.
+///
+/// The call being polled is the one the `.await` belongs to: an annotated
+/// call sets itself as the thread's current call for the length of each
+/// poll, and restores its caller before it returns, so the innermost
+/// annotated call whose poll is in progress here is the one whose body (or
+/// an `async` block or closure polled as part of it) is parked. A block
+/// spawned as a task of its own is polled outside any annotated call, and
+/// notes nothing.
+#[inline(never)]
+pub(crate) fn parked_at(at: u64) {
+    let _ = LOCAL.try_with(|local| {
+        // SAFETY: `current` only ever points at a record of a leaked arena.
+        if let Some(record) = unsafe { local.current.get().as_ref() } {
+            if record.awaiting.load(Ordering::Relaxed) == 0 {
+                record.awaiting.store(at, Ordering::Relaxed);
+            }
+        }
+    });
 }
 
 /// The calls running on this thread now, innermost and its callers as long
@@ -530,6 +606,10 @@ pub(crate) struct Snapshot {
     pub(crate) reported: bool,
     /// The tokio task of the call, if known (see `Record::task`).
     pub(crate) task: u64,
+    /// The `.await` it is parked at: `(line, column)` in its site's file.
+    pub(crate) awaiting: Option<(u32, u32)>,
+    /// The coarse clock when its poll in progress began; 0 outside a poll.
+    pub(crate) polled_since_ns: u64,
     key: (usize, u64),
     parent_key: Option<(usize, u64)>,
 }
@@ -562,6 +642,8 @@ fn read(record: &'static Record) -> Option<Snapshot> {
     let deadline_ns = record.deadline.load(Ordering::Relaxed);
     let reported = record.reported.load(Ordering::Relaxed);
     let task = record.task.load(Ordering::Relaxed);
+    let awaiting = record.awaiting.load(Ordering::Relaxed);
+    let polled_since_ns = record.polled_since.load(Ordering::Relaxed);
     let seq = record.seq.load(Ordering::Relaxed);
     let arena = record.arena.load(Ordering::Relaxed);
     fence(Ordering::Acquire);
@@ -582,6 +664,10 @@ fn read(record: &'static Record) -> Option<Snapshot> {
         deadline_ns,
         reported,
         task,
+        // A call being polled is not parked anywhere.
+        awaiting: (awaiting != 0 && thread == 0)
+            .then_some(((awaiting >> 32) as u32, awaiting as u32)),
+        polled_since_ns,
         key: (record as *const Record as usize, state),
         parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
     })
@@ -627,6 +713,63 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
         }
     });
     due
+}
+
+/// A poll found blocking its thread: the call, and the threshold its
+/// poll ran past.
+pub(crate) struct Blocked {
+    pub(crate) call: Snapshot,
+    pub(crate) threshold: Duration,
+}
+
+/// Async calls whose poll in progress has run longer than its threshold
+/// (`block_after`, or the call's timeout if that is shorter), as of
+/// `now_ns`; of the nested polls on one thread, only the innermost that
+/// ran past its threshold (the others are blocked by it). Each poll is
+/// returned once. Read-only but for that mark.
+pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
+    // The coarse clock at a poll's start may lag by a tick: never early.
+    let tick = clock::TICK.as_nanos() as u64;
+    let mut found: Vec<(&'static Record, Blocked)> = Vec::new();
+    for_each_record(|record| {
+        let since = record.polled_since.load(Ordering::Relaxed);
+        if since == 0 || now_ns.saturating_sub(since) <= tick {
+            return;
+        }
+        let Some(call) = read(record) else { return };
+        let threshold = call
+            .site
+            .timeout
+            .map_or(block_after, |t| t.min(block_after));
+        let ran = now_ns.saturating_sub(call.polled_since_ns);
+        if call.polled_since_ns != 0 && call.thread != 0 && ran > threshold.as_nanos() as u64 + tick
+        {
+            found.push((record, Blocked { call, threshold }));
+        }
+    });
+    // The innermost of each thread: not the caller of another one found,
+    // and of what remains on one thread (a caller whose callee in between
+    // has a larger threshold), the poll that began last.
+    let callers: std::collections::HashSet<(usize, u64)> = found
+        .iter()
+        .filter_map(|(_, blocked)| blocked.call.parent_key)
+        .collect();
+    found.retain(|(_, blocked)| !callers.contains(&blocked.call.key));
+    found.sort_by_key(|(_, b)| {
+        (
+            b.call.thread,
+            Reverse((b.call.polled_since_ns, b.call.started_ns)),
+        )
+    });
+    found.dedup_by_key(|(_, b)| b.call.thread);
+    found
+        .into_iter()
+        .filter(|(record, blocked)| {
+            let since = blocked.call.polled_since_ns;
+            record.blocked_reported.swap(since, Ordering::Relaxed) != since
+        })
+        .map(|(_, blocked)| blocked)
+        .collect()
 }
 
 /// Calls `f` with the address and state word (`generation << 1 | in_use`)

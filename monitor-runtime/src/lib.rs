@@ -181,9 +181,36 @@ pub use graph::{Graph, LockState, Want};
 /// `E: From<monitor_runtime::Error>`, or a type that implements
 /// [`FromMonitorError`].
 ///
+/// # What an async timeout cannot do
+///
+/// It cannot interrupt blocking code. The timeout is a future: it fires
+/// when the task is polled, and a body that calls `std::thread::sleep`, a
+/// synchronous lock or socket, or computes for long holds the worker
+/// thread (and every task queued on it) until that code returns; then the
+/// call returns its value, late. What the monitor does instead: a poll
+/// that runs past the blocking threshold (10 ms, see
+/// [`monitor::set_blocking_threshold`]) or the timeout is counted
+/// ([`Stats::blocked_polls`](monitor::Stats::blocked_polls)), warned about
+/// and reported once with the native stack of the blocked thread, which
+/// names the blocking line. Move such code to
+/// `tokio::task::spawn_blocking`, or into a sync `#[monitored(timeout =
+/// ..)]` function, which runs on a worker thread and returns at its
+/// deadline.
+///
+/// # Where a waiting call waits
+///
+/// Each `.await` of an async body notes its line and column when it
+/// returns `Pending`, so that a dump shows where the call is parked
+/// (`fetch  src/x.rs:17 awaiting (defined at :14)`,
+/// [`LogicalFrame::awaiting`](dump::LogicalFrame::awaiting)). That covers
+/// the `.await`s of the body and of the `async` blocks and closures written
+/// in it when they are polled as part of the call; not those inside macro
+/// invocations (`tokio::select!`, `join!`), of nested `fn` items, or of a
+/// block spawned as a task of its own. A ready `.await` costs a branch.
+///
 /// # Expansion
 ///
-/// `#[monitored(max_active = 10)] async fn get(id: u64) -> Result<Item, Error> { body }`
+/// `#[monitored(max_active = 10)] async fn get(id: u64) -> Result<Item, Error> { db::get(id).await }`
 /// expands, roughly, to:
 ///
 /// ```ignore
@@ -192,7 +219,10 @@ pub use graph::{Graph, LockState, Want};
 ///         ::monitor_runtime::__private::StaticMonitor::new(
 ///             ::monitor_runtime::monitor::MonitorBuilder::new(concat!(module_path!(), "::get")).max_active(10),
 ///         );
-///     ::monitor_runtime::__private::cancel(&__MONITOR, async move { body }).await
+///     ::monitor_runtime::__private::cancel(&__MONITOR, async move {
+///         ::monitor_runtime::__private::awaiting(line!(), column!(), db::get(id)).await
+///     })
+///     .await
 /// }
 /// ```
 ///
@@ -282,7 +312,11 @@ pub use monitor_macros::monitored;
 ///
 /// and an `async fn` to
 /// `stack_async(&__MONITOR_SITE, async move { body }).await` after the
-/// same `static`.
+/// same `static`, each `.await` of the body rewritten as under
+/// [`monitored`] to note where the call waits: an overdue async call shows
+/// the line it is parked at. An async function that blocks its thread is
+/// reported by its poll, with its line, even without this attribute (see
+/// [`monitored`]: what an async timeout cannot do).
 #[cfg(not(loom))]
 pub use monitor_macros::stack_on_timeout;
 

@@ -12,6 +12,7 @@
 //! | `monitor_in_flight` | gauge | `monitor` | calls whose body runs now |
 //! | `monitor_max_active` | gauge | `monitor` | the cap, when there is one |
 //! | `monitor_alerts_total` | counter | `monitor` | stall alerts |
+//! | `monitor_blocked_polls_total` | counter | `monitor` | polls of an async call that blocked their worker thread past the blocking threshold or the timeout |
 //! | `monitor_call_duration_seconds` | histogram | `monitor` | latency of measured calls that returned, in seconds |
 //! | `monitor_supervisor_restarts_total` | counter | `supervisor`, `cause` (`any`, `stall`, `panic`, `error`) | restarts |
 //! | `monitor_supervisor_missed_heartbeats_total` | counter | `supervisor` | heartbeats missed |
@@ -107,6 +108,8 @@ pub fn record() {
             gauge!("monitor_max_active", "monitor" => name.clone()).set(max as f64);
         }
         counter!("monitor_alerts_total", "monitor" => name.clone()).absolute(s.alerts);
+        counter!("monitor_blocked_polls_total", "monitor" => name.clone())
+            .absolute(s.blocked_polls);
         let latency = name.clone();
         monitor.observe_latency(move || {
             let seconds = histogram!("monitor_call_duration_seconds", "monitor" => latency);

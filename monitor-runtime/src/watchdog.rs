@@ -1,7 +1,8 @@
 //! The process watchdog: one lazily started thread that fires the
 //! deadlines of async calls and the stall alerts of every monitor, and,
 //! while any call is in flight, ticks the coarse clock and finds calls
-//! that overran their `#[stack_on_timeout]` deadline. It sleeps until the
+//! that overran their `#[stack_on_timeout]` deadline and async calls whose
+//! poll blocks its thread past the blocking threshold. It sleeps until the
 //! next deadline or tick and exits when it has had nothing to watch for a
 //! short while; the next deadline or call starts it again.
 //!
@@ -11,7 +12,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,29 @@ pub(crate) const CLOCKWORK: Clockwork = Clockwork {
     ticking,
     start: start_ticking,
 };
+
+/// The blocking threshold in nanoseconds: a single poll of an annotated
+/// async call longer than this is reported; `u64::MAX`: never.
+static BLOCK_AFTER_NS: AtomicU64 = AtomicU64::new(DEFAULT_BLOCK_AFTER.as_nanos() as u64);
+
+/// The blocking threshold unless set otherwise.
+pub(crate) const DEFAULT_BLOCK_AFTER: Duration = Duration::from_millis(10);
+
+/// Sets the blocking threshold; `None`: polls are not watched.
+pub(crate) fn set_block_after(after: Option<Duration>) {
+    let ns = after.map_or(u64::MAX, |after| {
+        u64::try_from(after.as_nanos()).unwrap_or(u64::MAX - 1)
+    });
+    BLOCK_AFTER_NS.store(ns, Ordering::Relaxed);
+}
+
+/// The blocking threshold; `None`: polls are not watched.
+pub(crate) fn block_after() -> Option<Duration> {
+    match BLOCK_AFTER_NS.load(Ordering::Relaxed) {
+        u64::MAX => None,
+        ns => Some(Duration::from_nanos(ns)),
+    }
+}
 
 /// How long the thread stays after its last deadline.
 const LINGER: Duration = Duration::from_millis(200);
@@ -257,6 +281,12 @@ fn run() {
         if ticking {
             let overdue = inflight::due(now_ns);
             crate::dump::on_tick(now_ns, &overdue);
+            if let Some(after) = block_after() {
+                let blocked = inflight::blocked(now_ns, after);
+                if !blocked.is_empty() {
+                    crate::dump::on_blocked(now_ns, &blocked);
+                }
+            }
             if inflight::any_in_flight() {
                 idle_since = now;
             } else if now.saturating_duration_since(idle_since) >= LINGER {

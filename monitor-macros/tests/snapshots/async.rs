@@ -15,7 +15,12 @@ async fn fetch_user(id: u64) -> Result<impl Display, Error> {
                     let __monitor_fake_return: Result<_, Error> = loop {};
                     return __monitor_fake_return;
                 }
-                let user = db::get(id).await?;
+                let user = ::monitor_runtime::__private::awaiting(
+                        ::core::line!(),
+                        ::core::column!(),
+                        db::get(id),
+                    )
+                    .await?;
                 Ok(user.name)
             },
         )

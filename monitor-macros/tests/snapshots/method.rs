@@ -14,7 +14,12 @@ pub(crate) async fn flush(self: Arc<Self>) -> Result<(), Error> {
                     let __monitor_fake_return: Result<(), Error> = loop {};
                     return __monitor_fake_return;
                 }
-                self.sink.flush().await
+                my_app::monitor::__private::awaiting(
+                        ::core::line!(),
+                        ::core::column!(),
+                        self.sink.flush(),
+                    )
+                    .await
             },
         )
         .await

@@ -14,7 +14,12 @@ pub async fn work(&self, x: u32) -> Result<impl Display, Error> {
                     let __monitor_fake_return: Result<_, Error> = loop {};
                     return __monitor_fake_return;
                 }
-                let y = self.fetch(x).await?;
+                let y = ::monitor_runtime::__private::awaiting(
+                        ::core::line!(),
+                        ::core::column!(),
+                        self.fetch(x),
+                    )
+                    .await?;
                 Ok(y)
             },
         )

@@ -23,7 +23,16 @@ where
             &__MONITOR_SITE,
             ::monitor_runtime::__private::cancel(
                 &__MONITOR,
-                async move { Ok(self.value) },
+                async move {
+                    Ok(
+                        ::monitor_runtime::__private::awaiting(
+                                ::core::line!(),
+                                ::core::column!(),
+                                self.value(),
+                            )
+                            .await,
+                    )
+                },
             ),
         ),
     )

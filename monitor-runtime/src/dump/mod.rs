@@ -9,7 +9,8 @@
 //!   watchdog finds a `#[stack_on_timeout]` call past its deadline
 //!   ([`DumpReason::Overdue`]), and, if you asked for it with
 //!   [`detect_stalls`], when it finds that no call has returned for a while
-//!   ([`DumpReason::Stall`]); also for a [`Supervisor`](crate::supervisor::Supervisor)
+//!   ([`DumpReason::Stall`]), and when an async call's poll blocks its
+//!   thread ([`DumpReason::BlockedPoll`]); also for a [`Supervisor`](crate::supervisor::Supervisor)
 //!   whose worker stopped beating;
 //! * the panic hook of [`install_panic_hook`] ([`DumpReason::Panic`]).
 //!
@@ -47,10 +48,10 @@ mod worker;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use model::{
-    CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Omitted, Origin,
-    OverdueCall,
+    AwaitPoint, BlockedPoll, CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame,
+    NativeStack, Omitted, Origin, OverdueCall,
 };
-pub(crate) use overdue::on_tick;
+pub(crate) use overdue::{on_blocked, on_tick};
 pub(crate) use prepare::prepare_soon;
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
 use take::InDump;

@@ -23,7 +23,8 @@ use crate::native::{CaptureError, Frame, Stack, Tid};
 ///             "elapsed": 1.004, "state": {"kind": "running", "thread": 4242, "name": "worker-1"},
 ///             "triggered": true,
 ///             "stack": [{"id": "1.0", "function": "app::handler", "file": "src/main.rs",
-///                        "line": 21, "elapsed": 1.004, "report_after": 1.0, "overdue": true}],
+///                        "line": 21, "elapsed": 1.004, "report_after": 1.0, "overdue": true,
+///                        "awaiting": null}],
 ///             "native": {"captured": {"frames": [{"function": "app::handler::{{closure}}",
 ///                        "file": "/src/app/src/main.rs", "line": 24, "origin": "user"}, ...],
 ///                        "truncated": false}}}],
@@ -157,6 +158,14 @@ pub enum DumpReason {
     /// Threads or tasks wait for each other's locks in a cycle, or one
     /// takes a lock it holds ([`sync`](crate::sync)).
     Deadlock(crate::sync::report::Deadlock),
+    /// Async calls whose single poll ran longer than the blocking
+    /// threshold (or their timeout): each blocks its worker thread, and
+    /// with it every task queued there. The native stacks of the calls
+    /// show the blocking line.
+    BlockedPoll {
+        /// The polls, as the watchdog found them.
+        polls: Vec<BlockedPoll>,
+    },
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.
@@ -186,6 +195,43 @@ pub struct OverdueCall {
     /// How long it had run when it was found overdue.
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
+}
+
+/// A poll of an async call that blocked its thread: async code that calls
+/// blocking code (`std::thread::sleep`, a synchronous lock or socket, a
+/// long computation) holds its worker thread, and no timeout can
+/// interrupt it.
+///
+/// ```
+/// use monitor_runtime::dump::{DumpReason, BlockedPoll};
+/// fn blocking_lines(reason: &DumpReason) -> Vec<&BlockedPoll> {
+///     match reason {
+///         DumpReason::BlockedPoll { polls } => polls.iter().collect(),
+///         _ => Vec::new(),
+///     }
+/// }
+/// assert!(blocking_lines(&DumpReason::Requested).is_empty());
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct BlockedPoll {
+    /// The call.
+    pub id: CallId,
+    /// Its function.
+    pub function: &'static str,
+    /// The function's file.
+    pub file: &'static str,
+    /// The function's line.
+    pub line: u32,
+    /// The thread the poll blocks.
+    pub thread: Tid,
+    /// How long the poll had run when it was found (at least).
+    #[serde(serialize_with = "seconds")]
+    pub blocked_for: Duration,
+    /// The threshold it ran past: the blocking threshold, or the call's
+    /// timeout if that is shorter.
+    #[serde(serialize_with = "seconds")]
+    pub threshold: Duration,
 }
 
 /// One innermost call in flight, its callers, and the native stack of the
@@ -281,6 +327,32 @@ pub struct LogicalFrame {
     pub report_after: Option<Duration>,
     /// Whether it has run past that deadline.
     pub overdue: bool,
+    /// The `.await` of its body it is parked at, if it waits there (an
+    /// async call of `#[monitored]` or `#[stack_on_timeout]` that returned
+    /// `Pending`); `None` while a thread runs it, or when it waits where the
+    /// macros cannot see (an `.await` inside a macro such as
+    /// `tokio::select!`).
+    pub awaiting: Option<AwaitPoint>,
+}
+
+/// Where in its function's file an async call is parked: the `.await`
+/// that returned `Pending` (its `await` keyword).
+///
+/// ```
+/// let dump = monitor_runtime::dump::DumpOptions::new().native_stacks(false).take();
+/// for frame in dump.calls.iter().flat_map(|call| &call.stack) {
+///     if let Some(at) = &frame.awaiting {
+///         println!("{} waits at {}:{}:{}", frame.function, frame.file, at.line, at.column);
+///     }
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct AwaitPoint {
+    /// The line of the `.await`.
+    pub line: u32,
+    /// Its column (1-based, of the `await` keyword).
+    pub column: u32,
 }
 
 /// The native stack of the thread running a call.

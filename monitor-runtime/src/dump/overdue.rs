@@ -6,7 +6,9 @@
 //! at most one report a second (the reports found meanwhile merge); the
 //! first report shows every call in flight, the next ones within
 //! [`FULL_EVERY`] only the stacks of the newly overdue calls; and three
-//! or more calls stuck at the same place fold into one block.
+//! or more calls stuck at the same place fold into one block. Also what
+//! it does about polls that block their thread: a count and a warning
+//! each, and one dump queued for the dump worker.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,8 +17,11 @@ use std::time::{Duration, Instant};
 use super::fatal;
 use super::prepare::prepare_ahead;
 use super::take::elapsed;
-use super::{submit, CallDump, CallState, Dump, Job, NativeStack, OverdueCall};
-use crate::inflight::Snapshot;
+use super::{
+    submit, AwaitPoint, BlockedPoll, CallDump, CallState, Dump, Job, NativeStack, OverdueCall,
+};
+use crate::inflight::{Blocked, Snapshot};
+use crate::native::Tid;
 
 /// At most one overdue report per this long.
 pub(super) const MIN_GAP: Duration = Duration::from_secs(1);
@@ -77,7 +82,7 @@ type FramePlace<'a> = (Option<&'a str>, Option<&'a str>, Option<u32>);
 #[derive(PartialEq, Eq, Hash)]
 struct Place<'a> {
     running: bool,
-    logical: Vec<(&'static str, &'static str, u32)>,
+    logical: Vec<(&'static str, &'static str, u32, Option<AwaitPoint>)>,
     native: Option<Vec<FramePlace<'a>>>,
     unavailable: Option<String>,
     await_points: Option<&'a str>,
@@ -89,7 +94,7 @@ fn place(call: &CallDump) -> Place<'_> {
         logical: call
             .stack
             .iter()
-            .map(|frame| (frame.function, frame.file, frame.line))
+            .map(|frame| (frame.function, frame.file, frame.line, frame.awaiting))
             .collect(),
         native: match &call.native {
             Some(NativeStack::Captured { frames, .. }) => Some(
@@ -187,6 +192,50 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
     submit(Job::Overdue(calls));
 }
 
+/// Called by the watchdog with the polls it just found blocking their
+/// thread: each is counted on its function's site (a `#[monitored]`
+/// function's [`Stats::blocked_polls`](crate::monitor::Stats::blocked_polls))
+/// and warned about now; one dump naming them all is queued for the dump
+/// worker, which captures the blocked threads' native stacks.
+pub(crate) fn on_blocked(now_ns: u64, blocked: &[Blocked]) {
+    let polls: Vec<BlockedPoll> = blocked
+        .iter()
+        .map(|Blocked { call, threshold }| {
+            call.site
+                .blocked_polls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            BlockedPoll {
+                id: call.id,
+                function: call.site.function,
+                file: call.site.file,
+                line: call.site.line,
+                thread: Tid(call.thread),
+                blocked_for: Duration::from_nanos(now_ns.saturating_sub(call.polled_since_ns)),
+                threshold: *threshold,
+            }
+        })
+        .collect();
+    for poll in &polls {
+        tracing::warn!(
+            target: "monitor_runtime",
+            call_id = %poll.id,
+            function = poll.function,
+            file = poll.file,
+            line = poll.line,
+            thread = poll.thread.0,
+            blocked_ms = poll.blocked_for.as_millis() as u64,
+            threshold_ms = poll.threshold.as_millis() as u64,
+            "call {} of {} has blocked its thread in a single poll for {}: blocking code in an \
+             async function holds up every task of that thread, and no timeout can interrupt \
+             it; move it to `tokio::task::spawn_blocking` or a sync `#[monitored]` function",
+            poll.id,
+            poll.function,
+            crate::format::human(poll.blocked_for),
+        );
+    }
+    submit(Job::Blocked(polls));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +260,7 @@ mod tests {
                 elapsed: Duration::from_secs(1),
                 report_after: None,
                 overdue: triggered,
+                awaiting: None,
             }],
             native: None,
             await_points: None,

@@ -320,7 +320,15 @@ impl Display for CallState {
 
 /// The logical stack, in aligned columns.
 fn write_logical(f: &mut Formatter<'_>, stack: &[LogicalFrame]) -> fmt::Result {
-    let place = |frame: &LogicalFrame| format!("{}:{}", frame.file, frame.line);
+    // `src/x.rs:17 awaiting (defined at :14)` for a call parked at an
+    // `.await`, else `src/x.rs:14`.
+    let place = |frame: &LogicalFrame| match frame.awaiting {
+        Some(at) => format!(
+            "{}:{} awaiting (defined at :{})",
+            frame.file, at.line, frame.line
+        ),
+        None => format!("{}:{}", frame.file, frame.line),
+    };
     let function_width = stack.iter().map(|s| s.function.len()).max().unwrap_or(0);
     let place_width = stack.iter().map(|s| place(s).len()).max().unwrap_or(0);
     for frame in stack {
@@ -439,6 +447,25 @@ impl DumpReason {
                     }
                     None => Ok(()),
                 }
+            }
+            DumpReason::BlockedPoll { polls } => {
+                for poll in polls {
+                    writeln!(
+                        f,
+                        "call {} of {} ({}:{}) has blocked thread {} in a single poll for {} \
+                         (threshold {}): no timeout can interrupt blocking code in an async \
+                         function; move it to `tokio::task::spawn_blocking` or a sync \
+                         `#[monitored]` function",
+                        poll.id,
+                        poll.function,
+                        poll.file,
+                        poll.line,
+                        poll.thread,
+                        human(poll.blocked_for),
+                        human(poll.threshold),
+                    )?;
+                }
+                Ok(())
             }
             DumpReason::Deadlock(deadlock) => writeln!(f, "{deadlock}"),
             DumpReason::Panic {

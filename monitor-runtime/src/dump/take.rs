@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 use super::model::crate_of_function;
 use super::prepare::prepare_once;
 use super::tasks;
-use super::{CallDump, CallState, Dump, DumpOptions, DumpReason, LogicalFrame, NativeStack};
+use super::{
+    AwaitPoint, CallDump, CallState, Dump, DumpOptions, DumpReason, LogicalFrame, NativeStack,
+};
 use crate::clock;
 use crate::inflight::{self, CallId, Snapshot};
 use crate::native::{self, Tid};
@@ -73,6 +75,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     let now_ns = clock::now_ns();
     let triggers: HashSet<CallId> = match &reason {
         DumpReason::Overdue { calls } => calls.iter().map(|c| c.id).collect(),
+        DumpReason::BlockedPoll { polls } => polls.iter().map(|p| p.id).collect(),
         _ => HashSet::new(),
     };
     // A panic: the panicking thread's calls.
@@ -239,6 +242,9 @@ fn logical_frame(call: &Snapshot, now_ns: u64) -> LogicalFrame {
         elapsed: elapsed(call, now_ns),
         report_after: call.site.report_after,
         overdue: call.reported || (call.deadline_ns != 0 && call.deadline_ns <= now_ns),
+        awaiting: call
+            .awaiting
+            .map(|(line, column)| AwaitPoint { line, column }),
     }
 }
 
@@ -252,6 +258,9 @@ fn push_frame(stack: &mut Vec<LogicalFrame>, frame: LogicalFrame) {
                 last.id = frame.id;
                 last.report_after = frame.report_after;
             }
+            // The inner of the two records is the one the body's
+            // `.await`s write to.
+            last.awaiting = last.awaiting.or(frame.awaiting);
             last.overdue |= frame.overdue;
             last.elapsed = last.elapsed.max(frame.elapsed);
             return;
@@ -325,7 +334,6 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
     if tids.is_empty() {
         return;
     }
-    prepare_once();
     // For frames without debug info: the crates of the annotated functions.
     let mut user_crates: Vec<&str> = calls
         .iter()
@@ -334,10 +342,15 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
         .collect();
     user_crates.sort_unstable();
     user_crates.dedup();
+    // Sample first, load the debug info after (the first capture of a
+    // process: about a second): a poll that blocks its thread for less than
+    // that is still caught in the act.
+    let captured = native::capture(&tids, answer_within);
+    prepare_once();
     let stacks: HashMap<Tid, NativeStack> = tids
         .iter()
         .copied()
-        .zip(native::capture(&tids, answer_within))
+        .zip(captured)
         .map(|(tid, result)| (tid, NativeStack::from_capture(result, &user_crates)))
         .collect();
     for call in calls {

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use super::overdue::{held_back_for, shape};
 use super::sink::{omit_calls, omit_dump, sink_state, write, SinkState};
-use super::{stalled_worker, take, DumpOptions, DumpReason, OverdueCall};
+use super::{stalled_worker, take, BlockedPoll, DumpOptions, DumpReason, OverdueCall};
 use crate::alert::{Alert, Hook};
 use crate::background::Background;
 use crate::native::Tid;
@@ -46,6 +46,9 @@ pub(super) const MAX_NAMED: usize = 1000;
 pub(crate) enum Job {
     /// Report these calls, found overdue by the watchdog, in one dump.
     Overdue(Vec<OverdueCall>),
+    /// Report these polls, found blocking their thread by the watchdog, in
+    /// one dump.
+    Blocked(Vec<BlockedPoll>),
     /// Dump a stall found by [`detect_stalls`](super::detect_stalls): no
     /// call returned for this long.
     Stall(Duration),
@@ -84,6 +87,12 @@ impl Job {
                 let mut dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
                 shape(&mut dump, merged);
                 write(dump, None);
+            }
+            Job::Blocked(polls) => {
+                write(
+                    take(DumpReason::BlockedPoll { polls }, &DumpOptions::new()),
+                    None,
+                );
             }
             Job::Stall(stalled_for) => {
                 write(
@@ -157,6 +166,18 @@ fn push(queue: &mut VecDeque<Job>, job: Job) {
                 None => queue.push_back(Job::Overdue(calls)),
             }
         }
+        // Like overdue calls: the polls join the report already queued.
+        Job::Blocked(mut polls) => {
+            let queued = queue.iter_mut().find_map(|job| match job {
+                Job::Blocked(queued) => Some(queued),
+                _ => None,
+            });
+            match queued {
+                Some(queued) if queued.len() < MAX_NAMED => queued.append(&mut polls),
+                Some(_) => omit_calls(polls.len() as u64),
+                None => queue.push_back(Job::Blocked(polls)),
+            }
+        }
         Job::Alert(..) if queue.len() > MAX_JOBS => {
             tracing::warn!(
                 target: "monitor_runtime",
@@ -184,7 +205,7 @@ fn run() {
         let rate_limited = held_back_for();
         let next = queue.iter().position(|job| match job {
             Job::Overdue(_) => !busy && rate_limited.is_none(),
-            Job::Stall(_) => !busy,
+            Job::Stall(_) | Job::Blocked(_) => !busy,
             _ => true,
         });
         match next.and_then(|at| queue.remove(at)) {

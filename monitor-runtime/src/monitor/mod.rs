@@ -84,12 +84,7 @@ impl MonitorState {
             crate::error::NameRepr::Shared(_) => "",
         };
         MonitorState {
-            site: CallSite {
-                function,
-                file: config.at.0,
-                line: config.at.1,
-                report_after: None,
-            },
+            site: CallSite::new(function, config.at.0, config.at.1).with_timeout(config.timeout),
             config,
             gate: Gate::new(),
             cap,
@@ -208,6 +203,13 @@ pub struct Stats {
     pub cancelled: u64,
     /// Stall alerts raised.
     pub alerts: u64,
+    /// Polls of an async call that blocked their worker thread longer than
+    /// the blocking threshold ([`set_blocking_threshold`], 10 ms unless set)
+    /// or the timeout: each is also reported with the native stack of the
+    /// thread, which names the blocking line. Counted for `#[monitored]`
+    /// functions (run-time monitors are not in the table of calls in
+    /// flight that the watchdog reads).
+    pub blocked_polls: u64,
     /// Latency of bodies that returned.
     pub latency: Latency,
 }
@@ -337,6 +339,7 @@ impl Monitor {
             panics,
             cancelled,
             alerts: s.alerts.load(Ordering::Relaxed),
+            blocked_polls: s.site.blocked_polls(),
             latency: Latency {
                 samples,
                 p50,
@@ -473,6 +476,47 @@ impl Monitor {
     pub fn is_stopped(&self) -> bool {
         self.state().stopped.load(Ordering::Acquire)
     }
+}
+
+/// Sets how long a single poll of an annotated async call (`#[monitored]`
+/// or `#[stack_on_timeout]`) may run before it counts as blocking its
+/// thread: 10 ms unless set; `None` stops the watch. A poll longer than
+/// the call's timeout counts too, whatever this says.
+///
+/// An async function that calls blocking code (`std::thread::sleep`, a
+/// synchronous lock or socket, a long computation) holds its worker
+/// thread, and every task queued on it, until that code returns. No
+/// timeout can interrupt it: the timeout is a future that has to be polled,
+/// on a thread that is busy. The watchdog sees it, though: such a poll is
+/// counted ([`Stats::blocked_polls`]), warned about (`tracing`), and
+/// reported once in a dump ([`DumpReason::BlockedPoll`](crate::dump::DumpReason::BlockedPoll))
+/// with the native stack of the thread, which names the blocking line.
+/// Move such code to `tokio::task::spawn_blocking`, or into a sync
+/// `#[monitored(timeout = ..)]` function, which runs on a worker of its own
+/// and returns at its deadline.
+///
+/// ```
+/// use monitor_runtime::monitor::{blocking_threshold, set_blocking_threshold};
+/// use std::time::Duration;
+///
+/// assert_eq!(blocking_threshold(), Some(Duration::from_millis(10)));
+/// set_blocking_threshold(Some(Duration::from_millis(50)));
+/// assert_eq!(blocking_threshold(), Some(Duration::from_millis(50)));
+/// set_blocking_threshold(None); // not watched
+/// # set_blocking_threshold(Some(Duration::from_millis(10)));
+/// ```
+pub fn set_blocking_threshold(threshold: Option<Duration>) {
+    crate::watchdog::set_block_after(threshold);
+}
+
+/// The blocking threshold set with [`set_blocking_threshold`]: 10 ms
+/// unless set; `None` if polls are not watched.
+///
+/// ```
+/// assert!(monitor_runtime::monitor::blocking_threshold().is_some());
+/// ```
+pub fn blocking_threshold() -> Option<Duration> {
+    crate::watchdog::block_after()
 }
 
 /// The running monitors, weakly.
