@@ -157,6 +157,10 @@ pub enum DumpReason {
     /// Threads or tasks wait for each other's locks in a cycle, or one
     /// takes a lock it holds ([`sync`](crate::sync)).
     Deadlock(crate::sync::report::Deadlock),
+    /// Locks were taken in orders that form a cycle: a deadlock waiting
+    /// to happen, reported before anything hangs
+    /// ([`set_lock_order_checking`](crate::sync::set_lock_order_checking)).
+    LockOrder(crate::sync::LockOrderInversion),
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.

@@ -41,13 +41,21 @@ mod guard;
 
 mod acquire;
 pub(crate) mod graph;
+mod held;
 mod holder;
+mod inversion;
+mod order;
 mod policy;
 pub(crate) mod report;
 mod std_style;
 mod tokio_style;
 
 pub(crate) use acquire::lock_dropped;
+pub use inversion::{LockOrderInversion, OrderEdge};
+pub(crate) use order::forget as order_forget;
+pub use order::{
+    lock_order_checking, lock_order_inversion_count, lock_order_inversions, set_lock_order_checking,
+};
 pub use policy::{deadlock_policy, set_deadlock_policy, DeadlockPolicy};
 pub use report::{
     lock_waits, CodeSite, Deadlock, LockHolder, LockSite, LockWait, Participant, Waiter,
