@@ -103,8 +103,11 @@ pub(crate) fn each_of_thread(mut f: impl FnMut(&mut Entry)) {
     let _ = STACK.try_with(|stack| {
         for slot in &stack.entries[..stack.len.get()] {
             if let Some(mut entry) = slot.get() {
+                let source = entry.source;
                 f(&mut entry);
-                slot.set(Some(entry));
+                if entry.source != source {
+                    slot.set(Some(entry));
+                }
             }
         }
     });

@@ -147,27 +147,52 @@ fn check_held(
 ) -> Option<LockOrderInversion> {
     let to = lock.order_id();
     let mut found = None;
-    let mut edge = |from: &mut Entry| {
-        if from.id == to {
-            return;
-        }
-        from.source = true;
-        if known(from.id, to) {
-            return;
-        }
-        let inversion = add_edge(from, lock, to, holder, at);
-        remember(from.id, to);
-        if found.is_none() {
-            found = inversion;
-        }
-    };
-    held::each_of_thread(&mut edge);
+    held::each_of_thread(|from| edge(from, lock, to, holder, at, &mut found));
     if held::async_used() {
-        let mut entries = [None; DEPTH];
-        let n = held::of_holder(task_holder(), to, &mut entries);
-        entries[..n].iter_mut().flatten().for_each(&mut edge);
+        check_held_async(lock, to, holder, at, &mut found);
     }
     found
+}
+
+/// The edge `from → to`: a lookup in this thread's cache, else in the
+/// graph (added there if new). The first cycle found goes to `found`.
+#[inline]
+fn edge(
+    from: &mut Entry,
+    lock: &LockState,
+    to: u64,
+    holder: u64,
+    at: &'static Location<'static>,
+    found: &mut Option<LockOrderInversion>,
+) {
+    if from.id == to {
+        return;
+    }
+    from.source = true;
+    if known(from.id, to) {
+        return;
+    }
+    let inversion = add_edge(from, lock, to, holder, at);
+    remember(from.id, to);
+    if found.is_none() {
+        *found = inversion;
+    }
+}
+
+/// The edges from the tokio locks of the current task (or thread).
+#[inline(never)]
+fn check_held_async(
+    lock: &LockState,
+    to: u64,
+    holder: u64,
+    at: &'static Location<'static>,
+    found: &mut Option<LockOrderInversion>,
+) {
+    let mut entries = [None; DEPTH];
+    let n = held::of_holder(task_holder(), to, &mut entries);
+    for from in entries[..n].iter_mut().flatten() {
+        edge(from, lock, to, holder, at, found);
+    }
 }
 
 /// An edge of the graph, as first seen.
