@@ -81,12 +81,15 @@ pub struct LockState {
     /// lock ever gets, so that the edges of a dropped lock can never be
     /// mistaken for those of a new lock at the same address. Plain std
     /// atomics: the order check is not part of the loom models.
+    #[cfg_attr(loom, allow(dead_code))]
     order_id: std::sync::atomic::AtomicU64,
     /// The order graph has edges of this lock: they leave it when it drops.
+    #[cfg_attr(loom, allow(dead_code))]
     ordered: std::sync::atomic::AtomicBool,
 }
 
 /// The last lock number handed out (see `LockState::order_id`).
+#[cfg_attr(loom, allow(dead_code))]
 static LAST_ORDER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct Slot {
@@ -309,6 +312,7 @@ impl LockState {
 
     /// The lock's number in the lock-order graph, handed out on first use
     /// and never reused.
+    #[cfg_attr(loom, allow(dead_code))]
     #[inline]
     pub(crate) fn order_id(&self) -> u64 {
         use std::sync::atomic::Ordering as O;
@@ -318,6 +322,7 @@ impl LockState {
         }
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     #[cold]
     fn new_order_id(&self) -> u64 {
         use std::sync::atomic::Ordering as O;
@@ -332,12 +337,14 @@ impl LockState {
     }
 
     /// The lock's number if the order check has seen it, else 0.
+    #[cfg_attr(loom, allow(dead_code))]
     #[inline]
     pub(crate) fn order_id_if_any(&self) -> u64 {
         self.order_id.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The order graph has (or may have) edges of this lock.
+    #[cfg_attr(loom, allow(dead_code))]
     #[inline]
     pub(crate) fn mark_ordered(&self) {
         use std::sync::atomic::Ordering as O;

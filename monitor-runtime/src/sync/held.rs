@@ -96,6 +96,12 @@ pub(crate) fn pop_thread(lock: &LockState) {
     });
 }
 
+/// Whether this thread holds no std lock (on record).
+#[inline]
+pub(crate) fn none_on_thread() -> bool {
+    STACK.try_with(|stack| stack.len.get() == 0).unwrap_or(true)
+}
+
 /// Each std lock this thread holds, oldest first; `f` may change the
 /// entry (it marks it a source).
 #[inline]

@@ -16,7 +16,6 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::acquire::TRACK;
 use super::graph::LockState;
 use super::held::{self, Entry, DEPTH};
 use super::holder::{label, task_holder};
@@ -64,7 +63,8 @@ pub fn set_lock_order_checking(on: bool) {
 /// ```
 #[inline]
 pub fn lock_order_checking() -> bool {
-    TRACK && CHECKING.load(Ordering::Relaxed)
+    // No bookkeeping with `plain-locks` (as `acquire::TRACK`).
+    !cfg!(feature = "plain-locks") && CHECKING.load(Ordering::Relaxed)
 }
 
 /// How many distinct lock-order cycles were reported since the process
@@ -134,7 +134,7 @@ pub(crate) fn check(
     holder: u64,
     at: &'static Location<'static>,
 ) -> Option<LockOrderInversion> {
-    if !lock_order_checking() {
+    if !lock_order_checking() || (held::none_on_thread() && !held::async_used()) {
         return None;
     }
     check_held(lock, holder, at)
