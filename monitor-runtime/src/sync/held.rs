@@ -34,7 +34,7 @@ pub(crate) struct Entry {
 }
 
 /// How many std locks a thread's stack records at once.
-pub(crate) const DEPTH: usize = 16;
+const DEPTH: usize = 16;
 
 struct Stack {
     len: Cell<usize>,
@@ -189,24 +189,18 @@ pub(crate) fn pop_async(lock: &LockState, holder: u64) {
     }
 }
 
-/// The tokio locks `holder` holds (at most [`DEPTH`]), oldest first,
-/// marked as sources of an edge to lock `to` (all but `to` itself).
-pub(crate) fn of_holder(holder: u64, to: u64, out: &mut [Option<Entry>; DEPTH]) -> usize {
+/// Each tokio lock `holder` holds, oldest first, under its shard's mutex
+/// (`f` must not take a lock of this module); `f` may change the entry
+/// (it marks it a source).
+pub(crate) fn each_of_holder(holder: u64, mut f: impl FnMut(&mut Entry)) {
     let shard = shard(holder);
     if shard.len.load(Ordering::Relaxed) == 0 {
-        return 0;
+        return;
     }
     let mut entries = shard.entries.lock().unwrap_or_else(|e| e.into_inner());
-    let mut n = 0;
     for (h, entry) in entries.iter_mut() {
-        if *h != holder || n == DEPTH {
-            continue;
+        if *h == holder {
+            f(entry);
         }
-        if entry.id != to {
-            entry.source = true;
-        }
-        out[n] = Some(*entry);
-        n += 1;
     }
-    n
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::graph::LockState;
-use super::held::{self, Entry, DEPTH};
+use super::held::{self, Entry};
 use super::holder::{label, task_holder};
 use super::inversion::{LockOrderInversion, OrderEdge};
 use super::report::{waiter, CodeSite, LockSite};
@@ -179,7 +179,9 @@ fn edge(
     }
 }
 
-/// The edges from the tokio locks of the current task (or thread).
+/// The edges from the tokio locks of the current task (or thread): under
+/// their shard's mutex (`add_edge` takes the graph's mutex, never a
+/// shard's, and runs no user code).
 #[inline(never)]
 fn check_held_async(
     lock: &LockState,
@@ -188,11 +190,9 @@ fn check_held_async(
     at: &'static Location<'static>,
     found: &mut Option<LockOrderInversion>,
 ) {
-    let mut entries = [None; DEPTH];
-    let n = held::of_holder(task_holder(), to, &mut entries);
-    for from in entries[..n].iter_mut().flatten() {
-        edge(from, lock, to, holder, at, found);
-    }
+    held::each_of_holder(task_holder(), |from| {
+        edge(from, lock, to, holder, at, found)
+    });
 }
 
 /// An edge of the graph, as first seen.
