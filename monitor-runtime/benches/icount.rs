@@ -9,13 +9,38 @@
 //! ```
 //!
 //! and for `plain_async`, `monitored_async`, `plain_await_async`,
-//! `monitored_await_async` with
+//! `monitored_await_async`, `pair_async_off`, `pair_async_on` with
 //! `--toggle-collect='*Runtime*block_on*'`; the count for 20000 calls less
-//! the count for 10000, over 10000, is the cost of one call. Run by
+//! the count for 10000, over 10000, is the cost of one call. `pair_off` and
+//! `pair_on` (sync), `pair_async_off` and `pair_async_on`: a nested
+//! acquisition of a known pair of `sync` mutexes with the lock-order check
+//! off and on. Run by
 //! `cargo bench` without arguments, it makes each kind of call once.
 use std::hint::black_box;
 
+use monitor_runtime::sync::{set_lock_order_checking, AsyncMutex, Mutex};
 use monitor_runtime::{monitored, stack_on_timeout, Error};
+
+static PAIR: (Mutex<u64>, Mutex<u64>) = (Mutex::new(0), Mutex::new(0));
+static ASYNC_PAIR: (AsyncMutex<u64>, AsyncMutex<u64>) = (AsyncMutex::new(0), AsyncMutex::new(0));
+
+#[inline(never)]
+fn pair(x: u64) -> u64 {
+    let mut a = black_box(&PAIR.0).lock().unwrap();
+    let mut b = black_box(&PAIR.1).lock().unwrap();
+    *a += x;
+    *b += 1;
+    *a
+}
+
+#[inline(never)]
+async fn pair_async(x: u64) -> u64 {
+    let mut a = black_box(&ASYNC_PAIR.0).lock().await;
+    let mut b = black_box(&ASYNC_PAIR.1).lock().await;
+    *a += x;
+    *b += 1;
+    *a
+}
 
 #[inline(never)]
 fn plain(x: u64) -> Result<u64, Error> {
@@ -71,6 +96,7 @@ fn icount_loop_sync(which: &str, n: u64) -> u64 {
             "plain" => plain(i).unwrap(),
             "monitored_sync" => monitored_sync(i).unwrap(),
             "guarded" => guarded(i),
+            "pair_off" | "pair_on" => pair(i),
             _ => unreachable!(),
         };
     }
@@ -86,6 +112,7 @@ async fn icount_loop_async(which: &str, n: u64) -> u64 {
             "monitored_async" => monitored_async(i).await.unwrap(),
             "plain_await_async" => plain_await_async(i).await.unwrap(),
             "monitored_await_async" => monitored_await_async(i).await.unwrap(),
+            "pair_async_off" | "pair_async_on" => pair_async(i).await,
             _ => unreachable!(),
         };
     }
@@ -114,12 +141,13 @@ fn main() {
         return;
     };
     let (which, n): (&str, u64) = (which, n.parse().unwrap());
+    set_lock_order_checking(which.ends_with("_on"));
     // Warm: the first calls register monitors and start the watchdog.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    if which.ends_with("async") {
+    if which.contains("async") {
         rt.block_on(icount_loop_async(which, 1000));
         black_box(rt.block_on(icount_loop_async(which, n)));
     } else {

@@ -6,7 +6,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/` | an HTML page: every monitor and supervisor with live stats, the waits for locks of [`sync`](crate::sync) with their holders, and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
+//! | `/` | an HTML page: every monitor and supervisor with live stats, the waits for locks of [`sync`](crate::sync) with their holders, the lock-order inversions reported ([`lock_order_inversions`](crate::sync::lock_order_inversions)), and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
 //! | `/?format=json` | the same as JSON |
 //! | `/stacks` | the text dump ([`dump()`](crate::dump())'s `Display`), like `/debug/pprof/goroutine?debug=2`; `?native=false` leaves out native stacks |
 //! | `/stacks?format=json` | the dump as JSON (its `Serialize`) |
@@ -43,7 +43,7 @@ use ::axum::routing::get;
 use ::axum::Router;
 use serde::{Deserialize, Serialize};
 
-use crate::sync::LockWait;
+use crate::sync::{LockOrderInversion, LockWait};
 use crate::{
     dump::CallDump, dump::Dump, dump::DumpOptions, monitor::Stats, supervisor::Supervisor,
     supervisor::SupervisorStats, Monitor,
@@ -308,6 +308,10 @@ struct Page {
     in_flight: usize,
     calls: Vec<CallDump>,
     lock_waits: Vec<LockWait>,
+    /// Distinct lock-order cycles reported since the start.
+    lock_order_inversion_count: u64,
+    /// The last ones reported, oldest first.
+    lock_order_inversions: Vec<LockOrderInversion>,
 }
 
 fn page() -> Page {
@@ -326,6 +330,8 @@ fn page() -> Page {
         in_flight: dump.in_flight,
         calls: dump.calls,
         lock_waits: dump.lock_waits,
+        lock_order_inversion_count: crate::sync::lock_order_inversion_count(),
+        lock_order_inversions: crate::sync::lock_order_inversions(),
     }
 }
 
@@ -462,6 +468,17 @@ fn html(page: &Page, base: &str) -> String {
             );
         }
         h.push_str("</table>");
+    }
+    if page.lock_order_inversion_count > 0 {
+        let _ = write!(
+            h,
+            "<h1>Lock-order inversions ({})</h1><div id=\"lock-order\">",
+            page.lock_order_inversion_count
+        );
+        for inversion in page.lock_order_inversions.iter().rev() {
+            let _ = write!(h, "<pre>{}</pre>", escape(&inversion.to_string()));
+        }
+        h.push_str("</div>");
     }
     let _ = write!(
         h,

@@ -32,7 +32,7 @@
 //! | [`monitor`](mod@monitor) | the monitor's builder, stats, futures and stall alerts |
 //! | [`dump`](mod@dump) | what is in flight: dumps as text and data, their sink, the panic hook, stall detection |
 //! | [`supervisor`] | workers restarted when they stop beating, panic or fail, within limits |
-//! | [`sync`] | `Mutex`, `RwLock` (std's API) and `AsyncMutex`, `AsyncRwLock` (tokio's) that report deadlocks the moment they form |
+//! | [`sync`] | `Mutex`, `RwLock` (std's API) and `AsyncMutex`, `AsyncRwLock` (tokio's) that report deadlocks the moment they form, and lock-order inversions before anything hangs |
 //! | `http` | the debug page, like Go's `net/http/pprof` (feature `axum`) |
 //! | `axum` | [`Error`] as an HTTP response (feature `axum`) |
 //! | `metrics` | every monitor's and supervisor's stats through the `metrics` facade (feature `metrics`) |

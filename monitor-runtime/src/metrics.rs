@@ -18,6 +18,7 @@
 //! | `monitor_supervisor_missed_heartbeats_total` | counter | `supervisor` | heartbeats missed |
 //! | `monitor_supervisor_running` | gauge | `supervisor` | 1 while it runs |
 //! | `monitor_supervisor_gave_up` | gauge | `supervisor` | 1 once it gave up |
+//! | `monitor_lock_order_inversions_total` | counter | | distinct lock-order cycles reported ([`lock_order_inversion_count`](crate::sync::lock_order_inversion_count)) |
 //!
 //! # Counters by collection, latency by observation
 //!
@@ -89,6 +90,8 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 /// assert!(names.iter().any(|n| n == "monitor_in_flight"));
 /// ```
 pub fn record() {
+    counter!("monitor_lock_order_inversions_total")
+        .absolute(crate::sync::lock_order_inversion_count());
     for monitor in crate::monitors() {
         let name = monitor.name().to_owned();
         let s = monitor.stats();

@@ -166,6 +166,10 @@ pub enum DumpReason {
         /// The polls, as the watchdog found them.
         polls: Vec<BlockedPoll>,
     },
+    /// Locks were taken in orders that form a cycle: a deadlock waiting
+    /// to happen, reported before anything hangs
+    /// ([`set_lock_order_checking`](crate::sync::set_lock_order_checking)).
+    LockOrder(crate::sync::LockOrderInversion),
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.

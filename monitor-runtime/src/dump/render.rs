@@ -468,6 +468,7 @@ impl DumpReason {
                 Ok(())
             }
             DumpReason::Deadlock(deadlock) => writeln!(f, "{deadlock}"),
+            DumpReason::LockOrder(inversion) => writeln!(f, "{inversion}"),
             DumpReason::Panic {
                 message,
                 location,

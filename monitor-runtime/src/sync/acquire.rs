@@ -7,7 +7,10 @@ use std::panic::Location;
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use super::graph::{self, LockState, Want, GRAPH};
+use super::held;
 use super::holder::{label, TASK};
+use super::inversion::LockOrderInversion;
+use super::order;
 use super::policy::{deadlock_policy, DeadlockPolicy};
 use super::report::{build, Deadlock};
 
@@ -22,6 +25,79 @@ fn report(deadlock: &Deadlock) {
         &crate::dump::DumpOptions::new().native_stacks(false),
     )
     .emit();
+}
+
+/// Writes a lock-order inversion to the dump sink.
+fn report_inversion(inversion: &LockOrderInversion) {
+    let reason = crate::dump::DumpReason::LockOrder(inversion.clone());
+    crate::dump::take(
+        reason,
+        &crate::dump::DumpOptions::new().native_stacks(false),
+    )
+    .emit();
+}
+
+/// Before a blocking or awaiting acquisition of `lock` by `me` at `at`:
+/// the lock-order check. A new cycle is reported at once, before any
+/// wait; the policy applies after the acquisition ([`order_policy`]).
+#[inline]
+pub(crate) fn order_check(
+    lock: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+) -> Option<LockOrderInversion> {
+    if !TRACK {
+        return None;
+    }
+    let inversion = order::check(lock, me, at)?;
+    report_inversion(&inversion);
+    Some(inversion)
+}
+
+/// After an acquisition that closed a lock-order cycle: the
+/// [`DeadlockPolicy`]. Under `Panic`, lets go of the lock just taken
+/// (`taken`, not yet recorded as held; a std lock let go before the panic
+/// is not poisoned), then panics.
+#[track_caller]
+#[inline]
+pub(crate) fn order_policy<G>(inversion: Option<LockOrderInversion>, taken: G) -> G {
+    if let Some(inversion) = inversion {
+        if deadlock_policy() == DeadlockPolicy::Panic {
+            drop(taken);
+            panic!("{inversion}");
+        }
+    }
+    taken
+}
+
+/// A std lock was taken at `at` (by this thread): on its held set, if
+/// the order check is on.
+#[inline]
+pub(crate) fn took_std(state: &LockState, at: &'static Location<'static>) {
+    if order::lock_order_checking() {
+        held::push_thread(state, at);
+    }
+}
+
+/// A std lock was let go (by this thread).
+#[inline]
+pub(crate) fn let_go_std(state: &LockState) {
+    held::pop_thread(state);
+}
+
+/// A tokio lock was taken at `at` by `holder`: on its held set, if the
+/// order check is on.
+#[inline]
+pub(crate) fn took_async(state: &LockState, holder: u64, at: &'static Location<'static>) {
+    if order::lock_order_checking() {
+        held::push_async(state, holder, at);
+    }
+}
+
+/// A tokio lock taken by `holder` was let go.
+#[inline]
+pub(crate) fn let_go_async(state: &LockState, holder: u64) {
+    held::pop_async(state, holder);
 }
 
 /// A lock that was waited for drops: see `LockState`'s `Drop`.
@@ -58,16 +134,18 @@ pub(crate) fn take_std<G>(
     if !TRACK {
         return Ok(take());
     }
-    match try_take() {
-        Ok(guard) => Ok(Ok(guard)),
-        Err(TryLockError::Poisoned(poisoned)) => Ok(Err(poisoned)),
+    let inversion = order_check(state, me, at);
+    let result = match try_take() {
+        Ok(guard) => Ok(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
         Err(TryLockError::WouldBlock) => {
             let waiting = before_wait(state, me, at, want, checked)?;
             let result = take();
             drop(waiting);
-            Ok(result)
+            result
         }
-    }
+    };
+    Ok(order_policy(inversion, result))
 }
 
 /// `f` on the guard, poisoned or not.

@@ -76,7 +76,21 @@ pub struct LockState {
     /// leave the table (a forgotten, never dropped, lock future keeps its
     /// entry).
     waited_for: AtomicBool,
+    /// The lock's number in the lock-order graph (`sync/order.rs`): 0
+    /// until the order check first sees the lock, then one that no other
+    /// lock ever gets, so that the edges of a dropped lock can never be
+    /// mistaken for those of a new lock at the same address. Plain std
+    /// atomics: the order check is not part of the loom models.
+    #[cfg_attr(loom, allow(dead_code))]
+    order_id: std::sync::atomic::AtomicU64,
+    /// The order graph has edges of this lock: they leave it when it drops.
+    #[cfg_attr(loom, allow(dead_code))]
+    ordered: std::sync::atomic::AtomicBool,
 }
+
+/// The last lock number handed out (see `LockState::order_id`).
+#[cfg_attr(loom, allow(dead_code))]
+static LAST_ORDER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct Slot {
     holder: AtomicU64,
@@ -148,6 +162,8 @@ impl LockState {
             more: AtomicPtr::new(std::ptr::null_mut()),
             capped,
             waited_for: AtomicBool::new(false),
+            order_id: std::sync::atomic::AtomicU64::new(0),
+            ordered: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -169,6 +185,8 @@ impl LockState {
             more: AtomicPtr::new(std::ptr::null_mut()),
             capped,
             waited_for: AtomicBool::new(false),
+            order_id: std::sync::atomic::AtomicU64::new(0),
+            ordered: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -292,6 +310,49 @@ impl LockState {
         held
     }
 
+    /// The lock's number in the lock-order graph, handed out on first use
+    /// and never reused.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn order_id(&self) -> u64 {
+        use std::sync::atomic::Ordering as O;
+        match self.order_id.load(O::Relaxed) {
+            0 => self.new_order_id(),
+            id => id,
+        }
+    }
+
+    #[cfg_attr(loom, allow(dead_code))]
+    #[cold]
+    fn new_order_id(&self) -> u64 {
+        use std::sync::atomic::Ordering as O;
+        let fresh = LAST_ORDER_ID.fetch_add(1, O::Relaxed) + 1;
+        match self
+            .order_id
+            .compare_exchange(0, fresh, O::Relaxed, O::Relaxed)
+        {
+            Ok(_) => fresh,
+            Err(theirs) => theirs,
+        }
+    }
+
+    /// The lock's number if the order check has seen it, else 0.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn order_id_if_any(&self) -> u64 {
+        self.order_id.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The order graph has (or may have) edges of this lock.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn mark_ordered(&self) {
+        use std::sync::atomic::Ordering as O;
+        if !self.ordered.load(O::Relaxed) {
+            self.ordered.store(true, O::Relaxed);
+        }
+    }
+
     /// Whether `holder` holds the lock (for the loom models).
     #[cfg(loom)]
     pub fn is_held_by(&self, holder: u64) -> bool {
@@ -334,6 +395,10 @@ impl Drop for LockState {
         #[cfg(not(loom))]
         if self.waited_for.load(Ordering::Relaxed) {
             crate::sync::lock_dropped(self);
+        }
+        #[cfg(not(loom))]
+        if *self.ordered.get_mut() {
+            crate::sync::order_forget(*self.order_id.get_mut());
         }
         let mut chunk = self.more.load(Ordering::Acquire);
         while !chunk.is_null() {

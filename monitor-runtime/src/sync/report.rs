@@ -378,7 +378,7 @@ fn lock_label(name: &'static str, id: usize) -> String {
     }
 }
 
-fn waiter(holder: u64, label: Option<Box<str>>) -> Waiter {
+pub(crate) fn waiter(holder: u64, label: Option<Box<str>>) -> Waiter {
     if holder & TASK != 0 {
         Waiter::Task { id: holder & !TASK }
     } else {

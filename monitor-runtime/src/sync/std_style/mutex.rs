@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use crate::sync::acquire::{map_poison, map_try, take_std, TRACK};
+use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::thread_holder;
 use crate::sync::report::Deadlock;
@@ -155,6 +155,7 @@ impl<T: ?Sized> Mutex<T> {
     ) -> MutexGuard<'a, T> {
         if TRACK {
             self.state.acquired(me, at);
+            took_std(&self.state, at);
         }
         MutexGuard {
             state: &self.state,
@@ -233,6 +234,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         if TRACK {
+            let_go_std(self.state);
             self.state.released();
         }
     }

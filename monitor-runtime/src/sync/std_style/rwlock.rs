@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use crate::sync::acquire::{map_poison, map_try, take_std, TRACK};
+use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::thread_holder;
 use crate::sync::report::Deadlock;
@@ -286,6 +286,7 @@ impl<T: ?Sized> RwLock<T> {
         at: &'static Location<'static>,
     ) -> RwLockReadGuard<'a, T> {
         let slot = if TRACK {
+            took_std(&self.state, at);
             self.state.read_acquired(me, at)
         } else {
             UNTRACKED
@@ -306,6 +307,7 @@ impl<T: ?Sized> RwLock<T> {
     ) -> RwLockWriteGuard<'a, T> {
         if TRACK {
             self.state.acquired(me, at);
+            took_std(&self.state, at);
         }
         RwLockWriteGuard {
             state: &self.state,
@@ -332,6 +334,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        if TRACK {
+            let_go_std(self.state);
+        }
         self.state.read_released(self.slot);
     }
 }
@@ -340,6 +345,7 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         if TRACK {
+            let_go_std(self.state);
             self.state.released();
         }
     }

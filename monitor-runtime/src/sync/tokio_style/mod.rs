@@ -16,7 +16,7 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use crate::sync::acquire::TRACK;
+use crate::sync::acquire::{let_go_async, TRACK};
 use crate::sync::graph::LockState;
 use crate::sync::report::Deadlock;
 
@@ -30,6 +30,7 @@ impl Drop for Exclusive<'_> {
     #[inline]
     fn drop(&mut self) {
         if TRACK {
+            let_go_async(self.0, self.0.owner());
             self.0.released();
         }
     }
@@ -41,11 +42,16 @@ impl Drop for Exclusive<'_> {
 struct Shared<'a> {
     state: &'a LockState,
     slot: usize,
+    /// The reader, as a holder id (0 without bookkeeping).
+    holder: u64,
 }
 
 impl Drop for Shared<'_> {
     #[inline]
     fn drop(&mut self) {
+        if TRACK {
+            let_go_async(self.state, self.holder);
+        }
         self.state.read_released(self.slot);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{unbound, unchecked, Caller, Exclusive};
-use crate::sync::acquire::{before_wait, TRACK};
+use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
@@ -222,6 +222,7 @@ impl<T: ?Sized> AsyncMutex<T> {
             return Ok(self.guard(self.inner.lock().await));
         }
         let me = task_holder();
+        let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_lock() {
             Ok(inner) => inner,
             Err(_) => {
@@ -231,7 +232,9 @@ impl<T: ?Sized> AsyncMutex<T> {
                 inner
             }
         };
+        let inner = order_policy(inversion, inner);
         self.state.acquired(me, at);
+        took_async(&self.state, me, at);
         Ok(self.guard(inner))
     }
 
@@ -255,6 +258,7 @@ impl<T: ?Sized> AsyncMutex<T> {
             return self.guard(self.inner.blocking_lock());
         }
         let me = task_holder();
+        let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_lock() {
             Ok(inner) => inner,
             Err(_) => {
@@ -264,7 +268,9 @@ impl<T: ?Sized> AsyncMutex<T> {
                 inner
             }
         };
+        let inner = order_policy(inversion, inner);
         self.state.acquired(me, at);
+        took_async(&self.state, me, at);
         self.guard(inner)
     }
 
@@ -284,7 +290,9 @@ impl<T: ?Sized> AsyncMutex<T> {
     fn try_acquire(&self, at: Caller) -> Result<AsyncMutexGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_lock()?;
         if TRACK {
-            self.state.acquired(task_holder(), at);
+            let me = task_holder();
+            self.state.acquired(me, at);
+            took_async(&self.state, me, at);
         }
         Ok(self.guard(inner))
     }

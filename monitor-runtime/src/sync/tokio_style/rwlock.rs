@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{unbound, unchecked, Caller, Exclusive, Shared};
-use crate::sync::acquire::{before_wait, TRACK};
+use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
@@ -202,6 +202,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             return self.wrap_read(self.inner.blocking_read(), 0, at);
         }
         let me = task_holder();
+        let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_read() {
             Ok(inner) => inner,
             Err(_) => {
@@ -211,6 +212,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
                 inner
             }
         };
+        let inner = order_policy(inversion, inner);
         self.wrap_read(inner, me, at)
     }
 
@@ -231,6 +233,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             return self.write_guard(self.inner.blocking_write());
         }
         let me = task_holder();
+        let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_write() {
             Ok(inner) => inner,
             Err(_) => {
@@ -240,7 +243,9 @@ impl<T: ?Sized> AsyncRwLock<T> {
                 inner
             }
         };
+        let inner = order_policy(inversion, inner);
         self.state.acquired(me, at);
+        took_async(&self.state, me, at);
         self.write_guard(inner)
     }
 
@@ -279,7 +284,9 @@ impl<T: ?Sized> AsyncRwLock<T> {
     fn try_acquire_write(&self, at: Caller) -> Result<AsyncRwLockWriteGuard<'_, T>, TryLockError> {
         let inner = self.inner.try_write()?;
         if TRACK {
-            self.state.acquired(task_holder(), at);
+            let me = task_holder();
+            self.state.acquired(me, at);
+            took_async(&self.state, me, at);
         }
         Ok(self.write_guard(inner))
     }
@@ -302,6 +309,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         at: Caller,
     ) -> AsyncRwLockReadGuard<'a, T> {
         let slot = if TRACK {
+            took_async(&self.state, me, at);
             self.state.read_acquired(me, at)
         } else {
             UNTRACKED
@@ -310,6 +318,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             held: Shared {
                 state: &self.state,
                 slot,
+                holder: me,
             },
             inner,
         }
@@ -331,6 +340,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         checked: bool,
     ) -> Result<AsyncRwLockReadGuard<'_, T>, Deadlock> {
         let me = if TRACK { task_holder() } else { 0 };
+        let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_read() {
             Ok(inner) => inner,
             Err(_) => {
@@ -340,6 +350,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
                 inner
             }
         };
+        let inner = order_policy(inversion, inner);
         Ok(self.wrap_read(inner, me, at))
     }
 
@@ -349,6 +360,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         checked: bool,
     ) -> Result<AsyncRwLockWriteGuard<'_, T>, Deadlock> {
         let me = if TRACK { task_holder() } else { 0 };
+        let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_write() {
             Ok(inner) => inner,
             Err(_) => {
@@ -358,8 +370,10 @@ impl<T: ?Sized> AsyncRwLock<T> {
                 inner
             }
         };
+        let inner = order_policy(inversion, inner);
         if TRACK {
             self.state.acquired(me, at);
+            took_async(&self.state, me, at);
         }
         Ok(self.write_guard(inner))
     }

@@ -5,7 +5,7 @@
 use std::panic::Location;
 
 use super::{AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard};
-use crate::sync::acquire::TRACK;
+use crate::sync::acquire::{took_async, TRACK};
 use crate::sync::graph::UNTRACKED;
 use crate::sync::holder::task_holder;
 use crate::sync::tokio_style::{Caller, Exclusive, Shared};
@@ -212,12 +212,18 @@ impl<'a, T: ?Sized> AsyncRwLockWriteGuard<'a, T> {
     /// while the exclusive record still stands.
     fn reader_record(&self, at: Caller) -> Shared<'a> {
         let state = self.held.0;
+        let holder = if TRACK { task_holder() } else { 0 };
         let slot = if TRACK {
-            state.read_acquired(task_holder(), at)
+            took_async(state, holder, at);
+            state.read_acquired(holder, at)
         } else {
             UNTRACKED
         };
-        Shared { state, slot }
+        Shared {
+            state,
+            slot,
+            holder,
+        }
     }
 }
 

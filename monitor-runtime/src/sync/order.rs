@@ -1,0 +1,380 @@
+//! The lock-order check: every blocking or awaiting acquisition made
+//! while the thread or task holds other locks of this module adds the
+//! edges "held → taken" to one process-wide graph of lock numbers
+//! (`LockState::order_id`, never reused). An edge that closes a cycle is
+//! a [`LockOrderInversion`], reported once per distinct cycle.
+//!
+//! Cost, with the check on: a pair seen before is found in a small cache
+//! in the thread's local storage (no lock, no walk); the graph's mutex is
+//! taken, and the graph walked, only the first time a thread sees a pair
+//! (a pair already in the graph is then a lookup there). With the check
+//! off, one relaxed load per acquisition.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::graph::LockState;
+use super::held::{self, Entry};
+use super::holder::{label, task_holder};
+use super::inversion::{LockOrderInversion, OrderEdge};
+use super::report::{waiter, CodeSite, LockSite};
+
+static CHECKING: AtomicBool = AtomicBool::new(cfg!(debug_assertions));
+
+/// Turns the lock-order check on or off, for every lock of this module,
+/// at any time. On by default in debug builds (`debug_assertions`), off
+/// in release builds. With the feature `plain-locks` there is nothing to
+/// check, and it stays off.
+///
+/// While it is on, each blocking or awaiting acquisition (`lock`, `read`,
+/// `write`, their `_owned`, `_checked` and `blocking_` forms; not the
+/// `try_` ones, which cannot wait) made while the thread or task holds
+/// other locks of this module records that those were taken first. An
+/// acquisition that closes a cycle of such orders (`a` then `b` here, `b`
+/// then `a` there) is reported at once, before it waits, as a
+/// [`LockOrderInversion`], once per distinct cycle: as a dump
+/// ([`DumpReason::LockOrder`](crate::dump::DumpReason::LockOrder)) to the
+/// sink set with [`set_dump_sink`](crate::dump::set_dump_sink), in
+/// [`lock_order_inversions`] and on the debug page. The
+/// [`DeadlockPolicy`](crate::sync::DeadlockPolicy) applies: under
+/// `Panic`, the acquisition that closed the cycle panics once it has the
+/// lock (its guard unwinds; a deadlock it closes is reported first).
+/// Locks taken while the check is off are not seen.
+///
+/// ```
+/// use monitor_runtime::sync::{lock_order_checking, set_lock_order_checking};
+///
+/// set_lock_order_checking(false);
+/// assert!(!lock_order_checking());
+/// set_lock_order_checking(true);
+/// assert_eq!(lock_order_checking(), !cfg!(feature = "plain-locks"));
+/// ```
+pub fn set_lock_order_checking(on: bool) {
+    CHECKING.store(on, Ordering::Relaxed);
+}
+
+/// Whether the lock-order check is on (see [`set_lock_order_checking`]).
+///
+/// ```
+/// let _ = monitor_runtime::sync::lock_order_checking();
+/// ```
+#[inline]
+pub fn lock_order_checking() -> bool {
+    // No bookkeeping with `plain-locks` (as `acquire::TRACK`).
+    !cfg!(feature = "plain-locks") && CHECKING.load(Ordering::Relaxed)
+}
+
+/// How many distinct lock-order cycles were reported since the process
+/// started.
+///
+/// ```
+/// let before = monitor_runtime::sync::lock_order_inversion_count();
+/// assert!(monitor_runtime::sync::lock_order_inversion_count() >= before);
+/// ```
+pub fn lock_order_inversion_count() -> u64 {
+    REPORTED.load(Ordering::Relaxed)
+}
+
+/// The lock-order inversions reported so far, oldest first (the last 64
+/// of them).
+///
+/// ```
+/// for inversion in monitor_runtime::sync::lock_order_inversions() {
+///     println!("{inversion}");
+/// }
+/// ```
+pub fn lock_order_inversions() -> Vec<LockOrderInversion> {
+    KEPT.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect()
+}
+
+static REPORTED: AtomicU64 = AtomicU64::new(0);
+static KEPT: Mutex<VecDeque<LockOrderInversion>> = Mutex::new(VecDeque::new());
+
+/// How many reports [`lock_order_inversions`] keeps.
+const KEPT_LEN: usize = 64;
+
+/// Pairs this thread has seen in the graph: a direct-mapped cache.
+const CACHE: usize = 256;
+
+thread_local! {
+    static KNOWN: [Cell<(u64, u64)>; CACHE] = const { [const { Cell::new((0, 0)) }; CACHE] };
+}
+
+#[inline]
+fn cache_slot(from: u64, to: u64) -> usize {
+    let mixed = (from.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ to).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    (mixed >> 56) as usize % CACHE
+}
+
+#[inline]
+fn known(from: u64, to: u64) -> bool {
+    KNOWN
+        .try_with(|known| known[cache_slot(from, to)].get() == (from, to))
+        .unwrap_or(false)
+}
+
+fn remember(from: u64, to: u64) {
+    let _ = KNOWN.try_with(|known| known[cache_slot(from, to)].set((from, to)));
+}
+
+/// `holder` (a thread or task) is about to take `lock` at `at` with a
+/// blocking or awaiting acquisition: adds the edges from what it holds,
+/// and returns the first new cycle they close. Nothing if the check is
+/// off.
+#[inline]
+pub(crate) fn check(
+    lock: &LockState,
+    holder: u64,
+    at: &'static Location<'static>,
+) -> Option<LockOrderInversion> {
+    if !lock_order_checking() || (held::none_on_thread() && !held::async_used()) {
+        return None;
+    }
+    check_held(lock, holder, at)
+}
+
+fn check_held(
+    lock: &LockState,
+    holder: u64,
+    at: &'static Location<'static>,
+) -> Option<LockOrderInversion> {
+    let to = lock.order_id();
+    let mut found = None;
+    held::each_of_thread(|from| edge(from, lock, to, holder, at, &mut found));
+    if held::async_used() {
+        check_held_async(lock, to, holder, at, &mut found);
+    }
+    found
+}
+
+/// The edge `from → to`: a lookup in this thread's cache, else in the
+/// graph (added there if new). The first cycle found goes to `found`.
+#[inline]
+fn edge(
+    from: &mut Entry,
+    lock: &LockState,
+    to: u64,
+    holder: u64,
+    at: &'static Location<'static>,
+    found: &mut Option<LockOrderInversion>,
+) {
+    if from.id == to {
+        return;
+    }
+    from.source = true;
+    if known(from.id, to) {
+        return;
+    }
+    let inversion = add_edge(from, lock, to, holder, at);
+    remember(from.id, to);
+    if found.is_none() {
+        *found = inversion;
+    }
+}
+
+/// The edges from the tokio locks of the current task (or thread): under
+/// their shard's mutex (`add_edge` takes the graph's mutex, never a
+/// shard's, and runs no user code).
+#[inline(never)]
+fn check_held_async(
+    lock: &LockState,
+    to: u64,
+    holder: u64,
+    at: &'static Location<'static>,
+    found: &mut Option<LockOrderInversion>,
+) {
+    held::each_of_holder(task_holder(), |from| {
+        edge(from, lock, to, holder, at, found)
+    });
+}
+
+/// An edge of the graph, as first seen.
+struct Edge {
+    to: u64,
+    from_name: &'static str,
+    from_at: &'static Location<'static>,
+    to_name: &'static str,
+    to_at: &'static Location<'static>,
+    holder: u64,
+    label: Option<Box<str>>,
+}
+
+/// The graph: edges out of each lock, the locks with edges into each,
+/// and the cycles reported (as their sorted edges).
+struct Graph {
+    out: BTreeMap<u64, Vec<Edge>>,
+    into: BTreeMap<u64, Vec<u64>>,
+    reported: BTreeSet<Vec<(u64, u64)>>,
+}
+
+static GRAPH: Mutex<Graph> = Mutex::new(Graph {
+    out: BTreeMap::new(),
+    into: BTreeMap::new(),
+    reported: BTreeSet::new(),
+});
+
+/// Adds `from → to` if the graph does not have it; returns the cycle it
+/// closes if that cycle was not reported before.
+#[cold]
+#[inline(never)]
+fn add_edge(
+    from: &Entry,
+    lock: &LockState,
+    to: u64,
+    holder: u64,
+    at: &'static Location<'static>,
+) -> Option<LockOrderInversion> {
+    let mut graph = GRAPH.lock().unwrap_or_else(|e| e.into_inner());
+    if graph
+        .out
+        .get(&from.id)
+        .is_some_and(|edges| edges.iter().any(|edge| edge.to == to))
+    {
+        return None;
+    }
+    lock.mark_ordered();
+    let path = graph.path(to, from.id);
+    graph.out.entry(from.id).or_default().push(Edge {
+        to,
+        from_name: from.name,
+        from_at: from.at,
+        to_name: lock.name,
+        to_at: at,
+        holder,
+        label: label(holder),
+    });
+    graph.into.entry(to).or_default().push(from.id);
+    let path = path?;
+    let mut cycle: Vec<(u64, u64)> = std::iter::once((from.id, to)).chain(path).collect();
+    let mut key = cycle.clone();
+    key.sort_unstable();
+    if !graph.reported.insert(key) {
+        return None;
+    }
+    let edges = cycle
+        .drain(..)
+        .filter_map(|(a, b)| {
+            let edge = graph.out.get(&a)?.iter().find(|edge| edge.to == b)?;
+            Some(OrderEdge {
+                by: waiter(edge.holder, edge.label.clone()),
+                held: site(edge.from_name, a, edge.from_at),
+                taken: site(edge.to_name, b, edge.to_at),
+            })
+        })
+        .collect();
+    drop(graph);
+    let inversion = LockOrderInversion { edges };
+    REPORTED.fetch_add(1, Ordering::Relaxed);
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() == KEPT_LEN {
+        kept.pop_front();
+    }
+    kept.push_back(inversion.clone());
+    Some(inversion)
+}
+
+fn site(name: &'static str, id: u64, at: &'static Location<'static>) -> LockSite {
+    LockSite {
+        lock: if name.is_empty() {
+            format!("#{id}")
+        } else {
+            name.to_owned()
+        },
+        at: Some(CodeSite::from(at)),
+    }
+}
+
+impl Graph {
+    /// The shortest path of edges from `start` to `goal`, if any.
+    fn path(&self, start: u64, goal: u64) -> Option<Vec<(u64, u64)>> {
+        let mut came_from: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut seen = BTreeSet::from([start]);
+        while let Some(at) = queue.pop_front() {
+            if at == goal {
+                let mut path = Vec::new();
+                let mut node = goal;
+                while node != start {
+                    let prev = came_from[&node];
+                    path.push((prev, node));
+                    node = prev;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for edge in self.out.get(&at).into_iter().flatten() {
+                if seen.insert(edge.to) {
+                    came_from.insert(edge.to, at);
+                    queue.push_back(edge.to);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Lock number `id` drops: its edges leave the graph (a new lock never
+/// gets its number, so nothing else could match them).
+pub(crate) fn forget(id: u64) {
+    let mut graph = GRAPH.lock().unwrap_or_else(|e| e.into_inner());
+    let graph = &mut *graph;
+    if let Some(edges) = graph.out.remove(&id) {
+        for edge in edges {
+            if let Some(into) = graph.into.get_mut(&edge.to) {
+                into.retain(|&from| from != id);
+                if into.is_empty() {
+                    graph.into.remove(&edge.to);
+                }
+            }
+        }
+    }
+    if let Some(froms) = graph.into.remove(&id) {
+        for from in froms {
+            if let Some(out) = graph.out.get_mut(&from) {
+                out.retain(|edge| edge.to != id);
+                if out.is_empty() {
+                    graph.out.remove(&from);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_locks_edges_leave_the_graph() {
+        let a = LockState::new("");
+        let b = LockState::new("");
+        let (ia, ib) = (a.order_id(), b.order_id());
+        assert_ne!(ia, ib);
+        let from = Entry {
+            id: ia,
+            name: "",
+            at: Location::caller(),
+            source: true,
+        };
+        assert!(add_edge(&from, &b, ib, 1, Location::caller()).is_none());
+        assert!(GRAPH.lock().unwrap().out.contains_key(&ia));
+        drop(b);
+        let graph = GRAPH.lock().unwrap();
+        assert!(!graph.out.contains_key(&ia));
+        assert!(!graph.into.contains_key(&ib));
+    }
+
+    #[test]
+    fn numbers_are_never_reused() {
+        let first = LockState::new("").order_id();
+        let second = LockState::new("").order_id();
+        assert!(second > first);
+    }
+}
