@@ -52,12 +52,13 @@ pub use model::{
 };
 pub(crate) use overdue::on_tick;
 pub(crate) use prepare::prepare_soon;
+pub(crate) use sink::write_then;
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
 use take::InDump;
 pub(crate) use take::{stalled_worker, take};
 pub(crate) use worker::{submit, Job};
 
-pub use crate::inflight::{CallId, CallSite};
+pub use crate::inflight::{CallId, CallSite, Straggler};
 pub use crate::native::{CaptureError, Frame, Stack, Tid};
 
 /// How long a thread gets to answer the capture signal, by default.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::format::{display, opt_seconds, seconds, unix_seconds};
-use crate::inflight::CallId;
+use crate::inflight::{CallId, Straggler};
 use crate::native::{CaptureError, Frame, Stack, Tid};
 
 /// The calls in flight at one instant.
@@ -157,6 +157,23 @@ pub enum DumpReason {
     /// Threads or tasks wait for each other's locks in a cycle, or one
     /// takes a lock it holds ([`sync`](crate::sync)).
     Deadlock(crate::sync::report::Deadlock),
+    /// A [`drain`](crate::drain()) is about to end with these calls still
+    /// in flight: taken shortly before its deadline (at most 250 ms, a
+    /// fifth of the grace period), so that it is written by the time
+    /// `drain` returns.
+    Drain {
+        /// The grace period.
+        #[serde(serialize_with = "seconds")]
+        grace: Duration,
+        /// How long before the deadline the dump was taken.
+        #[serde(serialize_with = "seconds")]
+        before_deadline: Duration,
+        /// The calls still in flight then, oldest first.
+        calls: Vec<Straggler>,
+    },
+    /// A function's calls in flight, or the process's threads, keep rising
+    /// ([`watch_leaks`](crate::leak::watch_leaks)).
+    Leak(crate::alert::Leak),
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.

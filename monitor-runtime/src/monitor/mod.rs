@@ -1,12 +1,13 @@
 //! The monitor: a cap on calls in flight, a timeout, stall alerts, and the
 //! counters behind [`Monitor::stats`].
 
+pub(crate) mod admission;
 mod builder;
 mod call;
 mod output;
 mod stall;
 
-pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
+pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, AlertKind, Alerts};
 pub use builder::MonitorBuilder;
 pub(crate) use call::Guarded;
 pub use call::{Call, Detach};
@@ -40,6 +41,10 @@ pub(crate) struct MonitorState {
     panics: AtomicU64,
     cancelled: AtomicU64,
     pub(crate) alerts: AtomicU64,
+    /// Calls refused with [`Error::ShuttingDown`].
+    pub(crate) shutting_down: AtomicU64,
+    /// Whether this monitor alone drains ([`Monitor::drain`]).
+    pub(crate) draining: AtomicBool,
     latency: Histogram,
     registered: AtomicBool,
     pub(crate) stopped: AtomicBool,
@@ -72,6 +77,8 @@ impl MonitorState {
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
+            shutting_down: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
             latency: Histogram::new(),
             registered: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
@@ -180,6 +187,9 @@ pub struct Stats {
     pub cancelled: u64,
     /// Stall alerts raised.
     pub alerts: u64,
+    /// Calls refused with [`Error::ShuttingDown`]: they came after a
+    /// [`drain`](crate::drain()) began.
+    pub shutting_down: u64,
     /// Latency of bodies that returned.
     pub latency: Latency,
 }
@@ -291,15 +301,17 @@ impl Monitor {
         let panics = s.panics.load(Ordering::Relaxed);
         let cancelled = s.cancelled.load(Ordering::Relaxed);
         let in_flight = s.gate.active();
+        let shutting_down = s.shutting_down.load(Ordering::Relaxed);
         Stats {
             in_flight,
-            calls: in_flight as u64 + completed + busy + panics + cancelled,
+            calls: in_flight as u64 + completed + busy + panics + cancelled + shutting_down,
             completed,
             busy,
             timeouts: s.timeouts.load(Ordering::Relaxed),
             panics,
             cancelled,
             alerts: s.alerts.load(Ordering::Relaxed),
+            shutting_down,
             latency: Latency {
                 samples,
                 p50,
@@ -364,6 +376,15 @@ impl Monitor {
         if !admitted {
             return Err(self.reject());
         }
+        // The one load that drains cost a call (see `admission.rs`): after
+        // the gate's read-modify-write, so that a drain that looks at the
+        // gates after closing admission sees every call that got past here.
+        if admission::closing() {
+            if let Some(error) = self.refuse_if_draining() {
+                s.gate.exit();
+                return Err(error);
+            }
+        }
         Ok(Permit {
             monitor: self.clone(),
             started: sample_start(s),
@@ -373,6 +394,12 @@ impl Monitor {
     #[cold]
     fn reject(&self) -> Error {
         let s = self.state();
+        // A full monitor that drains says so, rather than "busy".
+        if admission::closing() {
+            if let Some(error) = self.refuse_if_draining() {
+                return error;
+            }
+        }
         s.busy.fetch_add(1, Ordering::Relaxed);
         if let Some(alert) = s.config.alert {
             if let Some(since) = s.gate.on_busy(clock::now_ms) {
