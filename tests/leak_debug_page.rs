@@ -32,7 +32,6 @@ async fn the_page_shows_calls_in_flight_over_time() {
         held.call(move || {
             let _ = wait.recv();
         })
-        .map_err(Error::from)
     }));
     let parked_name = concat!(module_path!(), "::parked");
     let ready = Instant::now();

@@ -11,7 +11,7 @@
 //! first quarter saw) raises one alert:
 //!
 //! * to the alert hook ([`set_alert_hook`](crate::monitor::set_alert_hook)),
-//!   as an [`Alert`](crate::monitor::Alert) of kind
+//!   as an [`Alert`] of kind
 //!   [`AlertKind::Leak`](crate::monitor::AlertKind::Leak);
 //! * as a `tracing` warning (target `monitor_runtime`);
 //! * in a counter, [`leak_alerts`];
