@@ -103,7 +103,9 @@ pub struct DrainReport {
     /// told to stop, and its worker is cancelled or detached at the
     /// deadline).
     pub supervisors_left: Vec<String>,
-    /// Whether a dump of the calls left went to the dump sink.
+    /// Whether a dump of the calls left went to the dump sink (taken
+    /// before the deadline; with a grace period too short for that, it is
+    /// started at the deadline and written just after `drain` returns).
     pub dumped: bool,
 }
 
@@ -327,7 +329,10 @@ fn run(
     let mut dumped = false;
     let mut pause = Duration::from_micros(100);
     loop {
-        let busy = scope.monitors().iter().any(|m| m.stats().in_flight > 0)
+        let busy = scope
+            .monitors()
+            .iter()
+            .any(|m| m.state().gate().active() > 0)
             || any_call(&scope)
             || supervisors.iter().any(|s| s.stats().running);
         let now = Instant::now();
@@ -349,6 +354,12 @@ fn run(
         .filter(|call| scope.holds(call))
         .map(|call| Straggler::of(call, now_ns))
         .collect();
+    if !dumped && !left.is_empty() {
+        // The deadline came before the dump's time (a grace period of
+        // zero, or a look that came late): the dump is started now, and
+        // written after `drain` returns.
+        dumped = dump_stragglers(&scope, grace, Instant::now());
+    }
     let mut report = DrainReport {
         grace,
         took,
@@ -421,8 +432,12 @@ fn dump_stragglers(scope: &Scope, grace: Duration, deadline: Instant) -> bool {
     };
     let (written, done) = std::sync::mpsc::channel::<()>();
     let work = move || {
-        let options =
-            DumpOptions::new().answer_within((before_deadline / 4).max(Duration::from_millis(1)));
+        // Threads get a quarter of the time left to answer the capture
+        // (the default, 100 ms, once nothing waits for the dump).
+        let options = match before_deadline / 4 {
+            Duration::ZERO => DumpOptions::new(),
+            quarter => DumpOptions::new().answer_within(quarter.max(Duration::from_millis(1))),
+        };
         let mut dump = dump::take(
             DumpReason::Drain {
                 grace,
