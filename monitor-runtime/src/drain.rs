@@ -446,6 +446,7 @@ fn dump_stragglers(scope: &Scope, grace: Duration, deadline: Instant) -> bool {
             },
             &options,
         );
+        dump::fold_same_places(&mut dump);
         if let Some(name) = only {
             // Only the stacks that hold a call of this monitor.
             dump.calls

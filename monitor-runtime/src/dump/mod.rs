@@ -51,6 +51,13 @@ pub use model::{
     OverdueCall,
 };
 pub(crate) use overdue::on_tick;
+
+/// Folds three or more stacks stuck at the same place into one block
+/// (`CallDump::folded`), as overdue reports do: for the runtime's reports
+/// of many calls (a drain's stragglers, a leak).
+pub(crate) fn fold_same_places(dump: &mut Dump) {
+    overdue::fold(&mut dump.calls);
+}
 pub(crate) use prepare::prepare_soon;
 pub(crate) use sink::write_then;
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};

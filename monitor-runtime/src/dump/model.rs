@@ -241,7 +241,8 @@ pub struct CallDump {
     /// Other calls stuck at the same place, folded into this block as Go's
     /// `debug=1` goroutine profile folds identical stacks: the same
     /// logical stack (function, file and line of each frame) and the same
-    /// native frames. Only in the runtime's overdue reports, and only for
+    /// native frames. Only in the runtime's overdue, drain and leak
+    /// reports, and only for
     /// three calls or more (two are shown both: a deadlock of two is read
     /// from both stacks); empty otherwise.
     pub folded: Vec<CallId>,

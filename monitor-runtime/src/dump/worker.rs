@@ -107,7 +107,9 @@ impl Job {
                 write(dump, Some(written));
             }
             Job::Leak(leak) => {
-                write(take(DumpReason::Leak(leak), &DumpOptions::new()), None);
+                let mut dump = take(DumpReason::Leak(leak), &DumpOptions::new());
+                super::fold_same_places(&mut dump);
+                write(dump, None);
             }
             Job::Alert(hook, alert) => hook(&alert),
         }));
