@@ -9,7 +9,17 @@
 //! open http://127.0.0.1:3000/debug/monitor          # the page
 //! curl localhost:3000/debug/monitor/stacks          # the text dump
 //! curl localhost:3000/metrics                        # for Prometheus
+//! curl -s localhost:3000/hang & sleep 1; kill -TERM %%  # a stuck shutdown
 //! ```
+//!
+//! On SIGTERM or Ctrl-C it shuts down gracefully, and says what held it
+//! up: it stops accepting, tells open connections to close after their
+//! request (hyper-util's `GracefulShutdown`, what axum's
+//! `with_graceful_shutdown` does for `axum::serve`), and
+//! [`drain`](monitor_runtime::drain()) refuses new calls with 503
+//! `shutting down` while the calls in flight get 5 s. A call still running
+//! then is in a dump on stderr (its logical and native stack) and in the
+//! report; the process exits with status 1 rather than wait for it.
 //!
 //! The debug page reveals code paths: it answers loopback peers only (a
 //! 403 for any other), and this example binds to 127.0.0.1 anyway.
@@ -33,6 +43,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 use tokio::sync::Semaphore;
@@ -46,6 +57,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections open at once; the next wait to be accepted.
 const MAX_CONNECTIONS: usize = 1_024;
+/// How long the calls in flight get at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// At most 10 at a time, 50 ms each at most: a burst gets 503, a slow
 /// request (`/slow?ms=200`) gets 504. The work takes `?ms=` (default 30).
@@ -101,23 +114,69 @@ async fn main() {
         "listening on http://{}; the debug page is /debug/monitor",
         listener.local_addr().unwrap()
     );
-    serve(listener, app).await;
+    serve(listener, app, shutdown_signal()).await;
+    // Stopped accepting; open connections close after their request. The
+    // calls in flight get the grace period, new ones are refused (503).
+    eprintln!("shutting down: the calls in flight get {SHUTDOWN_GRACE:?}");
+    let report = monitor_runtime::drain_async(SHUTDOWN_GRACE).await;
+    eprintln!("{report}");
+    // A call left now is stuck; it was dumped to stderr above. Exit rather
+    // than wait for it: restart fast.
+    std::process::exit(if report.is_clean() { 0 } else { 1 });
 }
 
-/// What `axum::serve` does, with a header-read timeout and a cap on
-/// connections. Each connection's service carries the peer's address
-/// (`ConnectInfo`), which the debug page checks.
-async fn serve(listener: tokio::net::TcpListener, app: Router) {
+/// SIGTERM (what a service manager sends) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                eprintln!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+/// What `axum::serve(..).with_graceful_shutdown(signal)` does, with a
+/// header-read timeout and a cap on connections. Each connection's service
+/// carries the peer's address (`ConnectInfo`), which the debug page
+/// checks. Returns once `signal` fired, having told every open connection
+/// to close after its request.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    signal: impl std::future::Future<Output = ()>,
+) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let http = Arc::new(http);
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = GracefulShutdown::new();
+    let mut signal = std::pin::pin!(signal);
     loop {
         // At the cap, stop accepting until a connection closes.
-        let permit = connections.clone().acquire_owned().await.unwrap();
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = async {
+                let permit = connections.clone().acquire_owned().await.unwrap();
+                (permit, listener.accept().await)
+            } => accepted,
+            () = signal.as_mut() => break,
+        };
+        let (permit, accepted) = accepted;
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, or the peer left: back off.
@@ -131,13 +190,18 @@ async fn serve(listener: tokio::net::TcpListener, app: Router) {
             Err(never) => match never {},
         };
         let http = http.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _permit = permit;
             let connection =
                 http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let connection = watcher.watch(connection);
             // A client that leaves or times out ends its connection; nothing
             // to report.
             let _ = connection.await;
         });
     }
+    // Tell every connection to close after its request; the drain in
+    // `main` bounds the wait, so nothing waits for this.
+    tokio::spawn(graceful.shutdown());
 }

@@ -1,5 +1,7 @@
-//! Stall alerts: raised by the watchdog when a monitor refused a call as
-//! Busy and no call completed for its alert period.
+//! Alerts: a monitor stalled (raised by the watchdog when a monitor
+//! refused a call as Busy and no call completed for its alert period), or
+//! something leaks (a function's calls in flight, or the process's
+//! threads, keep rising: [`watch_leaks`](crate::leak::watch_leaks)).
 
 use std::fmt;
 use std::pin::Pin;
@@ -12,6 +14,7 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::Name;
+use crate::inflight::Straggler;
 
 /// A monitor stalled: its cap was reached, a call was refused as Busy, and
 /// no call has completed for the alert period since.
@@ -37,6 +40,96 @@ pub struct Alert {
     /// How long no call has completed, counted from the first Busy
     /// rejection of the stall.
     pub stalled_for: Duration,
+    /// What the alert is about: a stall (the fields above), or a leak.
+    pub kind: AlertKind,
+}
+
+/// What an [`Alert`] is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AlertKind {
+    /// The monitor stalled: its cap was full and no call completed for
+    /// [`Alert::stalled_for`].
+    Stall,
+    /// A function's calls in flight, or the process's threads, keep
+    /// rising ([`watch_leaks`](crate::leak::watch_leaks)). The alert's
+    /// `monitor` is then the function (or `threads`), `in_flight` the
+    /// count now, `stalled_for` the window it rose over, `max_active` 0.
+    Leak(Leak),
+}
+
+/// Something that keeps rising over a leak watch's window and never went
+/// back to where it was ([`watch_leaks`](crate::leak::watch_leaks)).
+///
+/// ```
+/// use monitor_runtime::leak::{Leak, Leaking};
+/// use std::time::Duration;
+/// let leak = Leak::new(Leaking::Threads, 180, 60, Duration::from_secs(60));
+/// assert_eq!(
+///     leak.to_string(),
+///     "leak: the process's threads keep rising: 180, up 60 over 1m00s, never back to where they were"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Leak {
+    /// What rises.
+    pub what: Leaking,
+    /// The count now.
+    pub count: usize,
+    /// How much it rose over the window.
+    pub growth: usize,
+    /// The window.
+    #[serde(serialize_with = "crate::format::seconds")]
+    pub window: Duration,
+    /// The oldest calls of a leaking function (at most 5), oldest first:
+    /// where they began. Empty for threads.
+    pub oldest: Vec<Straggler>,
+}
+
+impl Leak {
+    /// A leak without its oldest calls; public for tests of hooks.
+    pub fn new(what: Leaking, count: usize, growth: usize, window: Duration) -> Self {
+        Leak {
+            what,
+            count,
+            growth,
+            window,
+            oldest: Vec::new(),
+        }
+    }
+}
+
+/// What leaks: a function's calls in flight, or threads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Leaking {
+    /// The calls in flight of this annotated function (or run-time
+    /// monitor).
+    Calls(String),
+    /// The process's threads (`/proc/self/status`, Linux only).
+    Threads,
+}
+
+impl fmt::Display for Leak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let window = crate::format::human(self.window);
+        match &self.what {
+            Leaking::Calls(function) => write!(
+                f,
+                "leak: calls of `{function}` keep rising: {} in flight, up {} over {window}, \
+                 never back to where they were",
+                self.count, self.growth
+            ),
+            Leaking::Threads => write!(
+                f,
+                "leak: the process's threads keep rising: {}, up {} over {window}, never back \
+                 to where they were",
+                self.count, self.growth
+            ),
+        }
+    }
 }
 
 impl Alert {
@@ -47,12 +140,41 @@ impl Alert {
             max_active,
             in_flight,
             stalled_for,
+            kind: AlertKind::Stall,
+        }
+    }
+
+    /// A leak alert.
+    ///
+    /// ```
+    /// use monitor_runtime::leak::{Leak, Leaking};
+    /// use monitor_runtime::monitor::Alert;
+    /// use std::time::Duration;
+    /// let what = Leaking::Calls("app::fetch".into());
+    /// let alert = Alert::leak(Leak::new(what, 40, 20, Duration::from_secs(1)));
+    /// assert_eq!(alert.in_flight, 40);
+    /// assert!(alert.to_string().starts_with("alert: leak: calls of `app::fetch` keep rising"));
+    /// ```
+    pub fn leak(leak: Leak) -> Self {
+        let monitor = match &leak.what {
+            Leaking::Calls(function) => Name::from(function.clone()),
+            Leaking::Threads => Name::new_static("threads"),
+        };
+        Alert {
+            monitor,
+            max_active: 0,
+            in_flight: leak.count,
+            stalled_for: leak.window,
+            kind: AlertKind::Leak(leak),
         }
     }
 }
 
 impl fmt::Display for Alert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let AlertKind::Leak(leak) = &self.kind {
+            return write!(f, "alert: {leak}");
+        }
         write!(
             f,
             "alert: monitor `{}` stalled: {} of {} calls in flight and no call completed for {}",

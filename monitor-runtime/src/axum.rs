@@ -2,7 +2,11 @@
 //!
 //! [`Error::Busy`] becomes `503 Service Unavailable` with a `Retry-After`
 //! header (1 s by default) and the body `service busy`, [`Error::Timeout`]
-//! becomes `504 Gateway Timeout` with the body `timed out`. The bodies are
+//! becomes `504 Gateway Timeout` with the body `timed out`, and
+//! [`Error::ShuttingDown`] (a [`drain`](crate::drain()) began) becomes
+//! `503 Service Unavailable` with the same `Retry-After` and the body
+//! `shutting down`, so that a client or a load balancer sends the request
+//! elsewhere or comes back after the restart. The bodies are
 //! generic on purpose: the error's text names the monitor and its limits,
 //! which are internals, not the client's business. That text goes to a
 //! `tracing` event instead (target `monitor_runtime`, fields `monitor`,
@@ -92,6 +96,12 @@ pub struct Responses {
     /// The body of [`Error::Timeout`] (default `timed out`), sent as
     /// `text/plain; charset=utf-8`.
     pub timeout_body: &'static str,
+    /// The status of [`Error::ShuttingDown`] (default 503), sent with the
+    /// `Retry-After` of [`retry_after`](Self::retry_after).
+    pub shutting_down: StatusCode,
+    /// The body of [`Error::ShuttingDown`] (default `shutting down`), sent
+    /// as `text/plain; charset=utf-8`.
+    pub shutting_down_body: &'static str,
 }
 
 impl Default for Responses {
@@ -107,6 +117,8 @@ impl Responses {
         retry_after: Duration::from_secs(1),
         busy_body: "service busy",
         timeout_body: "timed out",
+        shutting_down: StatusCode::SERVICE_UNAVAILABLE,
+        shutting_down_body: "shutting down",
     };
 
     /// The settings in force now.
@@ -184,6 +196,30 @@ impl Responses {
         self
     }
 
+    /// Sets the status of [`Error::ShuttingDown`].
+    ///
+    /// ```
+    /// # use monitor_runtime::axum::Responses;
+    /// let r = Responses::default().shutting_down(axum::http::StatusCode::GONE);
+    /// assert_eq!(r.shutting_down.as_u16(), 410);
+    /// ```
+    pub fn shutting_down(mut self, status: StatusCode) -> Self {
+        self.shutting_down = status;
+        self
+    }
+
+    /// Sets the body of [`Error::ShuttingDown`]'s response.
+    ///
+    /// ```
+    /// # use monitor_runtime::axum::Responses;
+    /// let r = Responses::default().shutting_down_body("restarting, try again");
+    /// assert_eq!(r.shutting_down_body, "restarting, try again");
+    /// ```
+    pub fn shutting_down_body(mut self, body: &'static str) -> Self {
+        self.shutting_down_body = body;
+        self
+    }
+
     /// Makes these the settings of every response built from now on.
     ///
     /// ```
@@ -200,8 +236,9 @@ impl Responses {
 }
 
 /// `503` with `Retry-After` and `service busy` for [`Error::Busy`], `504`
-/// and `timed out` for [`Error::Timeout`] (see [`Responses`]); the error's
-/// text goes to a `tracing` event, not to the client.
+/// and `timed out` for [`Error::Timeout`], `503` with `Retry-After` and
+/// `shutting down` for [`Error::ShuttingDown`] (see [`Responses`]); the
+/// error's text goes to a `tracing` event, not to the client.
 ///
 /// ```
 /// use axum::{http::StatusCode, response::IntoResponse};
@@ -210,6 +247,10 @@ impl Responses {
 ///
 /// let late = Error::Timeout { monitor: "db".into(), after: Duration::from_millis(50) };
 /// assert_eq!(late.into_response().status(), StatusCode::GATEWAY_TIMEOUT);
+///
+/// let closing = Error::ShuttingDown { monitor: "db".into() }.into_response();
+/// assert_eq!(closing.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert!(closing.headers().contains_key("retry-after"));
 /// ```
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -217,10 +258,11 @@ impl IntoResponse for Error {
         let (status, body) = match &self {
             Error::Busy { .. } => (settings.busy, settings.busy_body),
             Error::Timeout { .. } => (settings.timeout, settings.timeout_body),
+            Error::ShuttingDown { .. } => (settings.shutting_down, settings.shutting_down_body),
         };
         // The detail for the operator; the client gets the generic body.
         match &self {
-            Error::Busy { .. } => tracing::debug!(
+            Error::Busy { .. } | Error::ShuttingDown { .. } => tracing::debug!(
                 target: "monitor_runtime",
                 monitor = self.monitor(),
                 status = status.as_u16(),
@@ -236,7 +278,9 @@ impl IntoResponse for Error {
             ),
         }
         let mut response = (status, body).into_response();
-        if matches!(self, Error::Busy { .. }) && !settings.retry_after.is_zero() {
+        if matches!(self, Error::Busy { .. } | Error::ShuttingDown { .. })
+            && !settings.retry_after.is_zero()
+        {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(settings.retry_after.as_secs()),

@@ -126,6 +126,13 @@ pub enum Error {
         /// The configured timeout.
         after: Duration,
     },
+    /// The process, or this monitor, drains ([`drain`](crate::drain()),
+    /// [`Monitor::drain`](crate::Monitor::drain)): new calls are refused at
+    /// once while the calls in flight finish.
+    ShuttingDown {
+        /// The monitor that refused the call.
+        monitor: Name,
+    },
 }
 
 impl Error {
@@ -139,7 +146,9 @@ impl Error {
     /// ```
     pub fn monitor(&self) -> &str {
         match self {
-            Error::Busy { monitor, .. } | Error::Timeout { monitor, .. } => monitor,
+            Error::Busy { monitor, .. }
+            | Error::Timeout { monitor, .. }
+            | Error::ShuttingDown { monitor } => monitor,
         }
     }
 }
@@ -161,6 +170,11 @@ impl fmt::Display for Error {
                  raise `timeout` or find what the call waits on (see `monitor_runtime::dump`)",
                 crate::format::human(*after)
             ),
+            Error::ShuttingDown { monitor } => write!(
+                f,
+                "monitor `{monitor}` is shutting down (a drain began): new calls are refused; \
+                 send the call to another instance, or retry once this one has restarted"
+            ),
         }
     }
 }
@@ -168,7 +182,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// A return type that can carry a rejection ([`Error::Busy`],
-/// [`Error::Timeout`]) from `#[monitored]`.
+/// [`Error::Timeout`], [`Error::ShuttingDown`]) from `#[monitored]`.
 ///
 /// `Result<T, E>` implements it whenever `E: From<monitor_runtime::Error>`.
 /// Implement it for your own types (an HTTP response, a status enum) to

@@ -6,8 +6,8 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/` | an HTML page: every monitor and supervisor with live stats, the waits for locks of [`sync`](crate::sync) with their holders, the lock-order inversions reported ([`lock_order_inversions`](crate::sync::lock_order_inversions)), and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
-//! | `/?format=json` | the same as JSON |
+//! | `/` | an HTML page: every monitor and supervisor with live stats, a chart per function of its calls in flight over the last 5 minutes (a point every 5 s, from when the router was built), the waits for locks of [`sync`](crate::sync) with their holders, the lock-order inversions reported ([`lock_order_inversions`](crate::sync::lock_order_inversions)), and the calls in flight with their logical stacks and ages; it reloads itself every 2 s |
+//! | `/?format=json` | the same as JSON; the chart's data is `history`: `every` (seconds between points), `at` (each point's time, seconds since the UNIX epoch), `functions` (`[{"function", "in_flight": [..]}]`) and `threads` |
 //! | `/stacks` | the text dump ([`dump()`](crate::dump())'s `Display`), like `/debug/pprof/goroutine?debug=2`; `?native=false` leaves out native stacks |
 //! | `/stacks?format=json` | the dump as JSON (its `Serialize`) |
 //!
@@ -209,6 +209,8 @@ impl RouterBuilder {
     /// # let _ = app;
     /// ```
     pub fn build<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        // The chart's history: sampled by the watchdog from now on.
+        crate::leak::keep_history();
         Router::new()
             .route("/", get(index))
             .route("/stacks", get(stacks))
@@ -312,6 +314,7 @@ struct Page {
     lock_order_inversion_count: u64,
     /// The last ones reported, oldest first.
     lock_order_inversions: Vec<LockOrderInversion>,
+    history: crate::leak::Series,
 }
 
 fn page() -> Page {
@@ -332,6 +335,7 @@ fn page() -> Page {
         lock_waits: dump.lock_waits,
         lock_order_inversion_count: crate::sync::lock_order_inversion_count(),
         lock_order_inversions: crate::sync::lock_order_inversions(),
+        history: crate::leak::history(),
     }
 }
 
@@ -390,6 +394,64 @@ fn secs(s: f64) -> String {
     human(Duration::from_secs_f64(s)).to_string()
 }
 
+/// Width and height of a sparkline, in pixels.
+const SPARK_W: f64 = 240.0;
+const SPARK_H: f64 = 28.0;
+
+/// Calls in flight per function over the history: one row per function,
+/// an inline SVG sparkline (no script, nothing fetched).
+fn chart(h: &mut String, history: &crate::leak::Series) {
+    if history.functions.is_empty() && history.threads.iter().all(Option::is_none) {
+        return;
+    }
+    let span = history.every * history.at.len().saturating_sub(1) as u32;
+    let _ = write!(
+        h,
+        "<h1>In flight over time</h1><p>The last {}, a point every {}.</p>\
+         <table id=\"history\"><tr><th>function</th><th>now</th><th>max</th><th>over time</th></tr>",
+        human(span),
+        human(history.every),
+    );
+    let threads: Vec<usize> = history.threads.iter().map(|n| n.unwrap_or(0)).collect();
+    let rows = history
+        .functions
+        .iter()
+        .map(|f| (escape(&f.function), &f.in_flight[..]))
+        .chain(
+            (!threads.is_empty() && history.threads.iter().any(Option::is_some))
+                .then(|| ("<i>threads of the process</i>".to_owned(), &threads[..])),
+        );
+    for (name, counts) in rows {
+        let now = counts.last().copied().unwrap_or(0);
+        let max = counts.iter().copied().max().unwrap_or(0);
+        let _ = write!(
+            h,
+            "<tr><td>{name}</td><td>{now}</td><td>{max}</td><td>{}</td></tr>",
+            sparkline(counts, max)
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// An inline SVG polyline of `counts`, scaled to `max`. Numbers only: no
+/// text of the program's goes into it.
+fn sparkline(counts: &[usize], max: usize) -> String {
+    let mut svg = format!(
+        "<svg class=\"spark\" width=\"{SPARK_W}\" height=\"{SPARK_H}\" \
+         viewBox=\"0 0 {SPARK_W} {SPARK_H}\" role=\"img\"><polyline fill=\"none\" \
+         stroke=\"#c33\" stroke-width=\"1.5\" points=\""
+    );
+    let steps = counts.len().saturating_sub(1).max(1) as f64;
+    let top = max.max(1) as f64;
+    for (i, &n) in counts.iter().enumerate() {
+        let x = SPARK_W * i as f64 / steps;
+        let y = SPARK_H - 1.0 - (SPARK_H - 2.0) * n as f64 / top;
+        let _ = write!(svg, "{x:.1},{y:.1} ");
+    }
+    svg.push_str("\"/></svg>");
+    svg
+}
+
 fn html(page: &Page, base: &str) -> String {
     let mut h = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"2\">\
@@ -427,6 +489,7 @@ fn html(page: &Page, base: &str) -> String {
         );
     }
     h.push_str("</table>");
+    chart(&mut h, &page.history);
     if !page.supervisors.is_empty() {
         h.push_str(
             "<h1>Supervisors</h1><table id=\"supervisors\"><tr><th>supervisor</th><th>running</th>\

@@ -614,6 +614,56 @@ pub(crate) struct Snapshot {
     parent_key: Option<(usize, u64)>,
 }
 
+/// A call still in flight when a drain ends, or is about to
+/// ([`DrainReport::left`](crate::DrainReport::left)); also one of the
+/// oldest calls of a leaking function ([`Leak::oldest`](crate::leak::Leak::oldest)).
+///
+/// ```
+/// let report = monitor_runtime::drain::DrainReport::default();
+/// assert!(report.left.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Straggler {
+    /// The call.
+    pub id: CallId,
+    /// Its function.
+    pub function: &'static str,
+    /// The function's file.
+    pub file: &'static str,
+    /// The function's line.
+    pub line: u32,
+    /// How long it had run.
+    #[serde(serialize_with = "crate::format::seconds")]
+    pub elapsed: Duration,
+}
+
+impl Straggler {
+    pub(crate) fn of(call: &Snapshot, now_ns: u64) -> Self {
+        Straggler {
+            id: call.id,
+            function: call.site.function,
+            file: call.site.file,
+            line: call.site.line,
+            elapsed: Duration::from_nanos(now_ns.saturating_sub(call.started_ns)),
+        }
+    }
+}
+
+impl std::fmt::Display for Straggler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "call {} of {} ({}:{}), running for {}",
+            self.id,
+            self.function,
+            self.file,
+            self.line,
+            crate::format::human(self.elapsed)
+        )
+    }
+}
+
 /// A call's id: its thread arena and its number there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId {
@@ -807,6 +857,13 @@ pub(crate) fn any_reportable() -> bool {
             && record.state.load(Ordering::Relaxed) & 1 == 1
     });
     any
+}
+
+/// How many calls are in flight now. Read-only.
+pub(crate) fn count_in_flight() -> usize {
+    let mut n = 0;
+    for_each_record(|record| n += (record.state.load(Ordering::Acquire) & 1) as usize);
+    n
 }
 
 /// Whether any call is in flight. Pairs with the swap in `begin`: call

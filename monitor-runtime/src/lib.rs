@@ -28,10 +28,12 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | the crate root | the attributes [`monitored`](macro@monitored), [`stack_on_timeout`](macro@stack_on_timeout) and [`supervised`](macro@supervised); [`Monitor`], [`Error`], [`dump()`], [`monitor()`] and [`monitors()`] |
+//! | the crate root | the attributes [`monitored`](macro@monitored), [`stack_on_timeout`](macro@stack_on_timeout) and [`supervised`](macro@supervised); [`Monitor`], [`Error`], [`dump()`], [`monitor()`] and [`monitors()`]; [`drain()`], [`drain_async`], [`DrainReport`], [`watch_leaks`] |
 //! | [`monitor`](mod@monitor) | the monitor's builder, stats, futures and stall alerts |
 //! | [`dump`](mod@dump) | what is in flight: dumps as text and data, their sink, the panic hook, stall detection |
 //! | [`supervisor`] | workers restarted when they stop beating, panic or fail, within limits |
+//! | [`drain`](mod@drain) | graceful exit: refuse new calls, give the calls in flight a grace period, report and dump what is left ([`drain()`], [`DrainReport`]) |
+//! | [`leak`] | a watch for calls that pile up and threads that never end ([`watch_leaks`]) |
 //! | [`sync`] | `Mutex`, `RwLock` (std's API) and `AsyncMutex`, `AsyncRwLock` (tokio's) that report deadlocks the moment they form, and lock-order inversions before anything hangs |
 //! | `http` | the debug page, like Go's `net/http/pprof` (feature `axum`) |
 //! | `axum` | [`Error`] as an HTTP response (feature `axum`) |
@@ -70,6 +72,8 @@ mod background;
 #[cfg(not(loom))]
 mod clock;
 #[cfg(not(loom))]
+pub mod drain;
+#[cfg(not(loom))]
 pub mod dump;
 #[cfg(not(loom))]
 mod error;
@@ -84,6 +88,8 @@ mod histogram;
 pub mod http;
 #[cfg(not(loom))]
 mod inflight;
+#[cfg(not(loom))]
+pub mod leak;
 #[cfg(all(not(loom), feature = "metrics"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
@@ -108,9 +114,13 @@ pub mod tower;
 mod watchdog;
 
 #[cfg(not(loom))]
+pub use drain::{drain, drain_async, DrainReport};
+#[cfg(not(loom))]
 pub use dump::dump;
 #[cfg(not(loom))]
 pub use error::{Error, FromMonitorError, Name};
+#[cfg(not(loom))]
+pub use leak::watch_leaks;
 #[cfg(not(loom))]
 pub use monitor::{monitor, monitors, Monitor};
 

@@ -7,7 +7,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `monitor_calls_total` | counter | `monitor`, `outcome` | calls by outcome: `ok` (returned), `busy` (refused at the cap), `timeout` (the caller got a timeout), `panic`, `cancelled` (dropped unfinished; a cancelled timeout counts as both `timeout` and `cancelled`) |
+//! | `monitor_calls_total` | counter | `monitor`, `outcome` | calls by outcome: `ok` (returned), `busy` (refused at the cap), `timeout` (the caller got a timeout), `panic`, `cancelled` (dropped unfinished; a cancelled timeout counts as both `timeout` and `cancelled`), `shutting_down` (refused during a [`drain`](crate::drain())) |
 //! | `monitor_calls_started_total` | counter | `monitor` | all calls, refused ones included |
 //! | `monitor_in_flight` | gauge | `monitor` | calls whose body runs now |
 //! | `monitor_max_active` | gauge | `monitor` | the cap, when there is one |
@@ -19,6 +19,7 @@
 //! | `monitor_supervisor_running` | gauge | `supervisor` | 1 while it runs |
 //! | `monitor_supervisor_gave_up` | gauge | `supervisor` | 1 once it gave up |
 //! | `monitor_lock_order_inversions_total` | counter | | distinct lock-order cycles reported ([`lock_order_inversion_count`](crate::sync::lock_order_inversion_count)) |
+//! | `monitor_leak_alerts_total` | counter | | leak alerts ([`watch_leaks`](crate::watch_leaks)) |
 //!
 //! # Counters by collection, latency by observation
 //!
@@ -101,6 +102,7 @@ pub fn record() {
             ("timeout", s.timeouts),
             ("panic", s.panics),
             ("cancelled", s.cancelled),
+            ("shutting_down", s.shutting_down),
         ] {
             counter!("monitor_calls_total", "monitor" => name.clone(), "outcome" => outcome)
                 .absolute(value);
@@ -138,4 +140,5 @@ pub fn record() {
         gauge!("monitor_supervisor_gave_up", "supervisor" => name.clone())
             .set(f64::from(u8::from(s.gave_up)));
     }
+    counter!("monitor_leak_alerts_total").absolute(crate::leak::leak_alerts());
 }

@@ -113,6 +113,9 @@ pub(crate) struct SupervisorState {
     error_restarts: AtomicU64,
     gave_up: AtomicBool,
     running: AtomicBool,
+    /// When a [`drain`](crate::drain()) wants the worker stopped by
+    /// (nanoseconds on the process clock; 0: no such deadline).
+    stop_by: AtomicU64,
 }
 
 impl Supervisor {
@@ -141,6 +144,7 @@ impl Supervisor {
             error_restarts: AtomicU64::new(0),
             gave_up: AtomicBool::new(false),
             running: AtomicBool::new(true),
+            stop_by: AtomicU64::new(0),
         }));
         SUPERVISORS.add(Arc::downgrade(&supervisor.0));
         supervisor
@@ -206,6 +210,26 @@ impl Supervisor {
     /// ```
     pub fn stop(&self) {
         self.0.shutdown.stop();
+    }
+
+    /// [`stop`](Self::stop), with the worker's grace period cut short so
+    /// that it is stopped (or cancelled, or detached) by `deadline`: for a
+    /// [`drain`](crate::drain()).
+    pub(crate) fn stop_by(&self, deadline: std::time::Instant) {
+        let ns = crate::clock::ns_of_instant(deadline).max(1);
+        self.0.stop_by.store(ns, Ordering::Relaxed);
+        self.stop();
+    }
+
+    /// The grace period the worker gets now: `grace`, or less when a drain
+    /// wants it stopped sooner.
+    pub(crate) fn grace_now(&self, grace: std::time::Duration) -> std::time::Duration {
+        match self.0.stop_by.load(Ordering::Relaxed) {
+            0 => grace,
+            by => grace.min(std::time::Duration::from_nanos(
+                by.saturating_sub(crate::clock::now_ns()),
+            )),
+        }
     }
 }
 

@@ -52,13 +52,21 @@ pub use model::{
     NativeStack, Omitted, Origin, OverdueCall,
 };
 pub(crate) use overdue::{on_blocked, on_tick};
+
+/// Folds three or more stacks stuck at the same place into one block
+/// (`CallDump::folded`), as overdue reports do: for the runtime's reports
+/// of many calls (a drain's stragglers, a leak).
+pub(crate) fn fold_same_places(dump: &mut Dump) {
+    overdue::fold(&mut dump.calls);
+}
 pub(crate) use prepare::prepare_soon;
+pub(crate) use sink::write_then;
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
 use take::InDump;
 pub(crate) use take::{stalled_worker, take};
 pub(crate) use worker::{submit, Job};
 
-pub use crate::inflight::{CallId, CallSite};
+pub use crate::inflight::{CallId, CallSite, Straggler};
 pub use crate::native::{CaptureError, Frame, Stack, Tid};
 
 /// How long a thread gets to answer the capture signal, by default.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::format::{display, opt_seconds, seconds, unix_seconds};
-use crate::inflight::CallId;
+use crate::inflight::{CallId, Straggler};
 use crate::native::{CaptureError, Frame, Stack, Tid};
 
 /// The calls in flight at one instant.
@@ -170,6 +170,23 @@ pub enum DumpReason {
     /// to happen, reported before anything hangs
     /// ([`set_lock_order_checking`](crate::sync::set_lock_order_checking)).
     LockOrder(crate::sync::LockOrderInversion),
+    /// A [`drain`](crate::drain()) is about to end with these calls still
+    /// in flight: taken shortly before its deadline (at most 250 ms, a
+    /// fifth of the grace period), so that it is written by the time
+    /// `drain` returns.
+    Drain {
+        /// The grace period.
+        #[serde(serialize_with = "seconds")]
+        grace: Duration,
+        /// How long before the deadline the dump was taken.
+        #[serde(serialize_with = "seconds")]
+        before_deadline: Duration,
+        /// The calls still in flight then, oldest first.
+        calls: Vec<Straggler>,
+    },
+    /// A function's calls in flight, or the process's threads, keep rising
+    /// ([`watch_leaks`](crate::leak::watch_leaks)).
+    Leak(crate::alert::Leak),
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.
@@ -274,7 +291,8 @@ pub struct CallDump {
     /// Other calls stuck at the same place, folded into this block as Go's
     /// `debug=1` goroutine profile folds identical stacks: the same
     /// logical stack (function, file and line of each frame) and the same
-    /// native frames. Only in the runtime's overdue reports, and only for
+    /// native frames. Only in the runtime's overdue, drain and leak
+    /// reports, and only for
     /// three calls or more (two are shown both: a deadlock of two is read
     /// from both stacks); empty otherwise.
     pub folded: Vec<CallId>,

@@ -115,7 +115,7 @@ fn place(call: &CallDump) -> Place<'_> {
 
 /// Folds the stacks at the same place, [`FOLD_FROM`] or more of them, into
 /// the first (which is triggered if any of them is); order kept.
-fn fold(calls: &mut Vec<CallDump>) {
+pub(super) fn fold(calls: &mut Vec<CallDump>) {
     let mut groups: HashMap<Place<'_>, Vec<usize>> = HashMap::new();
     for (i, call) in calls.iter().enumerate() {
         groups.entry(place(call)).or_default().push(i);

@@ -469,6 +469,33 @@ impl DumpReason {
             }
             DumpReason::Deadlock(deadlock) => writeln!(f, "{deadlock}"),
             DumpReason::LockOrder(inversion) => writeln!(f, "{inversion}"),
+            DumpReason::Drain {
+                grace,
+                before_deadline,
+                calls,
+            } => {
+                writeln!(
+                    f,
+                    "drain: {} call{} still in flight {} before the end of the {} grace period; \
+                     the process will not wait for {}:",
+                    calls.len(),
+                    if calls.len() == 1 { "" } else { "s" },
+                    human(*before_deadline),
+                    human(*grace),
+                    if calls.len() == 1 { "it" } else { "them" },
+                )?;
+                for call in calls {
+                    writeln!(f, "  {call}")?;
+                }
+                Ok(())
+            }
+            DumpReason::Leak(leak) => {
+                writeln!(f, "{leak}")?;
+                for call in &leak.oldest {
+                    writeln!(f, "  oldest: {call}")?;
+                }
+                Ok(())
+            }
             DumpReason::Panic {
                 message,
                 location,

@@ -362,6 +362,17 @@ pub(super) fn write(dump: Dump, written: Option<oneshot::Sender<()>>) {
     WRITER.notify();
 }
 
+/// Hands `dump` to the sink's thread and waits, on this thread (not a
+/// tokio one), until the sink returned; then runs `then` (not at all if
+/// the dump was dropped).
+pub(crate) fn write_then(dump: Dump, then: impl FnOnce()) {
+    let (written, done) = oneshot::channel();
+    write(dump, Some(written));
+    if done.blocking_recv().is_ok() {
+        then();
+    }
+}
+
 fn omit_written(dump: &Dump, why: &'static str) {
     if let DumpReason::Overdue { calls } = &dump.reason {
         omit_calls(calls.len() as u64);

@@ -76,6 +76,8 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     let triggers: HashSet<CallId> = match &reason {
         DumpReason::Overdue { calls } => calls.iter().map(|c| c.id).collect(),
         DumpReason::BlockedPoll { polls } => polls.iter().map(|p| p.id).collect(),
+        DumpReason::Drain { calls, .. } => calls.iter().map(|c| c.id).collect(),
+        DumpReason::Leak(leak) => leak.oldest.iter().map(|c| c.id).collect(),
         _ => HashSet::new(),
     };
     // A panic: the panicking thread's calls.

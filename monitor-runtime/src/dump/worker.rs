@@ -63,6 +63,9 @@ pub(crate) enum Job {
         taken: oneshot::Sender<()>,
         written: oneshot::Sender<()>,
     },
+    /// Dump the calls in flight for a leak found by the leak watch
+    /// ([`watch_leaks`](crate::leak::watch_leaks)).
+    Leak(crate::alert::Leak),
     /// Hand an alert to the hook set with
     /// [`set_alert_hook`](crate::monitor::set_alert_hook).
     Alert(Hook, Alert),
@@ -111,6 +114,11 @@ impl Job {
                 let dump = stalled_worker(worker, silent_for, thread, &options);
                 let _ = taken.send(());
                 write(dump, Some(written));
+            }
+            Job::Leak(leak) => {
+                let mut dump = take(DumpReason::Leak(leak), &DumpOptions::new());
+                super::fold_same_places(&mut dump);
+                write(dump, None);
             }
             Job::Alert(hook, alert) => hook(&alert),
         }));
@@ -205,7 +213,7 @@ fn run() {
         let rate_limited = held_back_for();
         let next = queue.iter().position(|job| match job {
             Job::Overdue(_) => !busy && rate_limited.is_none(),
-            Job::Stall(_) | Job::Blocked(_) => !busy,
+            Job::Stall(_) | Job::Blocked(_) | Job::Leak(_) => !busy,
             _ => true,
         });
         match next.and_then(|at| queue.remove(at)) {

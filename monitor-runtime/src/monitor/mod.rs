@@ -1,12 +1,13 @@
 //! The monitor: a cap on calls in flight, a timeout, stall alerts, and the
 //! counters behind [`Monitor::stats`].
 
+pub(crate) mod admission;
 mod builder;
 mod call;
 mod output;
 mod stall;
 
-pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, Alerts};
+pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, AlertKind, Alerts};
 pub use builder::MonitorBuilder;
 pub(crate) use call::Guarded;
 pub use call::{Call, Detach};
@@ -60,6 +61,10 @@ pub(crate) struct MonitorState {
     panics: AtomicU64,
     cancelled: AtomicU64,
     pub(crate) alerts: AtomicU64,
+    /// Calls refused with [`Error::ShuttingDown`].
+    pub(crate) shutting_down: AtomicU64,
+    /// Whether this monitor alone drains ([`Monitor::drain`]).
+    pub(crate) draining: AtomicBool,
     latency: Histogram,
     /// Told every measured latency once set: the `metrics` integration's
     /// histogram. Only measured calls (see [`sample_start`]) read it.
@@ -93,6 +98,8 @@ impl MonitorState {
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
+            shutting_down: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
             latency: Histogram::new(),
             latency_observer: OnceLock::new(),
             named_site: OnceLock::new(),
@@ -206,10 +213,11 @@ pub struct Stats {
     /// Polls of an async call that blocked their worker thread longer than
     /// the blocking threshold ([`set_blocking_threshold`], 10 ms unless set)
     /// or the timeout: each is also reported with the native stack of the
-    /// thread, which names the blocking line. Counted for `#[monitored]`
-    /// functions (run-time monitors are not in the table of calls in
-    /// flight that the watchdog reads).
+    /// thread, which names the blocking line.
     pub blocked_polls: u64,
+    /// Calls refused with [`Error::ShuttingDown`]: they came after a
+    /// [`drain`](crate::drain()) began.
+    pub shutting_down: u64,
     /// Latency of bodies that returned.
     pub latency: Latency,
 }
@@ -330,16 +338,18 @@ impl Monitor {
         let panics = s.panics.load(Ordering::Relaxed);
         let cancelled = s.cancelled.load(Ordering::Relaxed);
         let in_flight = s.gate.active();
+        let shutting_down = s.shutting_down.load(Ordering::Relaxed);
         Stats {
             in_flight,
-            calls: in_flight as u64 + completed + busy + panics + cancelled,
+            calls: in_flight as u64 + completed + busy + panics + cancelled + shutting_down,
             completed,
             busy,
             timeouts: s.timeouts.load(Ordering::Relaxed),
             panics,
             cancelled,
             alerts: s.alerts.load(Ordering::Relaxed),
-            blocked_polls: s.site.blocked_polls(),
+            blocked_polls: self.site().map_or(0, CallSite::blocked_polls),
+            shutting_down,
             latency: Latency {
                 samples,
                 p50,
@@ -404,6 +414,15 @@ impl Monitor {
         if !admitted {
             return Err(self.reject());
         }
+        // The one load that drains cost a call (see `admission.rs`): after
+        // the gate's read-modify-write, so that a drain that looks at the
+        // gates after closing admission sees every call that got past here.
+        if admission::closing() {
+            if let Some(error) = self.refuse_if_draining() {
+                s.gate.exit();
+                return Err(error);
+            }
+        }
         Ok(Permit {
             monitor: self.clone(),
             started: sample_start(s),
@@ -413,6 +432,12 @@ impl Monitor {
     #[cold]
     fn reject(&self) -> Error {
         let s = self.state();
+        // A full monitor that drains says so, rather than "busy".
+        if admission::closing() {
+            if let Some(error) = self.refuse_if_draining() {
+                return error;
+            }
+        }
         s.busy.fetch_add(1, Ordering::Relaxed);
         if let Some(alert) = s.config.alert {
             if let Some(since) = s.gate.on_busy(clock::now_ms) {

@@ -116,7 +116,9 @@ async fn run(
             match event {
                 Event::Exit(cause) => break cause.unwrap_or(Cause::Exit),
                 Event::Shutdown => {
-                    instance.shut_down(name, spec.grace).await;
+                    instance
+                        .shut_down(name, supervisor.grace_now(spec.grace))
+                        .await;
                     tracing::info!(target: "monitor_runtime", supervisor = name, "supervisor {name} stopped");
                     return Ok(());
                 }
