@@ -69,6 +69,11 @@ pub struct Dump {
     /// What the runtime left out to keep its reports bounded (all zero in
     /// a dump you take yourself).
     pub omitted: Omitted,
+    /// Every thread of the process, by id, when the dump was asked for
+    /// them ([`DumpOptions::all_threads`](super::DumpOptions::all_threads));
+    /// empty otherwise (and then left out of the JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<super::ThreadDump>,
 }
 
 /// What the runtime left out of its reports, so that a storm of overdue
@@ -157,6 +162,12 @@ pub enum DumpReason {
     /// Threads or tasks wait for each other's locks in a cycle, or one
     /// takes a lock it holds ([`sync`](crate::sync)).
     Deadlock(crate::sync::report::Deadlock),
+    /// The process received this signal after
+    /// [`dump_on_signal`](crate::dump_on_signal) (`kill -QUIT`: signal 3).
+    Signal {
+        /// The signal's number.
+        signal: i32,
+    },
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.

@@ -264,7 +264,11 @@ fn write_fold(f: &mut Formatter<'_>, run: &[NativeFrame], side: Side) -> fmt::Re
 }
 
 /// The frames of a native stack: user frames in full, the rest folded.
-fn write_native(f: &mut Formatter<'_>, frames: &[NativeFrame], truncated: bool) -> fmt::Result {
+pub(super) fn write_native(
+    f: &mut Formatter<'_>,
+    frames: &[NativeFrame],
+    truncated: bool,
+) -> fmt::Result {
     let user: Vec<usize> = frames
         .iter()
         .enumerate()
@@ -468,6 +472,11 @@ impl DumpReason {
                 }
             }
             DumpReason::Deadlock(deadlock) => writeln!(f, "{deadlock}"),
+            DumpReason::Signal { signal } => writeln!(
+                f,
+                "{} received: a dump of every thread; the process runs on",
+                signal_name(*signal)
+            ),
             DumpReason::Panic {
                 message,
                 location,
@@ -486,6 +495,14 @@ impl DumpReason {
                 }
             }
         }
+    }
+}
+
+/// `SIGQUIT` for 3; `signal 12` for a signal without a name here.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        3 => "SIGQUIT".into(),
+        signal => format!("signal {signal}"),
     }
 }
 
@@ -509,6 +526,10 @@ impl Dump {
             self.calls.len(),
             if self.calls.len() == 1 { "" } else { "s" },
         );
+        if !self.threads.is_empty() {
+            let n = self.threads.len();
+            let _ = write!(header, ", {n} thread{}", if n == 1 { "" } else { "s" });
+        }
         if let DumpReason::Requested = self.reason {
         } else {
             header.push('\n');
@@ -558,6 +579,7 @@ impl Display for Dump {
             writeln!(f)?;
             call.fmt(f)?;
         }
+        super::threads::write_threads(f, &self.threads)?;
         if !self.lock_waits.is_empty() {
             writeln!(f, "\nlock waits ({}):", self.lock_waits.len())?;
             for wait in &self.lock_waits {

@@ -182,8 +182,17 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         })
         .collect();
 
+    // Every thread (each captured once, its calls given its stack), or
+    // the threads that run calls.
+    let threads = if options.all_threads {
+        super::threads::take(&mut calls, options)
+    } else {
+        if options.native_stacks {
+            capture_native(&mut calls, options.answer_within);
+        }
+        Vec::new()
+    };
     if options.native_stacks {
-        capture_native(&mut calls, options.answer_within);
         add_await_points(&mut calls, &snapshot, options.answer_within);
     }
 
@@ -195,6 +204,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         calls,
         lock_waits: crate::sync::report::lock_waits(),
         omitted: super::Omitted::default(),
+        threads,
     }
 }
 
@@ -326,14 +336,7 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
         return;
     }
     prepare_once();
-    // For frames without debug info: the crates of the annotated functions.
-    let mut user_crates: Vec<&str> = calls
-        .iter()
-        .flat_map(|c| c.stack.iter())
-        .map(|frame| crate_of_function(frame.function))
-        .collect();
-    user_crates.sort_unstable();
-    user_crates.dedup();
+    let user_crates = user_crates(calls);
     let stacks: HashMap<Tid, NativeStack> = tids
         .iter()
         .copied()
@@ -345,4 +348,17 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
             call.native = stacks.get(&tid).cloned();
         }
     }
+}
+
+/// For frames without debug info: the crates of the annotated functions
+/// in flight.
+pub(super) fn user_crates(calls: &[CallDump]) -> Vec<&'static str> {
+    let mut user_crates: Vec<&str> = calls
+        .iter()
+        .flat_map(|c| c.stack.iter())
+        .map(|frame| crate_of_function(frame.function))
+        .collect();
+    user_crates.sort_unstable();
+    user_crates.dedup();
+    user_crates
 }

@@ -68,6 +68,10 @@ macro_rules! supported {
     };
 }
 
+mod threads;
+pub use threads::ThreadState;
+pub(crate) use threads::threads;
+
 supported! {
     mod blocked;
     mod linux;
