@@ -64,14 +64,17 @@ fn every_thread_once_with_its_name_state_and_line() {
             taken.threads.iter().any(|t| {
                 t.thread.0 == tid
                     && matches!(&t.native, Some(NativeStack::Captured { frames, .. })
-                        if frames.iter().any(|f| {
-                            f.function.as_deref().is_some_and(|n| n.ends_with(function))
-                                && f.line == Some(line)
-                        }))
+                    if frames.iter().any(|f| {
+                        f.function.as_deref().is_some_and(|n| n.ends_with(function))
+                            && f.line == Some(line)
+                    }))
             })
         };
         let ok = at_line(plain_tid, "parked", PARKED_LINE)
-            && taken.calls.iter().any(|c| c.function.ends_with("annotated_wait"));
+            && taken
+                .calls
+                .iter()
+                .any(|c| c.function.ends_with("annotated_wait"));
         if ok {
             dump = Some(taken);
         }
@@ -79,7 +82,11 @@ fn every_thread_once_with_its_name_state_and_line() {
     });
     let dump = dump.unwrap();
 
-    let plain_dump = dump.threads.iter().find(|t| t.thread.0 == plain_tid).unwrap();
+    let plain_dump = dump
+        .threads
+        .iter()
+        .find(|t| t.thread.0 == plain_tid)
+        .unwrap();
     assert_eq!(plain_dump.name.as_deref(), Some("plain-parked"));
     assert_eq!(plain_dump.state, ThreadState::Sleeping);
     assert!(plain_dump.calls.is_empty());
@@ -134,10 +141,7 @@ fn every_thread_once_with_its_name_state_and_line() {
 
     let json = serde_json::to_value(&dump).unwrap();
     let threads = json["threads"].as_array().unwrap();
-    let plain_json = threads
-        .iter()
-        .find(|t| t["thread"] == plain_tid)
-        .unwrap();
+    let plain_json = threads.iter().find(|t| t["thread"] == plain_tid).unwrap();
     assert_eq!(plain_json["name"], "plain-parked");
     assert_eq!(plain_json["state"], "sleeping");
     assert!(plain_json["native"]["captured"]["frames"].is_array());

@@ -52,14 +52,21 @@ fn child() {
         .name("plain-parked".into())
         .spawn(move || {
             // SAFETY: gettid takes no argument and cannot fail.
-            tid_tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).unwrap();
+            tid_tx
+                .send(unsafe { libc::syscall(libc::SYS_gettid) })
+                .unwrap();
             parked(&wait);
         })
         .unwrap();
     let tid = tid_rx.recv().unwrap();
     eventually("the plain thread asleep", || {
-        std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
-            .is_ok_and(|stat| stat.rsplit(')').next().unwrap().trim_start().starts_with('S'))
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('S')
+        })
     });
     println!("ready");
     for line in std::io::stdin().lock().lines() {
@@ -163,9 +170,5 @@ fn sigquit_prints_every_thread_and_the_process_runs_on() {
         status = child.try_wait().unwrap();
         status.is_some()
     });
-    assert!(
-        status.unwrap().success(),
-        "{}",
-        stderr_text.lock().unwrap()
-    );
+    assert!(status.unwrap().success(), "{}", stderr_text.lock().unwrap());
 }

@@ -63,8 +63,8 @@ fn served() -> &'static str {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime.block_on(async move {
                 tokio::spawn(waiting_call());
-                let app = axum::Router::new()
-                    .nest("/debug/monitor", monitor_runtime::http::router());
+                let app =
+                    axum::Router::new().nest("/debug/monitor", monitor_runtime::http::router());
                 base_tx.send(serve_on_loopback(app).await).unwrap();
                 std::future::pending::<()>().await;
             })
@@ -112,7 +112,12 @@ fn decode(gzipped: &[u8]) -> (Profile, Vec<Sample>) {
     let locations: HashMap<u64, (String, i64)> = profile
         .location
         .iter()
-        .map(|l| (l.id, (functions[&l.line[0].function_id].clone(), l.line[0].line)))
+        .map(|l| {
+            (
+                l.id,
+                (functions[&l.line[0].function_id].clone(), l.line[0].line),
+            )
+        })
         .collect();
     let samples = profile
         .sample
@@ -157,12 +162,12 @@ async fn the_profile_names_each_thread_and_call_with_its_lines() {
 
     let stuck = thread("stuck-worker");
     assert!(
-        stuck
+        stuck.places.contains(&(
+            "http_pprof::stuck_call::{{closure}}".into(),
+            STUCK_LINE.into()
+        )) || stuck
             .places
-            .contains(&("http_pprof::stuck_call::{{closure}}".into(), STUCK_LINE.into()))
-            || stuck
-                .places
-                .contains(&("http_pprof::stuck_call".into(), STUCK_LINE.into())),
+            .contains(&("http_pprof::stuck_call".into(), STUCK_LINE.into())),
         "{:?}",
         stuck.places
     );

@@ -218,8 +218,7 @@ impl RouterBuilder {
             .route("/stacks", get(stacks));
         #[cfg(feature = "pprof")]
         let router = router.route("/pprof/goroutine", get(goroutine));
-        router
-            .route_layer(from_fn_with_state(Arc::new(self.access), guard))
+        router.route_layer(from_fn_with_state(Arc::new(self.access), guard))
     }
 }
 

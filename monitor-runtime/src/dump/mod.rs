@@ -38,9 +38,9 @@ use std::time::Duration;
 mod fatal;
 mod model;
 mod overdue;
-mod prepare;
 #[cfg(feature = "pprof")]
 mod pprof;
+mod prepare;
 pub(crate) mod render;
 mod signal;
 mod sink;

@@ -393,6 +393,19 @@ pub(super) fn crate_of_function(name: &str) -> &str {
     name.split("::").next().unwrap_or(name)
 }
 
+/// For frames without debug info: the crates of the annotated functions
+/// in flight.
+pub(super) fn user_crates(calls: &[CallDump]) -> Vec<&'static str> {
+    let mut user_crates: Vec<&str> = calls
+        .iter()
+        .flat_map(|c| c.stack.iter())
+        .map(|frame| crate_of_function(frame.function))
+        .collect();
+    user_crates.sort_unstable();
+    user_crates.dedup();
+    user_crates
+}
+
 /// This runtime's sources, when it is built from a path (a workspace) and
 /// not from the registry.
 const RUNTIME_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");

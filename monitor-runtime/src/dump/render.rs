@@ -27,6 +27,7 @@ use std::time::SystemTime;
 use super::model::crate_of_function;
 use super::{
     CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Origin,
+    ThreadDump,
 };
 use crate::format::human;
 
@@ -264,11 +265,7 @@ fn write_fold(f: &mut Formatter<'_>, run: &[NativeFrame], side: Side) -> fmt::Re
 }
 
 /// The frames of a native stack: user frames in full, the rest folded.
-pub(super) fn write_native(
-    f: &mut Formatter<'_>,
-    frames: &[NativeFrame],
-    truncated: bool,
-) -> fmt::Result {
+fn write_native(f: &mut Formatter<'_>, frames: &[NativeFrame], truncated: bool) -> fmt::Result {
     let user: Vec<usize> = frames
         .iter()
         .enumerate()
@@ -498,6 +495,56 @@ impl DumpReason {
     }
 }
 
+impl ThreadDump {
+    /// `thread 'name' (tid 4242) [sleeping]`.
+    fn write_title(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "thread '{name}' (tid {})", self.thread)?,
+            None => write!(f, "thread {}", self.thread)?,
+        }
+        write!(f, " [{}]", self.state)
+    }
+}
+
+impl Display for ThreadDump {
+    /// A title line, then the native stack (user frames in full, the rest
+    /// folded), or why there is none. A thread that runs calls names them
+    /// instead: its stack is written under them.
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.write_title(f)?;
+        if let Some((first, rest)) = self.calls.split_first() {
+            write!(f, ": runs call {first}")?;
+            for id in rest {
+                write!(f, ", {id}")?;
+            }
+            return writeln!(f, " (its native stack is under the call)");
+        }
+        match &self.native {
+            Some(NativeStack::Captured { frames, truncated }) => {
+                writeln!(f, ":")?;
+                write_native(f, frames, *truncated)
+            }
+            Some(NativeStack::Unavailable { error }) => {
+                writeln!(f, ": native stack unavailable: {error}")
+            }
+            None => writeln!(f),
+        }
+    }
+}
+
+/// The threads' part of a dump's text (`threads.rs`).
+fn write_threads(f: &mut Formatter<'_>, threads: &[ThreadDump]) -> fmt::Result {
+    if threads.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "\nthreads ({}):", threads.len())?;
+    for thread in threads {
+        writeln!(f)?;
+        thread.fmt(f)?;
+    }
+    Ok(())
+}
+
 /// `SIGQUIT` for 3; `signal 12` for a signal without a name here.
 fn signal_name(signal: i32) -> String {
     match signal {
@@ -579,7 +626,7 @@ impl Display for Dump {
             writeln!(f)?;
             call.fmt(f)?;
         }
-        super::threads::write_threads(f, &self.threads)?;
+        write_threads(f, &self.threads)?;
         if !self.lock_waits.is_empty() {
             writeln!(f, "\nlock waits ({}):", self.lock_waits.len())?;
             for wait in &self.lock_waits {

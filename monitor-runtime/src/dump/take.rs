@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::model::crate_of_function;
+use super::model::{crate_of_function, user_crates};
 use super::prepare::prepare_once;
 use super::tasks;
 use super::{CallDump, CallState, Dump, DumpOptions, DumpReason, LogicalFrame, NativeStack};
@@ -348,17 +348,4 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
             call.native = stacks.get(&tid).cloned();
         }
     }
-}
-
-/// For frames without debug info: the crates of the annotated functions
-/// in flight.
-pub(super) fn user_crates(calls: &[CallDump]) -> Vec<&'static str> {
-    let mut user_crates: Vec<&str> = calls
-        .iter()
-        .flat_map(|c| c.stack.iter())
-        .map(|frame| crate_of_function(frame.function))
-        .collect();
-    user_crates.sort_unstable();
-    user_crates.dedup();
-    user_crates
 }

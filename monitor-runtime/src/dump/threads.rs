@@ -5,13 +5,11 @@
 //! it; `native/threads.rs` lists the threads.
 
 use std::collections::HashMap;
-use std::fmt::{self, Display, Formatter};
 
 use serde::Serialize;
 
+use super::model::user_crates;
 use super::prepare::prepare_once;
-use super::render::write_native;
-use super::take::user_crates;
 use super::{CallDump, DumpOptions, NativeStack};
 use crate::format::display;
 use crate::inflight::CallId;
@@ -96,54 +94,4 @@ pub(super) fn take(calls: &mut [CallDump], options: &DumpOptions) -> Vec<ThreadD
         }
     }
     threads
-}
-
-impl ThreadDump {
-    /// `thread 'name' (tid 4242) [sleeping]`.
-    fn write_title(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "thread '{name}' (tid {})", self.thread)?,
-            None => write!(f, "thread {}", self.thread)?,
-        }
-        write!(f, " [{}]", self.state)
-    }
-}
-
-impl Display for ThreadDump {
-    /// A title line, then the native stack (user frames in full, the rest
-    /// folded), or why there is none. A thread that runs calls names them
-    /// instead: its stack is written under them.
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        self.write_title(f)?;
-        if let Some((first, rest)) = self.calls.split_first() {
-            write!(f, ": runs call {first}")?;
-            for id in rest {
-                write!(f, ", {id}")?;
-            }
-            return writeln!(f, " (its native stack is under the call)");
-        }
-        match &self.native {
-            Some(NativeStack::Captured { frames, truncated }) => {
-                writeln!(f, ":")?;
-                write_native(f, frames, *truncated)
-            }
-            Some(NativeStack::Unavailable { error }) => {
-                writeln!(f, ": native stack unavailable: {error}")
-            }
-            None => writeln!(f),
-        }
-    }
-}
-
-/// The threads' part of a dump's text.
-pub(super) fn write_threads(f: &mut Formatter<'_>, threads: &[ThreadDump]) -> fmt::Result {
-    if threads.is_empty() {
-        return Ok(());
-    }
-    writeln!(f, "\nthreads ({}):", threads.len())?;
-    for thread in threads {
-        writeln!(f)?;
-        thread.fmt(f)?;
-    }
-    Ok(())
 }

@@ -69,8 +69,8 @@ macro_rules! supported {
 }
 
 mod threads;
-pub use threads::ThreadState;
 pub(crate) use threads::threads;
+pub use threads::ThreadState;
 
 supported! {
     mod blocked;
