@@ -63,7 +63,8 @@ pub(crate) use take::{stalled_worker, take};
 pub(crate) use worker::{submit, Job};
 
 pub use crate::inflight::{CallId, CallSite};
-pub use crate::native::{CaptureError, Frame, Stack, ThreadState, Tid};
+pub use crate::native::threads::ThreadState;
+pub use crate::native::{CaptureError, Frame, Stack, Tid};
 pub use threads::ThreadDump;
 
 /// How long a thread gets to answer the capture signal, by default.

@@ -344,14 +344,15 @@ impl Dump {
 
     /// The text of Go's `/debug/pprof/goroutine?debug=1`: identical stacks
     /// counted, the largest count first, each with who it stands for and
-    /// its places, innermost first (feature `pprof`).
+    /// its places, innermost first, the fields of each place separated by
+    /// tabs (feature `pprof`):
     ///
     /// ```text
     /// goroutine profile: total 9
     /// 3 @ thread 'pool-1' (4243), thread 'pool-2' (4244), thread 'pool-3' (4245)
-    /// #	syscall	:0
-    /// #	std::sys::pal::unix::futex::futex_wait	/rustc/.../library/std/src/sys/pal/unix/futex.rs:72
-    /// #	app::pool_worker	/src/app/src/main.rs:40
+    /// #  syscall  :0
+    /// #  std::sys::pal::unix::futex::futex_wait  /rustc/.../library/std/src/sys/pal/unix/futex.rs:72
+    /// #  app::pool_worker  /src/app/src/main.rs:40
     /// ```
     ///
     /// ```

@@ -13,7 +13,8 @@ use super::prepare::prepare_once;
 use super::{CallDump, DumpOptions, NativeStack};
 use crate::format::display;
 use crate::inflight::CallId;
-use crate::native::{self, ThreadState, Tid};
+use crate::native::threads::ThreadState;
+use crate::native::{self, Tid};
 
 /// One thread of the process, in a dump of every thread
 /// ([`DumpOptions::all_threads`](super::DumpOptions::all_threads)).
@@ -56,7 +57,7 @@ pub struct ThreadDump {
 /// Lists every thread, captures each once (if native stacks are asked
 /// for), links each to the calls it runs and gives those calls its stack.
 pub(super) fn take(calls: &mut [CallDump], options: &DumpOptions) -> Vec<ThreadDump> {
-    let mut threads: Vec<ThreadDump> = native::threads()
+    let mut threads: Vec<ThreadDump> = native::threads::threads()
         .into_iter()
         .map(|thread| ThreadDump {
             thread: thread.tid,

@@ -68,9 +68,7 @@ macro_rules! supported {
     };
 }
 
-mod threads;
-pub(crate) use threads::threads;
-pub use threads::ThreadState;
+pub(crate) mod threads;
 
 supported! {
     mod blocked;
