@@ -183,15 +183,16 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         .collect();
 
     // Every thread (each captured once, its calls given its stack), or
-    // the threads that run calls.
+    // the threads that run calls (also when no thread could be listed:
+    // outside Linux).
     let threads = if options.all_threads {
         super::threads::take(&mut calls, options)
     } else {
-        if options.native_stacks {
-            capture_native(&mut calls, options.answer_within);
-        }
         Vec::new()
     };
+    if options.native_stacks && threads.is_empty() {
+        capture_native(&mut calls, options.answer_within);
+    }
     if options.native_stacks {
         add_await_points(&mut calls, &snapshot, options.answer_within);
     }
