@@ -1,8 +1,13 @@
 //! The time to take a dump: logical stacks of 1,000 and 10,000 calls in
 //! flight (async calls waiting to be polled), taking alone and taking plus
 //! the text; and native stacks of 100 threads blocked in calls.
+//! `dump/all_threads`: every thread of a process with 100 plain threads
+//! (no annotation) parked, warm, against listing them without stacks.
+//! `dump/pprof` (feature `pprof`): the goroutine profile of 10,000 calls
+//! in flight, against taking the dump it is made from.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench dump`
+//! Run: `cargo bench -p monitor-runtime --bench dump` (add `--features
+//! pprof` for `dump/pprof`)
 
 use std::future::Future;
 use std::hint::black_box;
@@ -97,5 +102,67 @@ fn native(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, logical, native);
+fn all_threads(c: &mut Criterion) {
+    const THREADS: usize = 100;
+    let mut group = c.benchmark_group("dump/all_threads");
+    group.sample_size(10);
+    let mut releases = Vec::new();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (release, wait) = channel::<()>();
+            releases.push(release);
+            std::thread::Builder::new()
+                .name(format!("plain-{i}"))
+                .spawn(move || {
+                    let _ = wait.recv();
+                })
+                .unwrap()
+        })
+        .collect();
+    let options = DumpOptions::new().all_threads(true);
+    // Warm: the first capture loads debug info.
+    let dump = options.take();
+    assert!(dump.threads.len() > THREADS);
+    group.bench_with_input(BenchmarkId::new("list", THREADS), &THREADS, |b, _| {
+        let list = DumpOptions::new().all_threads(true).native_stacks(false);
+        b.iter(|| black_box(list.take()))
+    });
+    group.bench_with_input(BenchmarkId::new("take", THREADS), &THREADS, |b, _| {
+        b.iter(|| black_box(options.take()))
+    });
+    group.bench_with_input(BenchmarkId::new("take+text", THREADS), &THREADS, |b, _| {
+        b.iter(|| black_box(options.take().to_string()))
+    });
+    group.finish();
+    drop(releases);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[cfg(feature = "pprof")]
+fn pprof(c: &mut Criterion) {
+    const CALLS: usize = 10_000;
+    let mut group = c.benchmark_group("dump/pprof");
+    let parked = park(CALLS);
+    let options = DumpOptions::new().native_stacks(false);
+    let dump = options.take();
+    assert_eq!(dump.calls.len(), CALLS);
+    group.bench_with_input(BenchmarkId::new("take", CALLS), &CALLS, |b, _| {
+        b.iter(|| black_box(options.take()))
+    });
+    group.bench_with_input(BenchmarkId::new("to_pprof", CALLS), &CALLS, |b, _| {
+        b.iter(|| black_box(dump.to_pprof()))
+    });
+    group.bench_with_input(BenchmarkId::new("to_pprof_text", CALLS), &CALLS, |b, _| {
+        b.iter(|| black_box(dump.to_pprof_text()))
+    });
+    group.finish();
+    drop(parked);
+}
+
+#[cfg(not(feature = "pprof"))]
+fn pprof(_: &mut Criterion) {}
+
+criterion_group!(benches, logical, native, all_threads, pprof);
 criterion_main!(benches);

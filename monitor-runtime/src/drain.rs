@@ -177,13 +177,15 @@ impl fmt::Display for DrainReport {
 /// # monitor_runtime::drain::resume();
 /// ```
 pub fn drain(grace: Duration) -> DrainReport {
+    // Counted before admission closes, so that every refusal is the drain's.
+    let before = baseline(&Scope::Process);
     admission::close_process();
     let supervisors = supervisor::supervisors();
     let deadline = Instant::now() + grace;
     for supervisor in &supervisors {
         supervisor.stop_by(deadline);
     }
-    run(Scope::Process, grace, deadline, supervisors)
+    run(Scope::Process, before, grace, deadline, supervisors)
 }
 
 /// [`drain`] for async code: the drain runs on a thread of its own, so no
@@ -255,9 +257,11 @@ impl Monitor {
     /// assert_eq!(monitor.call(|| 1), Ok(1));
     /// ```
     pub fn drain(&self, grace: Duration) -> DrainReport {
+        let scope = Scope::One(self.clone());
+        let before = baseline(&scope);
         admission::close_monitor(self.state());
         let deadline = Instant::now() + grace;
-        run(Scope::One(self.clone()), grace, deadline, Vec::new())
+        run(scope, before, grace, deadline, Vec::new())
     }
 
     /// Opens this monitor again after [`Monitor::drain`] (it stays closed
@@ -308,18 +312,23 @@ fn key(monitor: &Monitor) -> usize {
     monitor.state() as *const _ as usize
 }
 
+/// Each monitor's [`counts`] as the drain begins.
+fn baseline(scope: &Scope) -> HashMap<usize, (u64, u64)> {
+    scope
+        .monitors()
+        .iter()
+        .map(|m| (key(m), counts(m)))
+        .collect()
+}
+
 fn run(
     scope: Scope,
+    before: HashMap<usize, (u64, u64)>,
     grace: Duration,
     deadline: Instant,
     supervisors: Vec<Supervisor>,
 ) -> DrainReport {
     let began = Instant::now();
-    let before: HashMap<usize, (u64, u64)> = scope
-        .monitors()
-        .iter()
-        .map(|m| (key(m), counts(m)))
-        .collect();
     let dump_before = (grace / DUMP_BEFORE_PART).min(DUMP_BEFORE_MAX);
     let dump_at = deadline - dump_before;
     if grace > Duration::ZERO {

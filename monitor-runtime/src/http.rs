@@ -10,6 +10,10 @@
 //! | `/?format=json` | the same as JSON; the chart's data is `history`: `every` (seconds between points), `at` (each point's time, seconds since the UNIX epoch), `functions` (`[{"function", "in_flight": [..]}]`) and `threads` |
 //! | `/stacks` | the text dump ([`dump()`](crate::dump())'s `Display`), like `/debug/pprof/goroutine?debug=2`; `?native=false` leaves out native stacks |
 //! | `/stacks?format=json` | the dump as JSON (its `Serialize`) |
+//! | `/stacks?threads=all` | every thread of the process, not only those that run calls ([`DumpOptions::all_threads`]); combines with the others |
+//! | `/pprof/goroutine` | (feature `pprof`) every thread and call in flight as a goroutine profile in pprof's format (`Dump::to_pprof`): `go tool pprof -top http://127.0.0.1:PORT/debug/monitor/pprof/goroutine` |
+//! | `/pprof/goroutine?debug=1` | the same as Go's text: identical stacks counted (`Dump::to_pprof_text`) |
+//! | `/pprof/goroutine?debug=2` | the full text dump of every thread, like `/stacks?threads=all` |
 //!
 //! Nothing is served unless you mount the router.
 //!
@@ -211,10 +215,12 @@ impl RouterBuilder {
     pub fn build<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         // The chart's history: sampled by the watchdog from now on.
         crate::leak::keep_history();
-        Router::new()
+        let router = Router::new()
             .route("/", get(index))
-            .route("/stacks", get(stacks))
-            .route_layer(from_fn_with_state(Arc::new(self.access), guard))
+            .route("/stacks", get(stacks));
+        #[cfg(feature = "pprof")]
+        let router = router.route("/pprof/goroutine", get(goroutine));
+        router.route_layer(from_fn_with_state(Arc::new(self.access), guard))
     }
 }
 
@@ -222,6 +228,7 @@ impl RouterBuilder {
 struct Params {
     format: Option<String>,
     native: Option<bool>,
+    threads: Option<String>,
 }
 
 impl Params {
@@ -352,11 +359,23 @@ async fn index(OriginalUri(uri): OriginalUri, Query(params): Query<Params>) -> R
 }
 
 async fn stacks(Query(params): Query<Params>) -> Response {
-    let options = DumpOptions::new().native_stacks(params.native.unwrap_or(true));
-    // Native stacks wait up to `answer_within` for threads to answer.
-    let dump: Dump = match tokio::task::spawn_blocking(move || options.take()).await {
+    let all_threads = match params.threads.as_deref() {
+        None => false,
+        Some("all") => true,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "`threads` takes one value: `all` (every thread of the process)",
+            )
+                .into_response()
+        }
+    };
+    let options = DumpOptions::new()
+        .native_stacks(params.native.unwrap_or(true))
+        .all_threads(all_threads);
+    let dump = match take_blocking(options).await {
         Ok(dump) => dump,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(response) => return response,
     };
     if params.json() {
         return json(&dump);
@@ -366,6 +385,49 @@ async fn stacks(Query(params): Query<Params>) -> Response {
         dump.to_string(),
     )
         .into_response()
+}
+
+/// Takes a dump on a blocking thread: native stacks wait up to
+/// `answer_within` for threads to answer.
+async fn take_blocking(options: DumpOptions) -> Result<Dump, Response> {
+    tokio::task::spawn_blocking(move || options.take())
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+}
+
+#[cfg(feature = "pprof")]
+#[derive(Deserialize)]
+struct GoroutineParams {
+    debug: Option<u8>,
+}
+
+/// Go's `/debug/pprof/goroutine`: the profile, or with `?debug=1` its
+/// text, with `?debug=2` the full dump; of every thread and call in flight.
+#[cfg(feature = "pprof")]
+async fn goroutine(Query(params): Query<GoroutineParams>) -> Response {
+    let dump = match take_blocking(DumpOptions::new().all_threads(true)).await {
+        Ok(dump) => dump,
+        Err(response) => return response,
+    };
+    let text = |body: String| {
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    };
+    match params.debug.unwrap_or(0) {
+        0 => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"goroutine\"",
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            dump.to_pprof(),
+        )
+            .into_response(),
+        1 => text(dump.to_pprof_text()),
+        _ => text(dump.to_string()),
+    }
 }
 
 fn json(value: &impl Serialize) -> Response {

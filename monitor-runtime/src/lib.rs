@@ -28,7 +28,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | the crate root | the attributes [`monitored`](macro@monitored), [`stack_on_timeout`](macro@stack_on_timeout) and [`supervised`](macro@supervised); [`Monitor`], [`Error`], [`dump()`], [`monitor()`] and [`monitors()`]; [`drain()`], [`drain_async`], [`DrainReport`], [`watch_leaks`] |
+//! | the crate root | the attributes [`monitored`](macro@monitored), [`stack_on_timeout`](macro@stack_on_timeout) and [`supervised`](macro@supervised); [`Monitor`], [`Error`], [`dump()`], [`dump_on_signal()`], [`monitor()`] and [`monitors()`]; [`drain()`], [`drain_async`], [`DrainReport`], [`watch_leaks`] |
 //! | [`monitor`](mod@monitor) | the monitor's builder, stats, futures and stall alerts |
 //! | [`dump`](mod@dump) | what is in flight: dumps as text and data, their sink, the panic hook, stall detection |
 //! | [`supervisor`] | workers restarted when they stop beating, panic or fail, within limits |
@@ -48,6 +48,7 @@
 //! | `metrics` | the `metrics` module |
 //! | `tower` | the `tower` module |
 //! | `tokio-taskdump` | await points of waiting async calls in dumps, from tokio's task dumps (needs `--cfg tokio_unstable`; Linux x86, x86_64, aarch64) |
+//! | `pprof` | dumps as a goroutine profile in pprof's format (`Dump::to_pprof`), and with `axum` the debug page's `/pprof/goroutine` |
 //! | `plain-locks` | the locks of [`sync`] without bookkeeping: same API, no deadlock detection, the cost of std's and tokio's locks |
 //!
 //! How the runtime is laid out, and what its hot path never does, is in
@@ -117,6 +118,8 @@ mod watchdog;
 pub use drain::{drain, drain_async, DrainReport};
 #[cfg(not(loom))]
 pub use dump::dump;
+#[cfg(not(loom))]
+pub use dump::dump_on_signal;
 #[cfg(not(loom))]
 pub use error::{Error, FromMonitorError, Name};
 #[cfg(not(loom))]

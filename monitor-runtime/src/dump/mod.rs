@@ -39,11 +39,15 @@ use std::time::Duration;
 mod fatal;
 mod model;
 mod overdue;
+#[cfg(feature = "pprof")]
+mod pprof;
 mod prepare;
 pub(crate) mod render;
+mod signal;
 mod sink;
 mod take;
 mod tasks;
+mod threads;
 mod worker;
 
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
@@ -60,6 +64,7 @@ pub(crate) fn fold_same_places(dump: &mut Dump) {
     overdue::fold(&mut dump.calls);
 }
 pub(crate) use prepare::prepare_soon;
+pub use signal::{dump_on_signal, DumpOnSignalError};
 pub(crate) use sink::write_then;
 pub use sink::{set_dump_sink, DumpSink, DumpSinkError};
 use take::InDump;
@@ -67,7 +72,9 @@ pub(crate) use take::{stalled_worker, take};
 pub(crate) use worker::{submit, Job};
 
 pub use crate::inflight::{CallId, CallSite, Straggler};
+pub use crate::native::threads::ThreadState;
 pub use crate::native::{CaptureError, Frame, Stack, Tid};
+pub use threads::ThreadDump;
 
 /// How long a thread gets to answer the capture signal, by default.
 const ANSWER_WITHIN: Duration = Duration::from_millis(100);
@@ -114,6 +121,9 @@ pub struct DumpOptions {
     /// How long a thread gets to answer the capture signal before it is
     /// reported as not answering (default 100 ms).
     pub answer_within: Duration,
+    /// Every thread of the process, not only those that run calls
+    /// (default `false`): see [`all_threads`](Self::all_threads).
+    pub all_threads: bool,
 }
 
 impl Default for DumpOptions {
@@ -121,6 +131,7 @@ impl Default for DumpOptions {
         DumpOptions {
             native_stacks: true,
             answer_within: ANSWER_WITHIN,
+            all_threads: false,
         }
     }
 }
@@ -140,6 +151,35 @@ impl DumpOptions {
     /// How long a thread gets to answer the capture signal.
     pub fn answer_within(mut self, answer_within: Duration) -> Self {
         self.answer_within = answer_within;
+        self
+    }
+
+    /// Whether to list every thread of the process ([`Dump::threads`]),
+    /// as Go's goroutine dump lists every goroutine: each thread once,
+    /// with its name, id, scheduler state and (with
+    /// [`native_stacks`](Self::native_stacks)) its native stack, linked to
+    /// the calls in flight it runs. Threads blocked in a system call are
+    /// read without a signal; a thread that cannot be captured is listed
+    /// with the reason. Linux only (elsewhere the list is empty).
+    ///
+    /// ```
+    /// use monitor_runtime::dump::DumpOptions;
+    ///
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let parked = std::thread::Builder::new()
+    ///     .name("parked".into())
+    ///     .spawn(move || rx.recv())
+    ///     .unwrap();
+    /// # std::thread::sleep(std::time::Duration::from_millis(20));
+    /// let dump = DumpOptions::new().all_threads(true).take();
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(dump.threads.iter().any(|t| t.name.as_deref() == Some("parked")));
+    /// println!("{dump}"); // ... "thread 'parked' (tid 4243) [sleeping]:" and its stack
+    /// drop(tx);
+    /// parked.join().unwrap().unwrap_err();
+    /// ```
+    pub fn all_threads(mut self, all_threads: bool) -> Self {
+        self.all_threads = all_threads;
         self
     }
 

@@ -70,6 +70,11 @@ pub struct Dump {
     /// What the runtime left out to keep its reports bounded (all zero in
     /// a dump you take yourself).
     pub omitted: Omitted,
+    /// Every thread of the process, by id, when the dump was asked for
+    /// them ([`DumpOptions::all_threads`](super::DumpOptions::all_threads));
+    /// empty otherwise (and then left out of the JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<super::ThreadDump>,
 }
 
 /// What the runtime left out of its reports, so that a storm of overdue
@@ -187,6 +192,12 @@ pub enum DumpReason {
     /// A function's calls in flight, or the process's threads, keep rising
     /// ([`watch_leaks`](crate::leak::watch_leaks)).
     Leak(crate::alert::Leak),
+    /// The process received this signal after
+    /// [`dump_on_signal`](crate::dump_on_signal) (`kill -QUIT`: signal 3).
+    Signal {
+        /// The signal's number.
+        signal: i32,
+    },
     /// A thread panicked ([`install_panic_hook`](super::install_panic_hook)).
     Panic {
         /// The panic's message, if it is a string.
@@ -474,6 +485,19 @@ impl NativeFrame {
 pub(super) fn crate_of_function(name: &str) -> &str {
     let name = name.trim_start_matches('<');
     name.split("::").next().unwrap_or(name)
+}
+
+/// For frames without debug info: the crates of the annotated functions
+/// in flight.
+pub(super) fn user_crates(calls: &[CallDump]) -> Vec<&'static str> {
+    let mut user_crates: Vec<&str> = calls
+        .iter()
+        .flat_map(|c| c.stack.iter())
+        .map(|frame| crate_of_function(frame.function))
+        .collect();
+    user_crates.sort_unstable();
+    user_crates.dedup();
+    user_crates
 }
 
 /// This runtime's sources, when it is built from a path (a workspace) and

@@ -27,6 +27,7 @@ use std::time::SystemTime;
 use super::model::crate_of_function;
 use super::{
     CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame, NativeStack, Origin,
+    ThreadDump,
 };
 use crate::format::human;
 
@@ -496,6 +497,11 @@ impl DumpReason {
                 }
                 Ok(())
             }
+            DumpReason::Signal { signal } => writeln!(
+                f,
+                "{} received: a dump of every thread; the process runs on",
+                signal_name(*signal)
+            ),
             DumpReason::Panic {
                 message,
                 location,
@@ -514,6 +520,64 @@ impl DumpReason {
                 }
             }
         }
+    }
+}
+
+impl ThreadDump {
+    /// `thread 'name' (tid 4242) [sleeping]`.
+    fn write_title(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "thread '{name}' (tid {})", self.thread)?,
+            None => write!(f, "thread {}", self.thread)?,
+        }
+        write!(f, " [{}]", self.state)
+    }
+}
+
+impl Display for ThreadDump {
+    /// A title line, then the native stack (user frames in full, the rest
+    /// folded), or why there is none. A thread that runs calls names them
+    /// instead: its stack is written under them.
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.write_title(f)?;
+        if let Some((first, rest)) = self.calls.split_first() {
+            write!(f, ": runs call {first}")?;
+            for id in rest {
+                write!(f, ", {id}")?;
+            }
+            return writeln!(f, " (its native stack is under the call)");
+        }
+        match &self.native {
+            Some(NativeStack::Captured { frames, truncated }) => {
+                writeln!(f, ":")?;
+                write_native(f, frames, *truncated)
+            }
+            Some(NativeStack::Unavailable { error }) => {
+                writeln!(f, ": native stack unavailable: {error}")
+            }
+            None => writeln!(f),
+        }
+    }
+}
+
+/// The threads' part of a dump's text (`threads.rs`).
+fn write_threads(f: &mut Formatter<'_>, threads: &[ThreadDump]) -> fmt::Result {
+    if threads.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "\nthreads ({}):", threads.len())?;
+    for thread in threads {
+        writeln!(f)?;
+        thread.fmt(f)?;
+    }
+    Ok(())
+}
+
+/// `SIGQUIT` for 3; `signal 12` for a signal without a name here.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        3 => "SIGQUIT".into(),
+        signal => format!("signal {signal}"),
     }
 }
 
@@ -537,6 +601,10 @@ impl Dump {
             self.calls.len(),
             if self.calls.len() == 1 { "" } else { "s" },
         );
+        if !self.threads.is_empty() {
+            let n = self.threads.len();
+            let _ = write!(header, ", {n} thread{}", if n == 1 { "" } else { "s" });
+        }
         if let DumpReason::Requested = self.reason {
         } else {
             header.push('\n');
@@ -586,6 +654,7 @@ impl Display for Dump {
             writeln!(f)?;
             call.fmt(f)?;
         }
+        write_threads(f, &self.threads)?;
         if !self.lock_waits.is_empty() {
             writeln!(f, "\nlock waits ({}):", self.lock_waits.len())?;
             for wait in &self.lock_waits {

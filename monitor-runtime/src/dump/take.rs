@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::model::crate_of_function;
+use super::model::{crate_of_function, user_crates};
 use super::prepare::prepare_once;
 use super::tasks;
 use super::{
@@ -187,8 +187,18 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         })
         .collect();
 
-    if options.native_stacks {
+    // Every thread (each captured once, its calls given its stack), or
+    // the threads that run calls (also when no thread could be listed:
+    // outside Linux).
+    let threads = if options.all_threads {
+        super::threads::take(&mut calls, options)
+    } else {
+        Vec::new()
+    };
+    if options.native_stacks && threads.is_empty() {
         capture_native(&mut calls, options.answer_within);
+    }
+    if options.native_stacks {
         add_await_points(&mut calls, &snapshot, options.answer_within);
     }
 
@@ -200,6 +210,7 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         calls,
         lock_waits: crate::sync::report::lock_waits(),
         omitted: super::Omitted::default(),
+        threads,
     }
 }
 
@@ -336,19 +347,12 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
     if tids.is_empty() {
         return;
     }
-    // For frames without debug info: the crates of the annotated functions.
-    let mut user_crates: Vec<&str> = calls
-        .iter()
-        .flat_map(|c| c.stack.iter())
-        .map(|frame| crate_of_function(frame.function))
-        .collect();
-    user_crates.sort_unstable();
-    user_crates.dedup();
     // Sample first, load the debug info after (the first capture of a
     // process: about a second): a poll that blocks its thread for less than
     // that is still caught in the act.
     let captured = native::capture(&tids, answer_within);
     prepare_once();
+    let user_crates = user_crates(calls);
     let stacks: HashMap<Tid, NativeStack> = tids
         .iter()
         .copied()

@@ -68,6 +68,8 @@ macro_rules! supported {
     };
 }
 
+pub(crate) mod threads;
+
 supported! {
     mod blocked;
     mod linux;
