@@ -7,7 +7,7 @@ mod dumps;
 mod recorder;
 
 pub use dumps::{deadlock_report_naming, dump_channel, hung_sink, kept_dumps};
-pub use recorder::{Recorded, RecordedEvent, Recorder};
+pub use recorder::{Recorded, RecordedEvent, RecordedSpan, Recorder};
 
 /// How many threads of this process have a name starting with `prefix`
 /// (Linux: read from `/proc/self/task`; elsewhere `None`).

@@ -1,6 +1,7 @@
-//! A `tracing` subscriber that keeps every event, for tests that assert on
-//! what the runtime logs.
+//! A `tracing` subscriber that keeps every event and span, for tests that
+//! assert on what the runtime logs.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,9 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
 /// A [`Subscriber`] that records every event (all targets, all levels) as
-/// a [`RecordedEvent`]; spans get ids but are otherwise ignored.
+/// a [`RecordedEvent`], and every span as a [`RecordedSpan`]: its fields,
+/// those recorded later included, and its parent; an event knows the span
+/// it happened in.
 ///
 /// Install it with `tracing::subscriber::with_default` for what one thread
 /// logs, or with `tracing::subscriber::set_global_default` (once per test
@@ -67,7 +70,81 @@ impl Recorder {
 /// assert_eq!(recorded.events()[0].field("n"), Some("1"));
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Recorded(Arc<Mutex<Vec<RecordedEvent>>>);
+pub struct Recorded(Arc<Mutex<Log>>);
+
+#[derive(Debug, Default)]
+struct Log {
+    events: Vec<RecordedEvent>,
+    spans: Vec<RecordedSpan>,
+}
+
+impl Recorded {
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        // A test that panicked while reading must not hide later records.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of the spans opened so far, oldest first, with the fields
+    /// recorded on them until now.
+    ///
+    /// ```
+    /// let (recorder, recorded) = monitor_demo::Recorder::new();
+    /// tracing::subscriber::with_default(recorder, || {
+    ///     let span = tracing::info_span!("call", n = 1, outcome = tracing::field::Empty);
+    ///     span.in_scope(|| tracing::info!("inside"));
+    ///     span.record("outcome", "ok");
+    /// });
+    /// let spans = recorded.spans();
+    /// assert_eq!(spans[0].name, "call");
+    /// assert_eq!(spans[0].field("n"), Some("1"));
+    /// assert_eq!(spans[0].field("outcome"), Some("ok"));
+    /// assert_eq!(recorded.events()[0].span, Some(spans[0].id));
+    /// ```
+    pub fn spans(&self) -> Vec<RecordedSpan> {
+        self.log().spans.clone()
+    }
+}
+
+/// One span as a [`Recorder`] saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedSpan {
+    /// The span's id, as [`RecordedEvent::span`] and [`RecordedSpan::parent`] name it.
+    pub id: u64,
+    /// The span's name.
+    pub name: String,
+    /// The span's target.
+    pub target: String,
+    /// The span's level.
+    pub level: Level,
+    /// The span it was opened in, if any.
+    pub parent: Option<u64>,
+    /// Every field by name, as text (as in [`RecordedEvent::fields`]);
+    /// a field declared `Empty` appears once recorded.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl RecordedSpan {
+    /// The field `name` as text, if the span has it.
+    ///
+    /// ```
+    /// let (recorder, recorded) = monitor_demo::Recorder::new();
+    /// tracing::subscriber::with_default(recorder, || drop(tracing::info_span!("s", k = "v")));
+    /// assert_eq!(recorded.spans()[0].field("k"), Some("v"));
+    /// ```
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+thread_local! {
+    /// The spans entered on this thread, innermost last.
+    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The innermost span entered on this thread.
+fn current() -> Option<u64> {
+    ENTERED.with(|entered| entered.borrow().last().copied())
+}
 
 impl Recorded {
     /// A copy of the events recorded so far, oldest first.
@@ -82,10 +159,7 @@ impl Recorded {
     /// assert_eq!(messages, ["first", "second"]);
     /// ```
     pub fn events(&self) -> Vec<RecordedEvent> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.log().events.clone()
     }
 }
 
@@ -114,6 +188,8 @@ pub struct RecordedEvent {
     pub level: Level,
     /// Every field by name, the message under `message`.
     pub fields: BTreeMap<String, String>,
+    /// The span the event happened in (its [`RecordedSpan::id`]), if any.
+    pub span: Option<u64>,
 }
 
 impl RecordedEvent {
@@ -161,31 +237,63 @@ impl Subscriber for Recorder {
         true
     }
 
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed))
+    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+        let id = self.next_span.fetch_add(1, Ordering::Relaxed);
+        let mut fields = BTreeMap::new();
+        attributes.record(&mut Fields(&mut fields));
+        let parent = match attributes.parent() {
+            Some(parent) => Some(parent.into_u64()),
+            None if attributes.is_contextual() => current(),
+            None => None,
+        };
+        let metadata = attributes.metadata();
+        self.recorded.log().spans.push(RecordedSpan {
+            id,
+            name: metadata.name().into(),
+            target: metadata.target().into(),
+            level: *metadata.level(),
+            parent,
+            fields,
+        });
+        Id::from_u64(id)
     }
 
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        let mut log = self.recorded.log();
+        if let Some(span) = log.spans.iter_mut().find(|s| s.id == span.into_u64()) {
+            values.record(&mut Fields(&mut span.fields));
+        }
+    }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
+        let span = match event.parent() {
+            Some(parent) => Some(parent.into_u64()),
+            None if event.is_contextual() => current(),
+            None => None,
+        };
         let event = RecordedEvent {
             target: event.metadata().target().into(),
             level: *event.metadata().level(),
             fields,
+            span,
         };
-        // A test that panicked while reading must not hide later events.
-        self.recorded
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(event);
+        self.recorded.log().events.push(event);
     }
 
-    fn enter(&self, _: &Id) {}
+    fn enter(&self, span: &Id) {
+        ENTERED.with(|entered| entered.borrow_mut().push(span.into_u64()));
+    }
 
-    fn exit(&self, _: &Id) {}
+    fn exit(&self, span: &Id) {
+        ENTERED.with(|entered| {
+            let mut entered = entered.borrow_mut();
+            if let Some(at) = entered.iter().rposition(|&id| id == span.into_u64()) {
+                entered.remove(at);
+            }
+        });
+    }
 }

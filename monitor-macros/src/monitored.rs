@@ -22,6 +22,8 @@ mod kw {
     syn::custom_keyword!(on_timeout);
     syn::custom_keyword!(cancel);
     syn::custom_keyword!(detach);
+    syn::custom_keyword!(span);
+    syn::custom_keyword!(dump_on_timeout);
 }
 
 /// The arguments, validated as far as they can be without the function.
@@ -32,7 +34,16 @@ pub(crate) struct Args {
     pub(crate) max_active: Option<usize>,
     pub(crate) alert: Option<Alert>,
     pub(crate) on_timeout: Option<OnTimeout>,
+    pub(crate) span: Option<bool>,
+    pub(crate) dump_on_timeout: Option<Flag>,
     pub(crate) shared: Shared,
+}
+
+/// `dump_on_timeout = true`, with the span of the key, where the error
+/// about a dump without a timeout points.
+pub(crate) struct Flag {
+    pub(crate) key: Span,
+    pub(crate) on: bool,
 }
 
 /// `alert = "100s"`, with the span of the key, where the error about an
@@ -102,6 +113,38 @@ impl Keys for Args {
                 value.set(&mut args.on_timeout, |input| on_timeout(input, key))
             },
         },
+        Key {
+            name: Some("span"),
+            example: "span = true",
+            peek: |lookahead| lookahead.peek(kw::span),
+            value: |args, value| {
+                value.set(&mut args.span, |input| {
+                    flag(
+                        input,
+                        "span",
+                        "`span` is `true` (each call runs in a `tracing` span named `monitored`) \
+                         or `false` (the default)",
+                    )
+                })
+            },
+        },
+        Key {
+            name: Some("dump_on_timeout"),
+            example: "dump_on_timeout = true",
+            peek: |lookahead| lookahead.peek(kw::dump_on_timeout),
+            value: |args, value| {
+                let key = value.span;
+                value.set(&mut args.dump_on_timeout, |input| {
+                    let on = flag(
+                        input,
+                        "dump_on_timeout",
+                        "`dump_on_timeout` is `true` (a call still running at its timeout is \
+                         reported in a dump) or `false` (the default)",
+                    )?;
+                    Ok(Flag { key, on })
+                })
+            },
+        },
         Key::CRATE,
     ];
 
@@ -126,6 +169,12 @@ fn max_active(input: ParseStream<'_>) -> syn::Result<usize> {
         )),
         (n, _) => Ok(n),
     }
+}
+
+/// `true` or `false` (a word, or a string).
+fn flag(input: ParseStream<'_>, key: &str, expected: &str) -> syn::Result<bool> {
+    const VALUES: &[(&str, bool)] = &[("true", true), ("false", false)];
+    Ok(args::choice(input, key, VALUES, expected)?.0)
 }
 
 /// `cancel` or `detach`: keywords, so that a value that is neither a word
@@ -201,6 +250,15 @@ fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
                 }
             };
             errors.push(syn::Error::new(on_timeout.value, msg));
+        }
+    }
+    if let Some(dump) = &args.dump_on_timeout {
+        if dump.on && args.timeout.is_none() {
+            errors.push(syn::Error::new(
+                dump.key,
+                "`dump_on_timeout` needs `timeout`: the call is reported in a dump when it is \
+                 still running at its timeout; add `timeout = \"..\"`",
+            ));
         }
     }
     let moves = match (body.is_async(), args.timeout, args.mode()) {
@@ -325,6 +383,12 @@ fn static_monitor(args: &Args, ident: &syn::Ident) -> TokenStream {
         let alert = expand::duration(&krate, alert.nanos);
         config.extend(quote!(.alert(#alert)));
     }
+    if args.span == Some(true) {
+        config.extend(quote!(.span(true)));
+    }
+    if args.dump_on_timeout.as_ref().is_some_and(|dump| dump.on) {
+        config.extend(quote!(.dump_on_timeout(true)));
+    }
     quote! {
         static __MONITOR: #krate::__private::StaticMonitor =
             #krate::__private::StaticMonitor::new(#config);
@@ -355,9 +419,13 @@ mod tests {
             alert = 5s,
             name = "db",
             on_timeout = detach,
+            span = true,
+            dump_on_timeout = "false",
             crate = "my::rt",
         ))
         .unwrap();
+        assert_eq!(args.span, Some(true));
+        assert!(args.dump_on_timeout.as_ref().is_some_and(|dump| !dump.on));
         assert_eq!(args.timeout, Some(50_000_000));
         assert_eq!(args.max_active, Some(10));
         assert_eq!(args.alert.map(|alert| alert.nanos), Some(5_000_000_000));
@@ -380,7 +448,17 @@ mod tests {
             unknown.starts_with("unknown key `timout`: did you mean `timeout`?"),
             "{unknown}"
         );
-        assert!(unknown.ends_with("`on_timeout`, `crate`"), "{unknown}");
+        assert!(
+            unknown.ends_with("`on_timeout`, `span`, `dump_on_timeout`, `crate`"),
+            "{unknown}"
+        );
+        assert_eq!(
+            error(quote!(span = yes)),
+            "unknown `span` value `yes`: `span` is `true` (each call runs in a `tracing` span \
+             named `monitored`) or `false` (the default)"
+        );
+        assert!(error(quote!(span = 1)).contains("`span` is `true`"));
+        assert!(error(quote!(dump_on_timeout = maybe)).contains("`dump_on_timeout` is `true`"));
         assert!(!error(quote!(speed = 1)).contains("did you mean"));
         assert!(error(quote!(max_active = 0)).contains("greater than zero"));
         assert!(error(quote!(max_active = "ten")).contains("integer literal"));
@@ -442,5 +520,27 @@ mod tests {
         assert!(without.contains("`alert` needs `max_active`"), "{without}");
         let with = expand(quote!(max_active = 1, alert = 1s), item).to_string();
         assert!(!with.contains("compile_error"), "{with}");
+    }
+
+    #[test]
+    fn dump_on_timeout_needs_timeout() {
+        let item = quote!(
+            fn work() -> Result<(), Error> {
+                Ok(())
+            }
+        );
+        let without = expand(quote!(dump_on_timeout = true), item.clone()).to_string();
+        assert!(
+            without.contains("`dump_on_timeout` needs `timeout`"),
+            "{without}"
+        );
+        let with = expand(
+            quote!(timeout = 1s, dump_on_timeout = true, span = true),
+            item,
+        );
+        let with = with.to_string();
+        assert!(!with.contains("compile_error"), "{with}");
+        assert!(with.contains(". dump_on_timeout (true)"), "{with}");
+        assert!(with.contains(". span (true)"), "{with}");
     }
 }

@@ -215,7 +215,15 @@ impl Monitor {
         let Some(after) = self.timeout() else {
             return self.call(body);
         };
-        let slot = self.enter()?;
+        let span = crate::monitor::CallSpan::open(self);
+        let slot = match self.enter() {
+            Ok(slot) => slot,
+            Err(error) => {
+                span.refused(&error);
+                return Err(error);
+            }
+        };
+        let body_span = span.span();
         let deadline = Instant::now() + after;
         let packet = Arc::new(Packet {
             ready: AtomicBool::new(false),
@@ -224,6 +232,7 @@ impl Monitor {
         });
         let result = packet.clone();
         let job: Job = Box::new(move |idle| {
+            let _entered = body_span.as_ref().map(tracing::Span::enter);
             let outcome = catch_unwind(AssertUnwindSafe(body));
             match outcome {
                 Ok(_) => slot.complete(),
@@ -241,9 +250,18 @@ impl Monitor {
             job(&|| ());
         }
         match packet.wait(deadline) {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(panic)) => resume_unwind(panic),
-            None => Err(self.timeout_error(after)),
+            Some(Ok(value)) => {
+                span.finish("ok");
+                Ok(value)
+            }
+            Some(Err(panic)) => {
+                span.finish("panic");
+                resume_unwind(panic)
+            }
+            None => {
+                span.finish("timeout");
+                Err(self.timeout_error(after))
+            }
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct MonitorBuilder {
     pub(super) alert: Option<Duration>,
     pub(super) max_active: Option<usize>,
     pub(super) at: (&'static str, u32),
+    pub(super) span: bool,
+    pub(super) dump_on_timeout: bool,
 }
 
 impl MonitorBuilder {
@@ -42,6 +44,8 @@ impl MonitorBuilder {
             alert: None,
             max_active: None,
             at: ("", 0),
+            span: false,
+            dump_on_timeout: false,
         }
     }
 
@@ -53,6 +57,8 @@ impl MonitorBuilder {
             alert: None,
             max_active: None,
             at: ("", 0),
+            span: false,
+            dump_on_timeout: false,
         }
     }
 
@@ -82,6 +88,53 @@ impl MonitorBuilder {
     pub const fn at(mut self, file: &'static str, line: u32) -> Self {
         self.at = (file, line);
         self
+    }
+
+    /// Each call runs inside a `tracing` span named `monitored`, with the
+    /// fields `monitor` and `outcome` (`ok`, `busy`, `timeout`, `panic`,
+    /// `cancelled`, `shutting_down`); off unless set here, by
+    /// `#[monitored(span = true)]`, or for every monitor by
+    /// [`set_spans`](super::set_spans). See [`set_spans`](super::set_spans)
+    /// for what the span covers.
+    ///
+    /// ```
+    /// use monitor_runtime::Monitor;
+    ///
+    /// let monitor = Monitor::builder("traced").span(true).build();
+    /// assert_eq!(monitor.call(|| 1), Ok(1)); // inside a span `monitored`
+    /// ```
+    pub const fn span(mut self, span: bool) -> Self {
+        self.span = span;
+        self
+    }
+
+    /// A call still running at the [`timeout`](Self::timeout) is reported
+    /// in a dump, with its stack, as `#[stack_on_timeout]` reports a call
+    /// at its deadline (`#[monitored(timeout = .., dump_on_timeout = true)]`
+    /// sets it). Without a timeout it does nothing.
+    ///
+    /// ```
+    /// use monitor_runtime::Monitor;
+    /// use std::time::Duration;
+    ///
+    /// let monitor = Monitor::builder("reported")
+    ///     .timeout(Duration::from_secs(5))
+    ///     .dump_on_timeout(true)
+    ///     .build();
+    /// assert_eq!(monitor.call(|| 1), Ok(1));
+    /// ```
+    pub const fn dump_on_timeout(mut self, dump: bool) -> Self {
+        self.dump_on_timeout = dump;
+        self
+    }
+
+    /// When a call is reported as overdue: at the timeout, if
+    /// [`dump_on_timeout`](Self::dump_on_timeout) asks for it.
+    pub(super) const fn report_after(&self) -> Option<Duration> {
+        match self.timeout {
+            Some(after) if self.dump_on_timeout => Some(after),
+            _ => None,
+        }
     }
 
     pub(crate) fn name_value(&self) -> Name {

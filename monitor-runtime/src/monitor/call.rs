@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use super::output::{Output, Wrap};
-use super::{Monitor, Permit};
+use super::{CallSpan, Monitor, Permit};
 use crate::inflight::{AsyncCall, CallSite};
 use crate::watchdog::{Timer, CLOCKWORK};
 
@@ -88,6 +88,7 @@ pin_project! {
         monitor: Monitor,
         timer: Option<Timer>,
         admitted: bool,
+        span: CallSpan,
         _out: PhantomData<fn() -> O>,
     }
 }
@@ -99,6 +100,7 @@ impl<F, O> Call<F, O> {
             monitor,
             timer: None,
             admitted: false,
+            span: CallSpan::off(),
             _out: PhantomData,
         }
     }
@@ -114,18 +116,24 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
             panic!("monitored call polled after it completed");
         };
         if !*this.admitted {
+            *this.span = CallSpan::open(this.monitor);
             match this.monitor.enter() {
                 Ok(permit) => *inner.as_mut().project().permit = Some(permit),
                 Err(error) => {
                     this.inner.set(None);
+                    this.span.refused(&error);
                     return Poll::Ready(O::err(error));
                 }
             }
             *this.admitted = true;
         }
-        if let Poll::Ready(value) = inner.poll(cx) {
+        let entered = this.span.enter();
+        let poll = inner.poll(cx);
+        drop(entered);
+        if let Poll::Ready(value) = poll {
             this.inner.set(None);
             *this.timer = None;
+            this.span.finish("ok");
             return Poll::Ready(O::ok(value));
         }
         match deadline(this.monitor, this.timer, cx) {
@@ -133,6 +141,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
                 // Drop the body first, then its permit: the cap counts live bodies.
                 this.inner.set(None);
                 *this.timer = None;
+                this.span.finish("timeout");
                 Poll::Ready(O::err(this.monitor.timeout_error(after)))
             }
             None => Poll::Pending,
@@ -174,6 +183,7 @@ pin_project! {
         monitor: Monitor,
         timer: Option<Timer>,
         admitted: bool,
+        span: CallSpan,
         _out: PhantomData<fn() -> O>,
     }
 }
@@ -185,6 +195,7 @@ impl<F, O> Detach<F, O> {
             monitor,
             timer: None,
             admitted: false,
+            span: CallSpan::off(),
             _out: PhantomData,
         }
     }
@@ -204,30 +215,41 @@ where
             panic!("monitored call polled after it completed");
         };
         if !*this.admitted {
+            *this.span = CallSpan::open(this.monitor);
             match this.monitor.enter() {
                 Ok(permit) => inner.permit = Some(permit),
                 Err(error) => {
                     *this.inner = None;
+                    this.span.refused(&error);
                     return Poll::Ready(O::err(error));
                 }
             }
             *this.admitted = true;
         }
-        if let Poll::Ready(value) = Pin::new(&mut *inner).poll(cx) {
+        let entered = this.span.enter();
+        let poll = Pin::new(&mut *inner).poll(cx);
+        drop(entered);
+        if let Poll::Ready(value) = poll {
             *this.inner = None;
             *this.timer = None;
+            this.span.finish("ok");
             return Poll::Ready(O::ok(value));
         }
         let Some(after) = deadline(this.monitor, this.timer, cx) else {
             return Poll::Pending;
         };
         *this.timer = None;
+        this.span.finish("timeout");
         let body = this.inner.take();
+        let span = this.span.span();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
                     if let Some(body) = body {
-                        body.await;
+                        match span {
+                            Some(span) => tracing::Instrument::instrument(body, span).await,
+                            None => body.await,
+                        };
                     }
                 });
             }

@@ -5,6 +5,7 @@ pub(crate) mod admission;
 mod builder;
 mod call;
 mod output;
+mod span;
 mod stall;
 
 pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, AlertKind, Alerts};
@@ -12,6 +13,8 @@ pub use builder::MonitorBuilder;
 pub(crate) use call::Guarded;
 pub use call::{Call, Detach};
 pub use output::{Merge, Output, Wrap};
+pub(crate) use span::CallSpan;
+pub use span::{set_spans, spans};
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -33,15 +36,23 @@ use crate::watchdog::CLOCKWORK;
 /// the table of calls in flight (and so in dumps). Sites are `'static`:
 /// this one is leaked, once per distinct name and place, so that building
 /// monitors of the same name again and again does not grow memory.
-fn named_site(name: &str, at: (&'static str, u32)) -> &'static CallSite {
-    type Sites = HashMap<(String, &'static str, u32), &'static CallSite>;
+fn named_site(
+    name: &str,
+    at: (&'static str, u32),
+    report_after: Option<Duration>,
+) -> &'static CallSite {
+    type Sites = HashMap<(String, &'static str, u32, Option<Duration>), &'static CallSite>;
     static SITES: LazyLock<Mutex<Sites>> = LazyLock::new(Mutex::default);
     let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
     sites
-        .entry((name.to_owned(), at.0, at.1))
+        .entry((name.to_owned(), at.0, at.1, report_after))
         .or_insert_with(|| {
             let function: &'static str = Box::leak(name.into());
-            Box::leak(Box::new(CallSite::new(function, at.0, at.1)))
+            let mut site = CallSite::new(function, at.0, at.1);
+            if let Some(after) = report_after {
+                site = site.report_after(after);
+            }
+            Box::leak(Box::new(site))
         })
 }
 
@@ -88,8 +99,13 @@ impl MonitorState {
             crate::error::NameRepr::Static(name) => name,
             crate::error::NameRepr::Shared(_) => "",
         };
+        let mut site =
+            CallSite::new(function, config.at.0, config.at.1).with_timeout(config.timeout);
+        if let Some(after) = config.report_after() {
+            site = site.report_after(after);
+        }
         MonitorState {
-            site: CallSite::new(function, config.at.0, config.at.1).with_timeout(config.timeout),
+            site,
             config,
             gate: Gate::new(),
             cap,
@@ -259,7 +275,7 @@ impl Monitor {
     /// assert!(monitor_runtime::monitor("db").is_some());
     /// ```
     pub fn new(config: MonitorBuilder) -> Self {
-        let site = named_site(&config.name, config.at);
+        let site = named_site(&config.name, config.at, config.report_after());
         let monitor = Monitor {
             state: Handle::Shared(Arc::new(MonitorState::new(config))),
         };
@@ -377,16 +393,23 @@ impl Monitor {
     /// [`Monitor::call`], with the result delivered through `O`.
     #[inline]
     pub(crate) fn run<T, O: Output<T>>(&self, body: impl FnOnce() -> T) -> O::Out {
+        let span = CallSpan::open(self);
         let slot = match self.enter() {
             Ok(slot) => slot,
-            Err(error) => return O::err(error),
+            Err(error) => {
+                span.refused(&error);
+                return O::err(error);
+            }
         };
         let call = self
             .site()
             .and_then(|site| SyncCall::begin(site, CLOCKWORK));
+        let entered = span.enter();
         let out = body();
+        drop(entered);
         drop(call);
         slot.complete();
+        span.finish("ok");
         O::ok(out)
     }
 
