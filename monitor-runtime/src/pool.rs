@@ -224,6 +224,9 @@ impl Monitor {
             }
         };
         let body_span = span.span();
+        // On the worker, the call is in the table of calls in flight, so in
+        // dumps (and reported at its timeout with `dump_on_timeout`).
+        let site = self.site();
         let deadline = Instant::now() + after;
         let packet = Arc::new(Packet {
             ready: AtomicBool::new(false),
@@ -233,7 +236,11 @@ impl Monitor {
         let result = packet.clone();
         let job: Job = Box::new(move |idle| {
             let _entered = body_span.as_ref().map(tracing::Span::enter);
+            let call = site.and_then(|site| {
+                crate::inflight::SyncCall::begin(site, crate::watchdog::CLOCKWORK)
+            });
             let outcome = catch_unwind(AssertUnwindSafe(body));
+            drop(call);
             match outcome {
                 Ok(_) => slot.complete(),
                 Err(_) => slot.panicked(),
