@@ -25,7 +25,7 @@ use crate::inflight::Straggler;
 /// let alert = Alert::new("db".into(), 10, 10, Duration::from_secs(100));
 /// assert_eq!(
 ///     alert.to_string(),
-///     "alert: monitor `db` stalled: 10 of 10 calls in flight and no call completed for 100s"
+///     "alert: monitor `db` stalled: 10 of 10 calls in flight and no call completed for 1m40s"
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -35,14 +35,13 @@ struct Place<'a> {
 }
 
 /// Where an annotated call shows in the profile: its function, file and
-/// line. The one place that turns a logical frame into a location: a line
-/// of the `.await` the call waits at, where a frame carries one, belongs
-/// here.
+/// line — the line of the `.await` it is parked at when it waits at one,
+/// else the line of the function.
 fn logical_place(frame: &LogicalFrame) -> Place<'_> {
     Place {
         function: frame.function,
         file: frame.file,
-        line: frame.line,
+        line: frame.awaiting.map_or(frame.line, |at| at.line),
     }
 }
 
