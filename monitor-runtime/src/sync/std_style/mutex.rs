@@ -222,11 +222,11 @@ impl<T> From<T> for Mutex<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    /// As std's, which it is inside: the value if the lock is free at
+    /// that moment (`<locked>` if not); the name is left out, so output
+    /// written for the peer's lock reads the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mutex")
-            .field("name", &self.state.name)
-            .field("inner", &&self.inner)
-            .finish()
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 

@@ -323,11 +323,11 @@ impl<T: Default> Default for RwLock<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    /// As std's, which it is inside: the value if the lock is free at
+    /// that moment (`<locked>` if not); the name is left out, so output
+    /// written for the peer's lock reads the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RwLock")
-            .field("name", &self.state.name)
-            .field("inner", &&self.inner)
-            .finish()
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 
