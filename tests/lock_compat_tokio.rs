@@ -65,3 +65,119 @@ fn guards_format_as_tokios() {
         (format!("{b:?}"), b.to_string())
     );
 }
+
+thread_local! {
+    /// The message and location of this thread's last panic.
+    static LAST_PANIC: std::cell::RefCell<Option<(String, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, which must panic, and returns its message and `file:line`,
+/// read by a panic hook (per thread, so tests running at once do not mix;
+/// other panics print as usual).
+fn panic_of(f: impl FnOnce()) -> (String, String) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let expected = LAST_PANIC.with(|last| {
+                let mut last = last.borrow_mut();
+                let expected = last.is_some();
+                if expected {
+                    *last = Some((message, at));
+                }
+                expected
+            });
+            if !expected {
+                previous(info);
+            }
+        }));
+    });
+    // `Some` while a panic is expected: the hook fills it in quietly.
+    LAST_PANIC.with(|last| *last.borrow_mut() = Some(Default::default()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let seen = LAST_PANIC.with(|last| last.borrow_mut().take());
+    assert!(result.is_err(), "did not panic");
+    seen.expect("the hook saw the panic")
+}
+
+fn here(line: u32) -> String {
+    format!("{}:{line}", file!())
+}
+
+/// `blocking_lock`, `blocking_lock_owned`, `blocking_read` and
+/// `blocking_write` on a runtime thread panic as tokio's do (same message),
+/// at the caller's line, even when the lock is free (tokio's `sync_panic.rs`
+/// checks the location, `sync_mutex.rs` the panic).
+#[test]
+fn blocking_in_a_runtime_panics_as_tokios_at_the_caller() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (peer, _) = rt.block_on(async {
+        let peer = tokio::sync::Mutex::new(0);
+        panic_of(|| drop(peer.blocking_lock()))
+    });
+    assert!(peer.starts_with("Cannot block the current thread from within a runtime"));
+
+    let mutex = Arc::new(AsyncMutex::new(0));
+    let rwlock = AsyncRwLock::new(0);
+    rt.block_on(async {
+        let (message, at) = panic_of(|| drop(mutex.blocking_lock()));
+        assert_eq!((message, at), (peer.clone(), here(line!() - 1)));
+        let (message, at) = panic_of(|| drop(mutex.clone().blocking_lock_owned()));
+        assert_eq!((message, at), (peer.clone(), here(line!() - 1)));
+        let (message, at) = panic_of(|| drop(rwlock.blocking_read()));
+        assert_eq!((message, at), (peer.clone(), here(line!() - 1)));
+        let (message, at) = panic_of(|| drop(rwlock.blocking_write()));
+        assert_eq!((message, at), (peer.clone(), here(line!() - 1)));
+    });
+    // Nothing stays held or recorded by the refused calls.
+    assert!(mutex.try_lock().is_ok());
+    assert!(rwlock.try_write().is_ok());
+}
+
+/// Where tokio lets a thread block (`spawn_blocking`, outside a runtime),
+/// ours block too.
+#[test]
+fn blocking_where_tokio_allows_it() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mutex = Arc::new(AsyncMutex::new(1));
+    let rwlock = Arc::new(AsyncRwLock::new(2));
+    let (m, r) = (mutex.clone(), rwlock.clone());
+    let sum = rt.block_on(async move {
+        tokio::task::spawn_blocking(move || *m.blocking_lock() + *r.blocking_read())
+            .await
+            .unwrap()
+    });
+    assert_eq!(sum, 3);
+    *rwlock.blocking_write() += 1;
+    assert_eq!(*mutex.blocking_lock() + *rwlock.blocking_read(), 4);
+}
+
+/// `with_max_readers` refuses 0 and too many readers with tokio's
+/// messages, at the caller.
+#[test]
+fn with_max_readers_panics_as_tokios_at_the_caller() {
+    let peer = panic_of(|| drop(tokio::sync::RwLock::with_max_readers(0, 0))).0;
+    let (message, at) = panic_of(|| drop(AsyncRwLock::with_max_readers(0, 0)));
+    assert_eq!((message, at), (peer, here(line!() - 1)));
+    let peer = panic_of(|| drop(tokio::sync::RwLock::with_max_readers(0, u32::MAX))).0;
+    let (message, at) = panic_of(|| drop(AsyncRwLock::with_max_readers(0, u32::MAX)));
+    assert_eq!((message, at), (peer, here(line!() - 1)));
+    assert!(AsyncRwLock::with_max_readers(0, u32::MAX >> 3)
+        .try_read()
+        .is_ok());
+}

@@ -72,6 +72,20 @@ unsafe fn unbound<L: ?Sized + 'static>(arc: &Arc<L>) -> &'static L {
     unsafe { &*Arc::as_ptr(arc) }
 }
 
+/// Panics where tokio's `blocking_*` methods panic (inside a runtime, on a
+/// thread that drives tasks), with tokio's message, pointing at the caller
+/// of the lock method: it asks tokio itself, through `blocking_lock` on a
+/// mutex no one else can see (never contended, so it never waits). Our
+/// blocking acquisitions try the lock first and would otherwise take a
+/// free lock without a word, blocking a worker the next time it is held.
+/// Costs an uncontended tokio lock and unlock; `blocking_*` are the
+/// escape hatch for code outside the runtime, not a hot path.
+#[track_caller]
+#[inline]
+fn forbid_blocking_in_runtime() {
+    drop(tokio::sync::Mutex::const_new(()).blocking_lock());
+}
+
 /// An unchecked acquisition reports a deadlock and waits: it never gets
 /// the [`Deadlock`] back.
 fn unchecked<G>(acquired: Result<G, Deadlock>) -> G {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{unbound, unchecked, Caller, Exclusive};
+use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
@@ -239,9 +239,14 @@ impl<T: ?Sized> AsyncMutex<T> {
     }
 
     /// Takes the lock from outside the runtime, blocking the thread, as
-    /// [`tokio::sync::Mutex::blocking_lock`] (which panics in an async
-    /// context); a deadlock is reported as for [`AsyncMutex::lock`], with
-    /// the thread as the waiter.
+    /// [`tokio::sync::Mutex::blocking_lock`]; a deadlock is reported as for
+    /// [`AsyncMutex::lock`], with the thread as the waiter.
+    ///
+    /// # Panics
+    ///
+    /// As tokio's, at the caller: if called within an asynchronous
+    /// execution context (a thread driving tasks; `spawn_blocking` threads
+    /// may block), even when the lock is free.
     ///
     /// ```
     /// let lock = monitor_runtime::sync::AsyncMutex::new(1);
@@ -253,10 +258,12 @@ impl<T: ?Sized> AsyncMutex<T> {
         self.blocking_acquire(Location::caller())
     }
 
+    #[track_caller]
     fn blocking_acquire(&self, at: Caller) -> AsyncMutexGuard<'_, T> {
         if !TRACK {
             return self.guard(self.inner.blocking_lock());
         }
+        forbid_blocking_in_runtime();
         let me = task_holder();
         let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_lock() {
@@ -350,8 +357,8 @@ impl<T: ?Sized + 'static> AsyncMutex<T> {
     }
 
     /// [`AsyncMutex::lock_owned`] from outside the runtime, blocking the
-    /// thread, as [`tokio::sync::Mutex::blocking_lock_owned`]; reports as
-    /// [`AsyncMutex::blocking_lock`] does.
+    /// thread, as [`tokio::sync::Mutex::blocking_lock_owned`]; reports, and
+    /// panics inside a runtime, as [`AsyncMutex::blocking_lock`] does.
     ///
     /// ```
     /// use std::sync::Arc;
