@@ -86,6 +86,22 @@ fn forbid_blocking_in_runtime() {
     drop(tokio::sync::Mutex::const_new(()).blocking_lock());
 }
 
+/// A marker that is always `Send`, and `Sync` only if `T` is: for a guard
+/// that must not be `Sync` where tokio's is not (tokio's
+/// `OwnedMappedMutexGuard<T, U>` is `Sync` only for a `T: Sync`, which the
+/// `Arc<AsyncMutex<T>>` in ours does not require).
+struct SyncIf<T: ?Sized>(std::marker::PhantomData<*const T>);
+
+impl<T: ?Sized> SyncIf<T> {
+    const NEW: Self = SyncIf(std::marker::PhantomData);
+}
+
+// SAFETY: it holds nothing; it only withholds `Sync` (below) from a `T:
+// !Sync`.
+unsafe impl<T: ?Sized> Send for SyncIf<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for SyncIf<T> {}
+
 /// An unchecked acquisition reports a deadlock and waits: it never gets
 /// the [`Deadlock`] back.
 fn unchecked<G>(acquired: Result<G, Deadlock>) -> G {

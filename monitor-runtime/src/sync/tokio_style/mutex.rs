@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive};
+use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, SyncIf};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
@@ -123,6 +123,8 @@ pub struct OwnedMappedAsyncMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static =
     // First: drops, and unlocks, before the `Arc` it borrows from.
     guard: MappedAsyncMutexGuard<'static, U>,
     lock: Arc<AsyncMutex<T>>,
+    /// `Sync` only for a `T: Sync`, as tokio's guard.
+    sync: SyncIf<T>,
 }
 
 impl<T> AsyncMutex<T> {
@@ -223,19 +225,31 @@ impl<T: ?Sized> AsyncMutex<T> {
         }
         let me = task_holder();
         let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_lock() {
-            Ok(inner) => inner,
-            Err(_) => {
-                let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-                let inner = self.inner.lock().await;
-                drop(waiting);
-                inner
-            }
-        };
+        // Not a `match` on `try_lock()`: its `Result` would stay in the
+        // future across the `.await` below, and tokio's guard in it is
+        // `!Sync` for a `T: !Sync`, which would make this future `!Sync`
+        // where tokio's is `Sync` (tests/lock_auto_traits.rs).
+        if let Ok(inner) = self.inner.try_lock() {
+            return Ok(self.took(inversion, inner, me, at));
+        }
+        let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
+        let inner = self.inner.lock().await;
+        drop(waiting);
+        Ok(self.took(inversion, inner, me, at))
+    }
+
+    /// The acquisition's end: the order policy, then the record.
+    fn took<'a>(
+        &'a self,
+        inversion: Option<crate::sync::LockOrderInversion>,
+        inner: tokio::sync::MutexGuard<'a, T>,
+        me: u64,
+        at: Caller,
+    ) -> AsyncMutexGuard<'a, T> {
         let inner = order_policy(inversion, inner);
         self.state.acquired(me, at);
         took_async(&self.state, me, at);
-        Ok(self.guard(inner))
+        self.guard(inner)
     }
 
     /// Takes the lock from outside the runtime, blocking the thread, as
@@ -551,6 +565,7 @@ impl<T: ?Sized + 'static> OwnedAsyncMutexGuard<T> {
         OwnedMappedAsyncMutexGuard {
             guard: AsyncMutexGuard::map(this.guard, f),
             lock: this.lock,
+            sync: SyncIf::NEW,
         }
     }
 
@@ -578,6 +593,7 @@ impl<T: ?Sized + 'static> OwnedAsyncMutexGuard<T> {
             Ok(guard) => Ok(OwnedMappedAsyncMutexGuard {
                 guard,
                 lock: this.lock,
+                sync: SyncIf::NEW,
             }),
             Err(guard) => Err(OwnedAsyncMutexGuard {
                 guard,
@@ -627,6 +643,7 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedAsyncMutexGuard<T, U> 
         OwnedMappedAsyncMutexGuard {
             guard: MappedAsyncMutexGuard::map(this.guard, f),
             lock: this.lock,
+            sync: SyncIf::NEW,
         }
     }
 
@@ -657,10 +674,12 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedAsyncMutexGuard<T, U> 
             Ok(guard) => Ok(OwnedMappedAsyncMutexGuard {
                 guard,
                 lock: this.lock,
+                sync: SyncIf::NEW,
             }),
             Err(guard) => Err(OwnedMappedAsyncMutexGuard {
                 guard,
                 lock: this.lock,
+                sync: this.sync,
             }),
         }
     }
