@@ -181,3 +181,85 @@ fn with_max_readers_panics_as_tokios_at_the_caller() {
         .try_read()
         .is_ok());
 }
+
+use futures::FutureExt;
+
+/// tokio's `sync_mutex.rs`: a pending `lock()` is not ready while the
+/// mutex is held and becomes ready once it is let go; a `lock()` dropped
+/// while pending leaves the mutex free (cancel safety).
+#[test]
+fn lock_waits_for_the_holder_and_cancels_cleanly() {
+    let lock = AsyncMutex::new(1);
+    let held = lock.try_lock().unwrap();
+    let mut waiting = Box::pin(lock.lock());
+    assert!((&mut waiting).now_or_never().is_none());
+    assert!(lock.try_lock().is_err());
+    drop(held);
+    let mut guard = (&mut waiting).now_or_never().expect("ready once let go");
+    *guard += 1;
+    drop(guard);
+    drop(waiting);
+
+    let held = lock.try_lock().unwrap();
+    let mut abandoned = Box::pin(lock.lock());
+    assert!((&mut abandoned).now_or_never().is_none());
+    drop(abandoned);
+    drop(held);
+    assert_eq!(*lock.try_lock().unwrap(), 2);
+}
+
+/// tokio's `sync_mutex_owned.rs`: owned guards keep the `Arc`, and the
+/// lock is free again once they drop; `try_lock_owned` fails while held.
+#[test]
+fn owned_guards_hold_until_dropped() {
+    let lock = Arc::new(AsyncMutex::new(0));
+    let guard = lock.clone().try_lock_owned().unwrap();
+    assert!(lock.clone().try_lock_owned().is_err());
+    assert!(Arc::ptr_eq(
+        monitor_runtime::sync::OwnedAsyncMutexGuard::mutex(&guard),
+        &lock
+    ));
+    drop(guard);
+    assert!(lock.try_lock_owned().is_ok());
+}
+
+/// tokio's names for the `const` constructors, and `MutexGuard::mutex`.
+#[test]
+fn tokios_constructor_names_and_guard_accessors() {
+    static MUTEX: AsyncMutex<u8> = AsyncMutex::const_new(3);
+    static RW: AsyncRwLock<u8> = AsyncRwLock::const_new(4);
+    static ONE_READER: AsyncRwLock<u8> = AsyncRwLock::const_with_max_readers(5, 1);
+    let guard = MUTEX.try_lock().unwrap();
+    assert!(std::ptr::eq(
+        monitor_runtime::sync::AsyncMutexGuard::mutex(&guard),
+        &MUTEX
+    ));
+    assert_eq!(*guard + *RW.try_read().unwrap(), 7);
+    let _reading = ONE_READER.try_read().unwrap();
+    assert!(ONE_READER.try_read().is_err());
+}
+
+/// tokio's `sync_rwlock.rs`: readers share, a writer excludes, a queued
+/// writer blocks new readers (fairness), and `downgrade` lets readers in
+/// without letting a writer in between.
+#[test]
+fn rwlock_shares_excludes_and_queues_as_tokios() {
+    let lock = AsyncRwLock::new(0);
+    let (a, b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
+    assert!(lock.try_write().is_err());
+    let mut writer = Box::pin(lock.write());
+    assert!((&mut writer).now_or_never().is_none());
+    // A writer waits: new readers queue behind it.
+    assert!(lock.try_read().is_err());
+    assert!(Box::pin(lock.read()).as_mut().now_or_never().is_none());
+    drop((a, b));
+    let mut w = (&mut writer).now_or_never().expect("the writer goes next");
+    *w = 5;
+    let r = w.downgrade();
+    assert_eq!(*r, 5);
+    assert!(lock.try_read().is_ok());
+    assert!(lock.try_write().is_err());
+    drop(r);
+    drop(writer);
+    assert!(lock.try_write().is_ok());
+}

@@ -49,6 +49,8 @@ pub struct AsyncMutex<T: ?Sized> {
 pub struct AsyncMutexGuard<'a, T: ?Sized> {
     held: Exclusive<'a>,
     inner: tokio::sync::MutexGuard<'a, T>,
+    /// For [`AsyncMutexGuard::mutex`].
+    lock: &'a AsyncMutex<T>,
 }
 
 /// The guard of an [`AsyncMutex`] in an `Arc`, from
@@ -138,6 +140,20 @@ impl<T> AsyncMutex<T> {
         Self::with_name(value, "")
     }
 
+    /// [`AsyncMutex::new`] under the name of
+    /// [`tokio::sync::Mutex::const_new`], so that code written for tokio's
+    /// compiles after the import swap (ours is `const` under either name).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncMutex;
+    ///
+    /// static LOCK: AsyncMutex<u8> = AsyncMutex::const_new(1);
+    /// assert_eq!(*LOCK.try_lock().unwrap(), 1);
+    /// ```
+    pub const fn const_new(value: T) -> Self {
+        Self::new(value)
+    }
+
     /// A new, unlocked mutex called `name` in reports.
     ///
     /// ```
@@ -216,6 +232,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         AsyncMutexGuard {
             held: Exclusive(&self.state),
             inner,
+            lock: self,
         }
     }
 
@@ -482,10 +499,25 @@ impl<'a, T: ?Sized> AsyncMutexGuard<'a, T> {
         U: ?Sized,
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
+        let lock = this.lock;
         match remap!(tokio::sync::MutexGuard::try_map, this.held, this.inner, f) {
             (held, Ok(inner)) => Ok(MappedAsyncMutexGuard { held, inner }),
-            (held, Err(inner)) => Err(AsyncMutexGuard { held, inner }),
+            (held, Err(inner)) => Err(AsyncMutexGuard { held, inner, lock }),
         }
+    }
+
+    /// The mutex this guard holds, as [`tokio::sync::MutexGuard::mutex`]
+    /// (an associated function, so that it does not hide a method of `T`).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard};
+    ///
+    /// let lock = AsyncMutex::with_name(0, "jobs");
+    /// let guard = lock.try_lock().unwrap();
+    /// assert!(std::ptr::eq(AsyncMutexGuard::mutex(&guard), &lock));
+    /// ```
+    pub fn mutex(this: &Self) -> &'a AsyncMutex<T> {
+        this.lock
     }
 }
 

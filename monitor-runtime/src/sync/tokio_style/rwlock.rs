@@ -57,6 +57,39 @@ impl<T> AsyncRwLock<T> {
         Self::with_name(value, "")
     }
 
+    /// [`AsyncRwLock::new`] under the name of
+    /// [`tokio::sync::RwLock::const_new`], so that code written for tokio's
+    /// compiles after the import swap.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// static LOCK: AsyncRwLock<u8> = AsyncRwLock::const_new(1);
+    /// assert_eq!(*LOCK.try_read().unwrap(), 1);
+    /// ```
+    pub const fn const_new(value: T) -> Self {
+        Self::new(value)
+    }
+
+    /// [`AsyncRwLock::with_max_readers`] under the name of
+    /// [`tokio::sync::RwLock::const_with_max_readers`].
+    ///
+    /// # Panics
+    ///
+    /// As [`AsyncRwLock::with_max_readers`].
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// static ONE: AsyncRwLock<u8> = AsyncRwLock::const_with_max_readers(0, 1);
+    /// let _reading = ONE.try_read().unwrap();
+    /// assert!(ONE.try_read().is_err());
+    /// ```
+    #[track_caller]
+    pub const fn const_with_max_readers(value: T, max_reads: u32) -> Self {
+        Self::with_max_readers(value, max_reads)
+    }
+
     /// A new, unlocked lock called `name` in reports.
     ///
     /// ```
