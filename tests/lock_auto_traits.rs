@@ -92,6 +92,8 @@ types!(RwLockWriteGuard<'_, NN>, std::sync::RwLockWriteGuard<'_, NN>: !Send & !S
 types!(RwLockWriteGuard<'_, YN>, std::sync::RwLockWriteGuard<'_, YN>: !Send & !Sync & Unpin);
 types!(RwLockWriteGuard<'_, YY>, std::sync::RwLockWriteGuard<'_, YY>: !Send & Sync & Unpin);
 
+types!(Condvar, std::sync::Condvar: Send & Sync & Unpin);
+
 // tokio's mutex.
 types!(AsyncMutex<NN>, tokio::sync::Mutex<NN>: !Send & !Sync & Unpin);
 types!(AsyncMutex<YN>, tokio::sync::Mutex<YN>: Send & Sync & Unpin);

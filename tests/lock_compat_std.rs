@@ -143,3 +143,93 @@ fn rwlock_shares_excludes_and_poisons_as_stds() {
     lock.clear_poison();
     assert!(lock.write().is_ok());
 }
+
+use std::time::Duration;
+
+use monitor_runtime::sync::Condvar;
+
+/// std's condvar tests (`library/std/tests/sync/condvar.rs`): one waiter
+/// woken by `notify_one`, all by `notify_all`, `wait_while` returns with
+/// the condition false, and the timeouts time out.
+#[test]
+fn condvar_wakes_and_times_out_as_stds() {
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (lock, condvar) = &*pair;
+                let guard = condvar
+                    .wait_while(lock.lock().unwrap(), |n| *n == 0)
+                    .unwrap();
+                *guard
+            })
+        })
+        .collect();
+    *pair.0.lock().unwrap() = 7;
+    pair.1.notify_all();
+    for waiter in waiters {
+        assert_eq!(waiter.join().unwrap(), 7);
+    }
+
+    let other = pair.clone();
+    let woken = thread::spawn(move || {
+        let (lock, condvar) = &*other;
+        let mut guard = lock.lock().unwrap();
+        while *guard != 8 {
+            guard = condvar.wait(guard).unwrap();
+        }
+    });
+    *pair.0.lock().unwrap() = 8;
+    // Until the waiter is seen gone, notify again: a notification sent
+    // before it waits would be lost, as with std's.
+    while !woken.is_finished() {
+        pair.1.notify_one();
+        thread::yield_now();
+    }
+    woken.join().unwrap();
+
+    let (lock, condvar) = &*pair;
+    let (guard, timeout) = condvar
+        .wait_timeout_while(lock.lock().unwrap(), Duration::from_millis(5), |n| *n == 8)
+        .unwrap();
+    assert!(timeout.timed_out());
+    assert_eq!(*guard, 8);
+    let (guard, _) = condvar
+        .wait_timeout(guard, Duration::from_millis(1))
+        .unwrap();
+    drop(guard);
+    assert_eq!(
+        format!("{condvar:?}"),
+        format!("{:?}", std::sync::Condvar::new())
+    );
+}
+
+/// A thread waiting on the condvar does not hold the mutex on record, and
+/// holds it once (not twice) after: nesting the mutex under another lock
+/// later reports no lock-order inversion, where a record left behind by
+/// the wait would make one (held mutex → other lock → mutex).
+#[cfg(not(feature = "plain-locks"))]
+#[test]
+fn a_condvar_wait_lets_go_of_the_record() {
+    use monitor_runtime::sync::{lock_order_inversions, set_lock_order_checking};
+
+    set_lock_order_checking(true);
+    let (lock, condvar) = (Mutex::with_name(0, "condvar-state"), Condvar::new());
+    let other = Mutex::with_name(0, "condvar-other");
+    let guard = lock.lock().unwrap();
+    let (guard, _) = condvar
+        .wait_timeout(guard, Duration::from_millis(1))
+        .unwrap();
+    drop(guard);
+    {
+        let _other = other.lock().unwrap();
+        let _state = lock.lock().unwrap();
+    }
+    let names = |i: &monitor_runtime::sync::LockOrderInversion| {
+        i.edges.iter().any(|e| e.held.lock.contains("condvar-"))
+    };
+    assert!(!lock_order_inversions().iter().any(names));
+    // The mutex is free and takes no report when taken again alone.
+    assert!(lock.try_lock().is_ok());
+}

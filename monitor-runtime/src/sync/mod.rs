@@ -120,7 +120,7 @@ pub use policy::{deadlock_policy, set_deadlock_policy, DeadlockPolicy};
 pub use report::{
     lock_waits, CodeSite, Deadlock, LockHolder, LockSite, LockWait, Participant, Waiter,
 };
-pub use std_style::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use std_style::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use tokio_style::{
     AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard,
     AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard,

@@ -230,6 +230,37 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     }
 }
 
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Takes the guard apart for a [`Condvar`](super::Condvar) wait: the
+    /// record lets go of the lock (a waiting thread does not hold it), the
+    /// std guard that is returned still does, until the wait unlocks it.
+    pub(super) fn unrecord(self) -> (&'a LockState, std::sync::MutexGuard<'a, T>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        if TRACK {
+            let_go_std(this.state);
+            this.state.released();
+        }
+        // SAFETY: `this` is never dropped nor used again, so the std guard
+        // is moved out exactly once.
+        let inner = unsafe { std::ptr::read(&this.inner) };
+        (this.state, inner)
+    }
+
+    /// The guard again after a [`Condvar`](super::Condvar) wait took the
+    /// lock back at `at`: recorded as an acquisition there.
+    pub(super) fn rerecord(
+        state: &'a LockState,
+        inner: std::sync::MutexGuard<'a, T>,
+        at: &'static Location<'static>,
+    ) -> Self {
+        if TRACK {
+            state.acquired(thread_holder(), at);
+            took_std(state, at);
+        }
+        MutexGuard { state, inner }
+    }
+}
+
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
