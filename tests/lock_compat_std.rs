@@ -233,3 +233,25 @@ fn a_condvar_wait_lets_go_of_the_record() {
     // The mutex is free and takes no report when taken again alone.
     assert!(lock.try_lock().is_ok());
 }
+
+/// std's `rwlock.rs` (`test_downgrade_basic`, `test_downgrade_atomic`):
+/// a downgraded writer reads what it wrote, readers get in, and no writer
+/// gets in between the write and the read.
+#[test]
+fn downgrade_as_stds() {
+    use monitor_runtime::sync::RwLockWriteGuard;
+
+    let lock = Arc::new(RwLock::new(0));
+    let mut writing = lock.write().unwrap();
+    *writing = 1;
+    let other = lock.clone();
+    let writer = thread::spawn(move || *other.write().unwrap() = 2);
+    let reading = RwLockWriteGuard::downgrade(writing);
+    assert_eq!(*reading, 1, "no writer got in between");
+    assert_eq!(*lock.try_read().unwrap(), 1);
+    drop(reading);
+    writer.join().unwrap();
+    assert_eq!(*lock.read().unwrap(), 2);
+    // The lock is free: nothing of the downgrade stays on record.
+    assert!(lock.try_write().is_ok());
+}
