@@ -171,12 +171,22 @@ fn blocking_where_tokio_allows_it() {
 /// messages, at the caller.
 #[test]
 fn with_max_readers_panics_as_tokios_at_the_caller() {
-    let peer = panic_of(|| drop(tokio::sync::RwLock::with_max_readers(0, 0))).0;
-    let (message, at) = panic_of(|| drop(AsyncRwLock::with_max_readers(0, 0)));
-    assert_eq!((message, at), (peer, here(line!() - 1)));
-    let peer = panic_of(|| drop(tokio::sync::RwLock::with_max_readers(0, u32::MAX))).0;
-    let (message, at) = panic_of(|| drop(AsyncRwLock::with_max_readers(0, u32::MAX)));
-    assert_eq!((message, at), (peer, here(line!() - 1)));
+    let peer = panic_of(|| {
+        let _ = tokio::sync::RwLock::with_max_readers(0, 0);
+    })
+    .0;
+    let (message, at) = panic_of(|| {
+        let _ = AsyncRwLock::with_max_readers(0, 0);
+    });
+    assert_eq!((message, at), (peer, here(line!() - 2)));
+    let peer = panic_of(|| {
+        let _ = tokio::sync::RwLock::with_max_readers(0, u32::MAX);
+    })
+    .0;
+    let (message, at) = panic_of(|| {
+        let _ = AsyncRwLock::with_max_readers(0, u32::MAX);
+    });
+    assert_eq!((message, at), (peer, here(line!() - 2)));
     assert!(AsyncRwLock::with_max_readers(0, u32::MAX >> 3)
         .try_read()
         .is_ok());
