@@ -242,13 +242,17 @@ fn downgrade_as_stds() {
     use monitor_runtime::sync::RwLockWriteGuard;
 
     let lock = Arc::new(RwLock::new(0));
+    let reading = RwLockWriteGuard::downgrade(lock.write().unwrap());
+    assert_eq!(*lock.try_read().unwrap(), 0, "readers get in");
+    assert!(lock.try_write().is_err());
+    drop(reading);
+
     let mut writing = lock.write().unwrap();
     *writing = 1;
     let other = lock.clone();
     let writer = thread::spawn(move || *other.write().unwrap() = 2);
     let reading = RwLockWriteGuard::downgrade(writing);
     assert_eq!(*reading, 1, "no writer got in between");
-    assert_eq!(*lock.try_read().unwrap(), 1);
     drop(reading);
     writer.join().unwrap();
     assert_eq!(*lock.read().unwrap(), 2);
