@@ -94,6 +94,45 @@
 //! their API and do no bookkeeping at all: nothing is reported, and the
 //! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
 //! plain ones do).
+//!
+//! # Compatibility with std's and tokio's locks
+//!
+//! Swapping the import is meant to be enough: the peers' methods under
+//! their names, their `Debug` output, their panics (message and caller's
+//! location), their auto traits (`tests/lock_auto_traits.rs` checks every
+//! type and future against the peer's) and the behaviours their own lock
+//! tests check (`tests/lock_compat_std.rs`, `tests/lock_compat_tokio.rs`).
+//! Ours add a name (`with_name`, `name`) and the `*_checked`
+//! acquisitions.
+//!
+//! | peer | ours | notes |
+//! |---|---|---|
+//! | `std::sync::Mutex`: `new` (const), `lock`, `try_lock`, `is_poisoned`, `clear_poison`, `into_inner`, `get_mut`, `Default`, `From`, `Debug` | [`Mutex`] | same signatures and results (`LockResult`, `TryLockResult`) |
+//! | `std::sync::MutexGuard`: `Deref(Mut)`, `Debug`, `Display` | [`MutexGuard`] | |
+//! | `std::sync::RwLock`: `new` (const), `read`, `try_read`, `write`, `try_write`, `is_poisoned`, `clear_poison`, `into_inner`, `get_mut` | [`RwLock`] | |
+//! | `std::sync::RwLockWriteGuard::downgrade` | [`RwLockWriteGuard::downgrade`] | Rust 1.92 and later, as std's (the MSRV is older) |
+//! | `std::sync::Condvar`: `new` (const), `wait`, `wait_while`, `wait_timeout`, `wait_timeout_while`, `notify_one`, `notify_all` | [`Condvar`] | takes our [`MutexGuard`]; the deprecated `wait_timeout_ms` is left out |
+//! | `tokio::sync::Mutex`: `new`, `const_new`, `lock`, `lock_owned`, `try_lock`, `try_lock_owned`, `blocking_lock`, `blocking_lock_owned`, `get_mut`, `into_inner` | [`AsyncMutex`] | `new` is `const` too; the owned acquisitions need `T: 'static` (see [`AsyncMutex::lock_owned`]) |
+//! | `tokio::sync::{MutexGuard, OwnedMutexGuard}`: `map`, `try_map`, `mutex` | [`AsyncMutexGuard`], [`OwnedAsyncMutexGuard`] | |
+//! | `tokio::sync::{MappedMutexGuard, OwnedMappedMutexGuard}`: `map`, `try_map` | [`MappedAsyncMutexGuard`], [`OwnedMappedAsyncMutexGuard`] | |
+//! | `tokio::sync::RwLock`: `new`, `const_new`, `with_max_readers`, `const_with_max_readers`, `read`, `read_owned`, `try_read`, `try_read_owned`, `write`, `write_owned`, `try_write`, `try_write_owned`, `blocking_read`, `blocking_write`, `get_mut`, `into_inner` | [`AsyncRwLock`] | owned acquisitions need `T: 'static` |
+//! | `tokio::sync::{RwLockReadGuard, OwnedRwLockReadGuard}`: `map`, `try_map`, `rwlock` | [`AsyncRwLockReadGuard`], [`OwnedAsyncRwLockReadGuard`] | |
+//! | `tokio::sync::{RwLockWriteGuard, OwnedRwLockWriteGuard}`: `map`, `try_map`, `downgrade`, `downgrade_map`, `try_downgrade_map`, `into_mapped`, `rwlock` | [`AsyncRwLockWriteGuard`], [`OwnedAsyncRwLockWriteGuard`] | |
+//! | `tokio::sync::{RwLockMappedWriteGuard, OwnedRwLockMappedWriteGuard}`: `map`, `try_map`, `rwlock` | [`AsyncRwLockMappedWriteGuard`], [`OwnedAsyncRwLockMappedWriteGuard`] | |
+//! | `tokio::sync::TryLockError` | the same type | ours return tokio's |
+//!
+//! What cannot apply:
+//!
+//! - std's nightly-only lock APIs (`Mutex::get_cloned`/`set`/`replace`,
+//!   `data_ptr`, and the mapped guards `MutexGuard::map`,
+//!   `MappedMutexGuard`, `MappedRwLock*Guard`): unstable features, not
+//!   available to a crate that builds on stable.
+//! - tokio's `tokio_unstable` instrumentation (tokio-console resources):
+//!   the tokio lock inside ours is instrumented, under tokio's name.
+//! - The name given with `with_name` is left out of `Debug`, so output
+//!   written against the peer's reads the same.
+//! - A thread waiting on our [`Condvar`] lets go of the mutex's record, but
+//!   is not (yet) shown in [`lock_waits`] as waiting on the condvar.
 
 // First, so that the lock families below see `guard_traits!`.
 #[macro_use]
@@ -120,7 +159,7 @@ pub use policy::{deadlock_policy, set_deadlock_policy, DeadlockPolicy};
 pub use report::{
     lock_waits, CodeSite, Deadlock, LockHolder, LockSite, LockWait, Participant, Waiter,
 };
-pub use std_style::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use std_style::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use tokio_style::{
     AsyncMutex, AsyncMutexGuard, AsyncRwLock, AsyncRwLockMappedWriteGuard, AsyncRwLockReadGuard,
     AsyncRwLockWriteGuard, MappedAsyncMutexGuard, OwnedAsyncMutexGuard,

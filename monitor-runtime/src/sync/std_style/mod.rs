@@ -1,9 +1,11 @@
 //! [`Mutex`] and [`RwLock`]: `std::sync`'s locks that know which thread
-//! holds them.
+//! holds them; [`Condvar`], std's condition variable for our [`Mutex`].
 
+mod condvar;
 mod mutex;
 mod rwlock;
 
+pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 

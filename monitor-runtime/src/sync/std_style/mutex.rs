@@ -222,11 +222,42 @@ impl<T> From<T> for Mutex<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    /// As std's, which it is inside: the value if the lock is free at
+    /// that moment (`<locked>` if not); the name is left out, so output
+    /// written for the peer's lock reads the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mutex")
-            .field("name", &self.state.name)
-            .field("inner", &&self.inner)
-            .finish()
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Takes the guard apart for a [`Condvar`](super::Condvar) wait: the
+    /// record lets go of the lock (a waiting thread does not hold it), the
+    /// std guard that is returned still does, until the wait unlocks it.
+    pub(super) fn unrecord(self) -> (&'a LockState, std::sync::MutexGuard<'a, T>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        if TRACK {
+            let_go_std(this.state);
+            this.state.released();
+        }
+        // SAFETY: `this` is never dropped nor used again, so the std guard
+        // is moved out exactly once.
+        let inner = unsafe { std::ptr::read(&this.inner) };
+        (this.state, inner)
+    }
+
+    /// The guard again after a [`Condvar`](super::Condvar) wait took the
+    /// lock back at `at`: recorded as an acquisition there.
+    pub(super) fn rerecord(
+        state: &'a LockState,
+        inner: std::sync::MutexGuard<'a, T>,
+        at: &'static Location<'static>,
+    ) -> Self {
+        if TRACK {
+            state.acquired(thread_holder(), at);
+            took_std(state, at);
+        }
+        MutexGuard { state, inner }
     }
 }
 

@@ -323,11 +323,56 @@ impl<T: Default> Default for RwLock<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    /// As std's, which it is inside: the value if the lock is free at
+    /// that moment (`<locked>` if not); the name is left out, so output
+    /// written for the peer's lock reads the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RwLock")
-            .field("name", &self.state.name)
-            .field("inner", &&self.inner)
-            .finish()
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Turns the write lock into a read lock without letting go, as
+    /// [`std::sync::RwLockWriteGuard::downgrade`]: no writer can get in
+    /// between. On record from then on as a reader that took the lock at
+    /// this call. An associated function, `RwLockWriteGuard::downgrade(g)`,
+    /// as std's. On Rust 1.92 and later (std's is stable from 1.92).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(1);
+    /// let mut writing = lock.write().unwrap();
+    /// *writing = 2;
+    /// let reading = RwLockWriteGuard::downgrade(writing);
+    /// assert_eq!(*reading, 2);
+    /// assert_eq!(*lock.try_read().unwrap(), 2);
+    /// assert!(lock.try_write().is_err());
+    /// ```
+    #[rustversion::since(1.92)]
+    #[allow(clippy::incompatible_msrv)]
+    #[track_caller]
+    pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
+        let at = Location::caller();
+        let this = std::mem::ManuallyDrop::new(s);
+        let state = this.state;
+        // The reader's record first, then the writer's goes: the lock is
+        // never on record as free while this thread holds it.
+        let slot = if TRACK {
+            took_std(state, at);
+            state.read_acquired(thread_holder(), at)
+        } else {
+            UNTRACKED
+        };
+        // SAFETY: `this` is never dropped nor used again, so the std guard
+        // is moved out exactly once.
+        let inner = unsafe { std::ptr::read(&this.inner) };
+        let inner = std::sync::RwLockWriteGuard::downgrade(inner);
+        if TRACK {
+            let_go_std(state);
+            state.released();
+        }
+        RwLockReadGuard { state, slot, inner }
     }
 }
 

@@ -72,6 +72,36 @@ unsafe fn unbound<L: ?Sized + 'static>(arc: &Arc<L>) -> &'static L {
     unsafe { &*Arc::as_ptr(arc) }
 }
 
+/// Panics where tokio's `blocking_*` methods panic (inside a runtime, on a
+/// thread that drives tasks), with tokio's message, pointing at the caller
+/// of the lock method: it asks tokio itself, through `blocking_lock` on a
+/// mutex no one else can see (never contended, so it never waits). Our
+/// blocking acquisitions try the lock first and would otherwise take a
+/// free lock without a word, blocking a worker the next time it is held.
+/// Costs an uncontended tokio lock and unlock; `blocking_*` are the
+/// escape hatch for code outside the runtime, not a hot path.
+#[track_caller]
+#[inline]
+fn forbid_blocking_in_runtime() {
+    drop(tokio::sync::Mutex::const_new(()).blocking_lock());
+}
+
+/// A marker that is always `Send`, and `Sync` only if `T` is: for a guard
+/// that must not be `Sync` where tokio's is not (tokio's
+/// `OwnedMappedMutexGuard<T, U>` is `Sync` only for a `T: Sync`, which the
+/// `Arc<AsyncMutex<T>>` in ours does not require).
+struct SyncIf<T: ?Sized>(std::marker::PhantomData<*const T>);
+
+impl<T: ?Sized> SyncIf<T> {
+    const NEW: Self = SyncIf(std::marker::PhantomData);
+}
+
+// SAFETY: it holds nothing; it only withholds `Sync` (below) from a `T:
+// !Sync`.
+unsafe impl<T: ?Sized> Send for SyncIf<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for SyncIf<T> {}
+
 /// An unchecked acquisition reports a deadlock and waits: it never gets
 /// the [`Deadlock`] back.
 fn unchecked<G>(acquired: Result<G, Deadlock>) -> G {

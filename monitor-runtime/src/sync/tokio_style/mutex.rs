@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{unbound, unchecked, Caller, Exclusive};
+use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, SyncIf};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
@@ -49,6 +49,8 @@ pub struct AsyncMutex<T: ?Sized> {
 pub struct AsyncMutexGuard<'a, T: ?Sized> {
     held: Exclusive<'a>,
     inner: tokio::sync::MutexGuard<'a, T>,
+    /// For [`AsyncMutexGuard::mutex`].
+    lock: &'a AsyncMutex<T>,
 }
 
 /// The guard of an [`AsyncMutex`] in an `Arc`, from
@@ -123,6 +125,8 @@ pub struct OwnedMappedAsyncMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static =
     // First: drops, and unlocks, before the `Arc` it borrows from.
     guard: MappedAsyncMutexGuard<'static, U>,
     lock: Arc<AsyncMutex<T>>,
+    /// `Sync` only for a `T: Sync`, as tokio's guard.
+    sync: SyncIf<T>,
 }
 
 impl<T> AsyncMutex<T> {
@@ -134,6 +138,20 @@ impl<T> AsyncMutex<T> {
     /// ```
     pub const fn new(value: T) -> Self {
         Self::with_name(value, "")
+    }
+
+    /// [`AsyncMutex::new`] under the name of
+    /// [`tokio::sync::Mutex::const_new`], so that code written for tokio's
+    /// compiles after the import swap (ours is `const` under either name).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncMutex;
+    ///
+    /// static LOCK: AsyncMutex<u8> = AsyncMutex::const_new(1);
+    /// assert_eq!(*LOCK.try_lock().unwrap(), 1);
+    /// ```
+    pub const fn const_new(value: T) -> Self {
+        Self::new(value)
     }
 
     /// A new, unlocked mutex called `name` in reports.
@@ -214,6 +232,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         AsyncMutexGuard {
             held: Exclusive(&self.state),
             inner,
+            lock: self,
         }
     }
 
@@ -223,25 +242,42 @@ impl<T: ?Sized> AsyncMutex<T> {
         }
         let me = task_holder();
         let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_lock() {
-            Ok(inner) => inner,
-            Err(_) => {
-                let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-                let inner = self.inner.lock().await;
-                drop(waiting);
-                inner
-            }
-        };
+        // Not a `match` on `try_lock()`: its `Result` would stay in the
+        // future across the `.await` below, and tokio's guard in it is
+        // `!Sync` for a `T: !Sync`, which would make this future `!Sync`
+        // where tokio's is `Sync` (tests/lock_auto_traits.rs).
+        if let Ok(inner) = self.inner.try_lock() {
+            return Ok(self.took(inversion, inner, me, at));
+        }
+        let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
+        let inner = self.inner.lock().await;
+        drop(waiting);
+        Ok(self.took(inversion, inner, me, at))
+    }
+
+    /// The acquisition's end: the order policy, then the record.
+    fn took<'a>(
+        &'a self,
+        inversion: Option<crate::sync::LockOrderInversion>,
+        inner: tokio::sync::MutexGuard<'a, T>,
+        me: u64,
+        at: Caller,
+    ) -> AsyncMutexGuard<'a, T> {
         let inner = order_policy(inversion, inner);
         self.state.acquired(me, at);
         took_async(&self.state, me, at);
-        Ok(self.guard(inner))
+        self.guard(inner)
     }
 
     /// Takes the lock from outside the runtime, blocking the thread, as
-    /// [`tokio::sync::Mutex::blocking_lock`] (which panics in an async
-    /// context); a deadlock is reported as for [`AsyncMutex::lock`], with
-    /// the thread as the waiter.
+    /// [`tokio::sync::Mutex::blocking_lock`]; a deadlock is reported as for
+    /// [`AsyncMutex::lock`], with the thread as the waiter.
+    ///
+    /// # Panics
+    ///
+    /// As tokio's, at the caller: if called within an asynchronous
+    /// execution context (a thread driving tasks; `spawn_blocking` threads
+    /// may block), even when the lock is free.
     ///
     /// ```
     /// let lock = monitor_runtime::sync::AsyncMutex::new(1);
@@ -253,10 +289,12 @@ impl<T: ?Sized> AsyncMutex<T> {
         self.blocking_acquire(Location::caller())
     }
 
+    #[track_caller]
     fn blocking_acquire(&self, at: Caller) -> AsyncMutexGuard<'_, T> {
         if !TRACK {
             return self.guard(self.inner.blocking_lock());
         }
+        forbid_blocking_in_runtime();
         let me = task_holder();
         let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_lock() {
@@ -350,8 +388,8 @@ impl<T: ?Sized + 'static> AsyncMutex<T> {
     }
 
     /// [`AsyncMutex::lock_owned`] from outside the runtime, blocking the
-    /// thread, as [`tokio::sync::Mutex::blocking_lock_owned`]; reports as
-    /// [`AsyncMutex::blocking_lock`] does.
+    /// thread, as [`tokio::sync::Mutex::blocking_lock_owned`]; reports, and
+    /// panics inside a runtime, as [`AsyncMutex::blocking_lock`] does.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -407,11 +445,11 @@ impl<T> From<T> for AsyncMutex<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncMutex<T> {
+    /// As tokio's, which it is inside: the value if the lock is free at
+    /// that moment (`<locked>` if not); the name is left out, so output
+    /// written for the peer's lock reads the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncMutex")
-            .field("name", &self.state.name)
-            .field("inner", &&self.inner)
-            .finish()
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 
@@ -461,10 +499,25 @@ impl<'a, T: ?Sized> AsyncMutexGuard<'a, T> {
         U: ?Sized,
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
+        let lock = this.lock;
         match remap!(tokio::sync::MutexGuard::try_map, this.held, this.inner, f) {
             (held, Ok(inner)) => Ok(MappedAsyncMutexGuard { held, inner }),
-            (held, Err(inner)) => Err(AsyncMutexGuard { held, inner }),
+            (held, Err(inner)) => Err(AsyncMutexGuard { held, inner, lock }),
         }
+    }
+
+    /// The mutex this guard holds, as [`tokio::sync::MutexGuard::mutex`]
+    /// (an associated function, so that it does not hide a method of `T`).
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{AsyncMutex, AsyncMutexGuard};
+    ///
+    /// let lock = AsyncMutex::with_name(0, "jobs");
+    /// let guard = lock.try_lock().unwrap();
+    /// assert!(std::ptr::eq(AsyncMutexGuard::mutex(&guard), &lock));
+    /// ```
+    pub fn mutex(this: &Self) -> &'a AsyncMutex<T> {
+        this.lock
     }
 }
 
@@ -544,6 +597,7 @@ impl<T: ?Sized + 'static> OwnedAsyncMutexGuard<T> {
         OwnedMappedAsyncMutexGuard {
             guard: AsyncMutexGuard::map(this.guard, f),
             lock: this.lock,
+            sync: SyncIf::NEW,
         }
     }
 
@@ -571,6 +625,7 @@ impl<T: ?Sized + 'static> OwnedAsyncMutexGuard<T> {
             Ok(guard) => Ok(OwnedMappedAsyncMutexGuard {
                 guard,
                 lock: this.lock,
+                sync: SyncIf::NEW,
             }),
             Err(guard) => Err(OwnedAsyncMutexGuard {
                 guard,
@@ -620,6 +675,7 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedAsyncMutexGuard<T, U> 
         OwnedMappedAsyncMutexGuard {
             guard: MappedAsyncMutexGuard::map(this.guard, f),
             lock: this.lock,
+            sync: SyncIf::NEW,
         }
     }
 
@@ -650,10 +706,12 @@ impl<T: ?Sized + 'static, U: ?Sized + 'static> OwnedMappedAsyncMutexGuard<T, U> 
             Ok(guard) => Ok(OwnedMappedAsyncMutexGuard {
                 guard,
                 lock: this.lock,
+                sync: SyncIf::NEW,
             }),
             Err(guard) => Err(OwnedMappedAsyncMutexGuard {
                 guard,
                 lock: this.lock,
+                sync: this.sync,
             }),
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{unbound, unchecked, Caller, Exclusive, Shared};
+use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, Shared};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
@@ -57,6 +57,39 @@ impl<T> AsyncRwLock<T> {
         Self::with_name(value, "")
     }
 
+    /// [`AsyncRwLock::new`] under the name of
+    /// [`tokio::sync::RwLock::const_new`], so that code written for tokio's
+    /// compiles after the import swap.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// static LOCK: AsyncRwLock<u8> = AsyncRwLock::const_new(1);
+    /// assert_eq!(*LOCK.try_read().unwrap(), 1);
+    /// ```
+    pub const fn const_new(value: T) -> Self {
+        Self::new(value)
+    }
+
+    /// [`AsyncRwLock::with_max_readers`] under the name of
+    /// [`tokio::sync::RwLock::const_with_max_readers`].
+    ///
+    /// # Panics
+    ///
+    /// As [`AsyncRwLock::with_max_readers`].
+    ///
+    /// ```
+    /// use monitor_runtime::sync::AsyncRwLock;
+    ///
+    /// static ONE: AsyncRwLock<u8> = AsyncRwLock::const_with_max_readers(0, 1);
+    /// let _reading = ONE.try_read().unwrap();
+    /// assert!(ONE.try_read().is_err());
+    /// ```
+    #[track_caller]
+    pub const fn const_with_max_readers(value: T, max_reads: u32) -> Self {
+        Self::with_max_readers(value, max_reads)
+    }
+
     /// A new, unlocked lock called `name` in reports.
     ///
     /// ```
@@ -85,7 +118,18 @@ impl<T> AsyncRwLock<T> {
     /// let (_a, _b) = (TWO_AT_ONCE.try_read().unwrap(), TWO_AT_ONCE.try_read().unwrap());
     /// assert!(TWO_AT_ONCE.try_read().is_err());
     /// ```
+    #[track_caller]
     pub const fn with_max_readers(value: T, max_reads: u32) -> Self {
+        // tokio's `with_max_readers` checks (and words) these; its
+        // `const_with_max_readers`, called below, is not `#[track_caller]`.
+        if max_reads == 0 {
+            panic!(
+                "assertion `left != right` failed: a RwLock may not be created with 0 readers\n  left: 0\n right: 0"
+            );
+        }
+        if max_reads > u32::MAX >> 3 {
+            panic!("a RwLock may not be created with more than 536870911 readers");
+        }
         AsyncRwLock {
             state: LockState::with_readers("", true),
             inner: tokio::sync::RwLock::const_with_max_readers(value, max_reads),
@@ -186,9 +230,14 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// Shared access from outside the runtime, blocking the thread, as
-    /// [`tokio::sync::RwLock::blocking_read`] (which panics in an async
-    /// context); a deadlock is reported as for [`AsyncMutex::lock`](crate::sync::AsyncMutex::lock), with
+    /// [`tokio::sync::RwLock::blocking_read`]; a deadlock is reported as for [`AsyncMutex::lock`](crate::sync::AsyncMutex::lock), with
     /// the thread as the waiter.
+    ///
+    /// # Panics
+    ///
+    /// As tokio's, at the caller: if called within an asynchronous
+    /// execution context (a thread driving tasks), even when the lock is
+    /// free.
     ///
     /// ```
     /// let lock = monitor_runtime::sync::AsyncRwLock::new(1);
@@ -201,6 +250,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         if !TRACK {
             return self.wrap_read(self.inner.blocking_read(), 0, at);
         }
+        forbid_blocking_in_runtime();
         let me = task_holder();
         let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_read() {
@@ -217,9 +267,14 @@ impl<T: ?Sized> AsyncRwLock<T> {
     }
 
     /// Exclusive access from outside the runtime, blocking the thread, as
-    /// [`tokio::sync::RwLock::blocking_write`] (which panics in an async
-    /// context); a deadlock is reported as for [`AsyncMutex::lock`](crate::sync::AsyncMutex::lock), with
+    /// [`tokio::sync::RwLock::blocking_write`]; a deadlock is reported as for [`AsyncMutex::lock`](crate::sync::AsyncMutex::lock), with
     /// the thread as the waiter.
+    ///
+    /// # Panics
+    ///
+    /// As tokio's, at the caller: if called within an asynchronous
+    /// execution context (a thread driving tasks), even when the lock is
+    /// free.
     ///
     /// ```
     /// let lock = monitor_runtime::sync::AsyncRwLock::new(1);
@@ -232,6 +287,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
         if !TRACK {
             return self.write_guard(self.inner.blocking_write());
         }
+        forbid_blocking_in_runtime();
         let me = task_holder();
         let inversion = order_check(&self.state, me, at);
         let inner = match self.inner.try_write() {
@@ -497,10 +553,10 @@ impl<T> From<T> for AsyncRwLock<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for AsyncRwLock<T> {
+    /// As tokio's, which it is inside: the value if the lock is free at
+    /// that moment (`<locked>` if not); the name is left out, so output
+    /// written for the peer's lock reads the same.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncRwLock")
-            .field("name", &self.state.name)
-            .field("inner", &&self.inner)
-            .finish()
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
