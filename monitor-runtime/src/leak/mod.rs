@@ -27,7 +27,7 @@
 //! Nothing of this is on the path of a call: the watchdog reads the table
 //! of calls in flight, as a dump does, once per sample.
 //!
-//! The debug page ([`http`](mod@crate::http), feature `axum`) keeps a
+//! The debug page (`monitor_runtime::http`, feature `axum`) keeps a
 //! history of the same samples, one every 5 s for the last 5 minutes, and
 //! draws it per function.
 
