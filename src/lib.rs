@@ -80,3 +80,16 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// The body of a GET of `url`, as text; panics on any failure.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let page = monitor_demo::get_text("http://127.0.0.1:3000/debug/monitor").await;
+/// assert!(page.contains("<html"));
+/// # }
+/// ```
+pub async fn get_text(url: impl reqwest::IntoUrl) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}

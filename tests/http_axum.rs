@@ -160,11 +160,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     let base = serve_on_loopback(app).await;
     let client = reqwest::Client::new();
     let _ = client.get(format!("{base}/h/held")).send().await.unwrap();
-    let waiting = tokio::spawn({
-        let client = client.clone();
-        let url = format!("{base}/stuck");
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
-    });
+    let waiting = tokio::spawn(monitor_demo::get_text(format!("{base}/stuck")));
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     let page: serde_json::Value = client
@@ -223,14 +219,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     // Links work wherever the router is nested.
     assert!(html.contains("href=\"/debug/monitor/stacks\""), "{html}");
 
-    let text = client
-        .get(format!("{base}/debug/monitor/stacks"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = monitor_demo::get_text(format!("{base}/debug/monitor/stacks")).await;
     assert!(text.starts_with("monitor dump at "), "{text}");
     assert!(text.contains("http_axum::stuck"), "{text}");
 
@@ -330,25 +319,11 @@ async fn the_debug_page_shows_who_waits_for_a_lock() {
     // The keeper does not wait: its name comes from the kernel.
     assert_eq!(wait["held_by"][0]["holder"]["name"], "ledger keeper");
 
-    let html = client
-        .get(format!("{base}/debug/monitor"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = monitor_demo::get_text(format!("{base}/debug/monitor")).await;
     assert!(html.contains("<table id=\"lock-waits\">"), "{html}");
     assert!(html.contains("<td>ledger</td>"), "{html}");
 
-    let text = client
-        .get(format!("{base}/debug/monitor/stacks?native=false"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = monitor_demo::get_text(format!("{base}/debug/monitor/stacks?native=false")).await;
     let expected = format!(
         "thread {} 'ledger reader' waits for lock \"ledger\" at {}:{wait_line}:",
         wait["waiter"]["tid"],

@@ -52,14 +52,7 @@ async fn the_page_lists_the_inversions() {
     assert_eq!(inversion["edges"][1]["held"]["at"]["line"], first);
     assert_eq!(inversion["edges"][1]["taken"]["at"]["line"], first + 1);
 
-    let html = client
-        .get(format!("{base}/debug/monitor"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = monitor_demo::get_text(format!("{base}/debug/monitor")).await;
     assert!(html.contains("<div id=\"lock-order\">"), "{html}");
     assert!(html.contains("took lock &quot;page orders&quot;"), "{html}");
     for line in [first, first + 1, second, second + 1] {

@@ -96,14 +96,7 @@ async fn the_page_shows_calls_in_flight_over_time() {
     #[cfg(target_os = "linux")]
     assert!(history["threads"][0].as_u64().unwrap() >= 4);
 
-    let html = client
-        .get(format!("{base}/debug/monitor"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = monitor_demo::get_text(format!("{base}/debug/monitor")).await;
     assert!(html.contains("<table id=\"history\">"), "{html}");
     assert!(html.contains("<svg class=\"spark\""), "{html}");
     assert!(html.contains("<polyline"), "{html}");

@@ -117,14 +117,7 @@ async fn prometheus_scrapes_the_call_counter_and_the_latency_histogram() {
     let client = reqwest::Client::new();
     // The first scrape hands the latency histogram to the monitors; the
     // exporter's text is what Prometheus will read.
-    let exposition = client
-        .get(format!("http://{app}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = monitor_demo::get_text(format!("http://{app}/metrics")).await;
     assert!(!exposition.contains("quantile="), "{exposition}");
     let (_prometheus, prometheus) = start_prometheus(app, &dir);
 
