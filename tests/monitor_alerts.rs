@@ -10,10 +10,10 @@ use tokio::sync::Notify;
 /// Holds one call of `monitor` in flight until `release` is notified.
 fn hold(monitor: &Monitor, release: &Arc<Notify>) -> tokio::task::JoinHandle<()> {
     let (monitor, release) = (monitor.clone(), release.clone());
-    let task = tokio::spawn(async move {
+
+    tokio::spawn(async move {
         monitor.call_async(release.notified()).await.unwrap();
-    });
-    task
+    })
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {

@@ -221,15 +221,15 @@ fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
         "monitored",
         "calls are monitored at run time",
     ));
-    if let Some(alert) = &args.alert {
-        if args.max_active.is_none() {
-            errors.push(syn::Error::new(
-                alert.key,
-                "`alert` needs `max_active`: an alert fires when the cap stays full (calls \
+    if let Some(alert) = &args.alert
+        && args.max_active.is_none()
+    {
+        errors.push(syn::Error::new(
+            alert.key,
+            "`alert` needs `max_active`: an alert fires when the cap stays full (calls \
                  refused as Busy, none completing) for this long, and without `max_active` \
                  there is no cap to fill; add `max_active = N`",
-            ));
-        }
+        ));
     }
     if let Some(on_timeout) = &args.on_timeout {
         if args.timeout.is_none() {
@@ -252,14 +252,15 @@ fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
             errors.push(syn::Error::new(on_timeout.value, msg));
         }
     }
-    if let Some(dump) = &args.dump_on_timeout {
-        if dump.on && args.timeout.is_none() {
-            errors.push(syn::Error::new(
-                dump.key,
-                "`dump_on_timeout` needs `timeout`: the call is reported in a dump when it is \
+    if let Some(dump) = &args.dump_on_timeout
+        && dump.on
+        && args.timeout.is_none()
+    {
+        errors.push(syn::Error::new(
+            dump.key,
+            "`dump_on_timeout` needs `timeout`: the call is reported in a dump when it is \
                  still running at its timeout; add `timeout = \"..\"`",
-            ));
-        }
+        ));
     }
     let moves = match (body.is_async(), args.timeout, args.mode()) {
         (false, Some(_), _) => Some((

@@ -563,10 +563,10 @@ impl Drop for PollScope {
 pub(crate) fn parked_at(at: u64) {
     let _ = LOCAL.try_with(|local| {
         // SAFETY: `current` only ever points at a record of a leaked arena.
-        if let Some(record) = unsafe { local.current.get().as_ref() } {
-            if record.awaiting.load(Ordering::Relaxed) == 0 {
-                record.awaiting.store(at, Ordering::Relaxed);
-            }
+        if let Some(record) = unsafe { local.current.get().as_ref() }
+            && record.awaiting.load(Ordering::Relaxed) == 0
+        {
+            record.awaiting.store(at, Ordering::Relaxed);
         }
     });
 }
@@ -755,11 +755,13 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
         if deadline == 0 || deadline > now_ns || record.reported.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(call) = read(record) {
-            if call.deadline_ns != 0 && call.deadline_ns <= now_ns && !call.reported {
-                record.reported.store(true, Ordering::Relaxed);
-                due.push(call);
-            }
+        if let Some(call) = read(record)
+            && call.deadline_ns != 0
+            && call.deadline_ns <= now_ns
+            && !call.reported
+        {
+            record.reported.store(true, Ordering::Relaxed);
+            due.push(call);
         }
     });
     due

@@ -77,10 +77,10 @@ fn stack_of<'a>(
     call: Option<&'a CallDump>,
     labels: &mut Vec<(&'static str, String)>,
 ) -> Vec<Place<'a>> {
-    if let Some(NativeStack::Captured { frames, .. }) = native {
-        if !frames.is_empty() {
-            return frames.iter().map(native_place).collect();
-        }
+    if let Some(NativeStack::Captured { frames, .. }) = native
+        && !frames.is_empty()
+    {
+        return frames.iter().map(native_place).collect();
     }
     if let Some(NativeStack::Unavailable { error }) = native {
         labels.push(("error", error.to_string()));

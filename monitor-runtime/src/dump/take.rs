@@ -265,19 +265,19 @@ fn logical_frame(call: &Snapshot, now_ns: u64) -> LogicalFrame {
 /// last frame when both are the same function at the same place: one
 /// function with `#[monitored]` and `#[stack_on_timeout]` registers twice.
 fn push_frame(stack: &mut Vec<LogicalFrame>, frame: LogicalFrame) {
-    if let Some(last) = stack.last_mut() {
-        if (last.function, last.file, last.line) == (frame.function, frame.file, frame.line) {
-            if last.report_after.is_none() {
-                last.id = frame.id;
-                last.report_after = frame.report_after;
-            }
-            // The inner of the two records is the one the body's
-            // `.await`s write to.
-            last.awaiting = last.awaiting.or(frame.awaiting);
-            last.overdue |= frame.overdue;
-            last.elapsed = last.elapsed.max(frame.elapsed);
-            return;
+    if let Some(last) = stack.last_mut()
+        && (last.function, last.file, last.line) == (frame.function, frame.file, frame.line)
+    {
+        if last.report_after.is_none() {
+            last.id = frame.id;
+            last.report_after = frame.report_after;
         }
+        // The inner of the two records is the one the body's
+        // `.await`s write to.
+        last.awaiting = last.awaiting.or(frame.awaiting);
+        last.overdue |= frame.overdue;
+        last.elapsed = last.elapsed.max(frame.elapsed);
+        return;
     }
     stack.push(frame);
 }

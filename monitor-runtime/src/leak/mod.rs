@@ -336,10 +336,10 @@ fn look(watch: &mut Watch, sample: &sample::Sample, window: Duration) -> Vec<Lea
     watch
         .calls
         .retain(|_, subject| subject.samples.iter().any(|&n| n > 0));
-    if let Some(threads) = sample.threads {
-        if let Some(rise) = watch.threads.push(threads, keep) {
-            leaks.push(Leak::new(Leaking::Threads, rise.count, rise.growth, window));
-        }
+    if let Some(threads) = sample.threads
+        && let Some(rise) = watch.threads.push(threads, keep)
+    {
+        leaks.push(Leak::new(Leaking::Threads, rise.count, rise.growth, window));
     }
     leaks
 }

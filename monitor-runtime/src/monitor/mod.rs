@@ -440,11 +440,11 @@ impl Monitor {
         // The one load that drains cost a call (see `admission.rs`): after
         // the gate's read-modify-write, so that a drain that looks at the
         // gates after closing admission sees every call that got past here.
-        if admission::closing() {
-            if let Some(error) = self.refuse_if_draining() {
-                s.gate.exit();
-                return Err(error);
-            }
+        if admission::closing()
+            && let Some(error) = self.refuse_if_draining()
+        {
+            s.gate.exit();
+            return Err(error);
         }
         Ok(Permit {
             monitor: self.clone(),
@@ -456,18 +456,17 @@ impl Monitor {
     fn reject(&self) -> Error {
         let s = self.state();
         // A full monitor that drains says so, rather than "busy".
-        if admission::closing() {
-            if let Some(error) = self.refuse_if_draining() {
-                return error;
-            }
+        if admission::closing()
+            && let Some(error) = self.refuse_if_draining()
+        {
+            return error;
         }
         s.busy.fetch_add(1, Ordering::Relaxed);
-        if let Some(alert) = s.config.alert {
-            if let Some(since) = s.gate.on_busy(clock::now_ms) {
-                if !s.stopped.load(Ordering::Acquire) {
-                    self.arm_stall(since, alert);
-                }
-            }
+        if let Some(alert) = s.config.alert
+            && let Some(since) = s.gate.on_busy(clock::now_ms)
+            && !s.stopped.load(Ordering::Acquire)
+        {
+            self.arm_stall(since, alert);
         }
         // `debug`: a burst refuses thousands of calls a second; the counts
         // are in `stats()` and the metrics.

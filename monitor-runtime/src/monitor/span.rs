@@ -99,10 +99,10 @@ impl CallSpan {
     /// Records the call's outcome, unless one was recorded already.
     #[inline]
     pub(crate) fn finish(&self, outcome: &'static str) {
-        if let Some(span) = &self.span {
-            if self.state.swap(DONE, Ordering::Relaxed) == OPEN {
-                span.record("outcome", outcome);
-            }
+        if let Some(span) = &self.span
+            && self.state.swap(DONE, Ordering::Relaxed) == OPEN
+        {
+            span.record("outcome", outcome);
         }
     }
 

@@ -340,10 +340,10 @@ pub(crate) fn prepare() -> Result<(), CaptureError> {
 /// The thread's name: from `std` for this thread (in full), from the
 /// kernel for others (at most 15 bytes; Linux only).
 pub(crate) fn thread_name(tid: i32) -> Option<String> {
-    if current_tid() == Tid(tid) {
-        if let Some(name) = std::thread::current().name() {
-            return Some(name.to_owned());
-        }
+    if current_tid() == Tid(tid)
+        && let Some(name) = std::thread::current().name()
+    {
+        return Some(name.to_owned());
     }
     let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
     let name = comm.trim_end_matches('\n');

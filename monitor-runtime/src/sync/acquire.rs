@@ -61,11 +61,11 @@ pub(crate) fn order_check(
 #[track_caller]
 #[inline]
 pub(crate) fn order_policy<G>(inversion: Option<LockOrderInversion>, taken: G) -> G {
-    if let Some(inversion) = inversion {
-        if deadlock_policy() == DeadlockPolicy::Panic {
-            drop(taken);
-            panic!("{inversion}");
-        }
+    if let Some(inversion) = inversion
+        && deadlock_policy() == DeadlockPolicy::Panic
+    {
+        drop(taken);
+        panic!("{inversion}");
     }
     taken
 }
