@@ -201,9 +201,9 @@ impl Monitor {
     /// use monitor_runtime::{Error, Monitor};
     /// use std::time::Duration;
     ///
-    /// let monitor = Monitor::builder("disk").timeout(Duration::from_millis(20)).build();
+    /// let monitor = Monitor::builder("disk").timeout(Duration::from_millis(500)).build();
     /// assert_eq!(monitor.call_blocking(|| 4), Ok(4));
-    /// let slow = monitor.call_blocking(|| std::thread::sleep(Duration::from_secs(1)));
+    /// let slow = monitor.call_blocking(|| std::thread::sleep(Duration::from_secs(10)));
     /// assert!(matches!(slow, Err(Error::Timeout { .. })));
     /// assert_eq!(monitor.stats().in_flight, 1); // the body still sleeps
     /// ```

@@ -4,6 +4,9 @@
 
 use monitor_runtime::{monitored, Error};
 
+// Read only through `Debug` (trybuild, which ran this case before, allows
+// dead code; a test target does not).
+#[allow(dead_code)]
 #[derive(Debug)]
 enum AppError {
     Monitor(Error),

@@ -27,6 +27,8 @@ where
     Ok(items.into_iter().sum())
 }
 
+// Bounds in both places on purpose: the attribute must keep both.
+#[allow(clippy::multiple_bound_locations)]
 #[monitored(timeout = 1s)]
 async fn describe<T: Debug>(value: T) -> Result<String, Error>
 where

@@ -33,6 +33,8 @@ async fn first_word(text: &str) -> &str {
     text.split(' ').next().unwrap_or("")
 }
 
+// Bounds in both places on purpose: the attribute must keep both.
+#[allow(clippy::multiple_bound_locations)]
 #[stack_on_timeout(1s)]
 async fn describe<T: Debug>(value: T) -> String
 where
