@@ -4,8 +4,7 @@
 
 use monitor_runtime::{monitored, Error};
 
-// Read only through `Debug` (trybuild, which ran this case before, allows
-// dead code; a test target does not).
+// The fields are read only through `Debug`, which dead-code analysis ignores.
 #[allow(dead_code)]
 #[derive(Debug)]
 enum AppError {
@@ -74,7 +73,7 @@ async fn too_slow() -> Result<(), Error> {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     no_limits().await.unwrap();
     one_line().await.unwrap();
     assert_eq!(parse("41").await.unwrap(), 42);

@@ -48,7 +48,7 @@ impl Repo for Memory {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     let mut repo = Memory::default();
     let id = repo.put("a".to_owned()).await.unwrap();
     assert_eq!(repo.get(id).await.unwrap(), "a");

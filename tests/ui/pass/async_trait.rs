@@ -45,7 +45,7 @@ impl Service for Double {
 fn assert_send<T: Send>(_: &T) {}
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     let service: Arc<dyn Service + Send + Sync> = Arc::new(Double);
     let future = service.call(21);
     assert_send(&future);

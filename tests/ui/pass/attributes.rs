@@ -44,7 +44,7 @@ pub async fn documented() -> Result<(), Error> {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     assert_eq!(inner::count(), Ok(1));
     inner::unused(1).unwrap();
     documented().await.unwrap();

@@ -72,7 +72,7 @@ async fn reported(State(state): State<AppState>) -> String {
     state.greeting.to_string()
 }
 
-fn main() {
+pub(crate) fn main() {
     let app: Router = Router::new()
         .route("/plain/{id}", get(plain))
         .route("/state", get(with_state))

@@ -39,7 +39,7 @@ fn on_worker(n: u32) -> Reply {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     assert_eq!(work(7), Reply::Done(7));
     assert_eq!(work(0), Reply::Failed("zero".into()));
     assert!(matches!(slow().await, Reply::Failed(_)));

@@ -17,7 +17,7 @@ fn worker(beat: Heartbeat, stop: StopSignal) -> Result<(), String> {
     Ok(())
 }
 
-fn main() {
+pub(crate) fn main() {
     let monitor: Monitor = Config::new("old-paths").max_active(2).build();
     let stats: Stats = monitor.stats();
     assert_eq!(stats.calls, 0);

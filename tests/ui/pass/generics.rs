@@ -75,7 +75,7 @@ where
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     assert_eq!(first(&[1, 2]), Ok(Some(&1)));
     assert_eq!(longest("ab", "c"), Ok("ab"));
     assert_eq!(sum(vec![1, 2, 3]), Ok(6));

@@ -30,7 +30,7 @@ async fn iter(n: u32) -> Result<impl Iterator<Item = u32>, Error> {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     assert_eq!(f(1u8).await.unwrap().to_string(), "2");
     assert_eq!(f(0u16).await.unwrap().to_string(), "0");
     assert_eq!(g("abc").unwrap().to_string(), "3");

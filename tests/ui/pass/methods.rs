@@ -64,7 +64,7 @@ impl Counter {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     let mut counter = Counter::default();
     assert_eq!(counter.bump(), Ok(1));
     assert_eq!(counter.get(), Ok(1));

@@ -33,7 +33,7 @@ impl Service {
 }
 
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     assert_send(fetch(1));
     assert_send(detached(Arc::new(vec![1])));
     let service = Service { base: 1 };

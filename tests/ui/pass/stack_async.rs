@@ -74,7 +74,7 @@ fn assert_send<T: Send>(value: T) -> T {
 }
 
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     unit().await;
     assert_eq!(plus_one(1).await, 2);
     assert_eq!(parse("21").await, Ok(42));

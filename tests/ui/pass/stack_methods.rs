@@ -107,7 +107,7 @@ where
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     let mut counter = Counter::make(0);
     counter.name = "c".to_owned();
     assert_eq!(counter.bump(), 1);

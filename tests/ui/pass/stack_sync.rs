@@ -105,7 +105,7 @@ mod inner {
     fn never_called() {}
 }
 
-fn main() {
+pub(crate) fn main() {
     unit();
     assert_eq!(plus_one(1), 2);
     assert_eq!(parse("21"), Ok(42));

@@ -85,7 +85,7 @@ fn assert_send<T: Send>(value: T) -> T {
 }
 
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     let mut repo = Memory::default();
     assert!(repo.is_empty().await);
     let id = repo.put("a".to_owned()).await;

@@ -96,7 +96,7 @@ fn assert_send<T: Send>(value: T) -> T {
 }
 
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     assert_eq!(monitored_first(1), Ok(2));
     assert_eq!(stack_first("abc"), Ok(3));
     assert_eq!(monitored_first_on_worker(2), Ok(4));

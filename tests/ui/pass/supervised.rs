@@ -29,7 +29,7 @@ async fn once(beat: Heartbeat) -> Result<(), String> {
 }
 
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     let handle = poller::spawn().unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(handle.stats().starts, 1);

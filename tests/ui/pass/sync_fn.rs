@@ -4,8 +4,7 @@
 
 use monitor_runtime::{monitored, Error};
 
-// Read only through `Debug` (trybuild, which ran this case before, allows
-// dead code; a test target does not).
+// The fields are read only through `Debug`, which dead-code analysis ignores.
 #[allow(dead_code)]
 #[derive(Debug)]
 enum AppError {
@@ -67,7 +66,7 @@ fn unit_body(out: &mut Vec<u32>) -> Result<(), Error> {
     Ok(())
 }
 
-fn main() {
+pub(crate) fn main() {
     no_limits().unwrap();
     one_line().unwrap();
     assert_eq!(parse("21").unwrap(), 42);

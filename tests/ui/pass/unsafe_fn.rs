@@ -23,7 +23,7 @@ fn r#type() -> Result<(), Error> {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub(crate) async fn main() {
     let x = 5;
     assert_eq!(unsafe { read(&x) }, Ok(5));
     assert_eq!(unsafe { read_async(&x) }.await, Ok(5));
