@@ -24,8 +24,15 @@
 //! `.await` of its body (written by the `.await`s the macros rewrite, see
 //! [`parked_at`]).
 
+mod read;
+
+pub(crate) use read::{
+    any_in_flight, any_reportable, blocked, count_in_flight, due, ended_between, for_each_state,
+    snapshot, Blocked, Snapshot,
+};
+pub use read::{CallId, Straggler};
+
 use std::cell::Cell;
-use std::cmp::Reverse;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -107,6 +114,10 @@ pub(crate) struct Record {
     thread: AtomicI32,
     /// The parent call's record and its state word when this call began.
     parent: AtomicPtr<Record>,
+    /// While this async call is polled: the call whose poll was in progress
+    /// on the same thread when this poll began, the next link of the
+    /// thread's chain of polls that starts at [`Arena::polling`].
+    outer: AtomicPtr<Record>,
     parent_state: AtomicU64,
     /// Coarse nanoseconds after which the call is reported; 0 for never.
     deadline: AtomicU64,
@@ -139,6 +150,7 @@ impl Record {
             started: AtomicU64::new(0),
             thread: AtomicI32::new(0),
             parent: AtomicPtr::new(std::ptr::null_mut()),
+            outer: AtomicPtr::new(std::ptr::null_mut()),
             parent_state: AtomicU64::new(0),
             deadline: AtomicU64::new(0),
             reported: AtomicBool::new(false),
@@ -158,10 +170,22 @@ struct Chunk {
     next: AtomicPtr<Chunk>,
 }
 
-/// The records of one thread (or of threads that came before it).
+/// The records of one thread (or of threads that came before it), and
+/// what that thread publishes so that the watchdog need not read every
+/// record on every tick.
 pub(crate) struct Arena {
     id: u32,
     head: AtomicPtr<Chunk>,
+    /// The innermost async call whose poll is in progress on the owner
+    /// thread; the chain goes on through [`Record::outer`]. Written by the
+    /// owner only, at a poll's start and end (sync calls do not touch it).
+    polling: AtomicPtr<Record>,
+    /// No call of this arena that is in flight and not yet reported has a
+    /// report deadline before this (coarse nanoseconds; `u64::MAX`: none).
+    /// A hint that may be early, never late: the owner lowers it when a
+    /// call begins with an earlier deadline, the watchdog raises it when it
+    /// has read the arena's records (`read::due`).
+    next_due: AtomicU64,
 }
 
 /// Every arena ever made. Pushed to when a thread first registers a call.
@@ -182,6 +206,8 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         if let Some(arena) = self.arena.get() {
+            // The next owner starts outside any poll.
+            arena.polling.store(std::ptr::null_mut(), Ordering::Relaxed);
             ORPHANS
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -231,19 +257,28 @@ impl Local {
         // A record of another thread's arena is found free by its owner.
     }
 
+    /// This thread's arena, adopted or made on its first annotated call.
+    #[inline]
+    fn arena(&self) -> &'static Arena {
+        match self.arena.get() {
+            Some(arena) => arena,
+            None => self.adopt(),
+        }
+    }
+
+    #[cold]
+    fn adopt(&self) -> &'static Arena {
+        let arena = adopt_arena();
+        self.arena.set(Some(arena));
+        self.tid.set(crate::native::current_tid().0);
+        arena
+    }
+
     /// Rebuilds the free list from the records not in use (freed here or
     /// by other threads), adding a chunk when few are free. Returns its head.
     #[cold]
     fn refill(&self) -> *const Record {
-        let arena = match self.arena.get() {
-            Some(arena) => arena,
-            None => {
-                let arena = adopt_arena();
-                self.arena.set(Some(arena));
-                self.tid.set(crate::native::current_tid().0);
-                arena
-            }
-        };
+        let arena = self.arena();
         let mut head: *const Record = std::ptr::null();
         let mut free = 0;
         for record in arena.records() {
@@ -284,6 +319,8 @@ fn adopt_arena() -> &'static Arena {
         let arena: &'static Arena = Box::leak(Box::new(Arena {
             id: arenas.len() as u32 + 1,
             head: AtomicPtr::new(std::ptr::null_mut()),
+            polling: AtomicPtr::new(std::ptr::null_mut()),
+            next_due: AtomicU64::new(u64::MAX),
         }));
         arenas.push(arena);
         arena
@@ -363,9 +400,8 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record.started.store(started, Ordering::Relaxed);
     record.thread.store(0, Ordering::Relaxed);
     record.reported.store(false, Ordering::Relaxed);
-    record
-        .deadline
-        .store(deadline(site, started), Ordering::Relaxed);
+    let mut due = deadline(site, started);
+    record.deadline.store(due, Ordering::Relaxed);
     record
         .task
         .store(crate::task::current_task(), Ordering::Relaxed);
@@ -386,9 +422,17 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
         record.deadline.store(0, Ordering::Relaxed);
         let started = clock::coarse_ns();
         record.started.store(started, Ordering::Relaxed);
-        record
-            .deadline
-            .store(deadline(site, started), Ordering::Relaxed);
+        due = deadline(site, started);
+        record.deadline.store(due, Ordering::Relaxed);
+    }
+    // After the fence above: either the watchdog, which resets the hint
+    // before it reads the records (a heavy fence between), sees this call,
+    // or this call sees the reset hint and lowers it.
+    if due != 0 {
+        let arena = local.arena();
+        if due < arena.next_due.load(Ordering::Relaxed) {
+            arena.next_due.fetch_min(due, Ordering::Relaxed);
+        }
     }
     record
 }
@@ -479,14 +523,22 @@ impl AsyncCall {
             .try_with(|local| {
                 let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
                 // A new poll: not parked at any `.await` yet; polled since
-                // now, as far as the watchdog can tell.
+                // now, as far as the watchdog can tell; the head of this
+                // thread's chain of polls.
                 record.awaiting.store(0, Ordering::Relaxed);
                 record
                     .polled_since
                     .store(clock::coarse_ns() | 1, Ordering::Relaxed);
+                let arena = local.arena();
+                let outer = arena.polling.load(Ordering::Relaxed);
+                record.outer.store(outer, Ordering::Relaxed);
+                arena
+                    .polling
+                    .store(record as *const Record as *mut Record, Ordering::Relaxed);
                 PollScope {
                     record,
                     previous: enter(local, record),
+                    outer,
                 }
             })
             .ok()
@@ -513,6 +565,17 @@ impl Drop for AsyncCall {
 pub(crate) struct PollScope {
     record: &'static Record,
     previous: *const Record,
+    /// The poll in progress on this thread before this one.
+    outer: *mut Record,
+}
+
+/// The end of a poll on this thread: the call no longer runs here.
+#[inline]
+fn leave_poll(local: &Local, scope: &PollScope) {
+    leave(local, scope.record, scope.previous);
+    if let Some(arena) = local.arena.get() {
+        arena.polling.store(scope.outer, Ordering::Relaxed);
+    }
 }
 
 impl PollScope {
@@ -523,7 +586,7 @@ impl PollScope {
         let record = call.record.take();
         this.record.polled_since.store(0, Ordering::Relaxed);
         let _ = LOCAL.try_with(|local| {
-            leave(local, this.record, this.previous);
+            leave_poll(local, &this);
             if let Some(record) = record {
                 end(local, record);
             }
@@ -542,7 +605,7 @@ impl Drop for PollScope {
             self.record.task.store(task, Ordering::Relaxed);
         }
         self.record.polled_since.store(0, Ordering::Relaxed);
-        let _ = LOCAL.try_with(|local| leave(local, self.record, self.previous));
+        let _ = LOCAL.try_with(|local| leave_poll(local, self));
     }
 }
 
@@ -592,287 +655,4 @@ pub(crate) fn note_task(task: u64) {
             record = this.parent.load(Ordering::Relaxed);
         }
     });
-}
-
-/// A consistent copy of one record.
-#[derive(Clone, Debug)]
-pub(crate) struct Snapshot {
-    pub(crate) id: CallId,
-    pub(crate) site: &'static CallSite,
-    pub(crate) started_ns: u64,
-    pub(crate) thread: i32,
-    pub(crate) parent: Option<CallId>,
-    pub(crate) deadline_ns: u64,
-    pub(crate) reported: bool,
-    /// The tokio task of the call, if known (see `Record::task`).
-    pub(crate) task: u64,
-    /// The `.await` it is parked at: `(line, column)` in its site's file.
-    pub(crate) awaiting: Option<(u32, u32)>,
-    /// The coarse clock when its poll in progress began; 0 outside a poll.
-    pub(crate) polled_since_ns: u64,
-    key: (usize, u64),
-    parent_key: Option<(usize, u64)>,
-}
-
-/// A call still in flight when a drain ends, or is about to
-/// ([`DrainReport::left`](crate::DrainReport::left)); also one of the
-/// oldest calls of a leaking function ([`Leak::oldest`](crate::leak::Leak::oldest)).
-///
-/// ```
-/// let report = monitor_runtime::drain::DrainReport::default();
-/// assert!(report.left.is_empty());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct Straggler {
-    /// The call.
-    pub id: CallId,
-    /// Its function.
-    pub function: &'static str,
-    /// The function's file.
-    pub file: &'static str,
-    /// The function's line.
-    pub line: u32,
-    /// How long it had run.
-    #[serde(serialize_with = "crate::format::seconds")]
-    pub elapsed: Duration,
-}
-
-impl Straggler {
-    pub(crate) fn of(call: &Snapshot, now_ns: u64) -> Self {
-        Straggler {
-            id: call.id,
-            function: call.site.function,
-            file: call.site.file,
-            line: call.site.line,
-            elapsed: Duration::from_nanos(now_ns.saturating_sub(call.started_ns)),
-        }
-    }
-}
-
-impl std::fmt::Display for Straggler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "call {} of {} ({}:{}), running for {}",
-            self.id,
-            self.function,
-            self.file,
-            self.line,
-            crate::format::human(self.elapsed)
-        )
-    }
-}
-
-/// A call's id: its thread arena and its number there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId {
-    /// The arena (one per thread that has made annotated calls).
-    pub arena: u32,
-    /// The call's number in that arena.
-    pub seq: u64,
-}
-
-impl std::fmt::Display for CallId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.arena, self.seq)
-    }
-}
-
-fn read(record: &'static Record) -> Option<Snapshot> {
-    let state = record.state.load(Ordering::Acquire);
-    if state & 1 == 0 {
-        return None;
-    }
-    let site = record.site.load(Ordering::Relaxed);
-    let started_ns = record.started.load(Ordering::Relaxed);
-    let thread = record.thread.load(Ordering::Relaxed);
-    let parent = record.parent.load(Ordering::Relaxed);
-    let parent_state = record.parent_state.load(Ordering::Relaxed);
-    let deadline_ns = record.deadline.load(Ordering::Relaxed);
-    let reported = record.reported.load(Ordering::Relaxed);
-    let task = record.task.load(Ordering::Relaxed);
-    let awaiting = record.awaiting.load(Ordering::Relaxed);
-    let polled_since_ns = record.polled_since.load(Ordering::Relaxed);
-    let seq = record.seq.load(Ordering::Relaxed);
-    let arena = record.arena.load(Ordering::Relaxed);
-    fence(Ordering::Acquire);
-    if record.state.load(Ordering::Relaxed) != state || site.is_null() || arena.is_null() {
-        return None;
-    }
-    // SAFETY: sites are statics; arenas are leaked.
-    let (site, arena) = unsafe { (&*site, &*arena) };
-    Some(Snapshot {
-        id: CallId {
-            arena: arena.id,
-            seq,
-        },
-        site,
-        started_ns,
-        thread,
-        parent: None,
-        deadline_ns,
-        reported,
-        task,
-        // A call being polled is not parked anywhere.
-        awaiting: (awaiting != 0 && thread == 0)
-            .then_some(((awaiting >> 32) as u32, awaiting as u32)),
-        polled_since_ns,
-        key: (record as *const Record as usize, state),
-        parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
-    })
-}
-
-/// Calls `f` on every record of every arena. Holds the arena list's lock
-/// (which only a thread's first annotated call takes) and allocates
-/// nothing.
-fn for_each_record(mut f: impl FnMut(&'static Record)) {
-    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
-    for arena in arenas.iter() {
-        arena.records().for_each(&mut f);
-    }
-}
-
-/// Every call in flight now, parents resolved, oldest first.
-pub(crate) fn snapshot() -> Vec<Snapshot> {
-    let mut calls = Vec::new();
-    for_each_record(|record| calls.extend(read(record)));
-    let ids: std::collections::HashMap<(usize, u64), CallId> =
-        calls.iter().map(|c| (c.key, c.id)).collect();
-    for call in &mut calls {
-        call.parent = call.parent_key.and_then(|key| ids.get(&key).copied());
-    }
-    calls.sort_by_key(|c| (c.started_ns, c.id));
-    calls
-}
-
-/// Calls whose report deadline passed at `now_ns` and that are not yet
-/// reported; each is marked reported, so it is returned once.
-pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
-    let mut due = Vec::new();
-    for_each_record(|record| {
-        let deadline = record.deadline.load(Ordering::Relaxed);
-        if deadline == 0 || deadline > now_ns || record.reported.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Some(call) = read(record)
-            && call.deadline_ns != 0
-            && call.deadline_ns <= now_ns
-            && !call.reported
-        {
-            record.reported.store(true, Ordering::Relaxed);
-            due.push(call);
-        }
-    });
-    due
-}
-
-/// A poll found blocking its thread: the call, and the threshold its
-/// poll ran past.
-pub(crate) struct Blocked {
-    pub(crate) call: Snapshot,
-    pub(crate) threshold: Duration,
-}
-
-/// Async calls whose poll in progress has run longer than its threshold
-/// (`block_after`, or the call's timeout if that is shorter), as of
-/// `now_ns`; of the nested polls on one thread, only the innermost that
-/// ran past its threshold (the others are blocked by it). Each poll is
-/// returned once. Read-only but for that mark.
-pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
-    // The coarse clock at a poll's start may lag by a tick: never early.
-    let tick = clock::TICK.as_nanos() as u64;
-    let mut found: Vec<(&'static Record, Blocked)> = Vec::new();
-    for_each_record(|record| {
-        let since = record.polled_since.load(Ordering::Relaxed);
-        if since == 0 || now_ns.saturating_sub(since) <= tick {
-            return;
-        }
-        let Some(call) = read(record) else { return };
-        let threshold = call
-            .site
-            .timeout
-            .map_or(block_after, |t| t.min(block_after));
-        let ran = now_ns.saturating_sub(call.polled_since_ns);
-        if call.polled_since_ns != 0 && call.thread != 0 && ran > threshold.as_nanos() as u64 + tick
-        {
-            found.push((record, Blocked { call, threshold }));
-        }
-    });
-    // The innermost of each thread: not the caller of another one found,
-    // and of what remains on one thread (a caller whose callee in between
-    // has a larger threshold), the poll that began last.
-    let callers: std::collections::HashSet<(usize, u64)> = found
-        .iter()
-        .filter_map(|(_, blocked)| blocked.call.parent_key)
-        .collect();
-    found.retain(|(_, blocked)| !callers.contains(&blocked.call.key));
-    found.sort_by_key(|(_, b)| {
-        (
-            b.call.thread,
-            Reverse((b.call.polled_since_ns, b.call.started_ns)),
-        )
-    });
-    found.dedup_by_key(|(_, b)| b.call.thread);
-    found
-        .into_iter()
-        .filter(|(record, blocked)| {
-            let since = blocked.call.polled_since_ns;
-            record.blocked_reported.swap(since, Ordering::Relaxed) != since
-        })
-        .map(|(_, blocked)| blocked)
-        .collect()
-}
-
-/// Calls `f` with the address and state word (`generation << 1 | in_use`)
-/// of every record, free or not. Read-only: the stall detector compares
-/// two walks to learn whether any call ended in between, without a shared
-/// write on the calls' path.
-pub(crate) fn for_each_state(mut f: impl FnMut(usize, u64)) {
-    for_each_record(|record| {
-        f(
-            record as *const Record as usize,
-            record.state.load(Ordering::Acquire),
-        )
-    });
-}
-
-/// Whether, between two reads of a record's state word that saw `old` and
-/// then `new`, some call on that record ended: `begin` turns a free `s`
-/// into `s + 3` (in use, next generation) and `end` turns that into
-/// `s + 2`. For the stall detector, which compares [`for_each_state`]
-/// walks.
-pub(crate) fn ended_between(old: u64, new: u64) -> bool {
-    if old & 1 == 1 {
-        new != old
-    } else {
-        new != old && new != old + 3
-    }
-}
-
-/// Whether a call with a report deadline (`#[stack_on_timeout]`) is in
-/// flight. Read-only.
-pub(crate) fn any_reportable() -> bool {
-    let mut any = false;
-    for_each_record(|record| {
-        any |= record.deadline.load(Ordering::Relaxed) != 0
-            && record.state.load(Ordering::Relaxed) & 1 == 1
-    });
-    any
-}
-
-/// How many calls are in flight now. Read-only.
-pub(crate) fn count_in_flight() -> usize {
-    let mut n = 0;
-    for_each_record(|record| n += (record.state.load(Ordering::Acquire) & 1) as usize);
-    n
-}
-
-/// Whether any call is in flight. Pairs with the swap in `begin`: call
-/// after the watchdog has said it stops ticking.
-pub(crate) fn any_in_flight() -> bool {
-    crate::fence::heavy();
-    let mut any = false;
-    for_each_record(|record| any |= record.state.load(Ordering::Relaxed) & 1 == 1);
-    any
 }
