@@ -60,6 +60,9 @@ pub struct CallSite {
     pub line: u32,
     /// Report a call that runs longer than this.
     pub report_after: Option<Duration>,
+    /// `report_after` plus a tick, in nanoseconds (0: never reported),
+    /// worked out once for the calls' deadlines.
+    report_ns: u64,
     /// The call's timeout (a `#[monitored]` function's): a single poll
     /// longer than this, or than the blocking threshold, blocks its thread.
     pub(crate) timeout: Option<Duration>,
@@ -75,6 +78,7 @@ impl CallSite {
             file,
             line,
             report_after: None,
+            report_ns: 0,
             timeout: None,
             blocked_polls: AtomicU64::new(0),
         }
@@ -83,6 +87,13 @@ impl CallSite {
     /// Report calls of this site that run longer than `after`.
     pub const fn report_after(mut self, after: Duration) -> Self {
         self.report_after = Some(after);
+        // The coarse clock may lag by a tick: never report early.
+        let after = after.as_nanos();
+        self.report_ns = if after >= u64::MAX as u128 {
+            u64::MAX
+        } else {
+            (after as u64).saturating_add(clock::TICK.as_nanos() as u64)
+        };
         self
     }
 
@@ -346,8 +357,9 @@ impl Arena {
 /// it in, so that this table knows nothing of the watchdog.
 #[derive(Clone, Copy)]
 pub(crate) struct Clockwork {
-    /// Whether the coarse clock is being kept current.
-    pub(crate) ticking: fn() -> bool,
+    /// Whether the coarse clock is being kept current: a flag, not a
+    /// function, so that a call reads it in one inlined load.
+    pub(crate) ticking: &'static AtomicBool,
     /// Starts the ticks (and the thread, if needed).
     pub(crate) start: fn(),
 }
@@ -355,7 +367,7 @@ pub(crate) struct Clockwork {
 impl Clockwork {
     #[inline]
     fn ticking(self) -> bool {
-        (self.ticking)()
+        self.ticking.load(Ordering::Relaxed)
     }
 
     #[cold]
@@ -367,7 +379,7 @@ impl Clockwork {
 /// Starts tracking a call on this thread; its parent is the call this
 /// thread is inside now. The call is not the thread's current call until
 /// [`enter`].
-#[inline]
+#[inline(always)]
 fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static Record {
     if !clock.ticking() {
         // The coarse clock is stale until the watchdog ticks again.
@@ -417,13 +429,7 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record.state.store((state | 1) + 2, Ordering::Release);
     crate::fence::light();
     if !clock.ticking() {
-        clock.start();
-        // Restart this call's clock from the fresh tick.
-        record.deadline.store(0, Ordering::Relaxed);
-        let started = clock::coarse_ns();
-        record.started.store(started, Ordering::Relaxed);
-        due = deadline(site, started);
-        record.deadline.store(due, Ordering::Relaxed);
+        due = restart(record, site, clock);
     }
     // After the fence above: either the watchdog, which resets the hint
     // before it reads the records (a heavy fence between), sees this call,
@@ -431,20 +437,37 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     if due != 0 {
         let arena = local.arena();
         if due < arena.next_due.load(Ordering::Relaxed) {
-            arena.next_due.fetch_min(due, Ordering::Relaxed);
+            lower_next_due(arena, due);
         }
     }
     record
 }
 
+/// The watchdog had stopped: starts it, and restarts the call's clock from
+/// the fresh tick. Returns the new report deadline.
+#[cold]
+fn restart(record: &Record, site: &CallSite, clock: Clockwork) -> u64 {
+    clock.start();
+    record.deadline.store(0, Ordering::Relaxed);
+    let started = clock::coarse_ns();
+    record.started.store(started, Ordering::Relaxed);
+    let due = deadline(site, started);
+    record.deadline.store(due, Ordering::Relaxed);
+    due
+}
+
+/// A call of `arena` is due before its hint said (rare: the first such
+/// call after the watchdog read the arena).
+#[cold]
+fn lower_next_due(arena: &Arena, due: u64) {
+    arena.next_due.fetch_min(due, Ordering::Relaxed);
+}
+
 #[inline]
 fn deadline(site: &CallSite, started: u64) -> u64 {
-    match site.report_after {
-        // The coarse clock may lag by a tick: never report early.
-        Some(after) => started
-            .saturating_add(after.as_nanos() as u64)
-            .saturating_add(clock::TICK.as_nanos() as u64),
-        None => 0,
+    match site.report_ns {
+        0 => 0,
+        after => started.saturating_add(after),
     }
 }
 
