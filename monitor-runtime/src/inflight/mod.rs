@@ -239,6 +239,32 @@ thread_local! {
     };
 }
 
+/// Runs `f` on this thread's [`Local`]; `None` while the thread is being
+/// torn down and `LOCAL` is gone. What `LOCAL.try_with(f)` does, but the
+/// closure handed to `try_with` only takes the address, so that `try_with`
+/// stays small enough to be inlined and `f` is inlined into the call: the
+/// hot path pays no function call for it.
+#[inline(always)]
+fn with_local<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
+    let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
+    // SAFETY: `LOCAL` was alive just now, and a thread-local is destroyed
+    // only when its thread exits, after the destructors of the keys before
+    // it, never while code runs on that thread between two statements of
+    // one function: it outlives `f`, which runs here, on this thread.
+    Some(f(unsafe { &*local }))
+}
+
+/// [`begin`] then [`enter`]: a sync call, or an async call's first poll.
+#[inline(always)]
+fn begin_here(site: &'static CallSite, clock: Clockwork) -> Option<SyncCall> {
+    let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
+    // SAFETY: as in `with_local`: `LOCAL` outlives this function's body.
+    let local = unsafe { &*local };
+    let record = begin(local, site, clock);
+    let previous = enter(local, record);
+    Some(SyncCall { record, previous })
+}
+
 impl Local {
     /// A free record of this thread's arena.
     #[inline]
@@ -499,22 +525,16 @@ pub(crate) struct SyncCall {
 
 impl SyncCall {
     /// `None` while the thread is being torn down.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn begin(site: &'static CallSite, clock: Clockwork) -> Option<Self> {
-        LOCAL
-            .try_with(|local| {
-                let record = begin(local, site, clock);
-                let previous = enter(local, record);
-                SyncCall { record, previous }
-            })
-            .ok()
+        begin_here(site, clock)
     }
 }
 
 impl Drop for SyncCall {
     #[inline]
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|local| {
+        with_local(|local| {
             leave(local, self.record, self.previous);
             end(local, self.record);
         });
@@ -542,29 +562,27 @@ impl AsyncCall {
         site: &'static CallSite,
         clock: Clockwork,
     ) -> Option<PollScope> {
-        LOCAL
-            .try_with(|local| {
-                let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
-                // A new poll: not parked at any `.await` yet; polled since
-                // now, as far as the watchdog can tell; the head of this
-                // thread's chain of polls.
-                record.awaiting.store(0, Ordering::Relaxed);
-                record
-                    .polled_since
-                    .store(clock::coarse_ns() | 1, Ordering::Relaxed);
-                let arena = local.arena();
-                let outer = arena.polling.load(Ordering::Relaxed);
-                record.outer.store(outer, Ordering::Relaxed);
-                arena
-                    .polling
-                    .store(record as *const Record as *mut Record, Ordering::Relaxed);
-                PollScope {
-                    record,
-                    previous: enter(local, record),
-                    outer,
-                }
-            })
-            .ok()
+        with_local(|local| {
+            let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
+            // A new poll: not parked at any `.await` yet; polled since
+            // now, as far as the watchdog can tell; the head of this
+            // thread's chain of polls.
+            record.awaiting.store(0, Ordering::Relaxed);
+            record
+                .polled_since
+                .store(clock::coarse_ns() | 1, Ordering::Relaxed);
+            let arena = local.arena();
+            let outer = arena.polling.load(Ordering::Relaxed);
+            record.outer.store(outer, Ordering::Relaxed);
+            arena
+                .polling
+                .store(record as *const Record as *mut Record, Ordering::Relaxed);
+            PollScope {
+                record,
+                previous: enter(local, record),
+                outer,
+            }
+        })
     }
 }
 
@@ -572,10 +590,10 @@ impl Drop for AsyncCall {
     #[inline]
     fn drop(&mut self) {
         if let Some(record) = self.record {
-            match LOCAL.try_with(|local| end(local, record)) {
-                Ok(()) => {}
+            match with_local(|local| end(local, record)) {
+                Some(()) => {}
                 // Thread teardown: just mark it free; its owner finds it.
-                Err(_) => {
+                None => {
                     let state = record.state.load(Ordering::Relaxed);
                     record.state.store(state & !1, Ordering::Release);
                 }
@@ -608,7 +626,7 @@ impl PollScope {
         let this = std::mem::ManuallyDrop::new(self);
         let record = call.record.take();
         this.record.polled_since.store(0, Ordering::Relaxed);
-        let _ = LOCAL.try_with(|local| {
+        with_local(|local| {
             leave_poll(local, &this);
             if let Some(record) = record {
                 end(local, record);
@@ -628,7 +646,7 @@ impl Drop for PollScope {
             self.record.task.store(task, Ordering::Relaxed);
         }
         self.record.polled_since.store(0, Ordering::Relaxed);
-        let _ = LOCAL.try_with(|local| leave_poll(local, self));
+        with_local(|local| leave_poll(local, self));
     }
 }
 
