@@ -91,6 +91,7 @@ fn measure<F: Future>(kind: &str, n: usize, make: impl Fn() -> F) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [kind, n] = &args[..]
+        && kind.parse::<usize>().is_err()
         && let Ok(n) = n.parse::<usize>()
     {
         // One measurement, in a fresh process: records are never freed,

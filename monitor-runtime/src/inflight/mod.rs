@@ -197,6 +197,10 @@ pub(crate) struct Arena {
     /// call begins with an earlier deadline, the watchdog raises it when it
     /// has read the arena's records (`read::due`).
     next_due: AtomicU64,
+    /// Whether a call of this arena may be in flight with a report
+    /// deadline, reported or not (`read::any_reportable`): set by such a
+    /// call when it begins, cleared by a reader that found none.
+    reportable: AtomicBool,
 }
 
 /// Every arena ever made. Pushed to when a thread first registers a call.
@@ -358,6 +362,7 @@ fn adopt_arena() -> &'static Arena {
             head: AtomicPtr::new(std::ptr::null_mut()),
             polling: AtomicPtr::new(std::ptr::null_mut()),
             next_due: AtomicU64::new(u64::MAX),
+            reportable: AtomicBool::new(false),
         }));
         arenas.push(arena);
         arena
@@ -464,6 +469,9 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
         let arena = local.arena();
         if due < arena.next_due.load(Ordering::Relaxed) {
             lower_next_due(arena, due);
+        }
+        if !arena.reportable.load(Ordering::Relaxed) {
+            arena.reportable.store(true, Ordering::Relaxed);
         }
     }
     record

@@ -314,42 +314,35 @@ pub(crate) fn ended_between(old: u64, new: u64) -> bool {
 }
 
 /// Whether a call with a report deadline (`#[stack_on_timeout]`) is in
-/// flight. Read-only but for the arenas' hints.
+/// flight, reported or not. Read-only but for the arenas' flags.
 pub(crate) fn any_reportable() -> bool {
-    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
-    // An arena whose hint says "none" has no such call: only the others
-    // are read, up to the first such call. One that has none any more (its
-    // calls ended before their deadline) has its hint set again, so it is
-    // not read the next time.
-    let mut any = false;
-    for arena in arenas.iter() {
-        if arena.next_due.load(Ordering::Relaxed) == u64::MAX {
-            continue;
-        }
-        if arena.records().any(|record| {
+    fn found(arena: &'static Arena) -> bool {
+        arena.records().any(|record| {
             record.deadline.load(Ordering::Relaxed) != 0
                 && record.state.load(Ordering::Relaxed) & 1 == 1
-        }) {
-            any = true;
-            break;
-        }
-        // As in `due`: reset, fence, read, lower.
-        arena.next_due.store(u64::MAX, Ordering::SeqCst);
-        crate::fence::heavy();
-        let next = arena
-            .records()
-            .filter(|record| {
-                record.state.load(Ordering::Relaxed) & 1 == 1
-                    && !record.reported.load(Ordering::Relaxed)
-            })
-            .map(|record| record.deadline.load(Ordering::Relaxed))
-            .filter(|&deadline| deadline != 0)
-            .min()
-            .unwrap_or(u64::MAX);
-        arena.next_due.fetch_min(next, Ordering::Relaxed);
-        any |= next != u64::MAX;
+        })
     }
-    any
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    // Only the arenas whose flag is set are read, up to the first such
+    // call. One that has none any more has its flag cleared (then, as for
+    // `due`'s hint: a heavy fence and a second look, against a call that
+    // set the flag before it was cleared), so it is not read again until
+    // such a call begins there.
+    for arena in arenas.iter() {
+        if !arena.reportable.load(Ordering::Relaxed) {
+            continue;
+        }
+        if found(arena) {
+            return true;
+        }
+        arena.reportable.store(false, Ordering::SeqCst);
+        crate::fence::heavy();
+        if found(arena) {
+            arena.reportable.store(true, Ordering::Relaxed);
+            return true;
+        }
+    }
+    false
 }
 
 /// How many calls are in flight now. Read-only.
