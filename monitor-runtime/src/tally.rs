@@ -70,13 +70,8 @@ impl Local {
     }
 }
 
-/// A counter summed over threads when read.
-///
-/// ```ignore
-/// static REFUSED: Tally = Tally::new();
-/// REFUSED.add_one();
-/// assert_eq!(REFUSED.get(), 1);
-/// ```
+/// A counter summed over threads when read: `add_one` on any thread,
+/// `get` for the sum (the unit tests below show both).
 pub(crate) struct Tally {
     key: AtomicU64,
     /// Counts that found no slot of their own.
