@@ -1,7 +1,8 @@
 //! Instructions per call, counted by callgrind: unlike time, the count does
 //! not move with the machine's load, so two builds can be compared on a
 //! busy machine. Build with `cargo bench -p monitor-runtime --bench icount
-//! --no-run`, then, for WHICH in `plain`, `monitored_sync`, `guarded`:
+//! --no-run`, then, for WHICH in `plain`, `monitored_sync`, `guarded`,
+//! `rejected` (a call refused as Busy):
 //!
 //! ```sh
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
@@ -53,6 +54,13 @@ fn monitored_sync(x: u64) -> Result<u64, Error> {
     Ok(black_box(x))
 }
 
+/// The slot is held by the outer call: every inner call is refused.
+#[monitored(max_active = 1)]
+#[inline(never)]
+fn held(f: &dyn Fn() -> u64) -> Result<u64, Error> {
+    Ok(f())
+}
+
 #[stack_on_timeout(5s)]
 #[inline(never)]
 fn guarded(x: u64) -> u64 {
@@ -88,8 +96,19 @@ async fn plain_await_async(x: u64) -> Result<u64, Error> {
     Ok(std::future::ready(black_box(b)).await)
 }
 
+/// `n` calls refused as Busy (a function of its own: callgrind's
+/// `--toggle-collect` pattern must not match the closures).
+#[inline(never)]
+fn rejections(n: u64) -> u64 {
+    let inner = || (0..n).map(|i| held(&|| i).is_err() as u64).sum();
+    held(&inner).unwrap()
+}
+
 #[inline(never)]
 fn icount_loop_sync(which: &str, n: u64) -> u64 {
+    if which == "rejected" {
+        return rejections(n);
+    }
     let mut sum = 0;
     for i in 0..n {
         sum += match which {
@@ -123,7 +142,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [which, n] = &args[..] else {
         // `cargo bench` passes `--bench`: make each kind of call once.
-        for which in ["plain", "monitored_sync", "guarded"] {
+        for which in ["plain", "monitored_sync", "guarded", "rejected"] {
             black_box(icount_loop_sync(which, 1));
         }
         let rt = tokio::runtime::Builder::new_current_thread()

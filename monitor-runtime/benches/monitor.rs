@@ -1,10 +1,20 @@
 //! The cost of a monitored call against what a user would otherwise write,
 //! in the same run: a plain call, `tokio::time::timeout`, and tower's
-//! `LoadShed + ConcurrencyLimit + Timeout`.
+//! `LoadShed + ConcurrencyLimit + Timeout`. One group per row of the
+//! README's table, each with its peer: `async_ready` and
+//! `async_yield_once` (plain, `tokio::time::timeout`, tower, monitored),
+//! `sync` and `busy` (a plain call), `stack_guard` (plain sync and async
+//! calls; async-backtrace's `#[framed]` is not a dependency of this
+//! workspace, so it is not measured here), and `contention`: two threads
+//! calling one monitored function at once against the same two threads
+//! doing a bare `fetch_add`/`fetch_sub` pair on one shared atomic, the
+//! least a capped call must do.
 //!
 //! Run: `cargo bench -p monitor-runtime --bench monitor`
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -199,5 +209,64 @@ fn stack_guard(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, async_calls, sync_calls, busy, stack_guard);
+/// The one word that both threads of the `contention/bare_pair` bench
+/// share, on a cache line of its own.
+#[repr(align(128))]
+struct Shared(AtomicU64);
+
+static SHARED: Shared = Shared(AtomicU64::new(0));
+
+/// A bare `fetch_add`/`fetch_sub` pair on one shared word: what a capped
+/// call cannot do without (its slot taken and given back).
+#[inline(never)]
+fn bare_pair(x: u64) -> u64 {
+    SHARED.0.fetch_add(1, Ordering::Acquire);
+    let x = black_box(x);
+    SHARED.0.fetch_sub(1, Ordering::Release);
+    x
+}
+
+/// Runs `f` `iters` times on each of two threads at once, started
+/// together; the time until both are done.
+fn on_two_threads(iters: u64, f: fn(u64) -> u64) -> Duration {
+    let start = Barrier::new(3);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    for i in 0..iters {
+                        black_box(f(i));
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let began = Instant::now();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        began.elapsed()
+    })
+}
+
+fn contention(c: &mut Criterion) {
+    let mut group = c.benchmark_group("contention");
+    group.bench_function("bare_pair", |b| {
+        b.iter_custom(|iters| on_two_threads(iters, bare_pair))
+    });
+    group.bench_function("monitored", |b| {
+        b.iter_custom(|iters| on_two_threads(iters, |i| monitored_sync(i).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    async_calls,
+    sync_calls,
+    busy,
+    stack_guard,
+    contention
+);
 criterion_main!(benches);

@@ -16,6 +16,12 @@ use crate::shim::atomic::{AtomicU64, Ordering};
 /// the first Busy rejection since the last completion (milliseconds since the
 /// process clock's epoch, at least 1) shifted left by one, with the low bit
 /// set once the alert for that stall has fired.
+///
+/// Aligned to a cache-line pair of its own: every call of every thread
+/// writes `calls`, and the monitor's read-only fields (its cap, its
+/// configuration) must not share a line with it, or each thread's read of
+/// them misses after another thread's call.
+#[repr(align(128))]
 pub struct Gate {
     calls: AtomicU64,
     wraps: AtomicU64,

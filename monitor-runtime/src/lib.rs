@@ -84,6 +84,7 @@ mod fence;
 mod format;
 #[cfg(not(loom))]
 mod histogram;
+// Leaf: counters that only statistics read, per thread, summed when read.
 #[cfg(all(not(loom), feature = "axum"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
@@ -106,6 +107,7 @@ mod registry;
 pub mod supervisor;
 #[cfg(not(loom))]
 pub mod sync;
+mod tally;
 #[cfg(not(loom))]
 mod task;
 #[cfg(all(not(loom), feature = "tower"))]

@@ -24,13 +24,6 @@ use crate::inflight::{self, Clockwork};
 /// cleared only when no call is in flight (see [`inflight`]).
 static TICKING: AtomicBool = AtomicBool::new(false);
 
-/// Whether the coarse clock is being kept current. Pairs with the swap that
-/// publishes a call in `inflight`.
-#[inline]
-pub(crate) fn ticking() -> bool {
-    TICKING.load(Ordering::Relaxed)
-}
-
 /// Starts the ticks (and the thread, if needed) for a call in flight.
 #[cold]
 pub(crate) fn start_ticking() {
@@ -44,9 +37,11 @@ pub(crate) fn start_ticking() {
     }
 }
 
-/// The watchdog as the keeper of the coarse clock, for calls that begin.
+/// The watchdog as the keeper of the coarse clock, for calls that begin:
+/// `TICKING` is read by a call after it publishes itself (see
+/// `inflight::begin`).
 pub(crate) const CLOCKWORK: Clockwork = Clockwork {
-    ticking,
+    ticking: &TICKING,
     start: start_ticking,
 };
 

@@ -116,7 +116,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
             panic!("monitored call polled after it completed");
         };
         if !*this.admitted {
-            *this.span = CallSpan::open(this.monitor);
+            this.span.start(this.monitor);
             match this.monitor.enter() {
                 Ok(permit) => *inner.as_mut().project().permit = Some(permit),
                 Err(error) => {
@@ -215,7 +215,7 @@ where
             panic!("monitored call polled after it completed");
         };
         if !*this.admitted {
-            *this.span = CallSpan::open(this.monitor);
+            this.span.start(this.monitor);
             match this.monitor.enter() {
                 Ok(permit) => inner.permit = Some(permit),
                 Err(error) => {

@@ -30,6 +30,7 @@ use crate::gate::Gate;
 use crate::histogram::Histogram;
 use crate::inflight::{CallSite, SyncCall};
 use crate::registry::{Registry, Upgrade};
+use crate::tally::Tally;
 use crate::watchdog::CLOCKWORK;
 
 /// The site under which the calls of a monitor named at run time are in
@@ -67,7 +68,8 @@ pub(crate) struct MonitorState {
     site: CallSite,
     gate: Gate,
     cap: usize,
-    busy: AtomicU64,
+    /// Per thread: a refusal writes no shared word (`tally.rs`).
+    busy: Tally,
     timeouts: AtomicU64,
     panics: AtomicU64,
     cancelled: AtomicU64,
@@ -109,7 +111,7 @@ impl MonitorState {
             config,
             gate: Gate::new(),
             cap,
-            busy: AtomicU64::new(0),
+            busy: Tally::new(),
             timeouts: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -350,7 +352,7 @@ impl Monitor {
         let s = self.state();
         let (samples, [p50, p99], max) = s.latency.summary([0.5, 0.99]);
         let completed = s.gate.completed();
-        let busy = s.busy.load(Ordering::Relaxed);
+        let busy = s.busy.get();
         let panics = s.panics.load(Ordering::Relaxed);
         let cancelled = s.cancelled.load(Ordering::Relaxed);
         let in_flight = s.gate.active();
@@ -461,7 +463,7 @@ impl Monitor {
         {
             return error;
         }
-        s.busy.fetch_add(1, Ordering::Relaxed);
+        s.busy.add_one();
         if let Some(alert) = s.config.alert
             && let Some(since) = s.gate.on_busy(clock::now_ms)
             && !s.stopped.load(Ordering::Acquire)

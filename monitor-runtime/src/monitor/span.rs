@@ -80,6 +80,16 @@ impl CallSpan {
         }
     }
 
+    /// Opens the span of a call of `monitor` that starts now, if it wants
+    /// one (a call that began with [`CallSpan::off`]): a call without one
+    /// writes nothing.
+    #[inline]
+    pub(crate) fn start(&mut self, monitor: &Monitor) {
+        if monitor.state().config.span || SPANS.load(Ordering::Relaxed) {
+            self.span = Some(new_span(monitor));
+        }
+    }
+
     /// Enters the span (if any) until the guard drops; a panic that
     /// unwinds through the guard is recorded as the outcome `panic`.
     #[inline]
@@ -116,14 +126,22 @@ impl CallSpan {
 }
 
 impl Drop for CallSpan {
+    #[inline]
     fn drop(&mut self) {
         if self.span.is_some() {
-            self.finish(if std::thread::panicking() {
-                "panic"
-            } else {
-                "cancelled"
-            });
+            self.dropped();
         }
+    }
+}
+
+impl CallSpan {
+    #[cold]
+    fn dropped(&self) {
+        self.finish(if std::thread::panicking() {
+            "panic"
+        } else {
+            "cancelled"
+        });
     }
 }
 

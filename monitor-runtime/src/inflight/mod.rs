@@ -24,8 +24,15 @@
 //! `.await` of its body (written by the `.await`s the macros rewrite, see
 //! [`parked_at`]).
 
+mod read;
+
+pub(crate) use read::{
+    any_in_flight, any_reportable, blocked, count_in_flight, due, ended_between, for_each_state,
+    snapshot, Blocked, Snapshot,
+};
+pub use read::{CallId, Straggler};
+
 use std::cell::Cell;
-use std::cmp::Reverse;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -53,6 +60,9 @@ pub struct CallSite {
     pub line: u32,
     /// Report a call that runs longer than this.
     pub report_after: Option<Duration>,
+    /// `report_after` plus a tick, in nanoseconds (0: never reported),
+    /// worked out once for the calls' deadlines.
+    report_ns: u64,
     /// The call's timeout (a `#[monitored]` function's): a single poll
     /// longer than this, or than the blocking threshold, blocks its thread.
     pub(crate) timeout: Option<Duration>,
@@ -68,6 +78,7 @@ impl CallSite {
             file,
             line,
             report_after: None,
+            report_ns: 0,
             timeout: None,
             blocked_polls: AtomicU64::new(0),
         }
@@ -76,6 +87,13 @@ impl CallSite {
     /// Report calls of this site that run longer than `after`.
     pub const fn report_after(mut self, after: Duration) -> Self {
         self.report_after = Some(after);
+        // The coarse clock may lag by a tick: never report early.
+        let after = after.as_nanos();
+        self.report_ns = if after >= u64::MAX as u128 {
+            u64::MAX
+        } else {
+            (after as u64).saturating_add(clock::TICK.as_nanos() as u64)
+        };
         self
     }
 
@@ -107,6 +125,10 @@ pub(crate) struct Record {
     thread: AtomicI32,
     /// The parent call's record and its state word when this call began.
     parent: AtomicPtr<Record>,
+    /// While this async call is polled: the call whose poll was in progress
+    /// on the same thread when this poll began, the next link of the
+    /// thread's chain of polls that starts at [`Arena::polling`].
+    outer: AtomicPtr<Record>,
     parent_state: AtomicU64,
     /// Coarse nanoseconds after which the call is reported; 0 for never.
     deadline: AtomicU64,
@@ -139,6 +161,7 @@ impl Record {
             started: AtomicU64::new(0),
             thread: AtomicI32::new(0),
             parent: AtomicPtr::new(std::ptr::null_mut()),
+            outer: AtomicPtr::new(std::ptr::null_mut()),
             parent_state: AtomicU64::new(0),
             deadline: AtomicU64::new(0),
             reported: AtomicBool::new(false),
@@ -158,10 +181,26 @@ struct Chunk {
     next: AtomicPtr<Chunk>,
 }
 
-/// The records of one thread (or of threads that came before it).
+/// The records of one thread (or of threads that came before it), and
+/// what that thread publishes so that the watchdog need not read every
+/// record on every tick.
 pub(crate) struct Arena {
     id: u32,
     head: AtomicPtr<Chunk>,
+    /// The innermost async call whose poll is in progress on the owner
+    /// thread; the chain goes on through [`Record::outer`]. Written by the
+    /// owner only, at a poll's start and end (sync calls do not touch it).
+    polling: AtomicPtr<Record>,
+    /// No call of this arena that is in flight and not yet reported has a
+    /// report deadline before this (coarse nanoseconds; `u64::MAX`: none).
+    /// A hint that may be early, never late: the owner lowers it when a
+    /// call begins with an earlier deadline, the watchdog raises it when it
+    /// has read the arena's records (`read::due`).
+    next_due: AtomicU64,
+    /// Whether a call of this arena may be in flight with a report
+    /// deadline, reported or not (`read::any_reportable`): set by such a
+    /// call when it begins, cleared by a reader that found none.
+    reportable: AtomicBool,
 }
 
 /// Every arena ever made. Pushed to when a thread first registers a call.
@@ -182,6 +221,8 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         if let Some(arena) = self.arena.get() {
+            // The next owner starts outside any poll.
+            arena.polling.store(std::ptr::null_mut(), Ordering::Relaxed);
             ORPHANS
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -200,6 +241,32 @@ thread_local! {
             seq: Cell::new(0),
         }
     };
+}
+
+/// Runs `f` on this thread's [`Local`]; `None` while the thread is being
+/// torn down and `LOCAL` is gone. What `LOCAL.try_with(f)` does, but the
+/// closure handed to `try_with` only takes the address, so that `try_with`
+/// stays small enough to be inlined and `f` is inlined into the call: the
+/// hot path pays no function call for it.
+#[inline(always)]
+fn with_local<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
+    let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
+    // SAFETY: `LOCAL` was alive just now, and a thread-local is destroyed
+    // only when its thread exits, after the destructors of the keys before
+    // it, never while code runs on that thread between two statements of
+    // one function: it outlives `f`, which runs here, on this thread.
+    Some(f(unsafe { &*local }))
+}
+
+/// [`begin`] then [`enter`]: a sync call, or an async call's first poll.
+#[inline(always)]
+fn begin_here(site: &'static CallSite, clock: Clockwork) -> Option<SyncCall> {
+    let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
+    // SAFETY: as in `with_local`: `LOCAL` outlives this function's body.
+    let local = unsafe { &*local };
+    let record = begin(local, site, clock);
+    let previous = enter(local, record);
+    Some(SyncCall { record, previous })
 }
 
 impl Local {
@@ -231,19 +298,28 @@ impl Local {
         // A record of another thread's arena is found free by its owner.
     }
 
+    /// This thread's arena, adopted or made on its first annotated call.
+    #[inline]
+    fn arena(&self) -> &'static Arena {
+        match self.arena.get() {
+            Some(arena) => arena,
+            None => self.adopt(),
+        }
+    }
+
+    #[cold]
+    fn adopt(&self) -> &'static Arena {
+        let arena = adopt_arena();
+        self.arena.set(Some(arena));
+        self.tid.set(crate::native::current_tid().0);
+        arena
+    }
+
     /// Rebuilds the free list from the records not in use (freed here or
     /// by other threads), adding a chunk when few are free. Returns its head.
     #[cold]
     fn refill(&self) -> *const Record {
-        let arena = match self.arena.get() {
-            Some(arena) => arena,
-            None => {
-                let arena = adopt_arena();
-                self.arena.set(Some(arena));
-                self.tid.set(crate::native::current_tid().0);
-                arena
-            }
-        };
+        let arena = self.arena();
         let mut head: *const Record = std::ptr::null();
         let mut free = 0;
         for record in arena.records() {
@@ -284,6 +360,9 @@ fn adopt_arena() -> &'static Arena {
         let arena: &'static Arena = Box::leak(Box::new(Arena {
             id: arenas.len() as u32 + 1,
             head: AtomicPtr::new(std::ptr::null_mut()),
+            polling: AtomicPtr::new(std::ptr::null_mut()),
+            next_due: AtomicU64::new(u64::MAX),
+            reportable: AtomicBool::new(false),
         }));
         arenas.push(arena);
         arena
@@ -309,8 +388,9 @@ impl Arena {
 /// it in, so that this table knows nothing of the watchdog.
 #[derive(Clone, Copy)]
 pub(crate) struct Clockwork {
-    /// Whether the coarse clock is being kept current.
-    pub(crate) ticking: fn() -> bool,
+    /// Whether the coarse clock is being kept current: a flag, not a
+    /// function, so that a call reads it in one inlined load.
+    pub(crate) ticking: &'static AtomicBool,
     /// Starts the ticks (and the thread, if needed).
     pub(crate) start: fn(),
 }
@@ -318,7 +398,7 @@ pub(crate) struct Clockwork {
 impl Clockwork {
     #[inline]
     fn ticking(self) -> bool {
-        (self.ticking)()
+        self.ticking.load(Ordering::Relaxed)
     }
 
     #[cold]
@@ -330,7 +410,7 @@ impl Clockwork {
 /// Starts tracking a call on this thread; its parent is the call this
 /// thread is inside now. The call is not the thread's current call until
 /// [`enter`].
-#[inline]
+#[inline(always)]
 fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static Record {
     if !clock.ticking() {
         // The coarse clock is stale until the watchdog ticks again.
@@ -363,9 +443,8 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record.started.store(started, Ordering::Relaxed);
     record.thread.store(0, Ordering::Relaxed);
     record.reported.store(false, Ordering::Relaxed);
-    record
-        .deadline
-        .store(deadline(site, started), Ordering::Relaxed);
+    let mut due = deadline(site, started);
+    record.deadline.store(due, Ordering::Relaxed);
     record
         .task
         .store(crate::task::current_task(), Ordering::Relaxed);
@@ -381,26 +460,48 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record.state.store((state | 1) + 2, Ordering::Release);
     crate::fence::light();
     if !clock.ticking() {
-        clock.start();
-        // Restart this call's clock from the fresh tick.
-        record.deadline.store(0, Ordering::Relaxed);
-        let started = clock::coarse_ns();
-        record.started.store(started, Ordering::Relaxed);
-        record
-            .deadline
-            .store(deadline(site, started), Ordering::Relaxed);
+        due = restart(record, site, clock);
+    }
+    // After the fence above: either the watchdog, which resets the hint
+    // before it reads the records (a heavy fence between), sees this call,
+    // or this call sees the reset hint and lowers it.
+    if due != 0 {
+        let arena = local.arena();
+        if due < arena.next_due.load(Ordering::Relaxed) {
+            lower_next_due(arena, due);
+        }
+        if !arena.reportable.load(Ordering::Relaxed) {
+            arena.reportable.store(true, Ordering::Relaxed);
+        }
     }
     record
 }
 
+/// The watchdog had stopped: starts it, and restarts the call's clock from
+/// the fresh tick. Returns the new report deadline.
+#[cold]
+fn restart(record: &Record, site: &CallSite, clock: Clockwork) -> u64 {
+    clock.start();
+    record.deadline.store(0, Ordering::Relaxed);
+    let started = clock::coarse_ns();
+    record.started.store(started, Ordering::Relaxed);
+    let due = deadline(site, started);
+    record.deadline.store(due, Ordering::Relaxed);
+    due
+}
+
+/// A call of `arena` is due before its hint said (rare: the first such
+/// call after the watchdog read the arena).
+#[cold]
+fn lower_next_due(arena: &Arena, due: u64) {
+    arena.next_due.fetch_min(due, Ordering::Relaxed);
+}
+
 #[inline]
 fn deadline(site: &CallSite, started: u64) -> u64 {
-    match site.report_after {
-        // The coarse clock may lag by a tick: never report early.
-        Some(after) => started
-            .saturating_add(after.as_nanos() as u64)
-            .saturating_add(clock::TICK.as_nanos() as u64),
-        None => 0,
+    match site.report_ns {
+        0 => 0,
+        after => started.saturating_add(after),
     }
 }
 
@@ -432,22 +533,16 @@ pub(crate) struct SyncCall {
 
 impl SyncCall {
     /// `None` while the thread is being torn down.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn begin(site: &'static CallSite, clock: Clockwork) -> Option<Self> {
-        LOCAL
-            .try_with(|local| {
-                let record = begin(local, site, clock);
-                let previous = enter(local, record);
-                SyncCall { record, previous }
-            })
-            .ok()
+        begin_here(site, clock)
     }
 }
 
 impl Drop for SyncCall {
     #[inline]
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|local| {
+        with_local(|local| {
             leave(local, self.record, self.previous);
             end(local, self.record);
         });
@@ -475,21 +570,27 @@ impl AsyncCall {
         site: &'static CallSite,
         clock: Clockwork,
     ) -> Option<PollScope> {
-        LOCAL
-            .try_with(|local| {
-                let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
-                // A new poll: not parked at any `.await` yet; polled since
-                // now, as far as the watchdog can tell.
-                record.awaiting.store(0, Ordering::Relaxed);
-                record
-                    .polled_since
-                    .store(clock::coarse_ns() | 1, Ordering::Relaxed);
-                PollScope {
-                    record,
-                    previous: enter(local, record),
-                }
-            })
-            .ok()
+        with_local(|local| {
+            let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
+            // A new poll: not parked at any `.await` yet; polled since
+            // now, as far as the watchdog can tell; the head of this
+            // thread's chain of polls.
+            record.awaiting.store(0, Ordering::Relaxed);
+            record
+                .polled_since
+                .store(clock::coarse_ns() | 1, Ordering::Relaxed);
+            let arena = local.arena();
+            let outer = arena.polling.load(Ordering::Relaxed);
+            record.outer.store(outer, Ordering::Relaxed);
+            arena
+                .polling
+                .store(record as *const Record as *mut Record, Ordering::Relaxed);
+            PollScope {
+                record,
+                previous: enter(local, record),
+                outer,
+            }
+        })
     }
 }
 
@@ -497,10 +598,10 @@ impl Drop for AsyncCall {
     #[inline]
     fn drop(&mut self) {
         if let Some(record) = self.record {
-            match LOCAL.try_with(|local| end(local, record)) {
-                Ok(()) => {}
+            match with_local(|local| end(local, record)) {
+                Some(()) => {}
                 // Thread teardown: just mark it free; its owner finds it.
-                Err(_) => {
+                None => {
                     let state = record.state.load(Ordering::Relaxed);
                     record.state.store(state & !1, Ordering::Release);
                 }
@@ -513,6 +614,17 @@ impl Drop for AsyncCall {
 pub(crate) struct PollScope {
     record: &'static Record,
     previous: *const Record,
+    /// The poll in progress on this thread before this one.
+    outer: *mut Record,
+}
+
+/// The end of a poll on this thread: the call no longer runs here.
+#[inline]
+fn leave_poll(local: &Local, scope: &PollScope) {
+    leave(local, scope.record, scope.previous);
+    if let Some(arena) = local.arena.get() {
+        arena.polling.store(scope.outer, Ordering::Relaxed);
+    }
 }
 
 impl PollScope {
@@ -522,8 +634,8 @@ impl PollScope {
         let this = std::mem::ManuallyDrop::new(self);
         let record = call.record.take();
         this.record.polled_since.store(0, Ordering::Relaxed);
-        let _ = LOCAL.try_with(|local| {
-            leave(local, this.record, this.previous);
+        with_local(|local| {
+            leave_poll(local, &this);
             if let Some(record) = record {
                 end(local, record);
             }
@@ -542,7 +654,7 @@ impl Drop for PollScope {
             self.record.task.store(task, Ordering::Relaxed);
         }
         self.record.polled_since.store(0, Ordering::Relaxed);
-        let _ = LOCAL.try_with(|local| leave(local, self.record, self.previous));
+        with_local(|local| leave_poll(local, self));
     }
 }
 
@@ -592,287 +704,4 @@ pub(crate) fn note_task(task: u64) {
             record = this.parent.load(Ordering::Relaxed);
         }
     });
-}
-
-/// A consistent copy of one record.
-#[derive(Clone, Debug)]
-pub(crate) struct Snapshot {
-    pub(crate) id: CallId,
-    pub(crate) site: &'static CallSite,
-    pub(crate) started_ns: u64,
-    pub(crate) thread: i32,
-    pub(crate) parent: Option<CallId>,
-    pub(crate) deadline_ns: u64,
-    pub(crate) reported: bool,
-    /// The tokio task of the call, if known (see `Record::task`).
-    pub(crate) task: u64,
-    /// The `.await` it is parked at: `(line, column)` in its site's file.
-    pub(crate) awaiting: Option<(u32, u32)>,
-    /// The coarse clock when its poll in progress began; 0 outside a poll.
-    pub(crate) polled_since_ns: u64,
-    key: (usize, u64),
-    parent_key: Option<(usize, u64)>,
-}
-
-/// A call still in flight when a drain ends, or is about to
-/// ([`DrainReport::left`](crate::DrainReport::left)); also one of the
-/// oldest calls of a leaking function ([`Leak::oldest`](crate::leak::Leak::oldest)).
-///
-/// ```
-/// let report = monitor_runtime::drain::DrainReport::default();
-/// assert!(report.left.is_empty());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct Straggler {
-    /// The call.
-    pub id: CallId,
-    /// Its function.
-    pub function: &'static str,
-    /// The function's file.
-    pub file: &'static str,
-    /// The function's line.
-    pub line: u32,
-    /// How long it had run.
-    #[serde(serialize_with = "crate::format::seconds")]
-    pub elapsed: Duration,
-}
-
-impl Straggler {
-    pub(crate) fn of(call: &Snapshot, now_ns: u64) -> Self {
-        Straggler {
-            id: call.id,
-            function: call.site.function,
-            file: call.site.file,
-            line: call.site.line,
-            elapsed: Duration::from_nanos(now_ns.saturating_sub(call.started_ns)),
-        }
-    }
-}
-
-impl std::fmt::Display for Straggler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "call {} of {} ({}:{}), running for {}",
-            self.id,
-            self.function,
-            self.file,
-            self.line,
-            crate::format::human(self.elapsed)
-        )
-    }
-}
-
-/// A call's id: its thread arena and its number there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId {
-    /// The arena (one per thread that has made annotated calls).
-    pub arena: u32,
-    /// The call's number in that arena.
-    pub seq: u64,
-}
-
-impl std::fmt::Display for CallId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.arena, self.seq)
-    }
-}
-
-fn read(record: &'static Record) -> Option<Snapshot> {
-    let state = record.state.load(Ordering::Acquire);
-    if state & 1 == 0 {
-        return None;
-    }
-    let site = record.site.load(Ordering::Relaxed);
-    let started_ns = record.started.load(Ordering::Relaxed);
-    let thread = record.thread.load(Ordering::Relaxed);
-    let parent = record.parent.load(Ordering::Relaxed);
-    let parent_state = record.parent_state.load(Ordering::Relaxed);
-    let deadline_ns = record.deadline.load(Ordering::Relaxed);
-    let reported = record.reported.load(Ordering::Relaxed);
-    let task = record.task.load(Ordering::Relaxed);
-    let awaiting = record.awaiting.load(Ordering::Relaxed);
-    let polled_since_ns = record.polled_since.load(Ordering::Relaxed);
-    let seq = record.seq.load(Ordering::Relaxed);
-    let arena = record.arena.load(Ordering::Relaxed);
-    fence(Ordering::Acquire);
-    if record.state.load(Ordering::Relaxed) != state || site.is_null() || arena.is_null() {
-        return None;
-    }
-    // SAFETY: sites are statics; arenas are leaked.
-    let (site, arena) = unsafe { (&*site, &*arena) };
-    Some(Snapshot {
-        id: CallId {
-            arena: arena.id,
-            seq,
-        },
-        site,
-        started_ns,
-        thread,
-        parent: None,
-        deadline_ns,
-        reported,
-        task,
-        // A call being polled is not parked anywhere.
-        awaiting: (awaiting != 0 && thread == 0)
-            .then_some(((awaiting >> 32) as u32, awaiting as u32)),
-        polled_since_ns,
-        key: (record as *const Record as usize, state),
-        parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
-    })
-}
-
-/// Calls `f` on every record of every arena. Holds the arena list's lock
-/// (which only a thread's first annotated call takes) and allocates
-/// nothing.
-fn for_each_record(mut f: impl FnMut(&'static Record)) {
-    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
-    for arena in arenas.iter() {
-        arena.records().for_each(&mut f);
-    }
-}
-
-/// Every call in flight now, parents resolved, oldest first.
-pub(crate) fn snapshot() -> Vec<Snapshot> {
-    let mut calls = Vec::new();
-    for_each_record(|record| calls.extend(read(record)));
-    let ids: std::collections::HashMap<(usize, u64), CallId> =
-        calls.iter().map(|c| (c.key, c.id)).collect();
-    for call in &mut calls {
-        call.parent = call.parent_key.and_then(|key| ids.get(&key).copied());
-    }
-    calls.sort_by_key(|c| (c.started_ns, c.id));
-    calls
-}
-
-/// Calls whose report deadline passed at `now_ns` and that are not yet
-/// reported; each is marked reported, so it is returned once.
-pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
-    let mut due = Vec::new();
-    for_each_record(|record| {
-        let deadline = record.deadline.load(Ordering::Relaxed);
-        if deadline == 0 || deadline > now_ns || record.reported.load(Ordering::Relaxed) {
-            return;
-        }
-        if let Some(call) = read(record)
-            && call.deadline_ns != 0
-            && call.deadline_ns <= now_ns
-            && !call.reported
-        {
-            record.reported.store(true, Ordering::Relaxed);
-            due.push(call);
-        }
-    });
-    due
-}
-
-/// A poll found blocking its thread: the call, and the threshold its
-/// poll ran past.
-pub(crate) struct Blocked {
-    pub(crate) call: Snapshot,
-    pub(crate) threshold: Duration,
-}
-
-/// Async calls whose poll in progress has run longer than its threshold
-/// (`block_after`, or the call's timeout if that is shorter), as of
-/// `now_ns`; of the nested polls on one thread, only the innermost that
-/// ran past its threshold (the others are blocked by it). Each poll is
-/// returned once. Read-only but for that mark.
-pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
-    // The coarse clock at a poll's start may lag by a tick: never early.
-    let tick = clock::TICK.as_nanos() as u64;
-    let mut found: Vec<(&'static Record, Blocked)> = Vec::new();
-    for_each_record(|record| {
-        let since = record.polled_since.load(Ordering::Relaxed);
-        if since == 0 || now_ns.saturating_sub(since) <= tick {
-            return;
-        }
-        let Some(call) = read(record) else { return };
-        let threshold = call
-            .site
-            .timeout
-            .map_or(block_after, |t| t.min(block_after));
-        let ran = now_ns.saturating_sub(call.polled_since_ns);
-        if call.polled_since_ns != 0 && call.thread != 0 && ran > threshold.as_nanos() as u64 + tick
-        {
-            found.push((record, Blocked { call, threshold }));
-        }
-    });
-    // The innermost of each thread: not the caller of another one found,
-    // and of what remains on one thread (a caller whose callee in between
-    // has a larger threshold), the poll that began last.
-    let callers: std::collections::HashSet<(usize, u64)> = found
-        .iter()
-        .filter_map(|(_, blocked)| blocked.call.parent_key)
-        .collect();
-    found.retain(|(_, blocked)| !callers.contains(&blocked.call.key));
-    found.sort_by_key(|(_, b)| {
-        (
-            b.call.thread,
-            Reverse((b.call.polled_since_ns, b.call.started_ns)),
-        )
-    });
-    found.dedup_by_key(|(_, b)| b.call.thread);
-    found
-        .into_iter()
-        .filter(|(record, blocked)| {
-            let since = blocked.call.polled_since_ns;
-            record.blocked_reported.swap(since, Ordering::Relaxed) != since
-        })
-        .map(|(_, blocked)| blocked)
-        .collect()
-}
-
-/// Calls `f` with the address and state word (`generation << 1 | in_use`)
-/// of every record, free or not. Read-only: the stall detector compares
-/// two walks to learn whether any call ended in between, without a shared
-/// write on the calls' path.
-pub(crate) fn for_each_state(mut f: impl FnMut(usize, u64)) {
-    for_each_record(|record| {
-        f(
-            record as *const Record as usize,
-            record.state.load(Ordering::Acquire),
-        )
-    });
-}
-
-/// Whether, between two reads of a record's state word that saw `old` and
-/// then `new`, some call on that record ended: `begin` turns a free `s`
-/// into `s + 3` (in use, next generation) and `end` turns that into
-/// `s + 2`. For the stall detector, which compares [`for_each_state`]
-/// walks.
-pub(crate) fn ended_between(old: u64, new: u64) -> bool {
-    if old & 1 == 1 {
-        new != old
-    } else {
-        new != old && new != old + 3
-    }
-}
-
-/// Whether a call with a report deadline (`#[stack_on_timeout]`) is in
-/// flight. Read-only.
-pub(crate) fn any_reportable() -> bool {
-    let mut any = false;
-    for_each_record(|record| {
-        any |= record.deadline.load(Ordering::Relaxed) != 0
-            && record.state.load(Ordering::Relaxed) & 1 == 1
-    });
-    any
-}
-
-/// How many calls are in flight now. Read-only.
-pub(crate) fn count_in_flight() -> usize {
-    let mut n = 0;
-    for_each_record(|record| n += (record.state.load(Ordering::Acquire) & 1) as usize);
-    n
-}
-
-/// Whether any call is in flight. Pairs with the swap in `begin`: call
-/// after the watchdog has said it stops ticking.
-pub(crate) fn any_in_flight() -> bool {
-    crate::fence::heavy();
-    let mut any = false;
-    for_each_record(|record| any |= record.state.load(Ordering::Relaxed) & 1 == 1);
-    any
 }

@@ -1,0 +1,374 @@
+//! The reading side of the table of calls in flight: consistent copies of
+//! records (the seqlock's reader), and the walks the watchdog, the dump,
+//! the drain and the leak watch make over them.
+
+use std::sync::atomic::{fence, Ordering};
+use std::time::Duration;
+
+use super::{Arena, CallSite, Record, ARENAS};
+use crate::clock;
+
+/// A consistent copy of one record.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) id: CallId,
+    pub(crate) site: &'static CallSite,
+    pub(crate) started_ns: u64,
+    pub(crate) thread: i32,
+    pub(crate) parent: Option<CallId>,
+    pub(crate) deadline_ns: u64,
+    pub(crate) reported: bool,
+    /// The tokio task of the call, if known (see `Record::task`).
+    pub(crate) task: u64,
+    /// The `.await` it is parked at: `(line, column)` in its site's file.
+    pub(crate) awaiting: Option<(u32, u32)>,
+    /// The coarse clock when its poll in progress began; 0 outside a poll.
+    pub(crate) polled_since_ns: u64,
+    key: (usize, u64),
+    parent_key: Option<(usize, u64)>,
+}
+
+/// A call still in flight when a drain ends, or is about to
+/// ([`DrainReport::left`](crate::DrainReport::left)); also one of the
+/// oldest calls of a leaking function ([`Leak::oldest`](crate::leak::Leak::oldest)).
+///
+/// ```
+/// let report = monitor_runtime::drain::DrainReport::default();
+/// assert!(report.left.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Straggler {
+    /// The call.
+    pub id: CallId,
+    /// Its function.
+    pub function: &'static str,
+    /// The function's file.
+    pub file: &'static str,
+    /// The function's line.
+    pub line: u32,
+    /// How long it had run.
+    #[serde(serialize_with = "crate::format::seconds")]
+    pub elapsed: Duration,
+}
+
+impl Straggler {
+    pub(crate) fn of(call: &Snapshot, now_ns: u64) -> Self {
+        Straggler {
+            id: call.id,
+            function: call.site.function,
+            file: call.site.file,
+            line: call.site.line,
+            elapsed: Duration::from_nanos(now_ns.saturating_sub(call.started_ns)),
+        }
+    }
+}
+
+impl std::fmt::Display for Straggler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "call {} of {} ({}:{}), running for {}",
+            self.id,
+            self.function,
+            self.file,
+            self.line,
+            crate::format::human(self.elapsed)
+        )
+    }
+}
+
+/// A call's id: its thread arena and its number there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId {
+    /// The arena (one per thread that has made annotated calls).
+    pub arena: u32,
+    /// The call's number in that arena.
+    pub seq: u64,
+}
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.arena, self.seq)
+    }
+}
+
+fn read(record: &'static Record) -> Option<Snapshot> {
+    let state = record.state.load(Ordering::Acquire);
+    if state & 1 == 0 {
+        return None;
+    }
+    let site = record.site.load(Ordering::Relaxed);
+    let started_ns = record.started.load(Ordering::Relaxed);
+    let thread = record.thread.load(Ordering::Relaxed);
+    let parent = record.parent.load(Ordering::Relaxed);
+    let parent_state = record.parent_state.load(Ordering::Relaxed);
+    let deadline_ns = record.deadline.load(Ordering::Relaxed);
+    let reported = record.reported.load(Ordering::Relaxed);
+    let task = record.task.load(Ordering::Relaxed);
+    let awaiting = record.awaiting.load(Ordering::Relaxed);
+    let polled_since_ns = record.polled_since.load(Ordering::Relaxed);
+    let seq = record.seq.load(Ordering::Relaxed);
+    let arena = record.arena.load(Ordering::Relaxed);
+    fence(Ordering::Acquire);
+    if record.state.load(Ordering::Relaxed) != state || site.is_null() || arena.is_null() {
+        return None;
+    }
+    // SAFETY: sites are statics; arenas are leaked.
+    let (site, arena) = unsafe { (&*site, &*arena) };
+    Some(Snapshot {
+        id: CallId {
+            arena: arena.id,
+            seq,
+        },
+        site,
+        started_ns,
+        thread,
+        parent: None,
+        deadline_ns,
+        reported,
+        task,
+        // A call being polled is not parked anywhere.
+        awaiting: (awaiting != 0 && thread == 0)
+            .then_some(((awaiting >> 32) as u32, awaiting as u32)),
+        polled_since_ns,
+        key: (record as *const Record as usize, state),
+        parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
+    })
+}
+
+/// Calls `f` on every record of every arena. Holds the arena list's lock
+/// (which only a thread's first annotated call takes) and allocates
+/// nothing.
+fn for_each_record(mut f: impl FnMut(&'static Record)) {
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    for arena in arenas.iter() {
+        arena.records().for_each(&mut f);
+    }
+}
+
+/// Calls `f` on every arena. Holds the arena list's lock, as
+/// [`for_each_record`] does.
+fn for_each_arena(mut f: impl FnMut(&'static Arena)) {
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    for arena in arenas.iter() {
+        f(arena);
+    }
+}
+
+/// Every call in flight now, parents resolved, oldest first.
+pub(crate) fn snapshot() -> Vec<Snapshot> {
+    let mut calls = Vec::new();
+    for_each_record(|record| calls.extend(read(record)));
+    let ids: std::collections::HashMap<(usize, u64), CallId> =
+        calls.iter().map(|c| (c.key, c.id)).collect();
+    for call in &mut calls {
+        call.parent = call.parent_key.and_then(|key| ids.get(&key).copied());
+    }
+    calls.sort_by_key(|c| (c.started_ns, c.id));
+    calls
+}
+
+/// Calls whose report deadline passed at `now_ns` and that are not yet
+/// reported; each is marked reported, so it is returned once.
+///
+/// Reads only the arenas whose hint ([`Arena::next_due`]) has come: with
+/// many calls in flight and none overdue, a tick reads one word per thread,
+/// not every record.
+pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
+    let mut due = Vec::new();
+    let mut look: Vec<&'static Arena> = Vec::new();
+    for_each_arena(|arena| {
+        if arena.next_due.load(Ordering::Relaxed) <= now_ns {
+            arena.next_due.store(u64::MAX, Ordering::SeqCst);
+            look.push(arena);
+        }
+    });
+    if look.is_empty() {
+        return due;
+    }
+    // Pairs with the light fence in `begin` between publishing a call and
+    // reading the hint: a call that read the hint before the reset above
+    // is seen by the reads below.
+    crate::fence::heavy();
+    for arena in look {
+        let mut next = u64::MAX;
+        for record in arena.records() {
+            let deadline = record.deadline.load(Ordering::Relaxed);
+            if deadline == 0
+                || record.reported.load(Ordering::Relaxed)
+                || record.state.load(Ordering::Relaxed) & 1 == 0
+            {
+                continue;
+            }
+            if deadline > now_ns {
+                next = next.min(deadline);
+                continue;
+            }
+            if let Some(call) = read(record)
+                && call.deadline_ns != 0
+                && call.deadline_ns <= now_ns
+                && !call.reported
+            {
+                record.reported.store(true, Ordering::Relaxed);
+                due.push(call);
+            } else {
+                // Changed while read: look again next time.
+                next = next.min(deadline);
+            }
+        }
+        arena.next_due.fetch_min(next, Ordering::Relaxed);
+    }
+    due
+}
+
+/// A poll found blocking its thread: the call, and the threshold its
+/// poll ran past.
+pub(crate) struct Blocked {
+    pub(crate) call: Snapshot,
+    pub(crate) threshold: Duration,
+}
+
+/// Async calls whose poll in progress has run longer than its threshold
+/// (`block_after`, or the call's timeout if that is shorter), as of
+/// `now_ns`; of the nested polls on one thread, only the innermost that
+/// ran past its threshold (the others are blocked by it). Each poll is
+/// returned once. Read-only but for that mark.
+pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
+    // The coarse clock at a poll's start may lag by a tick: never early.
+    let tick = clock::TICK.as_nanos() as u64;
+    let mut found: Vec<(&'static Record, Blocked)> = Vec::new();
+    // Only the polls in progress: each thread's chain, innermost first
+    // (`Arena::polling`, then `Record::outer`), not every record. The chain is read while its thread moves on, so a link
+    // may be stale: each record is read as any other (and a poll missed
+    // this tick is found at the next), and the walk is bounded.
+    for_each_arena(|arena| {
+        let mut record = arena.polling.load(Ordering::Relaxed);
+        let mut links = 0;
+        // SAFETY: records are leaked, never freed.
+        while let Some(this) = unsafe { record.as_ref() }
+            && links < MAX_CHAIN
+        {
+            links += 1;
+            record = this.outer.load(Ordering::Relaxed);
+            let since = this.polled_since.load(Ordering::Relaxed);
+            if since == 0 || now_ns.saturating_sub(since) <= tick {
+                continue;
+            }
+            let Some(call) = read(this) else { continue };
+            let threshold = call
+                .site
+                .timeout
+                .map_or(block_after, |t| t.min(block_after));
+            let ran = now_ns.saturating_sub(call.polled_since_ns);
+            if call.polled_since_ns != 0
+                && call.thread != 0
+                && ran > threshold.as_nanos() as u64 + tick
+            {
+                // The innermost poll of this thread past its threshold:
+                // the polls around it are blocked by it.
+                found.push((this, Blocked { call, threshold }));
+                break;
+            }
+        }
+    });
+    found
+        .into_iter()
+        .filter(|(record, blocked)| {
+            let since = blocked.call.polled_since_ns;
+            record.blocked_reported.swap(since, Ordering::Relaxed) != since
+        })
+        .map(|(_, blocked)| blocked)
+        .collect()
+}
+
+/// How many links of a thread's chain of polls [`blocked`] follows at
+/// most (deeper nesting is not a realistic program; a stale link could
+/// otherwise lead round a cycle).
+const MAX_CHAIN: usize = 1024;
+
+/// Calls `f` with the address and state word (`generation << 1 | in_use`)
+/// of every record, free or not. Read-only: the stall detector compares
+/// two walks to learn whether any call ended in between, without a shared
+/// write on the calls' path.
+pub(crate) fn for_each_state(mut f: impl FnMut(usize, u64)) {
+    for_each_record(|record| {
+        f(
+            record as *const Record as usize,
+            record.state.load(Ordering::Acquire),
+        )
+    });
+}
+
+/// Whether, between two reads of a record's state word that saw `old` and
+/// then `new`, some call on that record ended: `begin` turns a free `s`
+/// into `s + 3` (in use, next generation) and `end` turns that into
+/// `s + 2`. For the stall detector, which compares [`for_each_state`]
+/// walks.
+pub(crate) fn ended_between(old: u64, new: u64) -> bool {
+    if old & 1 == 1 {
+        new != old
+    } else {
+        new != old && new != old + 3
+    }
+}
+
+/// Whether a call with a report deadline (`#[stack_on_timeout]`) is in
+/// flight, reported or not. Read-only but for the arenas' flags.
+pub(crate) fn any_reportable() -> bool {
+    fn found(arena: &'static Arena) -> bool {
+        arena.records().any(|record| {
+            record.deadline.load(Ordering::Relaxed) != 0
+                && record.state.load(Ordering::Relaxed) & 1 == 1
+        })
+    }
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    // Only the arenas whose flag is set are read, up to the first such
+    // call. One that has none any more has its flag cleared (then, as for
+    // `due`'s hint: a heavy fence and a second look, against a call that
+    // set the flag before it was cleared), so it is not read again until
+    // such a call begins there.
+    for arena in arenas.iter() {
+        if !arena.reportable.load(Ordering::Relaxed) {
+            continue;
+        }
+        if found(arena) {
+            return true;
+        }
+        arena.reportable.store(false, Ordering::SeqCst);
+        crate::fence::heavy();
+        if found(arena) {
+            arena.reportable.store(true, Ordering::Relaxed);
+            return true;
+        }
+    }
+    false
+}
+
+/// How many calls are in flight now. Read-only.
+pub(crate) fn count_in_flight() -> usize {
+    let mut n = 0;
+    for_each_record(|record| n += (record.state.load(Ordering::Acquire) & 1) as usize);
+    n
+}
+
+/// Whether any call is in flight. Pairs with the swap in `begin`: call
+/// after the watchdog has said it stops ticking.
+pub(crate) fn any_in_flight() -> bool {
+    // Stops at the first call found: with calls in flight, a tick reads a
+    // few records, not all of them. Only a "no" needs the heavy fence
+    // first, and is read again after it.
+    fn first() -> bool {
+        let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+        arenas.iter().any(|arena| {
+            arena
+                .records()
+                .any(|record| record.state.load(Ordering::Relaxed) & 1 == 1)
+        })
+    }
+    if first() {
+        return true;
+    }
+    crate::fence::heavy();
+    first()
+}
