@@ -2,7 +2,7 @@
 //! in the same run: a plain call, `tokio::time::timeout`, and tower's
 //! `LoadShed + ConcurrencyLimit + Timeout`.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench monitor`
+//! Run: `cargo bench -p monitor-bench --bench monitor`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
