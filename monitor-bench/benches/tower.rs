@@ -2,7 +2,7 @@
 //! job (`LoadShed + ConcurrencyLimit + Timeout`), and a bare service, per
 //! request, in the same run: ready and driven through `ready().call()`.
 //!
-//! Run: `cargo bench -p monitor-runtime --features tower --bench tower`
+//! Run: `cargo bench -p monitor-bench --bench tower`
 
 use std::convert::Infallible;
 use std::hint::black_box;

@@ -1,6 +1,6 @@
 //! Instructions per call, counted by callgrind: unlike time, the count does
 //! not move with the machine's load, so two builds can be compared on a
-//! busy machine. Build with `cargo bench -p monitor-runtime --bench icount
+//! busy machine. Build with `cargo bench -p monitor-bench --bench icount
 //! --no-run`, then, for WHICH in `plain`, `monitored_sync`, `guarded`,
 //! `rejected` (a call refused as Busy):
 //!

@@ -10,7 +10,7 @@
 //! doing a bare `fetch_add`/`fetch_sub` pair on one shared atomic, the
 //! least a capped call must do.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench monitor`
+//! Run: `cargo bench -p monitor-bench --bench monitor`
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};

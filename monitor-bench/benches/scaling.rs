@@ -2,7 +2,7 @@
 //! watchdog thread spends while N calls wait, none of them overdue, and the
 //! memory each call in flight holds.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench scaling` (or with the
+//! Run: `cargo bench -p monitor-bench --bench scaling` (or with the
 //! numbers of calls to park: `-- 10000 100000`). For each N and each kind
 //! of call it parks N calls (their first poll returns `Pending`, they are
 //! never woken), lets the watchdog settle for a second, then reads the

@@ -2,7 +2,7 @@
 //! the locks they wrap, in the same run. Goal: within 2x of
 //! `std::sync::Mutex` and of `tokio::sync::Mutex`.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench locks` (and with
+//! Run: `cargo bench -p monitor-bench --bench locks` (and with
 //! `--features plain-locks` for the locks without bookkeeping).
 //!
 //! `lock_order_nested_pair`: the cost of the lock-order check, a nested

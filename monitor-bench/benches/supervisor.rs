@@ -2,7 +2,7 @@
 //! timestamp (what a hand-written heartbeat does), in the same run. Goal:
 //! at most 5 ns.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench supervisor`
+//! Run: `cargo bench -p monitor-bench --bench supervisor`
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};

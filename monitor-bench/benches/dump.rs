@@ -3,11 +3,10 @@
 //! the text; and native stacks of 100 threads blocked in calls.
 //! `dump/all_threads`: every thread of a process with 100 plain threads
 //! (no annotation) parked, warm, against listing them without stacks.
-//! `dump/pprof` (feature `pprof`): the goroutine profile of 10,000 calls
+//! `dump/pprof`: the goroutine profile of 10,000 calls
 //! in flight, against taking the dump it is made from.
 //!
-//! Run: `cargo bench -p monitor-runtime --bench dump` (add `--features
-//! pprof` for `dump/pprof`)
+//! Run: `cargo bench -p monitor-bench --bench dump`
 
 use std::future::Future;
 use std::hint::black_box;
@@ -140,7 +139,6 @@ fn all_threads(c: &mut Criterion) {
     }
 }
 
-#[cfg(feature = "pprof")]
 fn pprof(c: &mut Criterion) {
     const CALLS: usize = 10_000;
     let mut group = c.benchmark_group("dump/pprof");
@@ -160,9 +158,6 @@ fn pprof(c: &mut Criterion) {
     group.finish();
     drop(parked);
 }
-
-#[cfg(not(feature = "pprof"))]
-fn pprof(_: &mut Criterion) {}
 
 criterion_group!(benches, logical, native, all_threads, pprof);
 criterion_main!(benches);
