@@ -556,12 +556,17 @@ mod tests {
         }
         // The cache's record is retired: not taken for an empty one.
         assert_eq!(cached_empty(h), Some(false));
-        push_async(&a, h, Location::caller());
-        assert_eq!(ids(h), [a.order_id()]);
+        // The holder takes `a` elsewhere (a task resumed on another
+        // worker): a new record, which this thread's stale cache must
+        // not hide.
         std::thread::scope(|s| {
-            s.spawn(|| assert_eq!(ids(h), [a.order_id()]));
+            s.spawn(|| push_async(&a, h, Location::caller()));
         });
+        assert!(!all_of_holder(h, |_| true));
+        assert_eq!(ids(h), [a.order_id()]);
+        assert!(all_of_holder(h, |e| e.id == a.order_id()));
         pop_async(&a, h);
+        assert!(all_of_holder(h, |_| false));
         assert!(ids(h).is_empty());
     }
 }
