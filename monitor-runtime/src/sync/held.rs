@@ -538,6 +538,46 @@ mod tests {
         }
     }
 
+    /// Threads pushing and popping entries of one holder (guards taken
+    /// and dropped in several places) while another makes and empties
+    /// records by the thousand (sweeps retire the holder's record when it
+    /// is empty, under the others' caches): no entry is lost, none stays.
+    #[test]
+    fn no_entry_is_lost_to_a_sweep() {
+        let h = holder(300);
+        let locks: Vec<LockState> = (0..2).map(|_| LockState::new("")).collect();
+        std::thread::scope(|s| {
+            for lock in &locks {
+                s.spawn(move || {
+                    for _ in 0..2000 {
+                        push_async(lock, h, Location::caller());
+                        let mut seen = false;
+                        each_of_holder(h, |e| seen |= e.id == lock.order_id());
+                        assert!(seen, "an entry pushed is not in the holder's set");
+                        // In the record the table has, not only in a
+                        // record this thread's cache has.
+                        let live = look_up(h, false).expect("no record in the table");
+                        let entries = live.lock().expect("the table's record is retired");
+                        assert!(entries.iter().any(|e| e.id == lock.order_id()));
+                        drop(entries);
+                        pop_async(lock, h);
+                        // Empty for a while: a sweep may retire the record.
+                        std::thread::yield_now();
+                    }
+                });
+            }
+            s.spawn(|| {
+                let lock = LockState::new("");
+                for n in 0..20_000 {
+                    let other = holder(1_000_000 + n);
+                    push_async(&lock, other, Location::caller());
+                    pop_async(&lock, other);
+                }
+            });
+        });
+        assert!(ids(h).is_empty());
+    }
+
     /// A record swept out of the table while a thread's cache has it:
     /// the holder's next entry goes to a new record, which every thread
     /// finds.
