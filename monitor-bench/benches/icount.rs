@@ -13,7 +13,9 @@
 //! `monitored_await_async`, `pair_async_off`, `pair_async_on` with
 //! `--toggle-collect='*Runtime*block_on*'`; the count for 20000 calls less
 //! the count for 10000, over 10000, is the cost of one call. `pair_off` and
-//! `pair_on` (sync), `pair_async_off` and `pair_async_on`: a nested
+//! `pair_on` (sync), `pair_async_off` and `pair_async_on` (in `block_on`:
+//! the holder is the thread), `pair_task_off` and `pair_task_on` (the same
+//! in a spawned task, as in `benches/locks.rs`; same toggle): a nested
 //! acquisition of a known pair of `sync` mutexes with the lock-order check
 //! off and on. Run by
 //! `cargo bench` without arguments, it makes each kind of call once.
@@ -166,7 +168,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if which.contains("async") {
+    if let Some(kind) = which.strip_prefix("pair_task_") {
+        // As `pair_async_*`, in a spawned task (the holder is the task).
+        let which: &'static str = if kind == "on" {
+            "pair_async_on"
+        } else {
+            "pair_async_off"
+        };
+        rt.block_on(async { tokio::spawn(icount_loop_async(which, 1000)).await })
+            .unwrap();
+        black_box(rt.block_on(async { tokio::spawn(icount_loop_async(which, n)).await })).unwrap();
+    } else if which.contains("async") {
         rt.block_on(icount_loop_async(which, 1000));
         black_box(rt.block_on(icount_loop_async(which, n)));
     } else {

@@ -7,8 +7,10 @@
 //! Cost, with the check on: a pair seen before is found in a small cache
 //! in the thread's local storage (no lock, no walk); the graph's mutex is
 //! taken, and the graph walked, only the first time a thread sees a pair
-//! (a pair already in the graph is then a lookup there). With the check
-//! off, one relaxed load per acquisition.
+//! (a pair already in the graph is then a lookup there). The held set is
+//! read from thread-local storage (std locks) or from the task's record,
+//! which the thread's cache finds without a lookup (tokio locks; see
+//! `held.rs`). With the check off, one relaxed load per acquisition.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -18,7 +20,7 @@ use std::sync::Mutex;
 
 use super::graph::LockState;
 use super::held::{self, Entry};
-use super::holder::{label, task_holder};
+use super::holder::{label, task_holder, TASK};
 use super::inversion::{LockOrderInversion, OrderEdge};
 use super::report::{waiter, CodeSite, LockSite};
 
@@ -134,12 +136,43 @@ pub(crate) fn check(
     holder: u64,
     at: &'static Location<'static>,
 ) -> Option<LockOrderInversion> {
-    if !lock_order_checking() || (held::none_on_thread() && !held::async_used()) {
+    if !lock_order_checking() {
         return None;
+    }
+    if held::none_on_thread() {
+        if !held::async_used() {
+            return None;
+        }
+        // The fast path of a task that holds only tokio locks: every
+        // pair known to this thread already (or nothing held).
+        let to = lock.order_id();
+        let known_all = held::all_of_holder(task_of(holder), |from| {
+            from.id == to || {
+                let known = known(from.id, to);
+                from.source |= known;
+                known
+            }
+        });
+        if known_all {
+            return None;
+        }
     }
     check_held(lock, holder, at)
 }
 
+/// The holder of the tokio locks the current task (or thread) holds:
+/// `holder` itself when a tokio lock is taken in a task (a std lock's
+/// holder is its thread).
+#[inline]
+fn task_of(holder: u64) -> u64 {
+    if holder & TASK != 0 {
+        holder
+    } else {
+        task_holder()
+    }
+}
+
+#[inline(never)]
 fn check_held(
     lock: &LockState,
     holder: u64,
@@ -180,9 +213,9 @@ fn edge(
 }
 
 /// The edges from the tokio locks of the current task (or thread): under
-/// their shard's mutex (`add_edge` takes the graph's mutex, never a
-/// shard's, and runs no user code).
-#[inline(never)]
+/// its held record's lock (`add_edge` takes the graph's mutex, never a
+/// record's, and runs no user code).
+#[inline]
 fn check_held_async(
     lock: &LockState,
     to: u64,
@@ -190,7 +223,7 @@ fn check_held_async(
     at: &'static Location<'static>,
     found: &mut Option<LockOrderInversion>,
 ) {
-    held::each_of_holder(task_holder(), |from| {
+    held::each_of_holder(task_of(holder), |from| {
         edge(from, lock, to, holder, at, found)
     });
 }
