@@ -16,6 +16,22 @@
 //! again while a writer waits for it, as a cycle with that writer (new
 //! readers wait behind a queued writer).
 //!
+//! # Across the sync/async line
+//!
+//! A lock taken inside a tokio task is held by that task, whichever kind
+//! it is: a std-style [`Mutex`] taken in a task is on record as the
+//! task's (tokio recommends a std lock for short sections in async code),
+//! and a task that waits for one waits as itself, not as the worker
+//! thread it blocks. So a cycle closes through tasks and threads alike: a
+//! thread that holds a [`Mutex`] and waits on an [`AsyncMutex`] with
+//! `blocking_lock`, while a task holds that one and waits for the
+//! [`Mutex`], is reported with both halves (`tests/lock_deadlock_sync_async.rs`).
+//! Outside a task the holder is the thread. A worker thread is never a
+//! holder of what its tasks took, so tasks that take a lock in turn on one
+//! thread make no false cycle; but a lock the thread itself took (outside
+//! any task, before `block_on`) that a task on that thread then waits for
+//! with a blocking wait is the thread's self-deadlock, reported as such.
+//!
 //! What happens next is the [`DeadlockPolicy`]: keep waiting (the default,
 //! as a plain lock would), or panic in the waiter that closed the cycle.
 //! `lock_checked` returns the [`Deadlock`] as an error instead.

@@ -6,7 +6,7 @@ use std::sync::{LockResult, TryLockResult};
 
 use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want};
-use crate::sync::holder::thread_holder;
+use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
@@ -133,7 +133,7 @@ impl<T: ?Sized> Mutex<T> {
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<MutexGuard<'_, T>>, Deadlock> {
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         let result = take_std(
             &self.state,
             me,
@@ -175,7 +175,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         map_try(self.inner.try_lock(), |inner| self.guard(inner, me, at))
     }
 
@@ -254,7 +254,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         at: &'static Location<'static>,
     ) -> Self {
         if TRACK {
-            state.acquired(thread_holder(), at);
+            state.acquired(task_holder(), at);
             took_std(state, at);
         }
         MutexGuard { state, inner }

@@ -6,7 +6,7 @@ use std::sync::{LockResult, TryLockResult};
 
 use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
-use crate::sync::holder::thread_holder;
+use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
@@ -184,7 +184,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         map_try(self.inner.try_read(), |inner| {
             self.read_guard(inner, me, at)
         })
@@ -203,7 +203,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         map_try(self.inner.try_write(), |inner| {
             self.write_guard(inner, me, at)
         })
@@ -245,7 +245,7 @@ impl<T: ?Sized> RwLock<T> {
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<RwLockReadGuard<'_, T>>, Deadlock> {
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         let result = take_std(
             &self.state,
             me,
@@ -265,7 +265,7 @@ impl<T: ?Sized> RwLock<T> {
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<RwLockWriteGuard<'_, T>>, Deadlock> {
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         let result = take_std(
             &self.state,
             me,
@@ -360,7 +360,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         // never on record as free while this thread holds it.
         let slot = if TRACK {
             took_std(state, at);
-            state.read_acquired(thread_holder(), at)
+            state.read_acquired(task_holder(), at)
         } else {
             UNTRACKED
         };
