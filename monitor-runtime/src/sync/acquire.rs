@@ -8,7 +8,7 @@ use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use super::graph::{self, LockState, Want, GRAPH};
 use super::held;
-use super::holder::{label, thread_holder, TASK};
+use super::holder::{label, task_holder, thread_holder, TASK};
 use super::inversion::LockOrderInversion;
 use super::order;
 use super::policy::{deadlock_policy, DeadlockPolicy};
@@ -115,6 +115,20 @@ impl Drop for Waiting {
             GRAPH.done(self.0);
         }
     }
+}
+
+/// The caller starts to wait on a condition variable (`state`, never
+/// held) at `at`: on record in `lock_waits()` (so in dumps and on the
+/// debug page) until the returned `Waiting` drops. It closes no cycle.
+#[cold]
+#[inline(never)]
+pub(crate) fn condvar_wait(state: &LockState, at: &'static Location<'static>) -> Waiting {
+    if !TRACK {
+        return Waiting(0);
+    }
+    let me = task_holder();
+    let _no_cycle = GRAPH.wait(me, label(me), state, Want::Notify, at);
+    Waiting(me)
 }
 
 /// Takes a std lock for `me` at `at`: `try_take` first (the uncontended

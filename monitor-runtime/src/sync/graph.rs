@@ -53,6 +53,10 @@ pub enum Want {
     Exclusive,
     /// With other readers.
     Shared,
+    /// Not a lock: a notification (a wait on a `Condvar`, whose state is
+    /// never held). On record for `lock_waits()`; it has no edge, so it
+    /// closes no cycle.
+    Notify,
 }
 
 /// Who holds a lock: holder ids (a thread's kernel id, or a task's id with

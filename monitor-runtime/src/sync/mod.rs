@@ -127,7 +127,7 @@
 //! | `std::sync::MutexGuard`: `Deref(Mut)`, `Debug`, `Display` | [`MutexGuard`] | |
 //! | `std::sync::RwLock`: `new` (const), `read`, `try_read`, `write`, `try_write`, `is_poisoned`, `clear_poison`, `into_inner`, `get_mut` | [`RwLock`] | |
 //! | `std::sync::RwLockWriteGuard::downgrade` | [`RwLockWriteGuard::downgrade`] | Rust 1.92 and later, as std's (the MSRV is older) |
-//! | `std::sync::Condvar`: `new` (const), `wait`, `wait_while`, `wait_timeout`, `wait_timeout_while`, `notify_one`, `notify_all` | [`Condvar`] | takes our [`MutexGuard`]; the deprecated `wait_timeout_ms` is left out |
+//! | `std::sync::Condvar`: `new` (const), `wait`, `wait_while`, `wait_timeout`, `wait_timeout_while`, `notify_one`, `notify_all` | [`Condvar`] | takes our [`MutexGuard`]; the deprecated `wait_timeout_ms` is left out; `with_name`, and a waiting thread is listed by [`lock_waits`] (and in dumps) as waiting on the condvar |
 //! | `tokio::sync::Mutex`: `new`, `const_new`, `lock`, `lock_owned`, `try_lock`, `try_lock_owned`, `blocking_lock`, `blocking_lock_owned`, `get_mut`, `into_inner` | [`AsyncMutex`] | `new` is `const` too; the owned acquisitions need `T: 'static` (see [`AsyncMutex::lock_owned`]) |
 //! | `tokio::sync::{MutexGuard, OwnedMutexGuard}`: `map`, `try_map`, `mutex` | [`AsyncMutexGuard`], [`OwnedAsyncMutexGuard`] | |
 //! | `tokio::sync::{MappedMutexGuard, OwnedMappedMutexGuard}`: `map`, `try_map` | [`MappedAsyncMutexGuard`], [`OwnedMappedAsyncMutexGuard`] | |
@@ -147,8 +147,6 @@
 //!   the tokio lock inside ours is instrumented, under tokio's name.
 //! - The name given with `with_name` is left out of `Debug`, so output
 //!   written against the peer's reads the same.
-//! - A thread waiting on our [`Condvar`] lets go of the mutex's record, but
-//!   is not (yet) shown in [`lock_waits`] as waiting on the condvar.
 
 // First, so that the lock families below see `guard_traits!`.
 #[macro_use]
