@@ -79,9 +79,19 @@ pub(crate) fn took_std(state: &LockState, at: &'static Location<'static>) {
     }
 }
 
-/// A std lock was let go (by this thread).
+/// A std lock was let go (by this thread). A lock the order check never
+/// numbered was never on a held set (`push_thread` numbers it): then the
+/// thread-local stack is not touched.
 #[inline]
 pub(crate) fn let_go_std(state: &LockState) {
+    if state.order_id_if_any() != 0 {
+        pop_std(state);
+    }
+}
+
+/// Out of line, so that a guard's drop stays small enough to inline.
+#[inline(never)]
+fn pop_std(state: &LockState) {
     held::pop_thread(state);
 }
 
@@ -134,6 +144,11 @@ pub(crate) fn condvar_wait(state: &LockState, at: &'static Location<'static>) ->
 /// Takes a std lock for `me` at `at`: `try_take` first (the uncontended
 /// path), else the contended one: register the wait (reporting the
 /// deadlock it closes), `take`, unregister. Without bookkeeping, `take`.
+///
+/// The uncontended path with the order check off (release builds) is the
+/// inner `try_lock` and one relaxed load: the check, and the wait, are
+/// out of line, so that nothing of them (a `LockOrderInversion` is large)
+/// is moved around on the way.
 #[track_caller]
 #[inline]
 pub(crate) fn take_std<G>(
@@ -148,6 +163,28 @@ pub(crate) fn take_std<G>(
     if !TRACK {
         return Ok(take());
     }
+    if order::lock_order_checking() {
+        return take_std_ordered(state, me, at, want, checked, try_take, take);
+    }
+    match try_take() {
+        Ok(guard) => Ok(Ok(guard)),
+        Err(TryLockError::Poisoned(poisoned)) => Ok(Err(poisoned)),
+        Err(TryLockError::WouldBlock) => take_std_contended(state, me, at, want, checked, take),
+    }
+}
+
+/// [`take_std`] with the lock-order check on.
+#[track_caller]
+#[inline(never)]
+fn take_std_ordered<G>(
+    state: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    try_take: impl FnOnce() -> TryLockResult<G>,
+    take: impl FnOnce() -> LockResult<G>,
+) -> Result<LockResult<G>, Deadlock> {
     let inversion = order_check(state, me, at);
     let result = match try_take() {
         Ok(guard) => Ok(guard),
@@ -160,6 +197,25 @@ pub(crate) fn take_std<G>(
         }
     };
     Ok(order_policy(inversion, result))
+}
+
+/// [`take_std`] when the lock is taken: the wait on record while it
+/// lasts.
+#[cold]
+#[track_caller]
+#[inline(never)]
+fn take_std_contended<G>(
+    state: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    take: impl FnOnce() -> LockResult<G>,
+) -> Result<LockResult<G>, Deadlock> {
+    let waiting = before_blocking_wait(state, me, at, want, checked)?;
+    let result = take();
+    drop(waiting);
+    Ok(result)
 }
 
 /// `f` on the guard, poisoned or not.

@@ -21,6 +21,7 @@ pub(crate) fn task_holder() -> u64 {
     }
 }
 
+#[inline]
 pub(crate) fn task_number(id: tokio::task::Id) -> u64 {
     crate::task::number(id) & !TASK
 }

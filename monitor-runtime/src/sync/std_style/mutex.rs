@@ -7,6 +7,7 @@ use std::sync::{LockResult, TryLockResult};
 use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
+use crate::sync::lock_order_checking;
 use crate::sync::report::Deadlock;
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
@@ -101,9 +102,19 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*lock.lock().unwrap(), [1, 2]);
     /// ```
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        match self.acquire(Location::caller(), false) {
+        let at = Location::caller();
+        // The uncontended path, with the order check off: std's `try_lock`,
+        // the holder and the place on record. A poisoned guard is let go
+        // and taken again by the whole path, which reports the poison.
+        if TRACK
+            && !lock_order_checking()
+            && let Ok(inner) = self.inner.try_lock()
+        {
+            return Ok(self.guard_unordered(inner, at));
+        }
+        match self.acquire(at, false) {
             Ok(result) => result,
             Err(_) => unreachable!("unchecked acquisitions report and wait"),
         }
@@ -127,7 +138,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[track_caller]
-    #[inline]
+    #[inline(never)]
     fn acquire(
         &self,
         at: &'static Location<'static>,
@@ -157,6 +168,20 @@ impl<T: ?Sized> Mutex<T> {
             self.state.acquired(me, at);
             took_std(&self.state, at);
         }
+        MutexGuard {
+            state: &self.state,
+            inner,
+        }
+    }
+
+    /// [`Mutex::guard`] when the order check is off: nothing to push.
+    #[inline]
+    fn guard_unordered<'a>(
+        &'a self,
+        inner: std::sync::MutexGuard<'a, T>,
+        at: &'static Location<'static>,
+    ) -> MutexGuard<'a, T> {
+        self.state.acquired(task_holder(), at);
         MutexGuard {
             state: &self.state,
             inner,

@@ -7,6 +7,7 @@ use std::sync::{LockResult, TryLockResult};
 use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
+use crate::sync::lock_order_checking;
 use crate::sync::report::Deadlock;
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
@@ -113,9 +114,21 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 5);
     /// ```
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        match self.acquire_read(Location::caller(), false) {
+        let at = Location::caller();
+        // The uncontended path with the order check off, as `Mutex::lock`.
+        if TRACK
+            && !lock_order_checking()
+            && let Ok(inner) = self.inner.try_read()
+        {
+            return Ok(RwLockReadGuard {
+                state: &self.state,
+                slot: self.state.read_acquired(task_holder(), at),
+                inner,
+            });
+        }
+        match self.acquire_read(at, false) {
             Ok(result) => result,
             Err(_) => unreachable!("unchecked acquisitions report and wait"),
         }
@@ -147,9 +160,20 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 6);
     /// ```
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        match self.acquire_write(Location::caller(), false) {
+        let at = Location::caller();
+        if TRACK
+            && !lock_order_checking()
+            && let Ok(inner) = self.inner.try_write()
+        {
+            self.state.acquired(task_holder(), at);
+            return Ok(RwLockWriteGuard {
+                state: &self.state,
+                inner,
+            });
+        }
+        match self.acquire_write(at, false) {
             Ok(result) => result,
             Err(_) => unreachable!("unchecked acquisitions report and wait"),
         }
@@ -239,7 +263,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     #[track_caller]
-    #[inline]
+    #[inline(never)]
     fn acquire_read(
         &self,
         at: &'static Location<'static>,
@@ -259,7 +283,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     #[track_caller]
-    #[inline]
+    #[inline(never)]
     fn acquire_write(
         &self,
         at: &'static Location<'static>,
