@@ -110,8 +110,9 @@
 //! thread's own, since claiming a slot in the lock would take a
 //! compare-and-swap); nothing global is touched until a thread must wait.
 //! Against the peer, uncontended (`cargo bench -p monitor-runtime --bench
-//! locks`, figures in the README): [`Mutex`] 1.03x std's, [`RwLock`] read
-//! 1.26x, [`AsyncMutex`] and [`AsyncRwLock`] read within 1.0x of tokio's. With the Cargo feature `plain-locks`, the locks keep
+//! locks`, figures in the README): [`Mutex`] 1.02x std's, [`RwLock`] read
+//! 1.17x, [`AsyncMutex`] 1.04x and [`AsyncRwLock`] read 1.01x tokio's
+//! (one run on a shared machine; ratios move by about 0.15 between runs). With the Cargo feature `plain-locks`, the locks keep
 //! their API and do no bookkeeping at all: nothing is reported, and the
 //! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
 //! plain ones do).
