@@ -17,11 +17,15 @@
 //! the holder is the thread), `pair_task_off` and `pair_task_on` (the same
 //! in a spawned task, as in `benches/locks.rs`; same toggle): a nested
 //! acquisition of a known pair of `sync` mutexes with the lock-order check
-//! off and on. Run by
+//! off and on. One uncontended lock and unlock against the peer's (the
+//! `locks` bench's groups): `mutex_std`, `mutex_ours`, `rwlock_std`,
+//! `rwlock_ours` (read) with `*icount_loop*`, and, inside a spawned task,
+//! `async_mutex_tokio`, `async_mutex_ours`, `async_rwlock_tokio`,
+//! `async_rwlock_ours` (read) with `*Runtime*block_on*`. Run by
 //! `cargo bench` without arguments, it makes each kind of call once.
 use std::hint::black_box;
 
-use monitor_runtime::sync::{set_lock_order_checking, AsyncMutex, Mutex};
+use monitor_runtime::sync::{set_lock_order_checking, AsyncMutex, AsyncRwLock, Mutex, RwLock};
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 
 static PAIR: (Mutex<u64>, Mutex<u64>) = (Mutex::new(0), Mutex::new(0));
@@ -43,6 +47,54 @@ async fn pair_async(x: u64) -> u64 {
     *a += x;
     *b += 1;
     *a
+}
+
+static STD_MUTEX: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
+static OUR_MUTEX: Mutex<u64> = Mutex::new(0);
+static STD_RWLOCK: std::sync::RwLock<u64> = std::sync::RwLock::new(0);
+static OUR_RWLOCK: RwLock<u64> = RwLock::new(0);
+static TOKIO_MUTEX: tokio::sync::Mutex<u64> = tokio::sync::Mutex::const_new(0);
+static OUR_ASYNC_MUTEX: AsyncMutex<u64> = AsyncMutex::const_new(0);
+static TOKIO_RWLOCK: tokio::sync::RwLock<u64> = tokio::sync::RwLock::const_new(0);
+static OUR_ASYNC_RWLOCK: AsyncRwLock<u64> = AsyncRwLock::const_new(0);
+
+/// One uncontended lock and unlock (a read for the read-write locks).
+#[inline(never)]
+fn lock_unlock(which: &str, x: u64) -> u64 {
+    match which {
+        "mutex_std" => {
+            let mut guard = black_box(&STD_MUTEX).lock().unwrap();
+            *guard += x;
+            *guard
+        }
+        "mutex_ours" => {
+            let mut guard = black_box(&OUR_MUTEX).lock().unwrap();
+            *guard += x;
+            *guard
+        }
+        "rwlock_std" => *black_box(&STD_RWLOCK).read().unwrap() + x,
+        "rwlock_ours" => *black_box(&OUR_RWLOCK).read().unwrap() + x,
+        _ => unreachable!(),
+    }
+}
+
+#[inline(never)]
+async fn lock_unlock_async(which: &str, x: u64) -> u64 {
+    match which {
+        "async_mutex_tokio" => {
+            let mut guard = black_box(&TOKIO_MUTEX).lock().await;
+            *guard += x;
+            *guard
+        }
+        "async_mutex_ours" => {
+            let mut guard = black_box(&OUR_ASYNC_MUTEX).lock().await;
+            *guard += x;
+            *guard
+        }
+        "async_rwlock_tokio" => *black_box(&TOKIO_RWLOCK).read().await + x,
+        "async_rwlock_ours" => *black_box(&OUR_ASYNC_RWLOCK).read().await + x,
+        _ => unreachable!(),
+    }
 }
 
 #[inline(never)]
@@ -118,7 +170,7 @@ fn icount_loop_sync(which: &str, n: u64) -> u64 {
             "monitored_sync" => monitored_sync(i).unwrap(),
             "guarded" => guarded(i),
             "pair_off" | "pair_on" => pair(i),
-            _ => unreachable!(),
+            _ => lock_unlock(which, i),
         };
     }
     sum
@@ -134,7 +186,7 @@ async fn icount_loop_async(which: &str, n: u64) -> u64 {
             "plain_await_async" => plain_await_async(i).await.unwrap(),
             "monitored_await_async" => monitored_await_async(i).await.unwrap(),
             "pair_async_off" | "pair_async_on" => pair_async(i).await,
-            _ => unreachable!(),
+            _ => lock_unlock_async(which, i).await,
         };
     }
     sum
@@ -178,6 +230,13 @@ fn main() {
         rt.block_on(async { tokio::spawn(icount_loop_async(which, 1000)).await })
             .unwrap();
         black_box(rt.block_on(async { tokio::spawn(icount_loop_async(which, n)).await })).unwrap();
+    } else if which.starts_with("async_") {
+        // In a task, as the `locks` bench: the holder is the task.
+        let which: &'static str = Box::leak(which.into());
+        rt.block_on(async {
+            tokio::spawn(icount_loop_async(which, 1000)).await.unwrap();
+            black_box(tokio::spawn(icount_loop_async(which, n)).await.unwrap());
+        });
     } else if which.contains("async") {
         rt.block_on(icount_loop_async(which, 1000));
         black_box(rt.block_on(icount_loop_async(which, n)));

@@ -583,7 +583,13 @@ fn html(page: &Page, base: &str) -> String {
                 "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&w.waiter.to_string()),
                 escape(&w.lock.lock),
-                if w.exclusive { "" } else { " (read)" },
+                if w.condvar {
+                    " (condvar)"
+                } else if w.exclusive {
+                    ""
+                } else {
+                    " (read)"
+                },
                 w.lock
                     .at
                     .as_ref()

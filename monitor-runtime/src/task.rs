@@ -26,6 +26,7 @@ impl Hasher for Number {
 }
 
 /// A tokio id (task or runtime) as a number.
+#[inline]
 pub(crate) fn number(id: impl Hash) -> u64 {
     let mut n = Number(0);
     id.hash(&mut n);

@@ -110,18 +110,27 @@ impl fmt::Display for Tid {
 /// After `fork`, the thread that forked keeps its parent's id in the child
 /// (as `glibc` did before 2.25); the runtime does not run in forked
 /// children.
+#[inline]
 pub(crate) fn current_tid() -> Tid {
     use std::cell::Cell;
     thread_local! {
         // No destructor: reading it works even while the thread exits.
         static TID: Cell<i32> = const { Cell::new(0) };
     }
-    TID.with(|tid| {
-        if tid.get() == 0 {
-            tid.set(gettid());
-        }
-        Tid(tid.get())
-    })
+    // The read inlines (a lock records its holder with it); the first
+    // call on a thread asks the kernel, out of line.
+    match TID.with(Cell::get) {
+        0 => first_tid(&TID),
+        tid => Tid(tid),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn first_tid(key: &'static std::thread::LocalKey<std::cell::Cell<i32>>) -> Tid {
+    let tid = gettid();
+    key.with(|cell| cell.set(tid));
+    Tid(tid)
 }
 
 #[cfg(target_os = "linux")]

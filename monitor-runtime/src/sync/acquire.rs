@@ -8,7 +8,7 @@ use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use super::graph::{self, LockState, Want, GRAPH};
 use super::held;
-use super::holder::{label, TASK};
+use super::holder::{label, task_holder, thread_holder, TASK};
 use super::inversion::LockOrderInversion;
 use super::order;
 use super::policy::{deadlock_policy, DeadlockPolicy};
@@ -79,9 +79,19 @@ pub(crate) fn took_std(state: &LockState, at: &'static Location<'static>) {
     }
 }
 
-/// A std lock was let go (by this thread).
+/// A std lock was let go (by this thread). A lock the order check never
+/// numbered was never on a held set (`push_thread` numbers it): then the
+/// thread-local stack is not touched.
 #[inline]
 pub(crate) fn let_go_std(state: &LockState) {
+    if state.order_id_if_any() != 0 {
+        pop_std(state);
+    }
+}
+
+/// Out of line, so that a guard's drop stays small enough to inline.
+#[inline(never)]
+fn pop_std(state: &LockState) {
     held::pop_thread(state);
 }
 
@@ -117,9 +127,28 @@ impl Drop for Waiting {
     }
 }
 
+/// The caller starts to wait on a condition variable (`state`, never
+/// held) at `at`: on record in `lock_waits()` (so in dumps and on the
+/// debug page) until the returned `Waiting` drops. It closes no cycle.
+#[cold]
+#[inline(never)]
+pub(crate) fn condvar_wait(state: &LockState, at: &'static Location<'static>) -> Waiting {
+    if !TRACK {
+        return Waiting(0);
+    }
+    let me = task_holder();
+    let _no_cycle = GRAPH.wait(me, label(me), state, Want::Notify, at);
+    Waiting(me)
+}
+
 /// Takes a std lock for `me` at `at`: `try_take` first (the uncontended
 /// path), else the contended one: register the wait (reporting the
 /// deadlock it closes), `take`, unregister. Without bookkeeping, `take`.
+///
+/// The uncontended path with the order check off (release builds) is the
+/// inner `try_lock` and one relaxed load: the check, and the wait, are
+/// out of line, so that nothing of them (a `LockOrderInversion` is large)
+/// is moved around on the way.
 #[track_caller]
 #[inline]
 pub(crate) fn take_std<G>(
@@ -134,18 +163,59 @@ pub(crate) fn take_std<G>(
     if !TRACK {
         return Ok(take());
     }
+    if order::lock_order_checking() {
+        return take_std_ordered(state, me, at, want, checked, try_take, take);
+    }
+    match try_take() {
+        Ok(guard) => Ok(Ok(guard)),
+        Err(TryLockError::Poisoned(poisoned)) => Ok(Err(poisoned)),
+        Err(TryLockError::WouldBlock) => take_std_contended(state, me, at, want, checked, take),
+    }
+}
+
+/// [`take_std`] with the lock-order check on.
+#[track_caller]
+#[inline(never)]
+fn take_std_ordered<G>(
+    state: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    try_take: impl FnOnce() -> TryLockResult<G>,
+    take: impl FnOnce() -> LockResult<G>,
+) -> Result<LockResult<G>, Deadlock> {
     let inversion = order_check(state, me, at);
     let result = match try_take() {
         Ok(guard) => Ok(guard),
         Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
         Err(TryLockError::WouldBlock) => {
-            let waiting = before_wait(state, me, at, want, checked)?;
+            let waiting = before_blocking_wait(state, me, at, want, checked)?;
             let result = take();
             drop(waiting);
             result
         }
     };
     Ok(order_policy(inversion, result))
+}
+
+/// [`take_std`] when the lock is taken: the wait on record while it
+/// lasts.
+#[cold]
+#[track_caller]
+#[inline(never)]
+fn take_std_contended<G>(
+    state: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    take: impl FnOnce() -> LockResult<G>,
+) -> Result<LockResult<G>, Deadlock> {
+    let waiting = before_blocking_wait(state, me, at, want, checked)?;
+    let result = take();
+    drop(waiting);
+    Ok(result)
 }
 
 /// `f` on the guard, poisoned or not.
@@ -169,6 +239,67 @@ pub(crate) fn map_try<G, H>(result: TryLockResult<G>, f: impl FnOnce(G) -> H) ->
     }
 }
 
+/// Where `who` took `lock` if a `want` of it by `who` can never be
+/// granted: `who` holds it (a reader that reads again is let in, unless
+/// it is the writer).
+fn holds(lock: &LockState, who: u64, want: Want) -> Option<Option<&'static Location<'static>>> {
+    if want == Want::Exclusive {
+        lock.held_by(who)
+    } else {
+        (lock.owner() == who).then(|| lock.held_by(who).flatten())
+    }
+}
+
+/// The self-deadlock of `holder`, which holds `lock` (since `held_at`)
+/// and waits for it at `at`.
+#[track_caller]
+fn self_deadlock(
+    lock: &LockState,
+    holder: u64,
+    held_at: Option<&'static Location<'static>>,
+    at: &'static Location<'static>,
+    checked: bool,
+) -> Result<Waiting, Deadlock> {
+    let id = lock as *const LockState as usize;
+    let deadlock = build(vec![graph::Link {
+        holder,
+        label: label(holder),
+        holds: lock.name,
+        holds_id: id,
+        held_at,
+        queued: false,
+        waits_for: lock.name,
+        waits_for_id: id,
+        waits_at: at,
+    }]);
+    on_deadlock(deadlock, checked).map(|()| Waiting(0))
+}
+
+/// The contended path of a wait that blocks the thread (a std lock, or
+/// a `blocking_` acquisition of a tokio lock): as [`before_wait`], and,
+/// when `me` is a task, the thread it blocks is checked too. A lock the
+/// thread took outside any task (before `block_on`, say) is never let go
+/// while a task that runs on that thread waits for it: a self-deadlock of
+/// the thread.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn before_blocking_wait(
+    lock: &LockState,
+    me: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+) -> Result<Waiting, Deadlock> {
+    if TRACK && me & TASK != 0 {
+        let thread = thread_holder();
+        if let Some(held_at) = holds(lock, thread, want) {
+            return self_deadlock(lock, thread, held_at, at, checked);
+        }
+    }
+    before_wait(lock, me, at, want, checked)
+}
+
 /// The contended path: `me` must wait for `lock` at `at`. Reports a
 /// self-deadlock or a cycle, then applies the policy (`checked`: return
 /// the deadlock). On `Ok`, the caller waits and then drops the `Waiting`.
@@ -185,25 +316,8 @@ pub(crate) fn before_wait(
     if !TRACK {
         return Ok(Waiting(0));
     }
-    let held = if want == Want::Exclusive {
-        lock.held_by(me)
-    } else {
-        (lock.owner() == me).then(|| lock.held_by(me).flatten())
-    };
-    if let Some(held_at) = held {
-        let id = lock as *const LockState as usize;
-        let deadlock = build(vec![graph::Link {
-            holder: me,
-            label: label(me),
-            holds: lock.name,
-            holds_id: id,
-            held_at,
-            queued: false,
-            waits_for: lock.name,
-            waits_for_id: id,
-            waits_at: at,
-        }]);
-        return on_deadlock(deadlock, checked).map(|()| Waiting(0));
+    if let Some(held_at) = holds(lock, me, want) {
+        return self_deadlock(lock, me, held_at, at, checked);
     }
     if me & TASK != 0 {
         // Before the wait is seen: whoever closes a cycle through this

@@ -53,6 +53,10 @@ pub enum Want {
     Exclusive,
     /// With other readers.
     Shared,
+    /// Not a lock: a notification (a wait on a `Condvar`, whose state is
+    /// never held). On record for `lock_waits()`; it has no edge, so it
+    /// closes no cycle.
+    Notify,
 }
 
 /// Who holds a lock: holder ids (a thread's kernel id, or a task's id with
@@ -307,6 +311,15 @@ impl LockState {
                 held = Some(site_of(slot.at.load(Ordering::Relaxed)));
             }
         });
+        // The std locks' reads, in the threads' tables.
+        #[cfg(not(loom))]
+        if held.is_none() {
+            crate::sync::readers::each_reader(self, |reader, at| {
+                if held.is_none() && reader == holder {
+                    held = Some(at);
+                }
+            });
+        }
         held
     }
 
@@ -370,6 +383,13 @@ impl LockState {
             let holder = slot.holder.load(Ordering::Relaxed);
             if holder != 0 && holder != owner {
                 f(holder, site_of(slot.at.load(Ordering::Relaxed)));
+            }
+        });
+        // The std locks' reads, in the threads' tables.
+        #[cfg(not(loom))]
+        crate::sync::readers::each_reader(self, |holder, at| {
+            if holder != 0 && holder != owner {
+                f(holder, at);
             }
         });
     }

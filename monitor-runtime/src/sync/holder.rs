@@ -10,7 +10,9 @@ pub(crate) fn thread_holder() -> u64 {
     crate::native::current_tid().0 as u32 as u64
 }
 
-/// The calling task (or thread, outside a task), as a holder id.
+/// The calling task (or thread, outside a task), as a holder id: what
+/// every lock records as its holder and waiter, std-style ones too, so
+/// that a cycle through a task waiting on a sync lock closes.
 #[inline]
 pub(crate) fn task_holder() -> u64 {
     match tokio::task::try_id() {
@@ -19,6 +21,7 @@ pub(crate) fn task_holder() -> u64 {
     }
 }
 
+#[inline]
 pub(crate) fn task_number(id: tokio::task::Id) -> u64 {
     crate::task::number(id) & !TASK
 }

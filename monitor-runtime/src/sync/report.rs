@@ -272,8 +272,13 @@ pub struct LockWait {
     pub waiter: Waiter,
     /// The lock, and where it waits for it.
     pub lock: LockSite,
-    /// Whether it wants the lock alone (a mutex, or a write).
+    /// Whether it wants the lock alone (a mutex, or a write; false for a
+    /// condvar).
     pub exclusive: bool,
+    /// It waits on a [`Condvar`](crate::sync::Condvar) for a notification,
+    /// not for a lock: `lock` is the condvar (its name, and the line of the
+    /// `wait`) and `held_by` is empty.
+    pub condvar: bool,
     /// How long it has waited.
     #[serde(serialize_with = "crate::format::seconds")]
     pub waited: Duration,
@@ -311,7 +316,16 @@ impl fmt::Display for LockHolder {
 impl fmt::Display for LockWait {
     /// `thread 12 'worker' waits for lock "db" (exclusive) at src/a.rs:3:9
     /// for 1.2s, held by thread 13 since src/b.rs:7:5`.
+    /// A condvar wait: `thread 12 'worker' waits on condvar "ready" at
+    /// src/a.rs:9:5 for 3.0s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.condvar {
+            write!(f, "{} waits on condvar \"{}\"", self.waiter, self.lock.lock)?;
+            if let Some(at) = &self.lock.at {
+                write!(f, " at {at}")?;
+            }
+            return write!(f, " for {}", crate::format::human(self.waited));
+        }
         write!(
             f,
             "{} waits for {} ({}) for {}",
@@ -350,6 +364,7 @@ pub fn lock_waits() -> Vec<LockWait> {
                 at: Some(wait.at.into()),
             },
             exclusive: wait.want == Want::Exclusive,
+            condvar: wait.want == Want::Notify,
             waited: now.saturating_duration_since(wait.since),
             held_by: wait
                 .holders

@@ -6,7 +6,8 @@ use std::sync::{LockResult, PoisonError, WaitTimeoutResult};
 use std::time::Duration;
 
 use super::MutexGuard;
-use crate::sync::acquire::map_poison;
+use crate::sync::acquire::{condvar_wait, map_poison};
+use crate::sync::graph::LockState;
 
 /// A condition variable with the API of [`std::sync::Condvar`], for the
 /// guards of [`Mutex`](crate::sync::Mutex) (std's takes only std's guard).
@@ -15,6 +16,10 @@ use crate::sync::acquire::map_poison;
 /// let go, as std's condvar lets go of the lock), so a deadlock or
 /// lock-order report never names a waiting thread as a holder; when the
 /// wait returns, the mutex is on record again as taken at the `wait` call.
+/// Meanwhile the thread (or task) is listed by
+/// [`lock_waits`](crate::sync::lock_waits), in dumps and on the debug page
+/// as waiting on the condvar (its name, given with
+/// [`Condvar::with_name`], and the line of the `wait`), for how long so far.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -30,8 +35,9 @@ use crate::sync::acquire::map_poison;
 /// let started = condvar.wait_while(lock.lock().unwrap(), |started| !*started).unwrap();
 /// assert!(*started);
 /// ```
-#[derive(Default)]
 pub struct Condvar {
+    /// Never held: the name, and what `lock_waits()` points at.
+    state: LockState,
     inner: std::sync::Condvar,
 }
 
@@ -57,9 +63,30 @@ impl Condvar {
     /// READY.notify_all();
     /// ```
     pub const fn new() -> Self {
+        Self::with_name("")
+    }
+
+    /// A new condition variable called `name` in
+    /// [`lock_waits`](crate::sync::lock_waits) and dumps.
+    ///
+    /// ```
+    /// let ready = monitor_runtime::sync::Condvar::with_name("ready");
+    /// assert_eq!(ready.name(), "ready");
+    /// ```
+    pub const fn with_name(name: &'static str) -> Self {
         Condvar {
+            state: LockState::new(name),
             inner: std::sync::Condvar::new(),
         }
+    }
+
+    /// The name given with [`Condvar::with_name`] ("" if none).
+    ///
+    /// ```
+    /// assert_eq!(monitor_runtime::sync::Condvar::new().name(), "");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.state.name
     }
 
     /// Lets go of the mutex and waits for a notification (or a spurious
@@ -87,9 +114,10 @@ impl Condvar {
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let at = Location::caller();
         let (state, inner) = guard.unrecord();
-        map_poison(self.inner.wait(inner), |inner| {
-            MutexGuard::rerecord(state, inner, at)
-        })
+        let waiting = condvar_wait(&self.state, at);
+        let result = self.inner.wait(inner);
+        drop(waiting);
+        map_poison(result, |inner| MutexGuard::rerecord(state, inner, at))
     }
 
     /// Waits while `condition` holds, as
@@ -115,7 +143,10 @@ impl Condvar {
         let at = Location::caller();
         while condition(&mut *guard) {
             let (state, inner) = guard.unrecord();
-            match self.inner.wait(inner) {
+            let waiting = condvar_wait(&self.state, at);
+            let result = self.inner.wait(inner);
+            drop(waiting);
+            match result {
                 Ok(inner) => guard = MutexGuard::rerecord(state, inner, at),
                 Err(poisoned) => {
                     return Err(PoisonError::new(MutexGuard::rerecord(
@@ -150,9 +181,10 @@ impl Condvar {
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let at = Location::caller();
         let (state, inner) = guard.unrecord();
-        map_timeout(self.inner.wait_timeout(inner, timeout), |inner| {
-            MutexGuard::rerecord(state, inner, at)
-        })
+        let waiting = condvar_wait(&self.state, at);
+        let result = self.inner.wait_timeout(inner, timeout);
+        drop(waiting);
+        map_timeout(result, |inner| MutexGuard::rerecord(state, inner, at))
     }
 
     /// [`Condvar::wait_while`] for at most `timeout`, as
@@ -181,12 +213,14 @@ impl Condvar {
         let at = Location::caller();
         let (state, inner) = guard.unrecord();
         // std's loop (one deadline across spurious wakeups) runs on std's
-        // guard, so the record stays let go until it returns.
-        map_timeout(
-            self.inner
-                .wait_timeout_while(inner, timeout, |value| condition(value)),
-            |inner| MutexGuard::rerecord(state, inner, at),
-        )
+        // guard, so the record stays let go, and the wait on record (also
+        // while `condition` runs), until it returns.
+        let waiting = condvar_wait(&self.state, at);
+        let result = self
+            .inner
+            .wait_timeout_while(inner, timeout, |value| condition(value));
+        drop(waiting);
+        map_timeout(result, |inner| MutexGuard::rerecord(state, inner, at))
     }
 
     /// Wakes one waiting thread, as [`std::sync::Condvar::notify_one`].
@@ -205,6 +239,12 @@ impl Condvar {
     /// ```
     pub fn notify_all(&self) {
         self.inner.notify_all();
+    }
+}
+
+impl Default for Condvar {
+    fn default() -> Self {
+        Condvar::new()
     }
 }
 

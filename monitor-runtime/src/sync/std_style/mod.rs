@@ -1,5 +1,5 @@
 //! [`Mutex`] and [`RwLock`]: `std::sync`'s locks that know which thread
-//! holds them; [`Condvar`], std's condition variable for our [`Mutex`].
+//! (or, inside a tokio task, which task) holds them; [`Condvar`], std's condition variable for our [`Mutex`].
 
 mod condvar;
 mod mutex;

@@ -6,7 +6,8 @@ use std::sync::{LockResult, TryLockResult};
 
 use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want};
-use crate::sync::holder::thread_holder;
+use crate::sync::holder::task_holder;
+use crate::sync::lock_order_checking;
 use crate::sync::report::Deadlock;
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
@@ -101,9 +102,19 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*lock.lock().unwrap(), [1, 2]);
     /// ```
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        match self.acquire(Location::caller(), false) {
+        let at = Location::caller();
+        // The uncontended path, with the order check off: std's `try_lock`,
+        // the holder and the place on record. A poisoned guard is let go
+        // and taken again by the whole path, which reports the poison.
+        if TRACK
+            && !lock_order_checking()
+            && let Ok(inner) = self.inner.try_lock()
+        {
+            return Ok(self.guard_unordered(inner, at));
+        }
+        match self.acquire(at, false) {
             Ok(result) => result,
             Err(_) => unreachable!("unchecked acquisitions report and wait"),
         }
@@ -127,13 +138,13 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[track_caller]
-    #[inline]
+    #[inline(never)]
     fn acquire(
         &self,
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<MutexGuard<'_, T>>, Deadlock> {
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         let result = take_std(
             &self.state,
             me,
@@ -163,6 +174,20 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// [`Mutex::guard`] when the order check is off: nothing to push.
+    #[inline]
+    fn guard_unordered<'a>(
+        &'a self,
+        inner: std::sync::MutexGuard<'a, T>,
+        at: &'static Location<'static>,
+    ) -> MutexGuard<'a, T> {
+        self.state.acquired(task_holder(), at);
+        MutexGuard {
+            state: &self.state,
+            inner,
+        }
+    }
+
     /// Takes the lock if it is free, as [`std::sync::Mutex::try_lock`].
     ///
     /// ```
@@ -175,7 +200,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         map_try(self.inner.try_lock(), |inner| self.guard(inner, me, at))
     }
 
@@ -254,7 +279,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         at: &'static Location<'static>,
     ) -> Self {
         if TRACK {
-            state.acquired(thread_holder(), at);
+            state.acquired(task_holder(), at);
             took_std(state, at);
         }
         MutexGuard { state, inner }

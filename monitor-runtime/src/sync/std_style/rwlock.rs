@@ -6,7 +6,9 @@ use std::sync::{LockResult, TryLockResult};
 
 use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
-use crate::sync::holder::thread_holder;
+use crate::sync::holder::task_holder;
+use crate::sync::lock_order_checking;
+use crate::sync::readers::{self, HERE};
 use crate::sync::report::Deadlock;
 
 /// A reader-writer lock with the API of [`std::sync::RwLock`] that reports
@@ -113,9 +115,21 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 5);
     /// ```
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        match self.acquire_read(Location::caller(), false) {
+        let at = Location::caller();
+        // The uncontended path with the order check off, as `Mutex::lock`.
+        if TRACK
+            && !lock_order_checking()
+            && let Ok(inner) = self.inner.try_read()
+        {
+            return Ok(RwLockReadGuard {
+                state: &self.state,
+                slot: record_read(&self.state, task_holder(), at),
+                inner,
+            });
+        }
+        match self.acquire_read(at, false) {
             Ok(result) => result,
             Err(_) => unreachable!("unchecked acquisitions report and wait"),
         }
@@ -147,9 +161,20 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().unwrap(), 6);
     /// ```
     #[track_caller]
-    #[inline]
+    #[inline(always)]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        match self.acquire_write(Location::caller(), false) {
+        let at = Location::caller();
+        if TRACK
+            && !lock_order_checking()
+            && let Ok(inner) = self.inner.try_write()
+        {
+            self.state.acquired(task_holder(), at);
+            return Ok(RwLockWriteGuard {
+                state: &self.state,
+                inner,
+            });
+        }
+        match self.acquire_write(at, false) {
             Ok(result) => result,
             Err(_) => unreachable!("unchecked acquisitions report and wait"),
         }
@@ -184,7 +209,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         map_try(self.inner.try_read(), |inner| {
             self.read_guard(inner, me, at)
         })
@@ -203,7 +228,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         map_try(self.inner.try_write(), |inner| {
             self.write_guard(inner, me, at)
         })
@@ -239,13 +264,13 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     #[track_caller]
-    #[inline]
+    #[inline(never)]
     fn acquire_read(
         &self,
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<RwLockReadGuard<'_, T>>, Deadlock> {
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         let result = take_std(
             &self.state,
             me,
@@ -259,13 +284,13 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     #[track_caller]
-    #[inline]
+    #[inline(never)]
     fn acquire_write(
         &self,
         at: &'static Location<'static>,
         checked: bool,
     ) -> Result<LockResult<RwLockWriteGuard<'_, T>>, Deadlock> {
-        let me = if TRACK { thread_holder() } else { 0 };
+        let me = if TRACK { task_holder() } else { 0 };
         let result = take_std(
             &self.state,
             me,
@@ -287,7 +312,7 @@ impl<T: ?Sized> RwLock<T> {
     ) -> RwLockReadGuard<'a, T> {
         let slot = if TRACK {
             took_std(&self.state, at);
-            self.state.read_acquired(me, at)
+            record_read(&self.state, me, at)
         } else {
             UNTRACKED
         };
@@ -360,7 +385,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         // never on record as free while this thread holds it.
         let slot = if TRACK {
             took_std(state, at);
-            state.read_acquired(thread_holder(), at)
+            record_read(state, task_holder(), at)
         } else {
             UNTRACKED
         };
@@ -382,7 +407,22 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
         if TRACK {
             let_go_std(self.state);
         }
-        self.state.read_released(self.slot);
+        if self.slot & HERE != 0 && self.slot != UNTRACKED {
+            readers::let_go(self.slot);
+        } else {
+            self.state.read_released(self.slot);
+        }
+    }
+}
+
+/// A read of `state` by `holder` at `at`, on record: in the thread's
+/// table (no read-modify-write: the guard is `!Send`, so it is let go on
+/// this thread), else in a slot of the lock.
+#[inline]
+fn record_read(state: &LockState, holder: u64, at: &'static Location<'static>) -> usize {
+    match readers::took(state, holder, at) {
+        Some(slot) => slot,
+        None => state.read_acquired(holder, at),
     }
 }
 
@@ -398,3 +438,29 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
 
 guard_traits!(RwLockReadGuard<'_, T> => T, inner);
 guard_traits!(RwLockWriteGuard<'_, T> => T, inner, mut);
+
+#[cfg(all(test, not(feature = "plain-locks")))]
+mod tests {
+    use super::*;
+
+    /// A thread's reads are on record in its table, and those beyond it in
+    /// the lock's slots; every one is seen, and gone once let go.
+    #[test]
+    fn every_read_of_a_thread_is_on_record() {
+        let locks: Vec<RwLock<u8>> = (0..12).map(|_| RwLock::new(0)).collect();
+        let me = task_holder();
+        let reads: Vec<_> = locks.iter().map(|lock| lock.read().unwrap()).collect();
+        assert!(reads.iter().any(|read| read.slot & HERE != 0));
+        assert!(reads.iter().any(|read| read.slot & HERE == 0));
+        for lock in &locks {
+            assert!(lock.state.held_by(me).is_some());
+        }
+        drop(reads);
+        for lock in &locks {
+            assert!(lock.state.held_by(me).is_none());
+        }
+        // The slots are free again: the next reads go to the table.
+        let again = locks[0].read().unwrap();
+        assert!(again.slot & HERE != 0);
+    }
+}

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, SyncIf};
-use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
+use crate::sync::acquire::{
+    before_blocking_wait, before_wait, order_check, order_policy, took_async, TRACK,
+};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
@@ -300,7 +302,13 @@ impl<T: ?Sized> AsyncMutex<T> {
         let inner = match self.inner.try_lock() {
             Ok(inner) => inner,
             Err(_) => {
-                let waiting = unchecked(before_wait(&self.state, me, at, Want::Exclusive, false));
+                let waiting = unchecked(before_blocking_wait(
+                    &self.state,
+                    me,
+                    at,
+                    Want::Exclusive,
+                    false,
+                ));
                 let inner = self.inner.blocking_lock();
                 drop(waiting);
                 inner

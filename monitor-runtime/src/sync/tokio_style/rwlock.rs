@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, Shared};
-use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
+use crate::sync::acquire::{
+    before_blocking_wait, before_wait, order_check, order_policy, took_async, TRACK,
+};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
@@ -256,7 +258,13 @@ impl<T: ?Sized> AsyncRwLock<T> {
         let inner = match self.inner.try_read() {
             Ok(inner) => inner,
             Err(_) => {
-                let waiting = unchecked(before_wait(&self.state, me, at, Want::Shared, false));
+                let waiting = unchecked(before_blocking_wait(
+                    &self.state,
+                    me,
+                    at,
+                    Want::Shared,
+                    false,
+                ));
                 let inner = self.inner.blocking_read();
                 drop(waiting);
                 inner
@@ -293,7 +301,13 @@ impl<T: ?Sized> AsyncRwLock<T> {
         let inner = match self.inner.try_write() {
             Ok(inner) => inner,
             Err(_) => {
-                let waiting = unchecked(before_wait(&self.state, me, at, Want::Exclusive, false));
+                let waiting = unchecked(before_blocking_wait(
+                    &self.state,
+                    me,
+                    at,
+                    Want::Exclusive,
+                    false,
+                ));
                 let inner = self.inner.blocking_write();
                 drop(waiting);
                 inner

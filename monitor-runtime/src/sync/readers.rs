@@ -1,0 +1,170 @@
+//! The reads of std-style [`RwLock`](crate::sync::RwLock)s each thread
+//! holds: a few slots in a table of the thread's own, written only by
+//! that thread with plain (relaxed) stores, read by the wait-for graph
+//! under its mutex, on the contended path only.
+//!
+//! Why not the reader slots in the lock: claiming one of those takes a
+//! compare-and-swap (other readers race for it), a second atomic
+//! read-modify-write beside std's own, which made an uncontended read
+//! 1.7x std's. A std read guard is `!Send`, so it is let go on the thread
+//! that took it: its record can live with that thread. A thread that holds
+//! more reads at once than it has slots, or that reads while its
+//! thread-local storage is gone, uses the slots in the lock.
+//!
+//! The graph's argument (see `graph.rs`) holds as for the slots in the
+//! lock: a reader that waits stored its record before it registered its
+//! wait under the graph's mutex, so a search under that mutex sees it.
+//! Tables are never freed: a thread that exits hands its table on to the
+//! next new thread.
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::graph::LockState;
+
+/// Reads one thread records in its table at once.
+const SLOTS: usize = 8;
+
+/// Marks, in a read guard's slot number, a slot of the thread's table:
+/// the rest is the slot's address (user-space addresses leave this bit
+/// clear), so letting go needs no thread-local lookup.
+pub(crate) const HERE: usize = 1 << (usize::BITS - 2);
+
+struct Slot {
+    /// The lock read, null when free; stored last (release), so that a
+    /// search that sees it sees the other two.
+    lock: AtomicPtr<LockState>,
+    holder: AtomicU64,
+    at: AtomicPtr<Location<'static>>,
+}
+
+struct Table {
+    slots: [Slot; SLOTS],
+}
+
+/// Every table ever made (a thread's, or free).
+static TABLES: Mutex<Vec<&'static Table>> = Mutex::new(Vec::new());
+/// The tables of threads that exited.
+static FREE: Mutex<Vec<&'static Table>> = Mutex::new(Vec::new());
+
+/// Hands the thread's table on when the thread exits.
+struct Mine(&'static Table);
+
+impl Drop for Mine {
+    fn drop(&mut self) {
+        MINE.with(|mine| mine.set(std::ptr::null()));
+        for slot in &self.0.slots {
+            slot.lock.store(std::ptr::null_mut(), Ordering::Relaxed);
+        }
+        FREE.lock().unwrap_or_else(|e| e.into_inner()).push(self.0);
+    }
+}
+
+thread_local! {
+    /// The thread's table (null until its first read): no destructor, so
+    /// reading it costs no state check.
+    static MINE: Cell<*const Table> = const { Cell::new(std::ptr::null()) };
+    /// Owns the table, to hand it on at exit.
+    static OWNER: Cell<Option<Mine>> = const { Cell::new(None) };
+}
+
+fn lock_ptr(lock: &LockState) -> *mut LockState {
+    lock as *const LockState as *mut LockState
+}
+
+/// `holder` took a read of `lock` at `at` on this thread: its record's
+/// slot (its address with [`HERE`]), or `None` if the table is full.
+#[inline]
+pub(crate) fn took(lock: &LockState, holder: u64, at: &'static Location<'static>) -> Option<usize> {
+    let mine = MINE.with(Cell::get);
+    // SAFETY: tables are never freed.
+    let table = match unsafe { mine.as_ref() } {
+        Some(table) => table,
+        None => first_table()?,
+    };
+    let slot = table
+        .slots
+        .iter()
+        .find(|slot| slot.lock.load(Ordering::Relaxed).is_null())?;
+    let address = slot as *const Slot as usize;
+    if address & HERE != 0 {
+        // A table that high (32-bit targets): the lock's slots.
+        return None;
+    }
+    slot.holder.store(holder, Ordering::Relaxed);
+    slot.at.store(
+        at as *const Location<'static> as *mut Location<'static>,
+        Ordering::Relaxed,
+    );
+    slot.lock.store(lock_ptr(lock), Ordering::Release);
+    Some(HERE | address)
+}
+
+/// The read recorded in `slot` (from [`took`]) was let go.
+#[inline]
+pub(crate) fn let_go(slot: usize) {
+    let slot = (slot & !HERE) as *const Slot;
+    // SAFETY: `took` made it from a slot of a table, and tables are never
+    // freed.
+    unsafe { &*slot }
+        .lock
+        .store(std::ptr::null_mut(), Ordering::Relaxed);
+}
+
+/// The thread's first read: a table, handed on or new.
+#[cold]
+#[inline(never)]
+fn first_table() -> Option<&'static Table> {
+    let reused = FREE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let table = match reused {
+        Some(table) => table,
+        None => {
+            let table: &'static Table = Box::leak(Box::new(Table {
+                slots: std::array::from_fn(|_| Slot {
+                    lock: AtomicPtr::new(std::ptr::null_mut()),
+                    holder: AtomicU64::new(0),
+                    at: AtomicPtr::new(std::ptr::null_mut()),
+                }),
+            }));
+            TABLES.lock().unwrap_or_else(|e| e.into_inner()).push(table);
+            table
+        }
+    };
+    // Storage already torn down (a read in another thread-local's
+    // destructor): give the table back, use the lock's slots.
+    if OWNER
+        .try_with(|owner| owner.set(Some(Mine(table))))
+        .is_err()
+    {
+        FREE.lock().unwrap_or_else(|e| e.into_inner()).push(table);
+        return None;
+    }
+    MINE.with(|mine| mine.set(table));
+    Some(table)
+}
+
+/// Every reader of `lock` recorded in the threads' tables, and where it
+/// took the read. Contended path only (it takes a mutex).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn each_reader(
+    lock: &LockState,
+    mut f: impl FnMut(u64, Option<&'static Location<'static>>),
+) {
+    let target = lock_ptr(lock);
+    // A copy of the list: `f` may look at other locks (the graph's search
+    // recurses), which takes this mutex again.
+    let tables: Vec<&'static Table> = TABLES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for table in tables {
+        for slot in &table.slots {
+            if slot.lock.load(Ordering::Acquire) == target {
+                let at = slot.at.load(Ordering::Relaxed);
+                // SAFETY: only `&'static Location`s are stored.
+                f(slot.holder.load(Ordering::Relaxed), unsafe {
+                    at.cast_const().as_ref()
+                });
+            }
+        }
+    }
+}
