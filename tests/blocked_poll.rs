@@ -217,7 +217,12 @@ fn a_stack_on_timeout_async_fn_that_blocks_names_its_line() {
 
 #[monitored]
 async fn outer_caller() -> Result<u32, Error> {
-    inner_blocker().await
+    let value = inner_blocker().await;
+    // Still the poll the watchdog counted, through the call it was blocked
+    // in: not counted again once it is the innermost (the watchdog ticks
+    // every 4 ms; the threshold is 10 ms, long past).
+    std::thread::sleep(Duration::from_millis(40));
+    value
 }
 
 #[monitored]

@@ -266,8 +266,12 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
                 && ran > threshold.as_nanos() as u64 + tick
             {
                 // The innermost poll of this thread past its threshold:
-                // the polls around it are blocked by it.
+                // the polls around it are blocked by it, and counted
+                // through it: marked as reported, so that none of them
+                // counts again when this call ends inside it (the same
+                // poll of the same task).
                 found.push((this, Blocked { call, threshold }));
+                mark_outer_reported(record);
                 break;
             }
         }
@@ -280,6 +284,23 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
         })
         .map(|(_, blocked)| blocked)
         .collect()
+}
+
+/// Marks the polls in progress from `record` outwards as reported: they
+/// are blocked by a poll inside them that is.
+fn mark_outer_reported(mut record: *mut Record) {
+    let mut links = 0;
+    // SAFETY: records are leaked, never freed.
+    while let Some(this) = unsafe { record.as_ref() }
+        && links < MAX_CHAIN
+    {
+        links += 1;
+        record = this.outer.load(Ordering::Relaxed);
+        let since = this.polled_since.load(Ordering::Relaxed);
+        if since != 0 {
+            this.blocked_reported.store(since, Ordering::Relaxed);
+        }
+    }
 }
 
 /// How many links of a thread's chain of polls [`blocked`] follows at
