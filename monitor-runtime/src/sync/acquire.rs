@@ -40,7 +40,7 @@ fn report_inversion(inversion: &LockOrderInversion) {
 /// Before a blocking or awaiting acquisition of `lock` by `me` at `at`:
 /// the lock-order check. A new cycle is reported at once, before any
 /// wait; the policy applies after the acquisition ([`order_policy`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn order_check(
     lock: &LockState,
     me: u64,
@@ -175,7 +175,7 @@ pub(crate) fn take_std<G>(
 
 /// [`take_std`] with the lock-order check on.
 #[track_caller]
-#[inline(never)]
+#[inline(always)]
 fn take_std_ordered<G>(
     state: &LockState,
     me: u64,
