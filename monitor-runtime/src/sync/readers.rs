@@ -22,8 +22,6 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::graph::LockState;
-
 /// Reads one thread records in its table at once.
 const SLOTS: usize = 8;
 
@@ -35,7 +33,7 @@ pub(crate) const HERE: usize = 1 << (usize::BITS - 2);
 struct Slot {
     /// The lock read, null when free; stored last (release), so that a
     /// search that sees it sees the other two.
-    lock: AtomicPtr<LockState>,
+    lock: AtomicPtr<()>,
     holder: AtomicU64,
     at: AtomicPtr<Location<'static>>,
 }
@@ -70,14 +68,17 @@ thread_local! {
     static OWNER: Cell<Option<Mine>> = const { Cell::new(None) };
 }
 
-fn lock_ptr(lock: &LockState) -> *mut LockState {
-    lock as *const LockState as *mut LockState
+/// A lock as this table knows it: its address. Generic over the lock's
+/// record, so that this leaf does not import the wait-for graph that reads
+/// it (`graph::LockState`).
+fn lock_ptr<L>(lock: &L) -> *mut () {
+    lock as *const L as *mut ()
 }
 
 /// `holder` took a read of `lock` at `at` on this thread: its record's
 /// slot (its address with [`HERE`]), or `None` if the table is full.
 #[inline]
-pub(crate) fn took(lock: &LockState, holder: u64, at: &'static Location<'static>) -> Option<usize> {
+pub(crate) fn took<L>(lock: &L, holder: u64, at: &'static Location<'static>) -> Option<usize> {
     let mine = MINE.with(Cell::get);
     // SAFETY: tables are never freed.
     let table = match unsafe { mine.as_ref() } {
@@ -148,10 +149,7 @@ fn first_table() -> Option<&'static Table> {
 /// Every reader of `lock` recorded in the threads' tables, and where it
 /// took the read. Contended path only (it takes a mutex).
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn each_reader(
-    lock: &LockState,
-    mut f: impl FnMut(u64, Option<&'static Location<'static>>),
-) {
+pub(crate) fn each_reader<L>(lock: &L, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
     let target = lock_ptr(lock);
     // A copy of the list: `f` may look at other locks (the graph's search
     // recurses), which takes this mutex again.
