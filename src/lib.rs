@@ -81,6 +81,26 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The line of `source` (a test file's text, from `include_str!`) that ends
+/// with the comment `// {mark}`; panics unless exactly one does. Lets a
+/// test name the line a report must point at without counting lines.
+///
+/// ```
+/// let source = "fn main() {\n    work(); // here\n}\n";
+/// assert_eq!(monitor_demo::marked_line(source, "here"), 2);
+/// ```
+#[track_caller]
+pub fn marked_line(source: &str, mark: &str) -> u32 {
+    let mark = format!("// {mark}");
+    let mut lines = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.ends_with(&mark));
+    let (index, _) = lines.next().expect("a marked line");
+    assert!(lines.next().is_none(), "one line marked {mark}");
+    index as u32 + 1
+}
+
 /// The body of a GET of `url`, as text; panics on any failure.
 ///
 /// ```no_run

@@ -14,15 +14,7 @@ use monitor_runtime::sync::{lock_waits, Condvar, LockWait, Mutex, Waiter};
 
 /// The line of this file that ends with the comment `// {mark}`.
 fn line_of(mark: &str) -> u32 {
-    let source = include_str!("lock_condvar_waits.rs");
-    let mark = format!("// {mark}");
-    let mut lines = source
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.ends_with(&mark));
-    let (index, _) = lines.next().expect("a marked line");
-    assert!(lines.next().is_none(), "one line marked {mark}");
-    index as u32 + 1
+    monitor_demo::marked_line(include_str!("lock_condvar_waits.rs"), mark)
 }
 
 fn wait_on(condvar: &str) -> Option<LockWait> {

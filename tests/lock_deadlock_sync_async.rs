@@ -28,15 +28,7 @@ fn at(line: u32) -> String {
 
 /// The line of this file that ends with the comment `// {mark}`.
 fn line_of(mark: &str) -> u32 {
-    let source = include_str!("lock_deadlock_sync_async.rs");
-    let mark = format!("// {mark}");
-    let mut lines = source
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.ends_with(&mark));
-    let (index, _) = lines.next().expect("a marked line");
-    assert!(lines.next().is_none(), "one line marked {mark}");
-    index as u32 + 1
+    monitor_demo::marked_line(include_str!("lock_deadlock_sync_async.rs"), mark)
 }
 
 /// The result a party of the cycle sends, within 10 s. Past that the

@@ -239,18 +239,10 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
     let tick = clock::TICK.as_nanos() as u64;
     let mut found: Vec<(&'static Record, Blocked)> = Vec::new();
     // Only the polls in progress: each thread's chain, innermost first
-    // (`Arena::polling`, then `Record::outer`), not every record. The chain is read while its thread moves on, so a link
-    // may be stale: each record is read as any other (and a poll missed
-    // this tick is found at the next), and the walk is bounded.
+    // (`Arena::polling`, then `Record::outer`), not every record; a poll
+    // missed this tick through a stale link is found at the next.
     for_each_arena(|arena| {
-        let mut record = arena.polling.load(Ordering::Relaxed);
-        let mut links = 0;
-        // SAFETY: records are leaked, never freed.
-        while let Some(this) = unsafe { record.as_ref() }
-            && links < MAX_CHAIN
-        {
-            links += 1;
-            record = this.outer.load(Ordering::Relaxed);
+        for this in chain(arena.polling.load(Ordering::Relaxed)) {
             let since = this.polled_since.load(Ordering::Relaxed);
             if since == 0 || now_ns.saturating_sub(since) <= tick {
                 continue;
@@ -271,7 +263,7 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
                 // counts again when this call ends inside it (the same
                 // poll of the same task).
                 found.push((this, Blocked { call, threshold }));
-                mark_outer_reported(record);
+                mark_outer_reported(this.outer.load(Ordering::Relaxed));
                 break;
             }
         }
@@ -288,19 +280,27 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
 
 /// Marks the polls in progress from `record` outwards as reported: they
 /// are blocked by a poll inside them that is.
-fn mark_outer_reported(mut record: *mut Record) {
-    let mut links = 0;
-    // SAFETY: records are leaked, never freed.
-    while let Some(this) = unsafe { record.as_ref() }
-        && links < MAX_CHAIN
-    {
-        links += 1;
-        record = this.outer.load(Ordering::Relaxed);
+fn mark_outer_reported(record: *mut Record) {
+    for this in chain(record) {
         let since = this.polled_since.load(Ordering::Relaxed);
         if since != 0 {
             this.blocked_reported.store(since, Ordering::Relaxed);
         }
     }
+}
+
+/// A thread's chain of polls in progress from `record` outwards (through
+/// `Record::outer`), at most [`MAX_CHAIN`] links. The chain is read while
+/// its thread moves on, so a link may be stale: each record is read as any
+/// other.
+fn chain(mut record: *mut Record) -> impl Iterator<Item = &'static Record> {
+    std::iter::from_fn(move || {
+        // SAFETY: records are leaked, never freed.
+        let this: &'static Record = unsafe { record.as_ref() }?;
+        record = this.outer.load(Ordering::Relaxed);
+        Some(this)
+    })
+    .take(MAX_CHAIN)
 }
 
 /// How many links of a thread's chain of polls [`blocked`] follows at
