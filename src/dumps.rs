@@ -8,7 +8,7 @@ use std::sync::{Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use monitor_runtime::dump::{set_dump_sink, Dump, DumpReason, DumpSink};
-use monitor_runtime::sync::Deadlock;
+use monitor_runtime::sync::{Deadlock, LockOrderInversion};
 
 /// Every dump this process has written since the first call: that call
 /// sets the dump sink to one that keeps a copy of each, later calls return
@@ -124,4 +124,30 @@ pub fn deadlock_report_naming(lock: &str) -> (Deadlock, String) {
         assert!(Instant::now() < deadline, "no deadlock report names {lock}");
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// The lock-order inversions the sink of [`kept_dumps`] got that name a
+/// lock whose name starts with `prefix`, each with its dump's text, in the
+/// order they came.
+///
+/// ```
+/// monitor_demo::kept_dumps();
+/// assert!(monitor_demo::inversion_reports_naming("never taken ").is_empty());
+/// ```
+pub fn inversion_reports_naming(prefix: &str) -> Vec<(LockOrderInversion, String)> {
+    kept_dumps()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter_map(|dump| match &dump.reason {
+            DumpReason::LockOrder(inversion)
+                if inversion.edges.iter().any(|e| {
+                    e.held.lock.starts_with(prefix) || e.taken.lock.starts_with(prefix)
+                }) =>
+            {
+                Some((inversion.clone(), dump.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
 }

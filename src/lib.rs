@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 mod dumps;
 mod recorder;
 
-pub use dumps::{deadlock_report_naming, dump_channel, hung_sink, kept_dumps};
+pub use dumps::{
+    deadlock_report_naming, dump_channel, hung_sink, inversion_reports_naming, kept_dumps,
+};
 pub use recorder::{Recorded, RecordedEvent, RecordedSpan, Recorder};
 
 /// How many threads of this process have a name starting with `prefix`

@@ -13,7 +13,6 @@ use std::sync::{Arc, Barrier, PoisonError};
 use std::thread;
 
 use monitor_demo::kept_dumps;
-use monitor_runtime::dump::DumpReason;
 use monitor_runtime::sync::{
     lock_order_inversions, set_lock_order_checking, AsyncMutex, AsyncRwLock, LockOrderInversion,
     Mutex, RwLock, Waiter,
@@ -22,21 +21,7 @@ use monitor_runtime::sync::{
 /// The inversions the sink got that name a lock whose name starts with
 /// `prefix`, with the dump's text.
 fn reports_naming(prefix: &str) -> Vec<(LockOrderInversion, String)> {
-    kept_dumps()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter_map(|dump| match &dump.reason {
-            DumpReason::LockOrder(inversion)
-                if inversion.edges.iter().any(|e| {
-                    e.held.lock.starts_with(prefix) || e.taken.lock.starts_with(prefix)
-                }) =>
-            {
-                Some((inversion.clone(), dump.to_string()))
-            }
-            _ => None,
-        })
-        .collect()
+    monitor_demo::inversion_reports_naming(prefix)
 }
 
 fn start() {

@@ -10,31 +10,19 @@
 //! looks only at reports that name its own locks.
 #![cfg(not(feature = "plain-locks"))]
 
-use std::sync::{mpsc, Arc, PoisonError};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
 use monitor_demo::kept_dumps;
-use monitor_runtime::dump::DumpReason;
 use monitor_runtime::sync::{set_lock_order_checking, AsyncMutex, LockOrderInversion, Waiter};
 
 /// The inversions the sink got that name a lock whose name starts with
 /// `prefix`.
 fn reports_naming(prefix: &str) -> Vec<LockOrderInversion> {
-    kept_dumps()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter_map(|dump| match &dump.reason {
-            DumpReason::LockOrder(inversion)
-                if inversion.edges.iter().any(|e| {
-                    e.held.lock.starts_with(prefix) || e.taken.lock.starts_with(prefix)
-                }) =>
-            {
-                Some(inversion.clone())
-            }
-            _ => None,
-        })
+    monitor_demo::inversion_reports_naming(prefix)
+        .into_iter()
+        .map(|(inversion, _)| inversion)
         .collect()
 }
 
