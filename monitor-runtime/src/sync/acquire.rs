@@ -189,12 +189,7 @@ fn take_std_ordered<G>(
     let result = match try_take() {
         Ok(guard) => Ok(guard),
         Err(TryLockError::Poisoned(poisoned)) => Err(poisoned),
-        Err(TryLockError::WouldBlock) => {
-            let waiting = before_blocking_wait(state, me, at, want, checked)?;
-            let result = take();
-            drop(waiting);
-            result
-        }
+        Err(TryLockError::WouldBlock) => take_std_contended(state, me, at, want, checked, take)?,
     };
     Ok(order_policy(inversion, result))
 }

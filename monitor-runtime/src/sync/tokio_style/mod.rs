@@ -16,8 +16,9 @@
 use std::panic::Location;
 use std::sync::Arc;
 
-use crate::sync::acquire::{let_go_async, TRACK};
-use crate::sync::graph::LockState;
+use crate::sync::acquire::{before_blocking_wait, let_go_async, order_check, order_policy, TRACK};
+use crate::sync::graph::{LockState, Want};
+use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
 
 /// Where a lock method was called (`#[track_caller]`).
@@ -84,6 +85,30 @@ unsafe fn unbound<L: ?Sized + 'static>(arc: &Arc<L>) -> &'static L {
 #[inline]
 fn forbid_blocking_in_runtime() {
     drop(tokio::sync::Mutex::const_new(()).blocking_lock());
+}
+
+/// A `blocking_*` acquisition of the lock whose record is `state`, with
+/// tokio's panic inside a runtime and the order check: `try_take` first,
+/// else the wait on record while `take` blocks the thread. The guard (the
+/// policy of an inversion applied) and its holder; the caller records it.
+#[track_caller]
+fn take_blocking<G>(
+    state: &LockState,
+    at: Caller,
+    want: Want,
+    try_take: impl FnOnce() -> Option<G>,
+    take: impl FnOnce() -> G,
+) -> (G, u64) {
+    forbid_blocking_in_runtime();
+    let me = task_holder();
+    let inversion = order_check(state, me, at);
+    let inner = try_take().unwrap_or_else(|| {
+        let waiting = unchecked(before_blocking_wait(state, me, at, want, false));
+        let inner = take();
+        drop(waiting);
+        inner
+    });
+    (order_policy(inversion, inner), me)
 }
 
 /// A marker that is always `Send`, and `Sync` only if `T` is: for a guard

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, SyncIf};
-use crate::sync::acquire::{
-    before_blocking_wait, before_wait, order_check, order_policy, took_async, TRACK,
-};
+use super::{take_blocking, unbound, unchecked, Caller, Exclusive, SyncIf};
+use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
@@ -296,25 +294,13 @@ impl<T: ?Sized> AsyncMutex<T> {
         if !TRACK {
             return self.guard(self.inner.blocking_lock());
         }
-        forbid_blocking_in_runtime();
-        let me = task_holder();
-        let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_lock() {
-            Ok(inner) => inner,
-            Err(_) => {
-                let waiting = unchecked(before_blocking_wait(
-                    &self.state,
-                    me,
-                    at,
-                    Want::Exclusive,
-                    false,
-                ));
-                let inner = self.inner.blocking_lock();
-                drop(waiting);
-                inner
-            }
-        };
-        let inner = order_policy(inversion, inner);
+        let (inner, me) = take_blocking(
+            &self.state,
+            at,
+            Want::Exclusive,
+            || self.inner.try_lock().ok(),
+            || self.inner.blocking_lock(),
+        );
         self.state.acquired(me, at);
         took_async(&self.state, me, at);
         self.guard(inner)

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{forbid_blocking_in_runtime, unbound, unchecked, Caller, Exclusive, Shared};
-use crate::sync::acquire::{
-    before_blocking_wait, before_wait, order_check, order_policy, took_async, TRACK,
-};
+use super::{take_blocking, unbound, unchecked, Caller, Exclusive, Shared};
+use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
 use crate::sync::report::Deadlock;
@@ -252,25 +250,13 @@ impl<T: ?Sized> AsyncRwLock<T> {
         if !TRACK {
             return self.wrap_read(self.inner.blocking_read(), 0, at);
         }
-        forbid_blocking_in_runtime();
-        let me = task_holder();
-        let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_read() {
-            Ok(inner) => inner,
-            Err(_) => {
-                let waiting = unchecked(before_blocking_wait(
-                    &self.state,
-                    me,
-                    at,
-                    Want::Shared,
-                    false,
-                ));
-                let inner = self.inner.blocking_read();
-                drop(waiting);
-                inner
-            }
-        };
-        let inner = order_policy(inversion, inner);
+        let (inner, me) = take_blocking(
+            &self.state,
+            at,
+            Want::Shared,
+            || self.inner.try_read().ok(),
+            || self.inner.blocking_read(),
+        );
         self.wrap_read(inner, me, at)
     }
 
@@ -295,25 +281,13 @@ impl<T: ?Sized> AsyncRwLock<T> {
         if !TRACK {
             return self.write_guard(self.inner.blocking_write());
         }
-        forbid_blocking_in_runtime();
-        let me = task_holder();
-        let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_write() {
-            Ok(inner) => inner,
-            Err(_) => {
-                let waiting = unchecked(before_blocking_wait(
-                    &self.state,
-                    me,
-                    at,
-                    Want::Exclusive,
-                    false,
-                ));
-                let inner = self.inner.blocking_write();
-                drop(waiting);
-                inner
-            }
-        };
-        let inner = order_policy(inversion, inner);
+        let (inner, me) = take_blocking(
+            &self.state,
+            at,
+            Want::Exclusive,
+            || self.inner.try_write().ok(),
+            || self.inner.blocking_write(),
+        );
         self.state.acquired(me, at);
         took_async(&self.state, me, at);
         self.write_guard(inner)
