@@ -17,7 +17,6 @@ fn dumps() -> &'static Mutex<Vec<Dump>> {
     static DUMPS: OnceLock<Mutex<Vec<Dump>>> = OnceLock::new();
     DUMPS.get_or_init(|| {
         set_dump_sink(DumpSink::custom(|dump| {
-            eprintln!("{dump}");
             dumps().lock().unwrap().push(dump.clone());
         }))
         .unwrap();
@@ -25,13 +24,23 @@ fn dumps() -> &'static Mutex<Vec<Dump>> {
     })
 }
 
+/// The dump of `name`'s stall, waited for up to 10 s: the supervisor
+/// restarts the worker at once and hands the dump to the dump worker, so
+/// the restart shows in the stats before the dump reaches the sink.
 fn stalled_dump(name: &str) -> Option<Dump> {
-    dumps()
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|d| matches!(&d.reason, DumpReason::StalledWorker { worker, .. } if worker == name))
-        .cloned()
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = dumps()
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| matches!(&d.reason, DumpReason::StalledWorker { worker, .. } if worker == name))
+            .cloned();
+        if found.is_some() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The expected panics of the workers print nothing: printing a backtrace
