@@ -34,7 +34,9 @@ fn stalled_dump(name: &str) -> Option<Dump> {
             .lock()
             .unwrap()
             .iter()
-            .find(|d| matches!(&d.reason, DumpReason::StalledWorker { worker, .. } if worker == name))
+            .find(
+                |d| matches!(&d.reason, DumpReason::StalledWorker { worker, .. } if worker == name),
+            )
             .cloned();
         if found.is_some() || Instant::now() >= deadline {
             return found;

@@ -25,7 +25,7 @@
 //! thread it blocks. So a cycle closes through tasks and threads alike: a
 //! thread that holds a [`Mutex`] and waits on an [`AsyncMutex`] with
 //! `blocking_lock`, while a task holds that one and waits for the
-//! [`Mutex`], is reported with both halves (`tests/lock_deadlock_sync_async.rs`).
+//! [`Mutex`], is reported with both halves (`tests/locks/lock_deadlock_sync_async.rs`).
 //! Outside a task the holder is the thread. A worker thread is never a
 //! holder of what its tasks took, so tasks that take a lock in turn on one
 //! thread make no false cycle; but a lock the thread itself took (outside
@@ -124,9 +124,9 @@
 //!
 //! Swapping the import is meant to be enough: the peers' methods under
 //! their names, their `Debug` output, their panics (message and caller's
-//! location), their auto traits (`tests/lock_auto_traits.rs` checks every
+//! location), their auto traits (`tests/locks/lock_auto_traits.rs` checks every
 //! type and future against the peer's) and the behaviours their own lock
-//! tests check (`tests/lock_compat_std.rs`, `tests/lock_compat_tokio.rs`).
+//! tests check (`tests/locks/lock_compat_std.rs`, `tests/locks/lock_compat_tokio.rs`).
 //! Ours add a name (`with_name`, `name`) and the `*_checked`
 //! acquisitions.
 //!

@@ -245,7 +245,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         // Not a `match` on `try_lock()`: its `Result` would stay in the
         // future across the `.await` below, and tokio's guard in it is
         // `!Sync` for a `T: !Sync`, which would make this future `!Sync`
-        // where tokio's is `Sync` (tests/lock_auto_traits.rs).
+        // where tokio's is `Sync` (tests/locks/lock_auto_traits.rs).
         if let Ok(inner) = self.inner.try_lock() {
             return Ok(self.took(inversion, inner, me, at));
         }

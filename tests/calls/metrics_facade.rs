@@ -66,7 +66,7 @@ fn record_sets_counts_gauges_and_latency() {
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, monitor_runtime::metrics::record);
     let snapshot = read(&snapshotter);
-    let m = ("monitor", "metrics_facade::work");
+    let m = ("monitor", "calls::metrics_facade::work");
     let counter = |name, labels: &[(&str, &str)]| match find(&snapshot, name, labels) {
         Some(Value::Counter(v)) => v,
         other => panic!("{name} {labels:?}: {other:?} in {snapshot:?}"),

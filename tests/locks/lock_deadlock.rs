@@ -350,11 +350,11 @@ fn the_report_has_the_logical_stacks() {
     let deadlock = results.into_iter().find_map(Result::err).expect("a report");
     for p in &deadlock.participants {
         assert_eq!(p.stack.len(), 1, "{p:?}");
-        assert_eq!(p.stack[0].0, "lock_deadlock::transfer");
+        assert_eq!(p.stack[0].0, "locks::lock_deadlock::transfer");
     }
     let (_, text) = deadlock_report_naming("account a");
     assert!(
-        text.contains("in lock_deadlock::transfer (tests/lock_deadlock.rs:"),
+        text.contains("in locks::lock_deadlock::transfer (tests/locks/lock_deadlock.rs:"),
         "{text}"
     );
 }
@@ -392,7 +392,7 @@ fn the_report_has_the_logical_stacks_of_tasks() {
     for p in &deadlock.participants {
         assert!(matches!(p.waiter, Waiter::Task { .. }), "{p:?}");
         assert_eq!(p.stack.len(), 1, "{p:?}");
-        assert_eq!(p.stack[0].0, "lock_deadlock::transfer_later");
+        assert_eq!(p.stack[0].0, "locks::lock_deadlock::transfer_later");
     }
 }
 

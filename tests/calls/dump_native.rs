@@ -23,14 +23,14 @@ fn blocked(ready: &Barrier, release: std::sync::mpsc::Receiver<()>) {
 fn captured_with_user_frames(dump: &Dump) -> usize {
     dump.calls
         .iter()
-        .filter(|c| c.function == "dump_native::blocked")
+        .filter(|c| c.function == "calls::dump_native::blocked")
         .filter(|c| match &c.native {
             // By name: a release build has no file names.
             Some(NativeStack::Captured { frames, .. }) => frames.iter().any(|f| {
                 f.origin == Origin::User
                     && f.function
                         .as_deref()
-                        .is_some_and(|f| f.starts_with("dump_native::blocked"))
+                        .is_some_and(|f| f.starts_with("calls::dump_native::blocked"))
             }),
             _ => false,
         })

@@ -83,23 +83,23 @@ fn each_frame_of_a_chain_names_its_own_await() {
         .unwrap();
     let (tx, rx) = oneshot::channel();
     let task = runtime.spawn(handler(rx));
-    let dump = parked(&runtime, "await_points::leaf");
+    let dump = parked(&runtime, "calls::await_points::leaf");
     let text = dump.to_string();
-    let call = block(&dump, "await_points::leaf").unwrap();
+    let call = block(&dump, "calls::await_points::leaf").unwrap();
     let functions: Vec<&str> = call.stack.iter().map(|f| f.function).collect();
     assert_eq!(
         functions,
         [
-            "await_points::leaf",
-            "await_points::middle",
-            "await_points::handler"
+            "calls::await_points::leaf",
+            "calls::await_points::middle",
+            "calls::await_points::handler"
         ],
         "{text}"
     );
     for (slot, function) in [
-        (0, "await_points::handler"),
-        (1, "await_points::middle"),
-        (2, "await_points::leaf"),
+        (0, "calls::await_points::handler"),
+        (1, "calls::await_points::middle"),
+        (2, "calls::await_points::leaf"),
     ] {
         let frame = frame(call, function);
         let awaiting = frame.awaiting.unwrap_or_else(|| panic!("{text}"));
@@ -109,7 +109,7 @@ fn each_frame_of_a_chain_names_its_own_await() {
         assert!(awaiting.line > frame.line, "{text}");
         // The text: `function  file:17 awaiting (defined at :14)`.
         let place = format!(
-            "tests/await_points.rs:{} awaiting (defined at :{})",
+            "tests/calls/await_points.rs:{} awaiting (defined at :{})",
             awaiting.line, frame.line
         );
         let row = text
@@ -119,14 +119,14 @@ fn each_frame_of_a_chain_names_its_own_await() {
         assert!(row.contains(&place), "{row:?} lacks {place:?}:\n{text}");
     }
     // `middle`'s first `.await` was ready: the frame names the one it waits at.
-    assert_ne!(frame(call, "await_points::middle").awaiting, None);
+    assert_ne!(frame(call, "calls::await_points::middle").awaiting, None);
 
     // The JSON: `"awaiting": {"line": .., "column": ..}` on each frame.
     let json = serde_json::to_value(&dump).unwrap();
     let calls = json["calls"].as_array().unwrap();
     let leaf = calls
         .iter()
-        .find(|c| c["function"] == "await_points::leaf")
+        .find(|c| c["function"] == "calls::await_points::leaf")
         .unwrap();
     assert_eq!(leaf["stack"][0]["awaiting"]["line"], line(2), "{leaf}");
     assert_eq!(leaf["stack"][2]["awaiting"]["line"], line(0), "{leaf}");
@@ -144,7 +144,7 @@ async fn wakes_and_looks(release: Arc<Notify>) -> Option<AwaitPoint> {
         0
     };
     let dump = logical();
-    let call = block(&dump, "await_points::wakes_and_looks").expect("in flight");
+    let call = block(&dump, "calls::await_points::wakes_and_looks").expect("in flight");
     assert!(call.state.is_running(), "{dump}");
     call.stack[0].awaiting
 }
@@ -156,8 +156,8 @@ fn a_running_call_names_no_await() {
         .unwrap();
     let release = Arc::new(Notify::new());
     let task = runtime.spawn(wakes_and_looks(release.clone()));
-    let dump = parked(&runtime, "await_points::wakes_and_looks");
-    let call = block(&dump, "await_points::wakes_and_looks").unwrap();
+    let dump = parked(&runtime, "calls::await_points::wakes_and_looks");
+    let call = block(&dump, "calls::await_points::wakes_and_looks").unwrap();
     let awaiting = call.stack[0].awaiting.unwrap();
     // Parked in the block of `at(3, ..) + { .. }`: the line below.
     assert_eq!(awaiting.line, line(3) + 1, "{dump}");
@@ -172,7 +172,7 @@ async fn all_ready() -> Option<AwaitPoint> {
     let a = std::future::ready(1).await;
     let b = async { std::future::ready(a).await }.await;
     let dump = logical();
-    let call = block(&dump, "await_points::all_ready").expect("in flight");
+    let call = block(&dump, "calls::await_points::all_ready").expect("in flight");
     assert_eq!(b, 1);
     call.stack[0].awaiting
 }
@@ -204,8 +204,8 @@ fn an_awaited_async_block_shows_its_own_await() {
         .unwrap();
     let (tx, rx) = oneshot::channel();
     let task = runtime.spawn(in_a_block(rx));
-    let dump = parked(&runtime, "await_points::in_a_block");
-    let call = block(&dump, "await_points::in_a_block").unwrap();
+    let dump = parked(&runtime, "calls::await_points::in_a_block");
+    let call = block(&dump, "calls::await_points::in_a_block").unwrap();
     assert_eq!(call.stack[0].awaiting.unwrap().line, line(4), "{dump}");
     tx.send(7).unwrap();
     assert_eq!(runtime.block_on(task).unwrap(), Ok(7));
@@ -229,8 +229,8 @@ fn a_spawned_block_notes_nothing_on_its_spawner() {
     let (spawned_tx, spawned) = oneshot::channel();
     let task = runtime.spawn(spawns(rx, spawned_tx));
     runtime.block_on(spawned).unwrap();
-    let dump = parked(&runtime, "await_points::spawns");
-    let call = block(&dump, "await_points::spawns").unwrap();
+    let dump = parked(&runtime, "calls::await_points::spawns");
+    let call = block(&dump, "calls::await_points::spawns").unwrap();
     assert_eq!(call.stack[0].awaiting.unwrap().line, line(5), "{dump}");
     tx.send(2).unwrap();
     assert_eq!(runtime.block_on(task).unwrap(), Ok(2));
@@ -256,8 +256,8 @@ fn an_await_the_macros_cannot_see_names_no_line_rather_than_an_old_one() {
     let (first_tx, first) = oneshot::channel();
     let (second_tx, second) = oneshot::channel();
     let task = runtime.spawn(then_selects(first, second));
-    let dump = parked(&runtime, "await_points::then_selects");
-    let call = block(&dump, "await_points::then_selects").unwrap();
+    let dump = parked(&runtime, "calls::await_points::then_selects");
+    let call = block(&dump, "calls::await_points::then_selects").unwrap();
     assert_eq!(call.stack[0].awaiting.unwrap().line, line(6), "{dump}");
     first_tx.send(()).unwrap();
     // Polled again, it waits in the `select!`: no line, not the old one.
@@ -265,7 +265,7 @@ fn an_await_the_macros_cannot_see_names_no_line_rather_than_an_old_one() {
     for _ in 0..100 {
         runtime.block_on(tokio::task::yield_now());
         let dump = logical();
-        let call = block(&dump, "await_points::then_selects").unwrap();
+        let call = block(&dump, "calls::await_points::then_selects").unwrap();
         last = Some(call.stack[0].awaiting);
         if last == Some(None) {
             break;

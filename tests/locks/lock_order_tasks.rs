@@ -45,8 +45,8 @@ fn a_guard_held_across_an_await_that_resumes_on_another_worker() {
         .worker_threads(2)
         .build()
         .unwrap();
-    let first = Arc::new(AsyncMutex::with_name((), "moved first"));
-    let second = Arc::new(AsyncMutex::with_name((), "moved second"));
+    let first = Arc::new(AsyncMutex::with_name((), "order/moved first"));
+    let second = Arc::new(AsyncMutex::with_name((), "order/moved second"));
     let (f, s) = (first.clone(), second.clone());
     let taken = runtime.block_on(async move {
         tokio::spawn(async move {
@@ -76,15 +76,15 @@ fn a_guard_held_across_an_await_that_resumes_on_another_worker() {
         .unwrap()
     });
     let line = taken.expect("the task never resumed on the other worker");
-    assert!(reports_naming("moved ").is_empty());
+    assert!(reports_naming("order/moved ").is_empty());
     probe(&first, &second);
-    let reports = reports_naming("moved ");
+    let reports = reports_naming("order/moved ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
     // The edge the task added, on the worker it moved to, from the lock
     // it took on the first.
     let earlier = &reports[0].edges[1];
-    assert_eq!(earlier.held.lock, "moved first");
-    assert_eq!(earlier.taken.lock, "moved second");
+    assert_eq!(earlier.held.lock, "order/moved first");
+    assert_eq!(earlier.taken.lock, "order/moved second");
     assert_eq!(earlier.taken.at.as_ref().unwrap().line, line);
     assert!(matches!(earlier.by, Waiter::Task { .. }), "{}", earlier.by);
 }
@@ -171,9 +171,9 @@ fn an_owned_guard_dropped_in_another_task_leaves_its_holders_set() {
         .worker_threads(2)
         .build()
         .unwrap();
-    let kept = Arc::new(AsyncMutex::with_name((), "handed kept"));
-    let given = Arc::new(AsyncMutex::with_name((), "handed given"));
-    let later = Arc::new(AsyncMutex::with_name((), "handed later"));
+    let kept = Arc::new(AsyncMutex::with_name((), "order/handed kept"));
+    let given = Arc::new(AsyncMutex::with_name((), "order/handed given"));
+    let later = Arc::new(AsyncMutex::with_name((), "order/handed later"));
     let (k, g, l) = (kept.clone(), given.clone(), later.clone());
     runtime.block_on(async move {
         tokio::spawn(async move {
@@ -194,15 +194,15 @@ fn an_owned_guard_dropped_in_another_task_leaves_its_holders_set() {
         .await
         .unwrap()
     });
-    assert!(reports_naming("handed ").is_empty());
+    assert!(reports_naming("order/handed ").is_empty());
     // No edge from the lock the other task let go of ...
     probe(&given, &later);
-    assert!(reports_naming("handed ").is_empty());
+    assert!(reports_naming("order/handed ").is_empty());
     // ... and one from the lock still held.
     probe(&kept, &later);
-    let reports = reports_naming("handed ");
+    let reports = reports_naming("order/handed ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
-    assert_eq!(reports[0].edges[1].held.lock, "handed kept");
+    assert_eq!(reports[0].edges[1].held.lock, "order/handed kept");
 }
 
 /// Hundreds of tasks come and go (their records are swept out of the
@@ -214,8 +214,8 @@ fn a_task_outliving_many_others_keeps_its_edges() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let first = Arc::new(AsyncMutex::with_name((), "outliving first"));
-    let second = Arc::new(AsyncMutex::with_name((), "outliving second"));
+    let first = Arc::new(AsyncMutex::with_name((), "order/outliving first"));
+    let second = Arc::new(AsyncMutex::with_name((), "order/outliving second"));
     let (f, s) = (first.clone(), second.clone());
     runtime.block_on(async move {
         tokio::spawn(async move {
@@ -235,5 +235,5 @@ fn a_task_outliving_many_others_keeps_its_edges() {
         .unwrap()
     });
     probe(&first, &second);
-    assert_eq!(reports_naming("outliving ").len(), 1);
+    assert_eq!(reports_naming("order/outliving ").len(), 1);
 }

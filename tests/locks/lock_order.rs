@@ -77,30 +77,33 @@ fn on_thread<R: Send + 'static>(name: &str, f: impl FnOnce() -> R + Send + 'stat
 fn two_locks_taken_in_two_orders_name_all_four_places() {
     start();
     let bank = Arc::new(Bank {
-        checking: Mutex::with_name(100, "bank checking"),
-        savings: Mutex::with_name(100, "bank savings"),
+        checking: Mutex::with_name(100, "order/bank checking"),
+        savings: Mutex::with_name(100, "order/bank savings"),
     });
     let b = bank.clone();
     let [c1, s1] = on_thread("teller-1", move || checking_then_savings(&b));
-    assert!(reports_naming("bank ").is_empty(), "one order is fine");
+    assert!(
+        reports_naming("order/bank ").is_empty(),
+        "one order is fine"
+    );
     let b = bank.clone();
     let [s2, c2] = on_thread("teller-2", move || savings_then_checking(&b));
 
-    let reports = reports_naming("bank ");
+    let reports = reports_naming("order/bank ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
     let (inversion, text) = &reports[0];
     assert_eq!(inversion.edges.len(), 2, "{text}");
     // The edge just taken first: teller-2 took checking holding savings.
     let [closing, earlier] = [&inversion.edges[0], &inversion.edges[1]];
     assert!(thread_named(&closing.by, "teller-2"), "{text}");
-    assert_eq!(closing.held.lock, "bank savings");
+    assert_eq!(closing.held.lock, "order/bank savings");
     assert_eq!(closing.held.at.as_ref().unwrap().line, s2);
-    assert_eq!(closing.taken.lock, "bank checking");
+    assert_eq!(closing.taken.lock, "order/bank checking");
     assert_eq!(closing.taken.at.as_ref().unwrap().line, c2);
     assert!(thread_named(&earlier.by, "teller-1"), "{text}");
-    assert_eq!(earlier.held.lock, "bank checking");
+    assert_eq!(earlier.held.lock, "order/bank checking");
     assert_eq!(earlier.held.at.as_ref().unwrap().line, c1);
-    assert_eq!(earlier.taken.lock, "bank savings");
+    assert_eq!(earlier.taken.lock, "order/bank savings");
     assert_eq!(earlier.taken.at.as_ref().unwrap().line, s1);
     assert_eq!(earlier.held.at.as_ref().unwrap().file, file!());
     for line in [c1, s1, s2, c2] {
@@ -114,7 +117,7 @@ fn two_locks_taken_in_two_orders_name_all_four_places() {
     assert!(
         lock_order_inversions()
             .iter()
-            .any(|i| i.edges.iter().any(|e| e.held.lock == "bank savings")),
+            .any(|i| i.edges.iter().any(|e| e.held.lock == "order/bank savings")),
         "kept for the debug page"
     );
 }
@@ -123,9 +126,9 @@ fn two_locks_taken_in_two_orders_name_all_four_places() {
 fn a_cycle_of_three_locks_over_three_threads() {
     start();
     let locks = Arc::new([
-        Mutex::with_name((), "ring a"),
-        Mutex::with_name((), "ring b"),
-        Mutex::with_name((), "ring c"),
+        Mutex::with_name((), "order/ring a"),
+        Mutex::with_name((), "order/ring b"),
+        Mutex::with_name((), "order/ring c"),
     ]);
     let held_line = line!() + 6;
     let taken_line = line!() + 6;
@@ -136,14 +139,14 @@ fn a_cycle_of_three_locks_over_three_threads() {
             let _mine = locks[i].lock().unwrap();
             let _next = locks[(i + 1) % 3].lock().unwrap();
         });
-        lines.push(reports_naming("ring ").len());
+        lines.push(reports_naming("order/ring ").len());
     }
     assert_eq!(lines, [0, 0, 1], "the third thread closes the cycle");
-    let (inversion, text) = &reports_naming("ring ")[0];
+    let (inversion, text) = &reports_naming("order/ring ")[0];
     assert_eq!(inversion.edges.len(), 3, "{text}");
     for (k, edge) in inversion.edges.iter().enumerate() {
         let i = (2 + k) % 3;
-        let name = |i: usize| format!("ring {}", ["a", "b", "c"][i]);
+        let name = |i: usize| format!("order/ring {}", ["a", "b", "c"][i]);
         assert!(thread_named(&edge.by, &format!("ring-{i}")), "{text}");
         assert_eq!(edge.held.lock, name(i));
         assert_eq!(edge.taken.lock, name((i + 1) % 3));
@@ -160,8 +163,8 @@ fn async_locks_across_tasks() {
         .worker_threads(2)
         .build()
         .unwrap();
-    let jobs = Arc::new(AsyncMutex::with_name(0, "async jobs"));
-    let table = Arc::new(AsyncRwLock::with_name(0, "async table"));
+    let jobs = Arc::new(AsyncMutex::with_name(0, "order/async jobs"));
+    let table = Arc::new(AsyncRwLock::with_name(0, "order/async table"));
     let (j, t) = (jobs.clone(), table.clone());
     let first = runtime.block_on(async move {
         tokio::spawn(async move {
@@ -175,7 +178,7 @@ fn async_locks_across_tasks() {
         .await
         .unwrap()
     });
-    assert!(reports_naming("async ").is_empty());
+    assert!(reports_naming("order/async ").is_empty());
     let (j, t) = (jobs.clone(), table.clone());
     let second = runtime.block_on(async move {
         tokio::spawn(async move {
@@ -189,7 +192,7 @@ fn async_locks_across_tasks() {
         .await
         .unwrap()
     });
-    let reports = reports_naming("async ");
+    let reports = reports_naming("order/async ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
     let (inversion, text) = &reports[0];
     let [closing, earlier] = [&inversion.edges[0], &inversion.edges[1]];
@@ -202,9 +205,9 @@ fn async_locks_across_tasks() {
         text.contains(&format!("task {}", task(&closing.by))),
         "{text}"
     );
-    assert_eq!(closing.held.lock, "async table");
+    assert_eq!(closing.held.lock, "order/async table");
     assert_eq!(closing.held.at.as_ref().unwrap().line, second.1);
-    assert_eq!(closing.taken.lock, "async jobs");
+    assert_eq!(closing.taken.lock, "order/async jobs");
     assert_eq!(closing.taken.at.as_ref().unwrap().line, second.2);
     assert_eq!(earlier.held.at.as_ref().unwrap().line, first.1);
     assert_eq!(earlier.taken.at.as_ref().unwrap().line, first.2);
@@ -217,25 +220,25 @@ fn a_task_holding_an_async_lock_then_taking_a_std_lock_is_an_edge() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let cache = Arc::new(AsyncMutex::with_name((), "mixed cache"));
-    let stats = Arc::new(Mutex::with_name((), "mixed stats"));
+    let cache = Arc::new(AsyncMutex::with_name((), "order/mixed cache"));
+    let stats = Arc::new(Mutex::with_name((), "order/mixed stats"));
     let (c, s) = (cache.clone(), stats.clone());
     runtime.block_on(async move {
         let _cache = c.lock().await;
         let _stats = s.lock().unwrap();
     });
-    assert!(reports_naming("mixed ").is_empty());
+    assert!(reports_naming("order/mixed ").is_empty());
     let _stats = stats.lock().unwrap();
     let _cache = cache.blocking_lock();
-    let reports = reports_naming("mixed ");
+    let reports = reports_naming("order/mixed ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
 }
 
 #[test]
 fn try_lock_adds_no_order() {
     start();
-    let a = Mutex::with_name((), "try a");
-    let b = RwLock::with_name((), "try b");
+    let a = Mutex::with_name((), "order/try a");
+    let b = RwLock::with_name((), "order/try b");
     {
         let _a = a.lock().unwrap();
         let _b = b.try_write().unwrap();
@@ -245,7 +248,7 @@ fn try_lock_adds_no_order() {
         let _a = a.lock().unwrap();
     }
     assert!(
-        reports_naming("try ").is_empty(),
+        reports_naming("order/try ").is_empty(),
         "a try_lock cannot wait: it makes no order"
     );
     // The check is on: taking them both ways with waiting acquisitions is
@@ -254,17 +257,17 @@ fn try_lock_adds_no_order() {
         let _a = a.lock().unwrap();
         let _b = b.write().unwrap();
     }
-    let reports = reports_naming("try ");
+    let reports = reports_naming("order/try ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
-    assert_eq!(reports[0].0.edges[0].held.lock, "try a");
+    assert_eq!(reports[0].0.edges[0].held.lock, "order/try a");
 }
 
 #[test]
 fn a_cycle_is_reported_once() {
     start();
     let pair = Arc::new([
-        Mutex::with_name((), "once x"),
-        Mutex::with_name((), "once y"),
+        Mutex::with_name((), "order/once x"),
+        Mutex::with_name((), "order/once y"),
     ]);
     let barrier = Arc::new(Barrier::new(4));
     let threads: Vec<_> = (0..4)
@@ -283,7 +286,7 @@ fn a_cycle_is_reported_once() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    let reports = reports_naming("once ");
+    let reports = reports_naming("order/once ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
 }
 
@@ -297,12 +300,17 @@ fn locks_always_taken_in_one_order_are_never_reported() {
     const LOCKS: usize = 12;
     let mutexes: Arc<Vec<Mutex<u64>>> = Arc::new(
         (0..LOCKS)
-            .map(|i| Mutex::with_name(0, Box::leak(format!("ordered {i}").into_boxed_str())))
+            .map(|i| Mutex::with_name(0, Box::leak(format!("order/ordered {i}").into_boxed_str())))
             .collect(),
     );
     let rwlocks: Arc<Vec<RwLock<u64>>> = Arc::new(
         (0..LOCKS)
-            .map(|i| RwLock::with_name(0, Box::leak(format!("ordered rw {i}").into_boxed_str())))
+            .map(|i| {
+                RwLock::with_name(
+                    0,
+                    Box::leak(format!("order/ordered rw {i}").into_boxed_str()),
+                )
+            })
             .collect(),
     );
     let threads: Vec<_> = (0..6u64)
@@ -337,7 +345,7 @@ fn locks_always_taken_in_one_order_are_never_reported() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    assert!(reports_naming("ordered ").is_empty());
+    assert!(reports_naming("order/ordered ").is_empty());
 }
 
 /// Locks dropped and made again (the allocator hands out the same
@@ -346,8 +354,8 @@ fn locks_always_taken_in_one_order_are_never_reported() {
 fn new_locks_at_old_addresses_inherit_no_order() {
     start();
     for round in 0..50 {
-        let first = Box::new(Mutex::with_name((), "reborn first"));
-        let second = Box::new(Mutex::with_name((), "reborn second"));
+        let first = Box::new(Mutex::with_name((), "order/reborn first"));
+        let second = Box::new(Mutex::with_name((), "order/reborn second"));
         if round % 2 == 0 {
             let _f = first.lock().unwrap();
             let _s = second.lock().unwrap();
@@ -356,5 +364,5 @@ fn new_locks_at_old_addresses_inherit_no_order() {
             let _f = first.lock().unwrap();
         }
     }
-    assert!(reports_naming("reborn ").is_empty());
+    assert!(reports_naming("order/reborn ").is_empty());
 }

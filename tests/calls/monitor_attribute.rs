@@ -20,8 +20,8 @@ async fn an_async_fn_times_out_and_is_named_after_its_path() {
     let result = waits_for(Arc::new(Notify::new())).await;
     assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     assert!(started.elapsed() >= Duration::from_millis(30));
-    let monitor =
-        monitor_runtime::monitor("monitor_attribute::waits_for").expect("named after its path");
+    let monitor = monitor_runtime::monitor("calls::monitor_attribute::waits_for")
+        .expect("named after its path");
     assert_eq!(monitor.stats().timeouts, 1);
     assert_eq!(monitor.stats().in_flight, 0);
 }
@@ -97,7 +97,7 @@ async fn a_method_on_a_shared_receiver_has_one_cap_for_all_instances() {
         let (pool, release) = (pool.clone(), release.clone());
         tokio::spawn(async move { pool.serve(release).await })
     };
-    while monitor_runtime::monitor("monitor_attribute::serve")
+    while monitor_runtime::monitor("calls::monitor_attribute::serve")
         .is_none_or(|m| m.stats().in_flight == 0)
     {
         tokio::task::yield_now().await;

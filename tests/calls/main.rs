@@ -1,0 +1,18 @@
+//! Monitored calls, their dumps, the debug page and the attributes: the
+//! test files that set no process-wide state (no dump sink, hook, policy or
+//! drain), one module each, in one binary so that the suite builds and links
+//! it once and runs their tests side by side. A file that sets such state
+//! is a test binary of its own (`tests/*.rs`).
+
+mod await_points;
+mod dump_native;
+mod http_access;
+mod leak_debug_page;
+mod macro_lint;
+mod metrics_facade;
+mod monitor_api;
+mod monitor_attribute;
+mod monitor_tracing;
+mod stack_attribute;
+mod tower_layer;
+mod ui_pass;
