@@ -43,46 +43,51 @@ struct Worker {
 
 static IDLE: Mutex<Vec<Arc<Worker>>> = Mutex::new(Vec::new());
 
+/// Hands `job` to an idle worker, or to a new one. A worker is on the idle
+/// list only while it runs no job, and at most once: it puts itself there
+/// (the job's callback) and a caller takes it off before handing it a job.
 fn submit(job: Job) -> Result<(), Job> {
     let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let worker = match idle {
-        Some(worker) => worker,
-        None => {
-            let worker = Arc::new(Worker {
-                job: Mutex::new(None),
-                ready: AtomicBool::new(false),
-                wake: Condvar::new(),
-            });
-            let run = worker.clone();
-            if thread::Builder::new()
-                .name("monitor-worker".into())
-                .spawn(move || work(run))
-                .is_err()
-            {
-                return Err(job);
-            }
-            worker
-        }
-    };
-    *worker.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
-    worker.ready.store(true, Ordering::Release);
-    worker.wake.notify_one();
-    Ok(())
+    if let Some(worker) = idle {
+        *worker.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+        worker.ready.store(true, Ordering::Release);
+        worker.wake.notify_one();
+        return Ok(());
+    }
+    // A new worker starts with its job already in its slot: nothing else
+    // knows it yet, so it cannot be handed a second one.
+    let worker = Arc::new(Worker {
+        job: Mutex::new(Some(job)),
+        ready: AtomicBool::new(false),
+        wake: Condvar::new(),
+    });
+    let run = worker.clone();
+    match thread::Builder::new()
+        .name("monitor-worker".into())
+        .spawn(move || work(run))
+    {
+        Ok(_) => Ok(()),
+        Err(_) => Err(take_job(&worker).expect("the job of a worker that never started")),
+    }
+}
+
+fn take_job(worker: &Worker) -> Option<Job> {
+    worker.job.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 fn work(me: Arc<Worker>) {
+    let idle = || {
+        IDLE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(me.clone());
+    };
     loop {
-        let job = me.job.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Cleared before the job is taken: a `true` seen later means a job
+        // stored after this point (or a stale flag, which finds the slot
+        // empty and waits again; never a second place on the idle list).
         me.ready.store(false, Ordering::Relaxed);
-        let idle = || {
-            IDLE.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(me.clone());
-        };
-        if let Some(job) = job {
+        if let Some(job) = take_job(&me) {
             job(&idle);
-        } else {
-            idle();
         }
         if !wait_for_job(&me) {
             return;

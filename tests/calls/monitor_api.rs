@@ -383,3 +383,42 @@ fn a_late_result_is_dropped_on_the_worker_never_handed_over() {
         Some("monitor-worker")
     );
 }
+
+/// A quick body is never handed to a worker that still runs an abandoned
+/// one: each stuck body keeps its own worker, and the idle list holds only
+/// idle workers, each once. (A worker that started before its first job
+/// arrived, or that saw a stale "job ready" flag, used to put itself on the
+/// idle list twice, so a later call could be queued behind a body that
+/// never returns, or have its job overwritten: a `Timeout` for a body that
+/// takes no time.)
+#[test]
+fn quick_sync_bodies_never_wait_behind_stuck_ones() {
+    let stuck = Monitor::builder("tests::pool_stuck")
+        .timeout(Duration::from_millis(5))
+        .build();
+    let quick = Monitor::builder("tests::pool_quick")
+        .timeout(Duration::from_secs(2))
+        .build();
+    let release = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    for round in 0..300 {
+        let wait = release.clone();
+        let held = stuck.call_blocking(move || {
+            let (done, cv) = &*wait;
+            let mut done = done.lock().unwrap();
+            while !*done {
+                done = cv.wait(done).unwrap();
+            }
+        });
+        assert!(matches!(held, Err(Error::Timeout { .. })), "{held:?}");
+        let started = Instant::now();
+        assert_eq!(
+            quick.call_blocking(move || round),
+            Ok(round),
+            "round {round}: after {:?}",
+            started.elapsed()
+        );
+    }
+    let (done, cv) = &*release;
+    *done.lock().unwrap() = true;
+    cv.notify_all();
+}
