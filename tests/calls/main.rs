@@ -5,14 +5,18 @@
 //! is a test binary of its own (`tests/*.rs`).
 
 mod await_points;
+mod drain_http;
 mod dump_native;
 mod http_access;
+mod http_chromium;
+mod http_load;
+mod http_pprof;
 mod leak_debug_page;
 mod macro_lint;
 mod metrics_facade;
+mod metrics_prometheus;
 mod monitor_api;
 mod monitor_attribute;
-mod monitor_tracing;
 mod stack_attribute;
 mod tower_layer;
 mod ui_pass;

@@ -3,7 +3,7 @@
 //! `histogram_quantile` over the latency histogram.
 //!
 //! Ignored by `cargo test`, since it needs the server installed; `.ci/run`
-//! installs it and runs `cargo test --test metrics_prometheus -- --ignored`.
+//! installs it and runs `cargo test --test calls metrics_prometheus -- --ignored`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

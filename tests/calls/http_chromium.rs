@@ -3,7 +3,7 @@
 //! DOM shows the monitor table and the call in flight.
 //!
 //! Ignored by default (it needs the browser):
-//! `cargo test --test http_chromium -- --ignored`.
+//! `cargo test --test calls http_chromium -- --ignored`.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ async fn hanging(State(gate): State<Arc<Notify>>) -> &'static str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs chromium: cargo test --test http_chromium -- --ignored"]
+#[ignore = "needs chromium: cargo test --test calls http_chromium -- --ignored"]
 async fn chromium_shows_the_monitor_table_and_a_call_in_flight() {
     // The hanging call goes overdue: its dump is kept, not printed.
     let kept = monitor_demo::kept_dumps();
@@ -95,7 +95,7 @@ async fn chromium_shows_the_monitor_table_and_a_call_in_flight() {
         kept.lock()
             .unwrap()
             .iter()
-            .any(|dump| dump.to_string().contains("http_chromium::hanging"))
+            .any(|dump| dump.to_string().contains("calls::http_chromium::hanging"))
     };
     while !announced() {
         assert!(start.elapsed() < Duration::from_secs(20), "never announced");

@@ -3,7 +3,7 @@
 //! rounds. It reports the throughput of both; it asserts nothing on time
 //! (machines are noisy), only that every request was answered.
 //!
-//! `cargo test --release --test http_load -- --ignored --nocapture`
+//! `cargo test --release --test calls http_load -- --ignored --nocapture`
 
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ async fn run(client: &reqwest::Client, url: &str, requests: usize) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "a load run: cargo test --release --test http_load -- --ignored --nocapture"]
+#[ignore = "a load run: cargo test --release --test calls http_load -- --ignored --nocapture"]
 async fn annotated_handler_throughput_against_plain() {
     let app = Router::new()
         .route("/plain", get(plain))
@@ -80,7 +80,7 @@ async fn annotated_handler_throughput_against_plain() {
          #[monitored] {a:.0} req/s, ratio {:.3}",
         a / p
     );
-    let stats = monitor_runtime::monitor("http_load::annotated")
+    let stats = monitor_runtime::monitor("calls::http_load::annotated")
         .unwrap()
         .stats();
     assert_eq!(stats.completed as usize, REQUESTS + 2_000);

@@ -3,7 +3,7 @@
 //! parked in `recv()`, an annotated call stuck in `recv()` on another, and
 //! an async annotated call waiting to be polled. The profile is decoded
 //! with the `pprof` crate's types and, in CI, read by the real
-//! `go tool pprof` (`-raw` and `-top`; `cargo test --test http_pprof --
+//! `go tool pprof` (`-raw` and `-top`; `cargo test --test calls http_pprof --
 //! --ignored`, with Go installed: `apt-get install golang-go`).
 #![cfg(target_os = "linux")]
 
@@ -155,7 +155,7 @@ async fn the_profile_names_each_thread_and_call_with_its_lines() {
     assert!(
         plain
             .places
-            .contains(&("http_pprof::parked".into(), PARKED_LINE.into())),
+            .contains(&("calls::http_pprof::parked".into(), PARKED_LINE.into())),
         "{:?}",
         plain.places
     );
@@ -165,11 +165,11 @@ async fn the_profile_names_each_thread_and_call_with_its_lines() {
     let stuck = thread("stuck-worker");
     assert!(
         stuck.places.contains(&(
-            "http_pprof::stuck_call::{{closure}}".into(),
+            "calls::http_pprof::stuck_call::{{closure}}".into(),
             STUCK_LINE.into()
         )) || stuck
             .places
-            .contains(&("http_pprof::stuck_call".into(), STUCK_LINE.into())),
+            .contains(&("calls::http_pprof::stuck_call".into(), STUCK_LINE.into())),
         "{:?}",
         stuck.places
     );
@@ -193,7 +193,10 @@ async fn the_profile_names_each_thread_and_call_with_its_lines() {
         .expect("a sample for the waiting call");
     assert_eq!(
         waiting.places[0],
-        ("http_pprof::waiting_call".into(), WAITING_LINE.into())
+        (
+            "calls::http_pprof::waiting_call".into(),
+            WAITING_LINE.into()
+        )
     );
     assert!(waiting.labels.contains_key("call_id"));
 }
@@ -300,14 +303,17 @@ fn go_tool_pprof_reads_the_profile() {
     let has_location = |function: &str, line: u32| {
         raw.lines().any(|l| {
             l.contains(&format!(" {function} "))
-                && l.contains(&format!("tests/http_pprof.rs:{line} "))
+                && l.contains(&format!("tests/calls/http_pprof.rs:{line} "))
         })
     };
     assert!(raw.contains("PeriodType: goroutine count"), "{raw}");
-    assert!(has_location("http_pprof::parked", PARKED_LINE), "{raw}");
     assert!(
-        has_location("http_pprof::stuck_call::{{closure}}", STUCK_LINE)
-            || has_location("http_pprof::stuck_call", STUCK_LINE),
+        has_location("calls::http_pprof::parked", PARKED_LINE),
+        "{raw}"
+    );
+    assert!(
+        has_location("calls::http_pprof::stuck_call::{{closure}}", STUCK_LINE)
+            || has_location("calls::http_pprof::stuck_call", STUCK_LINE),
         "{raw}"
     );
     assert!(raw.contains("thread:[plain-parked]"), "{raw}");
@@ -316,7 +322,7 @@ fn go_tool_pprof_reads_the_profile() {
 
     let top = go_tool_pprof(&["-top"]);
     assert!(top.contains("Type: goroutine"), "{top}");
-    assert!(top.contains("http_pprof::parked"), "{top}");
-    assert!(top.contains("http_pprof::stuck_call"), "{top}");
-    assert!(top.contains("http_pprof::waiting_call"), "{top}");
+    assert!(top.contains("calls::http_pprof::parked"), "{top}");
+    assert!(top.contains("calls::http_pprof::stuck_call"), "{top}");
+    assert!(top.contains("calls::http_pprof::waiting_call"), "{top}");
 }
