@@ -1,4 +1,6 @@
-//! Monitored calls, their dumps, the debug page and the attributes: the
+//! Monitored calls, their dumps, the debug page and the attributes (and
+//! the runs of real Chromium, Prometheus, `go tool pprof` and a load
+//! generator, ignored unless asked for by name, as `.ci/run` does): the
 //! test files that set no process-wide state (no dump sink, hook, policy or
 //! drain), one module each, in one binary so that the suite builds and links
 //! it once and runs their tests side by side. A file that sets such state
