@@ -365,7 +365,7 @@ impl Monitor {
             timeouts: s.timeouts.load(Ordering::Relaxed),
             panics,
             cancelled,
-            alerts: s.alerts.load(Ordering::Relaxed),
+            alerts: s.alerts.load(Ordering::Acquire),
             blocked_polls: self.site().map_or(0, CallSite::blocked_polls),
             shutting_down,
             latency: Latency {

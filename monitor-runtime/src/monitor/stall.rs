@@ -83,10 +83,11 @@ fn check_stall(monitor: &Weak, since: u64, now: Instant) {
     raise(&monitor, alert);
 }
 
-/// Delivers one alert: to the monitor's streams, to the hook or stderr, and
-/// as a `tracing` warning. Never blocks on a reader.
+/// Delivers one alert: to stderr or the hook, to the monitor's streams, and
+/// as a `tracing` warning. Never blocks on a reader. Without a hook the line
+/// is written before the alert is counted and streamed, so that whoever acts
+/// on either (a health check that exits, a test) finds it whole on stderr.
 fn raise(monitor: &Monitor, alert: Alert) {
-    monitor.state().alerts.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(
         target: "monitor_runtime",
         monitor = %alert.monitor,
@@ -95,17 +96,21 @@ fn raise(monitor: &Monitor, alert: Alert) {
         stalled_for = ?alert.stalled_for,
         "monitor stalled: cap reached and no call completed"
     );
+    let hook = alert::hook();
+    if hook.is_none() {
+        // One short line, as the `tracing` warning above.
+        eprintln!("{alert}");
+    }
+    monitor.state().alerts.fetch_add(1, Ordering::Release);
     monitor
         .state()
         .channel
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .send(&alert);
-    match alert::hook() {
-        // The hook is your code, and may block: it runs on the dump worker,
-        // not on the watchdog, whose deadlines and alerts must not wait.
-        Some(hook) => crate::dump::submit(crate::dump::Job::Alert(hook, alert)),
-        // One short line, as the `tracing` warning above.
-        None => eprintln!("{alert}"),
+    // The hook is your code, and may block: it runs on the dump worker,
+    // not on the watchdog, whose deadlines and alerts must not wait.
+    if let Some(hook) = hook {
+        crate::dump::submit(crate::dump::Job::Alert(hook, alert));
     }
 }
