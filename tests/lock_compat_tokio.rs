@@ -273,3 +273,35 @@ fn rwlock_shares_excludes_and_queues_as_tokios() {
     drop(writer);
     assert!(lock.try_write().is_ok());
 }
+
+/// tokio's `TryLockError` swaps to `AsyncTryLockError`, the same type.
+#[test]
+fn try_lock_error_swaps_to_async_try_lock_error() {
+    use monitor_runtime::sync::AsyncTryLockError;
+
+    let lock = AsyncMutex::new(0);
+    let _held = lock.try_lock().unwrap();
+    let ours: AsyncTryLockError = lock.try_lock().unwrap_err();
+    let peer: tokio::sync::TryLockError = ours;
+    assert_eq!(peer.to_string(), "operation would block");
+}
+
+/// `#[must_use]` sits on the guards where tokio's has it and only there:
+/// tokio's owned guards and its mapped write guard may be taken and
+/// dropped in one statement (`lock.lock_owned().await;`), which tokio's own
+/// tests do, without a warning, so this compiles under `deny`.
+#[deny(unused_must_use)]
+#[tokio::test]
+async fn guards_are_must_use_where_tokios_are() {
+    use monitor_runtime::sync::{AsyncRwLockWriteGuard, OwnedAsyncRwLockWriteGuard};
+
+    let mutex = Arc::new(AsyncMutex::new(0));
+    mutex.clone().lock_owned().await;
+    mutex.clone().try_lock_owned().unwrap();
+    let rw = Arc::new(AsyncRwLock::new(0));
+    rw.clone().read_owned().await;
+    rw.clone().write_owned().await;
+    OwnedAsyncRwLockWriteGuard::into_mapped(rw.clone().try_write_owned().unwrap());
+    AsyncRwLockWriteGuard::into_mapped(rw.write().await);
+    assert!(mutex.try_lock().is_ok() && rw.try_write().is_ok());
+}

@@ -45,6 +45,7 @@ pub struct AsyncMutex<T: ?Sized> {
 /// assert_eq!(*lock.lock().await, 2);
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct AsyncMutexGuard<'a, T: ?Sized> {
     held: Exclusive<'a>,
@@ -70,7 +71,7 @@ pub struct AsyncMutexGuard<'a, T: ?Sized> {
 /// assert_eq!(*lock.lock().await, 2);
 /// # }
 /// ```
-#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
 pub struct OwnedAsyncMutexGuard<T: ?Sized + 'static> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
     guard: AsyncMutexGuard<'static, T>,
@@ -96,6 +97,7 @@ pub struct OwnedAsyncMutexGuard<T: ?Sized + 'static> {
 /// assert_eq!(*lock.lock().await, (2, "one"));
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MappedAsyncMutexGuard<'a, T: ?Sized> {
     held: Exclusive<'a>,
@@ -120,6 +122,7 @@ pub struct MappedAsyncMutexGuard<'a, T: ?Sized> {
 /// assert_eq!(*lock.lock().await, [1, 7]);
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct OwnedMappedAsyncMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
