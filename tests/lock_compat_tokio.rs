@@ -305,3 +305,47 @@ async fn guards_are_must_use_where_tokios_are() {
     AsyncRwLockWriteGuard::into_mapped(rw.write().await);
     assert!(mutex.try_lock().is_ok() && rw.try_write().is_ok());
 }
+
+/// How many acquisitions of a free lock (`take`) a task makes before
+/// another task on its current-thread runtime gets to run (at most
+/// 10 000), starting on a fresh coop budget.
+async fn takes_before_others_run<F: std::future::Future<Output = ()>>(
+    mut take: impl FnMut() -> F,
+) -> usize {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    tokio::task::yield_now().await;
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let flag = other_ran.clone();
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    let mut takes = 0;
+    while !other_ran.load(Ordering::SeqCst) && takes < 10_000 {
+        take().await;
+        takes += 1;
+    }
+    takes
+}
+
+/// tokio's acquisitions spend the task's coop budget, even when the lock
+/// is free, so a task that only takes free locks in a loop yields now and
+/// then and the other tasks of its worker run; ours yield after as many
+/// acquisitions as tokio's (a task that never yielded would starve a
+/// current-thread runtime).
+#[tokio::test(flavor = "current_thread")]
+async fn free_locks_spend_the_coop_budget_as_tokios() {
+    let (ours, peer) = (Arc::new(AsyncMutex::new(0)), tokio::sync::Mutex::new(0));
+    let peer_takes = takes_before_others_run(|| async { drop(peer.lock().await) }).await;
+    assert!(peer_takes < 10_000, "tokio's lock yields: {peer_takes}");
+    let lock = || async { drop(ours.lock().await) };
+    assert_eq!(takes_before_others_run(lock).await, peer_takes);
+    let owned = || async { drop(ours.clone().lock_owned().await) };
+    assert_eq!(takes_before_others_run(owned).await, peer_takes);
+
+    let (ours, peer) = (AsyncRwLock::new(0), tokio::sync::RwLock::new(0));
+    let peer_takes = takes_before_others_run(|| async { drop(peer.read().await) }).await;
+    let read = || async { drop(ours.read().await) };
+    assert_eq!(takes_before_others_run(read).await, peer_takes);
+    let peer_takes = takes_before_others_run(|| async { drop(peer.write().await) }).await;
+    let write = || async { drop(ours.write().await) };
+    assert_eq!(takes_before_others_run(write).await, peer_takes);
+}

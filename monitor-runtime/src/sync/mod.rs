@@ -128,7 +128,11 @@
 //! type and future against the peer's), their `#[must_use]` (on the same
 //! guards: tokio's owned guards and its mapped write guard have none, so
 //! `lock.lock_owned().await;` compiles without a warning with either),
-//! `#[clippy::has_significant_drop]` on every guard, as theirs, and the
+//! `#[clippy::has_significant_drop]` on every guard, as theirs, tokio's
+//! cooperative scheduling (an async acquisition spends a unit of the
+//! task's coop budget, also when the lock is free, so a task that takes
+//! free locks in a loop yields to the other tasks of its worker after as
+//! many acquisitions as with tokio's), and the
 //! behaviours their own lock tests check (`tests/lock_compat_std.rs`,
 //! `tests/lock_compat_tokio.rs`). Ours add a name (`with_name`, `name`)
 //! and the `*_checked` acquisitions.
@@ -141,7 +145,8 @@
 //! `sync/rwlock*` (54); std's `library/std/tests/sync/{mutex,rwlock,condvar}.rs`
 //! (the tests that build on stable) and the doc examples of its `Mutex`,
 //! `RwLock`, `Condvar`, their guards and errors (34). All pass; what failed
-//! at first has a test of ours now.
+//! at first has a test of ours now, as has what probing past their tests
+//! found (`From` for `RwLock`, the coop budget).
 //!
 //! | peer | ours | notes |
 //! |---|---|---|

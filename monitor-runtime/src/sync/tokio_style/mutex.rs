@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{take_blocking, unbound, unchecked, Caller, Exclusive, SyncIf};
+use super::{coop_turn, take_blocking, unbound, unchecked, within_turn, Caller, Exclusive, SyncIf};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
@@ -249,7 +249,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         // future across the `.await` below, and tokio's guard in it is
         // `!Sync` for a `T: !Sync`, which would make this future `!Sync`
         // where tokio's is `Sync` (tests/lock_auto_traits.rs).
-        if let Ok(inner) = self.inner.try_lock() {
+        if let Ok(inner) = within_turn(coop_turn().await, self.inner.try_lock()) {
             return Ok(self.took(inversion, inner, me, at));
         }
         let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
