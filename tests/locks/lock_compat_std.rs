@@ -259,3 +259,65 @@ fn downgrade_as_stds() {
     // The lock is free: nothing of the downgrade stays on record.
     assert!(lock.try_write().is_ok());
 }
+
+/// The results and errors come with the locks: an import of
+/// `std::sync::{Mutex, TryLockError, ...}` swaps whole to
+/// `monitor_runtime::sync`, and they are std's own types, so code that
+/// names them either way (or matches on them) agrees.
+#[test]
+fn stds_results_and_errors_swap_with_the_locks() {
+    use monitor_runtime::sync::{
+        Condvar, LockResult, MutexGuard, PoisonError, TryLockError, TryLockResult,
+        WaitTimeoutResult,
+    };
+    use std::time::Duration;
+
+    let lock = Mutex::new(0);
+    let held: LockResult<MutexGuard<'_, i32>> = lock.lock();
+    let busy: TryLockResult<MutexGuard<'_, i32>> = lock.try_lock();
+    let busy: Result<_, std::sync::TryLockError<_>> = busy;
+    assert!(matches!(busy, Err(TryLockError::WouldBlock)));
+    let timeout: std::sync::LockResult<(_, WaitTimeoutResult)> =
+        Condvar::new().wait_timeout(held.unwrap(), Duration::ZERO);
+    let poisoned: PoisonError<i32> = std::sync::PoisonError::new(7);
+    assert_eq!(poisoned.into_inner(), 7);
+    drop(timeout);
+}
+
+/// std's `RwLock` comes from its value (`From<T>`), as the mutex does.
+#[test]
+fn rwlock_comes_from_its_value_as_stds() {
+    let lock: RwLock<Vec<u8>> = vec![1].into();
+    assert_eq!(*lock.read().unwrap(), [1]);
+    assert_eq!(RwLock::from(2).into_inner().unwrap(), 2);
+    assert_eq!(Mutex::from(3).into_inner().unwrap(), 3);
+}
+
+/// std's deprecated `Condvar::wait_timeout_ms` still builds after the swap
+/// and answers as std's: `true` when woken before the time was up, `false`
+/// on a timeout, the mutex held again either way.
+#[test]
+#[allow(deprecated)]
+fn condvar_wait_timeout_ms_as_stds() {
+    use monitor_runtime::sync::Condvar;
+
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let (lock, condvar) = &*pair;
+    let (guard, woken) = condvar.wait_timeout_ms(lock.lock().unwrap(), 1).unwrap();
+    assert!(!woken && !*guard);
+    assert!(lock.try_lock().is_err(), "the mutex is held again");
+
+    let other = pair.clone();
+    let notifier = thread::spawn(move || {
+        *other.0.lock().unwrap() = true;
+        other.1.notify_all();
+    });
+    let mut guard = guard;
+    let mut woken = true;
+    while !*guard {
+        (guard, woken) = condvar.wait_timeout_ms(guard, 60_000).unwrap();
+    }
+    assert!(woken);
+    drop(guard);
+    notifier.join().unwrap();
+}

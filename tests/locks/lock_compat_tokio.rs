@@ -273,3 +273,79 @@ fn rwlock_shares_excludes_and_queues_as_tokios() {
     drop(writer);
     assert!(lock.try_write().is_ok());
 }
+
+/// tokio's `TryLockError` swaps to `AsyncTryLockError`, the same type.
+#[test]
+fn try_lock_error_swaps_to_async_try_lock_error() {
+    use monitor_runtime::sync::AsyncTryLockError;
+
+    let lock = AsyncMutex::new(0);
+    let _held = lock.try_lock().unwrap();
+    let ours: AsyncTryLockError = lock.try_lock().unwrap_err();
+    let peer: tokio::sync::TryLockError = ours;
+    assert_eq!(peer.to_string(), "operation would block");
+}
+
+/// `#[must_use]` sits on the guards where tokio's has it and only there:
+/// tokio's owned guards and its mapped write guard may be taken and
+/// dropped in one statement (`lock.lock_owned().await;`), which tokio's own
+/// tests do, without a warning, so this compiles under `deny`.
+#[deny(unused_must_use)]
+#[tokio::test]
+async fn guards_are_must_use_where_tokios_are() {
+    use monitor_runtime::sync::{AsyncRwLockWriteGuard, OwnedAsyncRwLockWriteGuard};
+
+    let mutex = Arc::new(AsyncMutex::new(0));
+    mutex.clone().lock_owned().await;
+    mutex.clone().try_lock_owned().unwrap();
+    let rw = Arc::new(AsyncRwLock::new(0));
+    rw.clone().read_owned().await;
+    rw.clone().write_owned().await;
+    OwnedAsyncRwLockWriteGuard::into_mapped(rw.clone().try_write_owned().unwrap());
+    AsyncRwLockWriteGuard::into_mapped(rw.write().await);
+    assert!(mutex.try_lock().is_ok() && rw.try_write().is_ok());
+}
+
+/// How many acquisitions of a free lock (`take`) a task makes before
+/// another task on its current-thread runtime gets to run (at most
+/// 10 000), starting on a fresh coop budget.
+async fn takes_before_others_run<F: std::future::Future<Output = ()>>(
+    mut take: impl FnMut() -> F,
+) -> usize {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    tokio::task::yield_now().await;
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let flag = other_ran.clone();
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    let mut takes = 0;
+    while !other_ran.load(Ordering::SeqCst) && takes < 10_000 {
+        take().await;
+        takes += 1;
+    }
+    takes
+}
+
+/// tokio's acquisitions spend the task's coop budget, even when the lock
+/// is free, so a task that only takes free locks in a loop yields now and
+/// then and the other tasks of its worker run; ours yield after as many
+/// acquisitions as tokio's (a task that never yielded would starve a
+/// current-thread runtime).
+#[tokio::test(flavor = "current_thread")]
+async fn free_locks_spend_the_coop_budget_as_tokios() {
+    let (ours, peer) = (Arc::new(AsyncMutex::new(0)), tokio::sync::Mutex::new(0));
+    let peer_takes = takes_before_others_run(|| async { drop(peer.lock().await) }).await;
+    assert!(peer_takes < 10_000, "tokio's lock yields: {peer_takes}");
+    let lock = || async { drop(ours.lock().await) };
+    assert_eq!(takes_before_others_run(lock).await, peer_takes);
+    let owned = || async { drop(ours.clone().lock_owned().await) };
+    assert_eq!(takes_before_others_run(owned).await, peer_takes);
+
+    let (ours, peer) = (AsyncRwLock::new(0), tokio::sync::RwLock::new(0));
+    let peer_takes = takes_before_others_run(|| async { drop(peer.read().await) }).await;
+    let read = || async { drop(ours.read().await) };
+    assert_eq!(takes_before_others_run(read).await, peer_takes);
+    let peer_takes = takes_before_others_run(|| async { drop(peer.write().await) }).await;
+    let write = || async { drop(ours.write().await) };
+    assert_eq!(takes_before_others_run(write).await, peer_takes);
+}

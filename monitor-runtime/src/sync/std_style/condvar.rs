@@ -187,6 +187,34 @@ impl Condvar {
         map_timeout(result, |inner| MutexGuard::rerecord(state, inner, at))
     }
 
+    /// [`Condvar::wait`] for at most `ms` milliseconds, as std's
+    /// deprecated `wait_timeout_ms`, so that code still calling it builds
+    /// after the import swap (with the same deprecation warning). The
+    /// `bool` is `true` if the wait did *not* time out.
+    ///
+    /// ```
+    /// use monitor_runtime::sync::{Condvar, Mutex};
+    ///
+    /// let (lock, condvar) = (Mutex::new(()), Condvar::new());
+    /// #[allow(deprecated)]
+    /// let (_guard, _notified) = condvar.wait_timeout_ms(lock.lock().unwrap(), 1).unwrap();
+    /// ```
+    #[deprecated(note = "replaced by `Condvar::wait_timeout`, as std's")]
+    #[track_caller]
+    pub fn wait_timeout_ms<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        ms: u32,
+    ) -> LockResult<(MutexGuard<'a, T>, bool)> {
+        match self.wait_timeout(guard, Duration::from_millis(u64::from(ms))) {
+            Ok((guard, timeout)) => Ok((guard, !timeout.timed_out())),
+            Err(poisoned) => {
+                let (guard, timeout) = poisoned.into_inner();
+                Err(PoisonError::new((guard, !timeout.timed_out())))
+            }
+        }
+    }
+
     /// [`Condvar::wait_while`] for at most `timeout`, as
     /// [`std::sync::Condvar::wait_timeout_while`].
     ///

@@ -41,6 +41,7 @@ pub struct Mutex<T: ?Sized> {
 /// drop(guard);
 /// assert_eq!(*lock.lock().unwrap(), 2);
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     state: &'a LockState,

@@ -42,6 +42,7 @@ pub struct RwLock<T: ?Sized> {
 /// let lock = monitor_runtime::sync::RwLock::new(1);
 /// assert_eq!(*lock.read().unwrap(), 1);
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     state: &'a LockState,
@@ -56,6 +57,7 @@ pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
 /// *lock.write().unwrap() = 2;
 /// assert_eq!(*lock.read().unwrap(), 2);
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
     state: &'a LockState,
@@ -344,6 +346,13 @@ impl<T: ?Sized> RwLock<T> {
 impl<T: Default> Default for RwLock<T> {
     fn default() -> Self {
         RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    /// A new, unlocked lock holding `value`, as std's `From<T>`.
+    fn from(value: T) -> Self {
+        RwLock::new(value)
     }
 }
 

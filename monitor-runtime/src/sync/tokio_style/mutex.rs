@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{take_blocking, unbound, unchecked, Caller, Exclusive, SyncIf};
+use super::{coop_turn, take_blocking, unbound, unchecked, within_turn, Caller, Exclusive, SyncIf};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
@@ -45,6 +45,7 @@ pub struct AsyncMutex<T: ?Sized> {
 /// assert_eq!(*lock.lock().await, 2);
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct AsyncMutexGuard<'a, T: ?Sized> {
     held: Exclusive<'a>,
@@ -70,7 +71,7 @@ pub struct AsyncMutexGuard<'a, T: ?Sized> {
 /// assert_eq!(*lock.lock().await, 2);
 /// # }
 /// ```
-#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
 pub struct OwnedAsyncMutexGuard<T: ?Sized + 'static> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
     guard: AsyncMutexGuard<'static, T>,
@@ -96,6 +97,7 @@ pub struct OwnedAsyncMutexGuard<T: ?Sized + 'static> {
 /// assert_eq!(*lock.lock().await, (2, "one"));
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MappedAsyncMutexGuard<'a, T: ?Sized> {
     held: Exclusive<'a>,
@@ -120,6 +122,7 @@ pub struct MappedAsyncMutexGuard<'a, T: ?Sized> {
 /// assert_eq!(*lock.lock().await, [1, 7]);
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct OwnedMappedAsyncMutexGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
@@ -246,7 +249,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         // future across the `.await` below, and tokio's guard in it is
         // `!Sync` for a `T: !Sync`, which would make this future `!Sync`
         // where tokio's is `Sync` (tests/locks/lock_auto_traits.rs).
-        if let Ok(inner) = self.inner.try_lock() {
+        if let Ok(inner) = within_turn(coop_turn().await, self.inner.try_lock()) {
             return Ok(self.took(inversion, inner, me, at));
         }
         let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;

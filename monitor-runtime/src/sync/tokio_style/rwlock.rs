@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::TryLockError;
 
-use super::{take_blocking, unbound, unchecked, Caller, Exclusive, Shared};
+use super::{coop_turn, take_blocking, unbound, unchecked, within_turn, Caller, Exclusive, Shared};
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
@@ -385,7 +385,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     ) -> Result<AsyncRwLockReadGuard<'_, T>, Deadlock> {
         let me = if TRACK { task_holder() } else { 0 };
         let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_read() {
+        let inner = match within_turn(coop_turn().await, self.inner.try_read()) {
             Ok(inner) => inner,
             Err(_) => {
                 let waiting = before_wait(&self.state, me, at, Want::Shared, checked)?;
@@ -405,7 +405,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
     ) -> Result<AsyncRwLockWriteGuard<'_, T>, Deadlock> {
         let me = if TRACK { task_holder() } else { 0 };
         let inversion = order_check(&self.state, me, at);
-        let inner = match self.inner.try_write() {
+        let inner = match within_turn(coop_turn().await, self.inner.try_write()) {
             Ok(inner) => inner,
             Err(_) => {
                 let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;

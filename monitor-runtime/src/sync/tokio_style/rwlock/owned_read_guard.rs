@@ -22,7 +22,7 @@ use super::{AsyncRwLock, AsyncRwLockReadGuard};
 /// assert_eq!(seen, 5);
 /// # }
 /// ```
-#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
 pub struct OwnedAsyncRwLockReadGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
     pub(super) guard: AsyncRwLockReadGuard<'static, U>,

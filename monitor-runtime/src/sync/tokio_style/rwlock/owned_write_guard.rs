@@ -23,7 +23,7 @@ use super::{
 /// assert_eq!(*lock.read().await, 6);
 /// # }
 /// ```
-#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
 pub struct OwnedAsyncRwLockWriteGuard<T: ?Sized + 'static> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
     pub(super) guard: AsyncRwLockWriteGuard<'static, T>,

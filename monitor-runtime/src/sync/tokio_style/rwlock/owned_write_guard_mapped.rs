@@ -22,7 +22,7 @@ use super::{AsyncRwLock, AsyncRwLockMappedWriteGuard};
 /// assert_eq!(*lock.read().await, (4, 2));
 /// # }
 /// ```
-#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
 pub struct OwnedAsyncRwLockMappedWriteGuard<T: ?Sized + 'static, U: ?Sized + 'static = T> {
     // First: drops, and unlocks, before the `Arc` it borrows from.
     pub(super) guard: AsyncRwLockMappedWriteGuard<'static, U>,

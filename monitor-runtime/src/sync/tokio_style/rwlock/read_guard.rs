@@ -13,6 +13,7 @@ use crate::sync::tokio_style::Shared;
 /// assert_eq!(*lock.read().await, 1);
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct AsyncRwLockReadGuard<'a, T: ?Sized> {
     pub(super) held: Shared<'a>,

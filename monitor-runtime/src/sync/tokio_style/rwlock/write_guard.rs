@@ -21,6 +21,7 @@ use crate::sync::tokio_style::{Caller, Exclusive, Shared};
 /// assert_eq!(*lock.read().await, 2);
 /// # }
 /// ```
+#[clippy::has_significant_drop]
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct AsyncRwLockWriteGuard<'a, T: ?Sized> {
     pub(super) held: Exclusive<'a>,

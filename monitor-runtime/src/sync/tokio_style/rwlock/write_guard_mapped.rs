@@ -24,7 +24,7 @@ use crate::sync::tokio_style::Exclusive;
 /// assert_eq!(*lock.read().await, (1, 3));
 /// # }
 /// ```
-#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
 pub struct AsyncRwLockMappedWriteGuard<'a, T: ?Sized> {
     pub(super) held: Exclusive<'a>,
     pub(super) inner: tokio::sync::RwLockMappedWriteGuard<'a, T>,
