@@ -40,6 +40,10 @@ struct Slot {
 
 struct Table {
     slots: [Slot; SLOTS],
+    /// The thread that owns the table (a holder id), where its reads are
+    /// let go: a task among its readers can only let go on it. Written
+    /// when a thread takes the table, before any read of it is on record.
+    thread: AtomicU64,
 }
 
 /// Every table ever made (a thread's, or free).
@@ -128,6 +132,7 @@ fn first_table() -> Option<&'static Table> {
                     holder: AtomicU64::new(0),
                     at: AtomicPtr::new(std::ptr::null_mut()),
                 }),
+                thread: AtomicU64::new(0),
             }));
             TABLES.lock().unwrap_or_else(|e| e.into_inner()).push(table);
             table
@@ -142,14 +147,21 @@ fn first_table() -> Option<&'static Table> {
         FREE.lock().unwrap_or_else(|e| e.into_inner()).push(table);
         return None;
     }
+    table
+        .thread
+        .store(super::holder::thread_holder(), Ordering::Relaxed);
     MINE.with(|mine| mine.set(table));
     Some(table)
 }
 
-/// Every reader of `lock` recorded in the threads' tables, and where it
-/// took the read. Contended path only (it takes a mutex).
+/// Every reader of `lock` recorded in the threads' tables, where it took
+/// the read, and the thread it took it on (where it lets go). Contended
+/// path only (it takes a mutex).
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn each_reader<L>(lock: &L, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
+pub(crate) fn each_reader<L>(
+    lock: &L,
+    mut f: impl FnMut(u64, Option<&'static Location<'static>>, u64),
+) {
     let target = lock_ptr(lock);
     // A copy of the list: `f` may look at other locks (the graph's search
     // recurses), which takes this mutex again.
@@ -159,9 +171,9 @@ pub(crate) fn each_reader<L>(lock: &L, mut f: impl FnMut(u64, Option<&'static Lo
             if slot.lock.load(Ordering::Acquire) == target {
                 let at = slot.at.load(Ordering::Relaxed);
                 // SAFETY: only `&'static Location`s are stored.
-                f(slot.holder.load(Ordering::Relaxed), unsafe {
-                    at.cast_const().as_ref()
-                });
+                let at = unsafe { at.cast_const().as_ref() };
+                let thread = table.thread.load(Ordering::Relaxed);
+                f(slot.holder.load(Ordering::Relaxed), at, thread);
             }
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
+use crate::sync::acquire::{held_std, let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want, UNTRACKED};
 use crate::sync::holder::task_holder;
 use crate::sync::lock_order_checking;
@@ -168,7 +168,7 @@ impl<T: ?Sized> RwLock<T> {
             && !lock_order_checking()
             && let Ok(inner) = self.inner.try_write()
         {
-            self.state.acquired(task_holder(), at);
+            held_std(&self.state, task_holder(), at);
             return Ok(RwLockWriteGuard {
                 state: &self.state,
                 inner,
@@ -331,7 +331,7 @@ impl<T: ?Sized> RwLock<T> {
         at: &'static Location<'static>,
     ) -> RwLockWriteGuard<'a, T> {
         if TRACK {
-            self.state.acquired(me, at);
+            held_std(&self.state, me, at);
             took_std(&self.state, at);
         }
         RwLockWriteGuard {
