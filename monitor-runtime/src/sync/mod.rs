@@ -28,9 +28,23 @@
 //! [`Mutex`], is reported with both halves (`tests/lock_deadlock_sync_async.rs`).
 //! Outside a task the holder is the thread. A worker thread is never a
 //! holder of what its tasks took, so tasks that take a lock in turn on one
-//! thread make no false cycle; but a lock the thread itself took (outside
-//! any task, before `block_on`) that a task on that thread then waits for
-//! with a blocking wait is the thread's self-deadlock, reported as such.
+//! thread make no false cycle.
+//!
+//! But a task that waits for a std-style lock blocks the thread it runs
+//! on, and whatever can only go on on that thread waits with it: a lock
+//! the thread took outside any task (before `block_on`), and a task parked
+//! there that holds a std-style lock (a `LocalSet`'s task: the guard is
+//! `!Send`, so it is let go on the thread that took it). A task that
+//! blocks its thread on a lock one of those holds is reported the moment
+//! its wait starts, as the thread's self-deadlock: the report names the
+//! waiting task, the thread it blocks ([`Participant::thread`]) and who
+//! holds the lock for it ([`Participant::held_by`]: the thread, or the
+//! parked task), with both places. A cycle through such a thread (it holds
+//! a lock, its task waits for a second one, held by a thread that waits
+//! for the first) is reported with every participant, whoever closes it
+//! (`tests/lock_deadlock_blocked_thread.rs`). A task that holds a tokio
+//! lock is never taken to be stuck on its thread: its guard may move, and
+//! a multi-thread runtime resumes it on another worker.
 //!
 //! What happens next is the [`DeadlockPolicy`]: keep waiting (the default,
 //! as a plain lock would), or panic in the waiter that closed the cycle.
