@@ -25,15 +25,15 @@ use std::sync::Mutex;
 /// Reads one thread records in its table at once.
 const SLOTS: usize = 8;
 
-/// Marks, in a read guard's slot number, a slot of the thread's table:
-/// the rest is the slot's address (user-space addresses leave this bit
-/// clear), so letting go needs no thread-local lookup.
-pub(crate) const HERE: usize = 1 << (usize::BITS - 2);
+/// The low bits of a slot's address, always clear (a slot is aligned as
+/// its `u64`): a read guard may tag its record with them.
+pub(crate) const ALIGNED: usize = std::mem::align_of::<Slot>() - 1;
 
 struct Slot {
     /// The lock read, null when free; stored last (release), so that a
     /// search that sees it sees the other two.
     lock: AtomicPtr<()>,
+    /// The reader (a holder id): the thread, or a task running on it.
     holder: AtomicU64,
     at: AtomicPtr<Location<'static>>,
 }
@@ -80,7 +80,8 @@ fn lock_ptr<L>(lock: &L) -> *mut () {
 }
 
 /// `holder` took a read of `lock` at `at` on this thread: its record's
-/// slot (its address with [`HERE`]), or `None` if the table is full.
+/// slot (its address, whose [`ALIGNED`] bits are clear: letting go needs
+/// no thread-local look-up), or `None` if the table is full.
 #[inline]
 pub(crate) fn took<L>(lock: &L, holder: u64, at: &'static Location<'static>) -> Option<usize> {
     let mine = MINE.with(Cell::get);
@@ -93,24 +94,19 @@ pub(crate) fn took<L>(lock: &L, holder: u64, at: &'static Location<'static>) -> 
         .slots
         .iter()
         .find(|slot| slot.lock.load(Ordering::Relaxed).is_null())?;
-    let address = slot as *const Slot as usize;
-    if address & HERE != 0 {
-        // A table that high (32-bit targets): the lock's slots.
-        return None;
-    }
     slot.holder.store(holder, Ordering::Relaxed);
     slot.at.store(
         at as *const Location<'static> as *mut Location<'static>,
         Ordering::Relaxed,
     );
     slot.lock.store(lock_ptr(lock), Ordering::Release);
-    Some(HERE | address)
+    Some(slot as *const Slot as usize)
 }
 
 /// The read recorded in `slot` (from [`took`]) was let go.
 #[inline]
 pub(crate) fn let_go(slot: usize) {
-    let slot = (slot & !HERE) as *const Slot;
+    let slot = slot as *const Slot;
     // SAFETY: `took` made it from a slot of a table, and tables are never
     // freed.
     unsafe { &*slot }
