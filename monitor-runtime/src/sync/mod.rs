@@ -123,13 +123,15 @@
 //!
 //! Cost: an uncontended lock and unlock is the inner lock's plus the
 //! holder's id (tokio's task id, else the thread's: thread-local reads)
-//! and two relaxed stores (a std read: three, into a table of the reading
-//! thread's own, since claiming a slot in the lock would take a
-//! compare-and-swap); nothing global is touched until a thread must wait.
+//! and two relaxed stores (a std lock: three, the third the thread it was
+//! taken on; a std read: three into a table of the reading thread's own,
+//! since claiming a slot in the lock would take a compare-and-swap, and
+//! one to let go); nothing global is touched until a thread must wait.
 //! Against the peer, uncontended (`cargo bench -p monitor-bench --bench
 //! locks`, figures in the README): [`Mutex`] 1.02x std's, [`RwLock`] read
-//! 1.17x, [`AsyncMutex`] 1.04x and [`AsyncRwLock`] read 1.01x tokio's
-//! (one run on a shared machine; ratios move by about 0.15 between runs). With the Cargo feature `plain-locks`, the locks keep
+//! 1.17x (before its release became one store), [`AsyncMutex`] 1.04x and
+//! [`AsyncRwLock`] read 1.01x tokio's (one run on a shared machine; ratios
+//! move by about 0.15 between runs). With the Cargo feature `plain-locks`, the locks keep
 //! their API and do no bookkeeping at all: nothing is reported, and the
 //! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
 //! plain ones do).
