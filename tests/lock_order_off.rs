@@ -9,6 +9,7 @@ use monitor_demo::kept_dumps;
 use monitor_runtime::dump::DumpReason;
 use monitor_runtime::sync::{
     lock_order_checking, lock_order_inversion_count, set_lock_order_checking, AsyncMutex, Mutex,
+    RwLock,
 };
 
 fn inversions() -> usize {
@@ -39,6 +40,14 @@ fn switched_off_nothing_is_reported_switched_on_it_is() {
     }
     assert_eq!(inversions(), 0);
     assert_eq!(lock_order_inversion_count(), 0);
+
+    // Switched off, a std read takes the short path (the record in the
+    // thread's table, let go with one store): still on record while held.
+    let rw = RwLock::with_name((), "off rw");
+    let reading = rw.read().unwrap();
+    assert!(rw.write_checked().unwrap_err().is_self_deadlock());
+    drop(reading);
+    assert!(rw.write_checked().unwrap().is_ok());
 
     // The same, switched on: reported.
     set_lock_order_checking(true);

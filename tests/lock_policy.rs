@@ -114,6 +114,55 @@ fn report_and_wait_then_panic() {
     report_naming("\"left chopstick\"", Duration::from_secs(1));
 
     the_panic_points_at_the_users_line();
+    a_task_that_blocks_its_parked_neighbour_panics();
+}
+
+/// Under the panic policy, a task that blocks its thread on a `Mutex` that
+/// a task parked on that thread (a `LocalSet`'s) holds panics at once; the
+/// `LocalSet` goes on, and the parked task runs and lets go. Within 10 s:
+/// a deadlock missed would leave the thread blocked for good.
+fn a_task_that_blocks_its_parked_neighbour_panics() {
+    let quiet = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    set_deadlock_policy(DeadlockPolicy::Panic);
+    let (results, outcome) = std::sync::mpsc::channel();
+    let _detached = thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async move {
+            let lock = std::rc::Rc::new(Mutex::with_name((), "parked neighbour's"));
+            let (release, released) = tokio::sync::oneshot::channel::<()>();
+            let holder = tokio::task::spawn_local({
+                let lock = lock.clone();
+                async move {
+                    let _held = lock.lock().unwrap();
+                    let _ = released.await;
+                }
+            });
+            while lock.try_lock().is_ok() {
+                tokio::task::yield_now().await;
+            }
+            let waiter = tokio::task::spawn_local(async move { drop(lock.lock()) });
+            let waited = waiter.await;
+            drop(release);
+            holder.await.unwrap();
+            let _ = results.send(waited.map_err(|e| e.into_panic()));
+        });
+    });
+    let waited = outcome.recv_timeout(Duration::from_secs(10));
+    set_deadlock_policy(DeadlockPolicy::Report);
+    panic::set_hook(quiet);
+    let panic = waited
+        .expect("the waiting task still blocks its thread after 10 s")
+        .expect_err("the waiting task panics");
+    let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        text.contains("self-deadlock of thread") && text.contains("\"parked neighbour's\""),
+        "{text}"
+    );
+    report_naming("\"parked neighbour's\"", Duration::from_secs(1));
 }
 
 /// Under the panic policy, the panic's location is the line that took

@@ -71,6 +71,95 @@ fn a_cycle_of_three_is_found_once() {
     ring(3);
 }
 
+/// A task's id: the top bit set (`sync::holder::TASK`).
+const TASK: u64 = 1 << 63;
+
+/// Thread 10 takes `t` (outside any task), then its task 1 waits for `u`,
+/// blocking thread 10; thread 20 takes `u` and waits for `t`. The thread
+/// waits through its task: exactly one wait closes the cycle, and its
+/// report goes through the thread (held by it, for the task).
+#[test]
+fn a_cycle_through_a_thread_blocked_by_its_task_is_found_once() {
+    model(|| {
+        let graph = Arc::new(Graph::new());
+        let t = Arc::new(LockState::new("t"));
+        let u = Arc::new(LockState::new("u"));
+        let blocked = {
+            let (graph, t, u) = (graph.clone(), t.clone(), u.clone());
+            thread::spawn(move || {
+                t.acquired_on(10, 10, Location::caller());
+                let cycle = graph.wait_blocking(
+                    TASK | 1,
+                    None,
+                    &u,
+                    Want::Exclusive,
+                    Location::caller(),
+                    10,
+                );
+                if let Some(cycle) = &cycle {
+                    assert_eq!(cycle.len(), 2);
+                    assert_eq!((cycle[0].holder, cycle[0].held_by), (TASK | 1, 10));
+                    assert_eq!(cycle[0].thread, 10);
+                }
+                cycle.is_some()
+            })
+        };
+        u.acquired(20, Location::caller());
+        let other = graph.wait(20, None, &t, Want::Exclusive, Location::caller());
+        if let Some(cycle) = &other {
+            assert_eq!(cycle.len(), 2);
+            assert_eq!((cycle[1].holder, cycle[1].held_by), (TASK | 1, 10));
+        }
+        let blocked = blocked.join().unwrap();
+        assert!(blocked != other.is_some(), "found exactly once");
+    });
+}
+
+/// Task 2 took `l` on thread 10 (a std lock: it lets go there) and is
+/// parked; task 1, on thread 10, waits for `l`, blocking it: a cycle of
+/// one, through the thread. Meanwhile a task on thread 30 takes and lets
+/// go `m`, which a task blocking thread 10 never waits for: no report.
+#[test]
+fn a_task_parked_on_the_thread_its_neighbour_blocks_is_found() {
+    model(|| {
+        let graph = Arc::new(Graph::new());
+        let l = Arc::new(LockState::new("l"));
+        let m = Arc::new(LockState::new("m"));
+        let elsewhere = {
+            let m = m.clone();
+            thread::spawn(move || {
+                m.acquired_on(TASK | 3, 30, Location::caller());
+                m.released();
+            })
+        };
+        l.acquired_on(TASK | 2, 10, Location::caller());
+        let cycle = graph
+            .wait_blocking(TASK | 1, None, &l, Want::Exclusive, Location::caller(), 10)
+            .expect("a cycle of one");
+        assert_eq!(cycle.len(), 1);
+        assert_eq!((cycle[0].holder, cycle[0].held_by), (TASK | 1, TASK | 2));
+        elsewhere.join().unwrap();
+    });
+}
+
+/// Task 2 took `l` on thread 30 (another worker, where it can run); task
+/// 1 waits for it, blocking thread 10: no cycle, whatever the order.
+#[test]
+fn a_holder_on_another_thread_is_not_a_deadlock() {
+    model(|| {
+        let graph = Arc::new(Graph::new());
+        let l = Arc::new(LockState::new("l"));
+        let holder = {
+            let l = l.clone();
+            thread::spawn(move || l.acquired_on(TASK | 2, 30, Location::caller()))
+        };
+        let cycle =
+            graph.wait_blocking(TASK | 1, None, &l, Want::Exclusive, Location::caller(), 10);
+        holder.join().unwrap();
+        assert!(cycle.is_none());
+    });
+}
+
 /// Thread 2 holds `b` and lets it go before it waits for `a`, which thread
 /// 1 holds while it waits for `b`: no deadlock, whatever the interleaving,
 /// so no wait may report one.

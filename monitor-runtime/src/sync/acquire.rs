@@ -70,6 +70,15 @@ pub(crate) fn order_policy<G>(inversion: Option<LockOrderInversion>, taken: G) -
     taken
 }
 
+/// A std lock was taken exclusively by `me` (this thread, or a task
+/// running on it) at `at`: on record, with the thread, where its guard
+/// (`!Send`) is let go: a task holder can only let go there.
+#[inline]
+pub(crate) fn held_std(state: &LockState, me: u64, at: &'static Location<'static>) {
+    let thread = if me & TASK != 0 { thread_holder() } else { me };
+    state.acquired_on(me, thread, at);
+}
+
 /// A std lock was taken at `at` (by this thread): on its held set, if
 /// the order check is on.
 #[inline]
@@ -266,16 +275,21 @@ fn self_deadlock(
         waits_for: lock.name,
         waits_for_id: id,
         waits_at: at,
+        thread: 0,
+        thread_label: None,
+        held_by: 0,
     }]);
     on_deadlock(deadlock, checked).map(|()| Waiting(0))
 }
 
 /// The contended path of a wait that blocks the thread (a std lock, or
-/// a `blocking_` acquisition of a tokio lock): as [`before_wait`], and,
-/// when `me` is a task, the thread it blocks is checked too. A lock the
-/// thread took outside any task (before `block_on`, say) is never let go
-/// while a task that runs on that thread waits for it: a self-deadlock of
-/// the thread.
+/// a `blocking_` acquisition of a tokio lock): as [`before_wait`], the
+/// wait on record as blocking the thread, which, when `me` is a task, is
+/// blocked with it. Whatever can only go on on that thread then waits
+/// for what `me` waits for (see `graph.rs`): a lock the thread took
+/// outside any task (before `block_on`, say), a task parked there that
+/// holds a std lock (a `LocalSet`'s). A cycle through them is reported,
+/// a cycle of one included (a self-deadlock of the thread).
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -286,18 +300,18 @@ pub(crate) fn before_blocking_wait(
     want: Want,
     checked: bool,
 ) -> Result<Waiting, Deadlock> {
-    if TRACK && me & TASK != 0 {
-        let thread = thread_holder();
-        if let Some(held_at) = holds(lock, thread, want) {
-            return self_deadlock(lock, thread, held_at, at, checked);
-        }
+    if !TRACK {
+        return Ok(Waiting(0));
     }
-    before_wait(lock, me, at, want, checked)
+    let thread = if me & TASK != 0 { thread_holder() } else { me };
+    let label = std::thread::current().name().map(Box::from);
+    wait_for(lock, me, label, at, want, checked, thread)
 }
 
-/// The contended path: `me` must wait for `lock` at `at`. Reports a
-/// self-deadlock or a cycle, then applies the policy (`checked`: return
-/// the deadlock). On `Ok`, the caller waits and then drops the `Waiting`.
+/// The contended path: `me` must wait for `lock` at `at`, parked (an
+/// async acquisition). Reports a self-deadlock or a cycle, then applies
+/// the policy (`checked`: return the deadlock). On `Ok`, the caller waits
+/// and then drops the `Waiting`.
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -311,6 +325,21 @@ pub(crate) fn before_wait(
     if !TRACK {
         return Ok(Waiting(0));
     }
+    wait_for(lock, me, label(me), at, want, checked, 0)
+}
+
+/// [`before_wait`] and [`before_blocking_wait`]: `me` (whose thread is
+/// called `label`) waits, blocking `thread` (0: parked).
+#[track_caller]
+fn wait_for(
+    lock: &LockState,
+    me: u64,
+    label: Option<Box<str>>,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    thread: u64,
+) -> Result<Waiting, Deadlock> {
     if let Some(held_at) = holds(lock, me, want) {
         return self_deadlock(lock, me, held_at, at, checked);
     }
@@ -319,7 +348,7 @@ pub(crate) fn before_wait(
         // task then finds its calls (the graph's mutex orders the two).
         crate::inflight::note_task(me & !TASK);
     }
-    let Some(cycle) = GRAPH.wait(me, label(me), lock, want, at) else {
+    let Some(cycle) = GRAPH.wait_blocking(me, label, lock, want, at, thread) else {
         return Ok(Waiting(me));
     };
     let waiting = Waiting(me);

@@ -23,6 +23,25 @@
 //! waits for every holder, whichever writer the reader is really behind,
 //! so the edge to any of them finds the same cycles.
 //!
+//! A thread blocked by one of its tasks: a task that waits for a std-style
+//! lock (or in a `blocking_` acquisition) blocks the thread it runs on, and
+//! its wait says so (`Wait::thread`). Whatever can only go on on that
+//! thread then waits for what that task waits for: the thread itself (a
+//! lock it took outside any task, before `block_on`), and a task that holds
+//! a std-style lock it took there (the guard is `!Send`: the task is a
+//! `LocalSet`'s, parked on that thread, or below the waiter in the
+//! thread's stack). So the search, reaching a holder that does not wait
+//! itself, goes on from the wait of the task that blocks the holder's
+//! thread, if one does, and the link records through whom
+//! (`Link::held_by`). A task that holds a tokio lock is not followed that
+//! way: its guard may move, and its runtime may run it on another worker.
+//! The thread a holder can only let go on is written with the holder word,
+//! before it (the holder with release, read with acquire), or, for a std
+//! read, is the owner of the table of reads it is in. Such a holder does
+//! not wait in the table, so the argument above does not cover it; it
+//! needs none: it took the lock on the waiter's thread, before the waiter's
+//! wait in that thread's program order.
+//!
 //! One exception: a lock with a cap on readers (tokio's
 //! `with_max_readers`). A reader there may wait only until any one reader
 //! leaves, and may be ahead of a writer queued after it; its wait has an
@@ -34,6 +53,10 @@ use std::time::Instant;
 
 use crate::shim::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::shim::Mutex;
+
+/// The top bit of a holder id marks a task (`sync::holder::TASK`; this
+/// file builds alone under loom, without `holder`).
+pub(crate) const TASK: u64 = 1 << 63;
 
 /// How many readers of a read-write lock have a slot in the lock itself;
 /// more readers at once take slots in chunks allocated on the side.
@@ -66,6 +89,10 @@ pub struct LockState {
     pub(crate) name: &'static str,
     owner: AtomicU64,
     at: AtomicPtr<Location<'static>>,
+    /// The thread a std-style lock's exclusive holder took it on (its
+    /// guard never leaves that thread, so a task holder can only let go
+    /// there); 0 for a tokio lock's holder, which may move.
+    thread: AtomicU64,
     readers: [Slot; READER_SLOTS],
     /// More reader slots, when more than [`READER_SLOTS`] readers held the
     /// lock at once: a list of chunks, only ever appended to, freed when
@@ -162,6 +189,7 @@ impl LockState {
             name,
             owner: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
+            thread: AtomicU64::new(0),
             readers: [FREE; READER_SLOTS],
             more: AtomicPtr::new(std::ptr::null_mut()),
             capped,
@@ -185,6 +213,7 @@ impl LockState {
             name,
             owner: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
+            thread: AtomicU64::new(0),
             readers: std::array::from_fn(|_| Slot::new()),
             more: AtomicPtr::new(std::ptr::null_mut()),
             capped,
@@ -199,6 +228,17 @@ impl LockState {
     pub fn acquired(&self, holder: u64, at: &'static Location<'static>) {
         self.at.store(site_ptr(at), Ordering::Relaxed);
         self.owner.store(holder, Ordering::Relaxed);
+    }
+
+    /// `holder` took the lock exclusively at `at` on thread `thread`, where
+    /// it lets go (a std-style lock: its guard never leaves the thread).
+    /// The thread is stored first, and the holder with release: whoever
+    /// reads the holder with acquire reads its thread.
+    #[inline]
+    pub fn acquired_on(&self, holder: u64, thread: u64, at: &'static Location<'static>) {
+        self.thread.store(thread, Ordering::Relaxed);
+        self.at.store(site_ptr(at), Ordering::Relaxed);
+        self.owner.store(holder, Ordering::Release);
     }
 
     /// The exclusive holder let go.
@@ -314,7 +354,7 @@ impl LockState {
         // The std locks' reads, in the threads' tables.
         #[cfg(not(loom))]
         if held.is_none() {
-            crate::sync::readers::each_reader(self, |reader, at| {
+            crate::sync::readers::each_reader(self, |reader, at, _| {
                 if held.is_none() && reader == holder {
                     held = Some(at);
                 }
@@ -372,35 +412,50 @@ impl LockState {
         self.held_by(holder).is_some()
     }
 
-    /// Every holder (a reader holding it twice, twice) and where it took
-    /// the lock.
-    fn holders(&self, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
-        let owner = self.owner.load(Ordering::Relaxed);
+    /// The exclusive holder (0 for none), where it took the lock, and the
+    /// thread it can only let go on (0: any, or not known).
+    fn owner_on(&self) -> (u64, Option<&'static Location<'static>>, u64) {
+        let owner = self.owner.load(Ordering::Acquire);
+        (
+            owner,
+            site_of(self.at.load(Ordering::Relaxed)),
+            self.thread.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Every holder (a reader holding it twice, twice), where it took the
+    /// lock, and the thread it can only let go on (0: any, or not known).
+    fn holders(&self, mut f: impl FnMut(u64, Option<&'static Location<'static>>, u64)) {
+        let (owner, at, thread) = self.owner_on();
         if owner != 0 {
-            f(owner, site_of(self.at.load(Ordering::Relaxed)));
+            f(owner, at, thread);
         }
         self.reader_slots(|slot| {
             let holder = slot.holder.load(Ordering::Relaxed);
             if holder != 0 && holder != owner {
-                f(holder, site_of(slot.at.load(Ordering::Relaxed)));
+                f(holder, site_of(slot.at.load(Ordering::Relaxed)), 0);
             }
         });
         // The std locks' reads, in the threads' tables.
         #[cfg(not(loom))]
-        crate::sync::readers::each_reader(self, |holder, at| {
+        crate::sync::readers::each_reader(self, |holder, at, thread| {
             if holder != 0 && holder != owner {
-                f(holder, at);
+                f(holder, at, thread);
             }
         });
     }
 
     /// Who a `want`er of this lock waits for: every holder, or, for a
     /// reader of a lock with a cap on readers, the writer holding it.
-    fn blockers(&self, want: Want, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
+    fn blockers(
+        &self,
+        want: Want,
+        mut f: impl FnMut(u64, Option<&'static Location<'static>>, u64),
+    ) {
         if want == Want::Shared && self.capped {
-            let owner = self.owner.load(Ordering::Relaxed);
+            let (owner, at, thread) = self.owner_on();
             if owner != 0 {
-                f(owner, site_of(self.at.load(Ordering::Relaxed)));
+                f(owner, at, thread);
             }
         } else {
             self.holders(f);
@@ -436,8 +491,13 @@ struct Wait {
     lock: *const LockState,
     want: Want,
     at: &'static Location<'static>,
+    /// The thread's name: the waiter's, or, for a task that blocks its
+    /// thread, that thread's.
     label: Option<Box<str>>,
     since: Instant,
+    /// The thread this wait blocks (a thread's own blocking wait, or a
+    /// task's that blocks the thread it runs on); 0 for a wait that parks.
+    thread: u64,
 }
 
 /// A wait in progress, as [`Graph::waits`] reads it.
@@ -480,6 +540,14 @@ pub struct Link {
     pub waits_for_id: usize,
     /// Where it waits.
     pub waits_at: &'static Location<'static>,
+    /// The thread it blocks (it is a task in a blocking wait), if the cycle
+    /// goes through that thread; 0 if not.
+    pub thread: u64,
+    /// What that thread is called (its name).
+    pub thread_label: Option<Box<str>>,
+    /// Who holds `holds`, if not the participant: the thread it blocks, or
+    /// a task that can only run on that thread; 0 for the participant.
+    pub held_by: u64,
 }
 
 /// The waits in progress. Entries point at locks that outlive them: a
@@ -521,8 +589,9 @@ impl Graph {
     }
 
     /// `waiter` (called `label` in reports) starts to wait for `lock` at
-    /// `at`, as `want`s. Returns the cycle this wait closes, if any,
-    /// starting with `waiter`. The entry stays until [`Graph::done`].
+    /// `at`, as `want`s, without blocking a thread (it parks). Returns the
+    /// cycle this wait closes, if any, starting with `waiter`. The entry
+    /// stays until [`Graph::done`].
     pub fn wait(
         &self,
         waiter: u64,
@@ -530,6 +599,21 @@ impl Graph {
         lock: &LockState,
         want: Want,
         at: &'static Location<'static>,
+    ) -> Option<Vec<Link>> {
+        self.wait_blocking(waiter, label, lock, want, at, 0)
+    }
+
+    /// [`Graph::wait`] that blocks `thread` (the waiter, or the thread a
+    /// waiting task runs on, called `label`; 0 for none): whatever can
+    /// only go on on that thread waits with it.
+    pub fn wait_blocking(
+        &self,
+        waiter: u64,
+        label: Option<Box<str>>,
+        lock: &LockState,
+        want: Want,
+        at: &'static Location<'static>,
+        thread: u64,
     ) -> Option<Vec<Link>> {
         let mut waits = self.waits.lock().unwrap_or_else(|e| e.into_inner());
         waits.retain(|wait| wait.waiter != waiter);
@@ -541,6 +625,7 @@ impl Graph {
             at,
             label,
             since: Instant::now(),
+            thread,
         });
         let mut path = Vec::new();
         let mut seen = Vec::new();
@@ -574,7 +659,7 @@ impl Graph {
                     // borrows its lock.
                     let lock = unsafe { &*wait.lock };
                     let mut holders = Vec::new();
-                    lock.holders(|holder, at| {
+                    lock.holders(|holder, at, _| {
                         if holder != wait.waiter {
                             holders.push((holder, at, None));
                         }
@@ -621,6 +706,26 @@ impl Graph {
     }
 }
 
+/// Who stands in a cycle for `next`, a holder of a lock (or a writer
+/// queued for it) that can only let go on thread `bound` (0: on any, or
+/// not known; a thread holder: itself), each with `next` as the holder
+/// it stands in for (0: itself): `next`'s own wait, if it waits; and the
+/// wait that blocks the thread `next` can only go on on, if one does (a
+/// task's in a blocking wait): whatever can only go on on a thread waits
+/// with it. Both for a task that waits (it parks) on a blocked thread.
+fn stand_ins(waits: &[Wait], next: u64, bound: u64) -> [Option<(&Wait, u64)>; 2] {
+    let own = waits.iter().find(|wait| wait.waiter == next);
+    let thread = if next & TASK == 0 { next } else { bound };
+    let blocking = (thread != 0)
+        .then(|| {
+            waits
+                .iter()
+                .find(|wait| wait.thread == thread && wait.waiter != next)
+        })
+        .flatten();
+    [own.map(|wait| (wait, 0)), blocking.map(|wait| (wait, next))]
+}
+
 /// Depth-first from `current`'s wait: is there a path of "waits for"
 /// edges back to `target`? `path` gets the participants in order.
 fn search(
@@ -636,41 +741,78 @@ fn search(
     seen.push(current);
     // SAFETY: see `Graph`: the waiter of a registered wait borrows its lock.
     let lock = unsafe { &*wait.lock };
-    let mut found = false;
-    let mut step = |next: u64, held_at: Option<&'static Location<'static>>, queued: bool| {
-        if found || next == current {
-            return;
-        }
-        path.push(Link {
-            holder: current,
-            label: wait.label.clone(),
-            holds: "",
-            holds_id: 0,
-            held_at: None,
-            queued: false,
-            waits_for: lock.name,
-            waits_for_id: lock as *const LockState as usize,
-            waits_at: wait.at,
-        });
-        let depth = path.len();
-        if next == target || (!seen.contains(&next) && search(waits, next, target, path, seen)) {
-            // The next participant holds this lock, or is queued for it.
-            let link = if depth < path.len() { depth } else { 0 };
-            path[link].holds = lock.name;
-            path[link].holds_id = lock as *const LockState as usize;
-            path[link].held_at = held_at;
-            path[link].queued = queued;
-            found = true;
+    let link = |holds: &'static str| Link {
+        holder: current,
+        label: wait.label.clone(),
+        holds,
+        holds_id: if holds.is_empty() {
+            0
         } else {
-            path.truncate(depth - 1);
+            lock as *const LockState as usize
+        },
+        held_at: None,
+        queued: false,
+        waits_for: lock.name,
+        waits_for_id: lock as *const LockState as usize,
+        waits_at: wait.at,
+        thread: 0,
+        thread_label: None,
+        held_by: 0,
+    };
+    let mut found = false;
+    let mut step = |next: u64, held_at: Option<&'static Location<'static>>, queued, bound| {
+        for (by, held_by) in stand_ins(waits, next, bound).into_iter().flatten() {
+            if found {
+                return;
+            }
+            if by.waiter == current {
+                // Its own read (a reader waits for the writer queued, not
+                // for itself); or its thread holds the lock, or a task that
+                // can only run there: a cycle of one, if it is the waiter
+                // the search started from (else that cycle is another's).
+                let read = wait.want == Want::Shared && lock.owner() != next;
+                if held_by != 0 && current == target && !read {
+                    path.push(Link {
+                        held_at,
+                        thread: wait.thread,
+                        thread_label: wait.label.clone(),
+                        held_by,
+                        ..link(lock.name)
+                    });
+                    found = true;
+                }
+                continue;
+            }
+            path.push(link(""));
+            let depth = path.len();
+            let who = by.waiter;
+            if who == target || (!seen.contains(&who) && search(waits, who, target, path, seen)) {
+                // The next participant holds this lock (or stands in for
+                // its holder), or is queued for it.
+                let link = if depth < path.len() { depth } else { 0 };
+                path[link].holds = lock.name;
+                path[link].holds_id = lock as *const LockState as usize;
+                path[link].held_at = held_at;
+                path[link].queued = queued;
+                if held_by != 0 {
+                    path[link].held_by = held_by;
+                    path[link].thread = by.thread;
+                    path[link].thread_label = by.label.clone();
+                }
+                found = true;
+            } else {
+                path.truncate(depth - 1);
+            }
         }
     };
-    lock.blockers(wait.want, |holder, at| step(holder, at, false));
+    lock.blockers(wait.want, |holder, at, bound| {
+        step(holder, at, false, bound)
+    });
     if wait.want == Want::Shared && !lock.capped {
         waits
             .iter()
             .filter(|other| other.lock == wait.lock && other.want == Want::Exclusive)
-            .for_each(|writer| step(writer.waiter, None, true));
+            .for_each(|writer| step(writer.waiter, None, true, 0));
     }
     found
 }

@@ -1,8 +1,9 @@
 //! Holder ids: who holds or waits for a lock, a thread (its kernel id) or
 //! a tokio task (its number, with the top bit set), as one `u64`.
 
-/// The top bit marks a task id.
-pub(crate) const TASK: u64 = 1 << 63;
+/// The top bit marks a task id (the wait-for graph's, which builds alone
+/// under loom).
+pub(crate) use super::graph::TASK;
 
 /// The calling thread, as a holder id.
 #[inline]

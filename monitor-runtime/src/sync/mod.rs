@@ -28,9 +28,23 @@
 //! [`Mutex`], is reported with both halves (`tests/locks/lock_deadlock_sync_async.rs`).
 //! Outside a task the holder is the thread. A worker thread is never a
 //! holder of what its tasks took, so tasks that take a lock in turn on one
-//! thread make no false cycle; but a lock the thread itself took (outside
-//! any task, before `block_on`) that a task on that thread then waits for
-//! with a blocking wait is the thread's self-deadlock, reported as such.
+//! thread make no false cycle.
+//!
+//! But a task that waits for a std-style lock blocks the thread it runs
+//! on, and whatever can only go on on that thread waits with it: a lock
+//! the thread took outside any task (before `block_on`), and a task parked
+//! there that holds a std-style lock (a `LocalSet`'s task: the guard is
+//! `!Send`, so it is let go on the thread that took it). A task that
+//! blocks its thread on a lock one of those holds is reported the moment
+//! its wait starts, as the thread's self-deadlock: the report names the
+//! waiting task, the thread it blocks ([`Participant::thread`]) and who
+//! holds the lock for it ([`Participant::held_by`]: the thread, or the
+//! parked task), with both places. A cycle through such a thread (it holds
+//! a lock, its task waits for a second one, held by a thread that waits
+//! for the first) is reported with every participant, whoever closes it
+//! (`tests/lock_deadlock_blocked_thread.rs`). A task that holds a tokio
+//! lock is never taken to be stuck on its thread: its guard may move, and
+//! a multi-thread runtime resumes it on another worker.
 //!
 //! What happens next is the [`DeadlockPolicy`]: keep waiting (the default,
 //! as a plain lock would), or panic in the waiter that closed the cycle.
@@ -109,13 +123,15 @@
 //!
 //! Cost: an uncontended lock and unlock is the inner lock's plus the
 //! holder's id (tokio's task id, else the thread's: thread-local reads)
-//! and two relaxed stores (a std read: three, into a table of the reading
-//! thread's own, since claiming a slot in the lock would take a
-//! compare-and-swap); nothing global is touched until a thread must wait.
+//! and two relaxed stores (a std lock: three, the third the thread it was
+//! taken on; a std read: three into a table of the reading thread's own,
+//! since claiming a slot in the lock would take a compare-and-swap, and
+//! one to let go); nothing global is touched until a thread must wait.
 //! Against the peer, uncontended (`cargo bench -p monitor-bench --bench
 //! locks`, figures in the README): [`Mutex`] 1.02x std's, [`RwLock`] read
-//! 1.17x, [`AsyncMutex`] 1.04x and [`AsyncRwLock`] read 1.01x tokio's
-//! (one run on a shared machine; ratios move by about 0.15 between runs). With the Cargo feature `plain-locks`, the locks keep
+//! 1.17x (before its release became one store), [`AsyncMutex`] 1.04x and
+//! [`AsyncRwLock`] read 1.01x tokio's (one run on a shared machine; ratios
+//! move by about 0.15 between runs). With the Cargo feature `plain-locks`, the locks keep
 //! their API and do no bookkeeping at all: nothing is reported, and the
 //! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
 //! plain ones do).

@@ -25,21 +25,25 @@ use std::sync::Mutex;
 /// Reads one thread records in its table at once.
 const SLOTS: usize = 8;
 
-/// Marks, in a read guard's slot number, a slot of the thread's table:
-/// the rest is the slot's address (user-space addresses leave this bit
-/// clear), so letting go needs no thread-local lookup.
-pub(crate) const HERE: usize = 1 << (usize::BITS - 2);
+/// The low bits of a slot's address, always clear (a slot is aligned as
+/// its `u64`): a read guard may tag its record with them.
+pub(crate) const ALIGNED: usize = std::mem::align_of::<Slot>() - 1;
 
 struct Slot {
     /// The lock read, null when free; stored last (release), so that a
     /// search that sees it sees the other two.
     lock: AtomicPtr<()>,
+    /// The reader (a holder id): the thread, or a task running on it.
     holder: AtomicU64,
     at: AtomicPtr<Location<'static>>,
 }
 
 struct Table {
     slots: [Slot; SLOTS],
+    /// The thread that owns the table (a holder id), where its reads are
+    /// let go: a task among its readers can only let go on it. Written
+    /// when a thread takes the table, before any read of it is on record.
+    thread: AtomicU64,
 }
 
 /// Every table ever made (a thread's, or free).
@@ -76,7 +80,8 @@ fn lock_ptr<L>(lock: &L) -> *mut () {
 }
 
 /// `holder` took a read of `lock` at `at` on this thread: its record's
-/// slot (its address with [`HERE`]), or `None` if the table is full.
+/// slot (its address, whose [`ALIGNED`] bits are clear: letting go needs
+/// no thread-local look-up), or `None` if the table is full.
 #[inline]
 pub(crate) fn took<L>(lock: &L, holder: u64, at: &'static Location<'static>) -> Option<usize> {
     let mine = MINE.with(Cell::get);
@@ -89,24 +94,19 @@ pub(crate) fn took<L>(lock: &L, holder: u64, at: &'static Location<'static>) -> 
         .slots
         .iter()
         .find(|slot| slot.lock.load(Ordering::Relaxed).is_null())?;
-    let address = slot as *const Slot as usize;
-    if address & HERE != 0 {
-        // A table that high (32-bit targets): the lock's slots.
-        return None;
-    }
     slot.holder.store(holder, Ordering::Relaxed);
     slot.at.store(
         at as *const Location<'static> as *mut Location<'static>,
         Ordering::Relaxed,
     );
     slot.lock.store(lock_ptr(lock), Ordering::Release);
-    Some(HERE | address)
+    Some(slot as *const Slot as usize)
 }
 
 /// The read recorded in `slot` (from [`took`]) was let go.
 #[inline]
 pub(crate) fn let_go(slot: usize) {
-    let slot = (slot & !HERE) as *const Slot;
+    let slot = slot as *const Slot;
     // SAFETY: `took` made it from a slot of a table, and tables are never
     // freed.
     unsafe { &*slot }
@@ -128,6 +128,7 @@ fn first_table() -> Option<&'static Table> {
                     holder: AtomicU64::new(0),
                     at: AtomicPtr::new(std::ptr::null_mut()),
                 }),
+                thread: AtomicU64::new(0),
             }));
             TABLES.lock().unwrap_or_else(|e| e.into_inner()).push(table);
             table
@@ -142,14 +143,21 @@ fn first_table() -> Option<&'static Table> {
         FREE.lock().unwrap_or_else(|e| e.into_inner()).push(table);
         return None;
     }
+    table
+        .thread
+        .store(super::holder::thread_holder(), Ordering::Relaxed);
     MINE.with(|mine| mine.set(table));
     Some(table)
 }
 
-/// Every reader of `lock` recorded in the threads' tables, and where it
-/// took the read. Contended path only (it takes a mutex).
+/// Every reader of `lock` recorded in the threads' tables, where it took
+/// the read, and the thread it took it on (where it lets go). Contended
+/// path only (it takes a mutex).
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn each_reader<L>(lock: &L, mut f: impl FnMut(u64, Option<&'static Location<'static>>)) {
+pub(crate) fn each_reader<L>(
+    lock: &L,
+    mut f: impl FnMut(u64, Option<&'static Location<'static>>, u64),
+) {
     let target = lock_ptr(lock);
     // A copy of the list: `f` may look at other locks (the graph's search
     // recurses), which takes this mutex again.
@@ -159,9 +167,9 @@ pub(crate) fn each_reader<L>(lock: &L, mut f: impl FnMut(u64, Option<&'static Lo
             if slot.lock.load(Ordering::Acquire) == target {
                 let at = slot.at.load(Ordering::Relaxed);
                 // SAFETY: only `&'static Location`s are stored.
-                f(slot.holder.load(Ordering::Relaxed), unsafe {
-                    at.cast_const().as_ref()
-                });
+                let at = unsafe { at.cast_const().as_ref() };
+                let thread = table.thread.load(Ordering::Relaxed);
+                f(slot.holder.load(Ordering::Relaxed), at, thread);
             }
         }
     }

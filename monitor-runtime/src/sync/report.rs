@@ -67,6 +67,18 @@ pub struct Participant {
     pub queued: bool,
     /// The lock it waits for, and where it waits.
     pub waits_for: LockSite,
+    /// The thread that this participant, a task, blocks while it waits (a
+    /// std-style lock taken in a task blocks the thread it runs on), if
+    /// the cycle goes through that thread: then [`held_by`](Participant::held_by)
+    /// says which of what can only go on there holds the lock.
+    pub thread: Option<Waiter>,
+    /// Who holds [`holds`](Participant::holds), if not the participant
+    /// itself: the [`thread`](Participant::thread) it blocks (a lock the
+    /// thread took outside any task, before `block_on` say), or a task
+    /// parked that can only run on that thread (a `LocalSet`'s task, whose
+    /// std lock's guard never leaves its thread). Either can only let go
+    /// once this participant's wait ends.
+    pub held_by: Option<Waiter>,
     /// The annotated calls (`#[monitored]`, `#[stack_on_timeout]`) it is
     /// in, innermost first: function, file, line.
     pub stack: Vec<(&'static str, &'static str, u32)>,
@@ -190,17 +202,43 @@ impl Deadlock {
 
 impl fmt::Display for Deadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_self_deadlock() {
+        let since = |p: &Participant| {
+            p.holds
+                .at
+                .as_ref()
+                .map_or_else(|| "an unknown place".to_owned(), |at| at.to_string())
+        };
+        if let [p] = &self.participants[..]
+            && let Some(held_by) = &p.held_by
+        {
+            // The thread waits for itself: its task (or itself) for a lock
+            // that it, or a task that only it can run, holds.
+            let (thread, blocked) = match &p.thread {
+                Some(thread) => (thread, format!("{} blocks it, waiting", p.waiter)),
+                None => (&p.waiter, "it waits".to_owned()),
+            };
+            write!(
+                f,
+                "self-deadlock of {thread}: {blocked} for {}, which {} since {}",
+                p.waits_for,
+                if held_by == thread {
+                    "the thread holds".to_owned()
+                } else {
+                    format!("{held_by} holds")
+                },
+                since(p),
+            )?;
+            if held_by != thread {
+                write!(f, ", and {held_by} can only run on that thread")?;
+            }
+        } else if self.is_self_deadlock() {
             let p = &self.participants[0];
             write!(
                 f,
                 "self-deadlock: {} waits for {}, which it holds since {}",
                 p.waiter,
                 p.waits_for,
-                p.holds
-                    .at
-                    .as_ref()
-                    .map_or_else(|| "an unknown place".to_owned(), |at| at.to_string())
+                since(p)
             )?;
         } else {
             let holds = if self.participants.iter().any(|p| p.queued) {
@@ -215,14 +253,30 @@ impl fmt::Display for Deadlock {
             )?;
         }
         for p in &self.participants {
+            write!(f, "\n  {}", p.waiter)?;
+            if let Some(thread) = &p.thread {
+                write!(f, ", blocking {thread}")?;
+            }
             if p.queued {
                 write!(
                     f,
-                    "\n  {}\n      is queued ahead for {} (a writer: readers wait behind it)",
-                    p.waiter, p.holds
+                    "\n      is queued ahead for {} (a writer: readers wait behind it)",
+                    p.holds
                 )?;
             } else {
-                write!(f, "\n  {}\n      holds {}", p.waiter, p.holds)?;
+                write!(f, "\n      holds {}", p.holds)?;
+            }
+            match (&p.held_by, &p.thread) {
+                (Some(held_by), Some(thread)) if held_by == thread => {
+                    write!(f, " (taken by the thread, outside its tasks)")?;
+                }
+                (Some(held_by), _) => {
+                    write!(
+                        f,
+                        " (taken by {held_by}, which can only run on that thread)"
+                    )?;
+                }
+                (None, _) => {}
             }
             write!(f, "\n      waits for {}", p.waits_for)?;
             for (function, file, line) in &p.stack {
@@ -441,6 +495,13 @@ pub(crate) fn build(links: Vec<graph::Link>) -> Deadlock {
             .into_iter()
             .zip(stacks)
             .map(|(link, stack)| Participant {
+                thread: (link.thread != 0 && link.thread != link.holder)
+                    .then(|| waiter(link.thread, link.thread_label.clone())),
+                held_by: (link.held_by != 0).then(|| {
+                    // A thread holder is the participant's thread: its name.
+                    let label = (link.held_by == link.thread).then(|| link.thread_label.clone());
+                    waiter(link.held_by, label.flatten())
+                }),
                 waiter: waiter(link.holder, link.label),
                 holds: LockSite {
                     lock: lock_label(link.holds, link.holds_id),

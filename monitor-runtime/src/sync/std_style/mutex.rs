@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{LockResult, TryLockResult};
 
-use crate::sync::acquire::{let_go_std, map_poison, map_try, take_std, took_std, TRACK};
+use crate::sync::acquire::{held_std, let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
 use crate::sync::lock_order_checking;
@@ -166,7 +166,7 @@ impl<T: ?Sized> Mutex<T> {
         at: &'static Location<'static>,
     ) -> MutexGuard<'a, T> {
         if TRACK {
-            self.state.acquired(me, at);
+            held_std(&self.state, me, at);
             took_std(&self.state, at);
         }
         MutexGuard {
@@ -182,7 +182,7 @@ impl<T: ?Sized> Mutex<T> {
         inner: std::sync::MutexGuard<'a, T>,
         at: &'static Location<'static>,
     ) -> MutexGuard<'a, T> {
-        self.state.acquired(task_holder(), at);
+        held_std(&self.state, task_holder(), at);
         MutexGuard {
             state: &self.state,
             inner,
@@ -280,7 +280,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         at: &'static Location<'static>,
     ) -> Self {
         if TRACK {
-            state.acquired(task_holder(), at);
+            held_std(state, task_holder(), at);
             took_std(state, at);
         }
         MutexGuard { state, inner }
