@@ -12,6 +12,7 @@ mod lock_compat_std;
 mod lock_compat_tokio;
 mod lock_condvar_waits;
 mod lock_deadlock;
+mod lock_deadlock_blocked_thread;
 mod lock_deadlock_sync_async;
 mod lock_order;
 mod lock_order_tasks;

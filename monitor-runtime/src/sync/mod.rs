@@ -42,7 +42,7 @@
 //! parked task), with both places. A cycle through such a thread (it holds
 //! a lock, its task waits for a second one, held by a thread that waits
 //! for the first) is reported with every participant, whoever closes it
-//! (`tests/lock_deadlock_blocked_thread.rs`). A task that holds a tokio
+//! (`tests/locks/lock_deadlock_blocked_thread.rs`). A task that holds a tokio
 //! lock is never taken to be stuck on its thread: its guard may move, and
 //! a multi-thread runtime resumes it on another worker.
 //!
