@@ -129,35 +129,47 @@ fn remember(from: u64, to: u64) {
 /// `holder` (a thread or task) is about to take `lock` at `at` with a
 /// blocking or awaiting acquisition: adds the edges from what it holds,
 /// and returns the first new cycle they close. Nothing if the check is
-/// off.
-#[inline]
+/// off (one load, inline). The fast path: every pair "held → `lock`" is
+/// in this thread's cache (or nothing is held), read from the thread's
+/// stack and the task's record without a lock or a write.
+#[inline(always)]
 pub(crate) fn check(
     lock: &LockState,
     holder: u64,
     at: &'static Location<'static>,
 ) -> Option<LockOrderInversion> {
-    if !lock_order_checking() {
+    if !lock_order_checking() || nothing_held() || known_pairs(lock, holder) {
         return None;
     }
-    if held::none_on_thread() {
-        if !held::async_used() {
-            return None;
-        }
-        // The fast path of a task that holds only tokio locks: every
-        // pair known to this thread already (or nothing held).
-        let to = lock.order_id();
-        let known_all = held::all_of_holder(task_of(holder), |from| {
-            from.id == to || {
-                let known = known(from.id, to);
-                from.source |= known;
-                known
-            }
-        });
-        if known_all {
-            return None;
-        }
-    }
     check_held(lock, holder, at)
+}
+
+/// Whether a blocking acquisition of the std lock `lock` by this thread
+/// (or its task) adds no edge to the order graph: every pair "held →
+/// `lock`" is known (or nothing is held). Such an acquisition closes no
+/// new cycle: the lock may take its fast path (with the check on).
+#[inline(always)]
+pub(crate) fn known_std(lock: &LockState) -> bool {
+    nothing_held() || known_pairs(lock, 0)
+}
+
+/// Whether the thread holds no std lock, and no tokio lock was ever
+/// recorded: then there is no pair to check.
+#[inline(always)]
+fn nothing_held() -> bool {
+    held::all_of_thread(|_| false) && !held::async_used()
+}
+
+/// Whether every pair "held → `lock`" is in this thread's cache: the
+/// std locks of the thread, and the tokio locks of the current task
+/// (`holder`'s, see [`task_of`]; 0: the current task's, looked up when
+/// needed).
+#[inline(never)]
+fn known_pairs(lock: &LockState, holder: u64) -> bool {
+    let to = lock.order_id();
+    let known_pair = |from: u64| from == to || known(from, to);
+    held::all_of_thread(known_pair)
+        && (!held::async_used() || held::all_of_holder(task_of(holder), known_pair))
 }
 
 /// The holder of the tokio locks the current task (or thread) holds:
@@ -172,6 +184,9 @@ fn task_of(holder: u64) -> u64 {
     }
 }
 
+/// A pair not in this thread's cache: each edge looked up in the graph,
+/// added there if new.
+#[cold]
 #[inline(never)]
 fn check_held(
     lock: &LockState,
@@ -182,14 +197,20 @@ fn check_held(
     let mut found = None;
     held::each_of_thread(|from| edge(from, lock, to, holder, at, &mut found));
     if held::async_used() {
-        check_held_async(lock, to, holder, at, &mut found);
+        // Under the task's record's lock (`add_edge` takes the graph's
+        // mutex, never a record's, and runs no user code).
+        held::each_of_holder(task_of(holder), |from| {
+            edge(from, lock, to, holder, at, &mut found)
+        });
     }
     found
 }
 
 /// The edge `from → to`: a lookup in this thread's cache, else in the
 /// graph (added there if new). The first cycle found goes to `found`.
-#[inline]
+/// `from` is marked a source: the graph has an edge from it, which its
+/// release marks on the lock (a pair found in the cache was marked so
+/// when it went in: lock numbers are never reused).
 fn edge(
     from: &mut Entry,
     lock: &LockState,
@@ -210,22 +231,6 @@ fn edge(
     if found.is_none() {
         *found = inversion;
     }
-}
-
-/// The edges from the tokio locks of the current task (or thread): under
-/// its held record's lock (`add_edge` takes the graph's mutex, never a
-/// record's, and runs no user code).
-#[inline]
-fn check_held_async(
-    lock: &LockState,
-    to: u64,
-    holder: u64,
-    at: &'static Location<'static>,
-    found: &mut Option<LockOrderInversion>,
-) {
-    held::each_of_holder(task_of(holder), |from| {
-        edge(from, lock, to, holder, at, found)
-    });
 }
 
 /// An edge of the graph, as first seen.
