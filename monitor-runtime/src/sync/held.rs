@@ -166,6 +166,13 @@ fn pop_thread_below(stack: &Stack, lock: &LockState, id: u64) {
     stack.len.set(len - 1);
 }
 
+/// Whether this thread holds no std lock (on record).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn none_on_thread() -> bool {
+    STACK.try_with(|stack| stack.len.get() == 0).unwrap_or(true)
+}
+
 /// Whether `f` is true for the number of each std lock this thread holds
 /// (true if it holds none).
 #[cfg(not(loom))]
@@ -292,6 +299,24 @@ impl Record {
         }
     }
 
+    /// Locks the record if no one has it locked (one attempt, for the
+    /// fast paths; the slow ones spin).
+    #[inline]
+    fn try_lock(&self) -> Option<Locked<'_>> {
+        let state = self.state.load(Ordering::Relaxed);
+        if state & 1 != 0
+            || self
+                .state
+                .compare_exchange(state, state + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        // As in `lock`.
+        fence(Ordering::Release);
+        Some(Locked(self, state + 1))
+    }
+
     /// Whether `f` is true for each lock number of the record, read
     /// without its lock; `None` if the read raced a write, or the record
     /// has more than [`SEEN`] entries, or is retired (then the caller
@@ -373,10 +398,36 @@ impl Locked<'_> {
         self.0.len.store(len, Ordering::Relaxed);
     }
 
+    /// [`Locked::push`] if the entries have room: whether they had.
+    #[inline]
+    fn push_within(&self, entry: Entry) -> bool {
+        let len = self.with(|entries| {
+            let len = entries.len();
+            (len < entries.capacity()).then(|| {
+                entries.push(entry);
+                len + 1
+            })
+        });
+        let Some(len) = len else {
+            return false;
+        };
+        if let Some(slot) = self.0.ids.get(len - 1) {
+            slot.store(entry.id, Ordering::Relaxed);
+        }
+        self.0.len.store(len, Ordering::Relaxed);
+        true
+    }
+
     /// Takes out the newest entry of lock number `id`: whether it was a
     /// source; `None` if there is none. The top of the stack first.
     #[inline]
     fn pop(&self, id: u64) -> Option<bool> {
+        self.pop_top(id).or_else(|| self.remove(id))
+    }
+
+    /// [`Locked::pop`] if the newest entry is of lock number `id`.
+    #[inline]
+    fn pop_top(&self, id: u64) -> Option<bool> {
         let top = self.with(|entries| {
             let last = entries.last_mut()?;
             if last.id != id {
@@ -386,9 +437,7 @@ impl Locked<'_> {
             entries.pop();
             Some((source, entries.len()))
         });
-        let Some((source, len)) = top else {
-            return self.remove(id);
-        };
+        let (source, len) = top?;
         self.0.len.store(len, Ordering::Relaxed);
         Some(source)
     }
@@ -549,13 +598,34 @@ impl Table {
         };
         // SAFETY: as in `with_entries`.
         let record = unsafe { &*record };
-        if let Some(all) = record.all_ids(&mut f) {
-            return all;
+        match record.all_ids(&mut f) {
+            Some(all) => all,
+            None => all_of_locked(record, f),
         }
-        match record.lock() {
-            Some(locked) => locked.with(|entries| entries.iter().all(|e| f(e.id))),
-            None => false,
-        }
+    }
+
+    /// [`Table::push`] into the record `cache` has, unlocked and with
+    /// room: whether it was.
+    #[inline]
+    fn push_fast(&self, cache: &Cache, holder: u64, entry: &Entry) -> bool {
+        let Some(record) = cache.cached(holder) else {
+            return false;
+        };
+        // SAFETY: as in `with_entries`.
+        let record = unsafe { &*record };
+        record
+            .try_lock()
+            .is_some_and(|locked| locked.push_within(*entry))
+    }
+
+    /// [`Table::pop`] of the top entry of the record `cache` has,
+    /// unlocked: whether it was a source; `None` if not on this path.
+    #[inline]
+    fn pop_fast(&self, cache: &Cache, holder: u64, id: u64) -> Option<bool> {
+        let record = cache.cached(holder)?;
+        // SAFETY: as in `with_entries`.
+        let record = unsafe { &*record };
+        record.try_lock()?.pop_top(id)
     }
 
     /// `holder` took a lock: `entry` on its record.
@@ -580,6 +650,17 @@ impl Table {
     }
 }
 
+/// [`Table::all_of`] under the record's lock (more than [`SEEN`]
+/// entries, a write racing the read, or a retired record: `false`).
+#[cold]
+#[inline(never)]
+fn all_of_locked(record: &Record, mut f: impl FnMut(u64) -> bool) -> bool {
+    match record.lock() {
+        Some(locked) => locked.with(|entries| entries.iter().all(|e| f(e.id))),
+        None => false,
+    }
+}
+
 /// Amortized: the records of tasks that ended, or hold nothing now, leave
 /// the table, retired; a cache that still has one finds it retired.
 fn sweep(records: &mut Records) {
@@ -598,6 +679,13 @@ pub struct Cache {
 
 impl Drop for Cache {
     fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl Cache {
+    /// Lets go of every record.
+    fn clear(&self) {
         for (_, record) in &self.slots {
             let record = record.replace(std::ptr::null());
             if !record.is_null() {
@@ -606,9 +694,7 @@ impl Drop for Cache {
             }
         }
     }
-}
 
-impl Cache {
     #[cfg(not(loom))]
     const fn new() -> Cache {
         Cache {
@@ -648,9 +734,44 @@ impl Cache {
 #[cfg(not(loom))]
 static TABLE: Table = Table::new();
 
+// A thread's cache, and what lets go of its records when the thread
+// exits. Apart, so that the cache needs no destructor: the fast paths
+// find it without asking whether it was initialized or destroyed. Only
+// `with_cache_slow`, which may keep a record, registers the owner.
 #[cfg(not(loom))]
 thread_local! {
-    static CACHE: Cache = const { Cache::new() };
+    static CACHE: std::mem::ManuallyDrop<Cache> =
+        const { std::mem::ManuallyDrop::new(Cache::new()) };
+    static CACHE_OWNER: CacheOwner = const { CacheOwner };
+}
+
+#[cfg(not(loom))]
+struct CacheOwner;
+
+#[cfg(not(loom))]
+impl Drop for CacheOwner {
+    fn drop(&mut self) {
+        let _ = CACHE.try_with(|cache| cache.clear());
+    }
+}
+
+/// `f` on this thread's cache, for the fast paths (which keep nothing).
+#[cfg(not(loom))]
+#[inline]
+fn with_cache<R>(f: impl FnOnce(&Cache) -> R) -> Option<R> {
+    CACHE.try_with(|cache| f(cache)).ok()
+}
+
+/// `f` on this thread's cache, which it may add a record to: its owner
+/// registered first. While the thread exits (the owner gone), on a cache
+/// of its own, let go of after `f`.
+#[cfg(not(loom))]
+fn with_cache_slow<R>(f: impl FnOnce(&Cache) -> R) -> Option<R> {
+    if CACHE_OWNER.try_with(|_| ()).is_ok() {
+        return with_cache(f);
+    }
+    let cache = Cache::new();
+    Some(f(&cache))
 }
 
 /// A tokio lock was taken with the check on: from now on, std
@@ -678,7 +799,24 @@ pub(crate) fn push_async(lock: &LockState, holder: u64, at: &'static Location<'s
         at,
         source: false,
     };
-    let _ = CACHE.try_with(|cache| TABLE.push(cache, holder, entry));
+    if !push_fast(holder, &entry) {
+        push_slow(holder, entry);
+    }
+}
+
+/// [`push_async`] into the record this thread's cache has, unlocked and
+/// with room: whether it was. A leaf, so that it saves no registers.
+#[cfg(not(loom))]
+#[inline(never)]
+fn push_fast(holder: u64, entry: &Entry) -> bool {
+    with_cache(|cache| TABLE.push_fast(cache, holder, entry)).unwrap_or(false)
+}
+
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn push_slow(holder: u64, entry: Entry) {
+    with_cache_slow(|cache| TABLE.push(cache, holder, entry));
 }
 
 /// `holder` let go of the tokio lock `lock` (one entry of it). A lock
@@ -688,19 +826,37 @@ pub(crate) fn push_async(lock: &LockState, holder: u64, at: &'static Location<'s
 #[inline]
 pub(crate) fn pop_async(lock: &LockState, holder: u64) {
     let id = lock.order_id_if_any();
-    if id != 0 {
-        pop_async_numbered(lock, holder, id);
+    if id != 0 && !pop_fast(lock, holder, id) {
+        pop_slow(lock, holder, id);
+    }
+}
+
+/// [`pop_async`] of the top entry of the record this thread's cache has,
+/// unlocked: whether it was (or there is no record to look at). A leaf,
+/// so that it saves no registers.
+#[cfg(not(loom))]
+#[inline(never)]
+fn pop_fast(lock: &LockState, holder: u64, id: u64) -> bool {
+    if !async_used() {
+        return true;
+    }
+    match with_cache(|cache| TABLE.pop_fast(cache, holder, id)) {
+        Some(Some(source)) => {
+            if source {
+                lock.mark_ordered();
+            }
+            true
+        }
+        _ => false,
     }
 }
 
 #[cfg(not(loom))]
+#[cold]
 #[inline(never)]
-fn pop_async_numbered(lock: &LockState, holder: u64, id: u64) {
-    if !async_used() {
-        return;
-    }
-    let source = CACHE.try_with(|cache| TABLE.pop(cache, holder, id));
-    if let Ok(Some(true)) = source {
+fn pop_slow(lock: &LockState, holder: u64, id: u64) {
+    let source = with_cache_slow(|cache| TABLE.pop(cache, holder, id));
+    if let Some(Some(true)) = source {
         lock.mark_ordered();
     }
 }
@@ -712,9 +868,7 @@ fn pop_async_numbered(lock: &LockState, holder: u64, id: u64) {
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn all_of_holder(holder: u64, f: impl FnMut(u64) -> bool) -> bool {
-    CACHE
-        .try_with(|cache| TABLE.all_of(cache, holder, f))
-        .unwrap_or(false)
+    with_cache(|cache| TABLE.all_of(cache, holder, f)).unwrap_or(false)
 }
 
 /// Each tokio lock `holder` holds, oldest first, under its record's lock
@@ -722,7 +876,7 @@ pub(crate) fn all_of_holder(holder: u64, f: impl FnMut(u64) -> bool) -> bool {
 /// a source).
 #[cfg(not(loom))]
 pub(crate) fn each_of_holder(holder: u64, f: impl FnMut(&mut Entry)) {
-    let _ = CACHE.try_with(|cache| TABLE.each_of(cache, holder, f));
+    with_cache_slow(|cache| TABLE.each_of(cache, holder, f));
 }
 
 // ---------------------------------------------------------------------
@@ -752,12 +906,16 @@ impl Table {
             at: Location::caller(),
             source: false,
         };
-        self.push(cache, holder, entry);
+        if !self.push_fast(cache, holder, &entry) {
+            self.push(cache, holder, entry);
+        }
     }
 
     /// `holder` let go of lock number `id`: whether it had it.
     pub fn pop_id(&self, cache: &Cache, holder: u64, id: u64) -> bool {
-        self.pop(cache, holder, id).is_some()
+        self.pop_fast(cache, holder, id)
+            .or_else(|| self.pop(cache, holder, id))
+            .is_some()
     }
 
     /// The check's fast path: whether `f` is true for each lock number

@@ -138,7 +138,19 @@ pub(crate) fn check(
     holder: u64,
     at: &'static Location<'static>,
 ) -> Option<LockOrderInversion> {
-    if !lock_order_checking() || nothing_held() || known_pairs(lock, holder) {
+    if !lock_order_checking() {
+        return None;
+    }
+    let no_std = held::none_on_thread();
+    if no_std && !held::async_used() {
+        return None;
+    }
+    let known = if no_std {
+        known_task_pairs(lock.order_id(), task_of(holder))
+    } else {
+        known_pairs(lock, holder)
+    };
+    if known {
         return None;
     }
     check_held(lock, holder, at)
@@ -157,7 +169,7 @@ pub(crate) fn known_std(lock: &LockState) -> bool {
 /// recorded: then there is no pair to check.
 #[inline(always)]
 fn nothing_held() -> bool {
-    held::all_of_thread(|_| false) && !held::async_used()
+    held::none_on_thread() && !held::async_used()
 }
 
 /// Whether every pair "held → `lock`" is in this thread's cache: the
@@ -170,6 +182,13 @@ fn known_pairs(lock: &LockState, holder: u64) -> bool {
     let known_pair = |from: u64| from == to || known(from, to);
     held::all_of_thread(known_pair)
         && (!held::async_used() || held::all_of_holder(task_of(holder), known_pair))
+}
+
+/// [`known_pairs`] of a task that holds no std lock: its record alone.
+/// A leaf, so that it saves no registers.
+#[inline(never)]
+fn known_task_pairs(to: u64, task: u64) -> bool {
+    held::all_of_holder(task, |from| from == to || known(from, to))
 }
 
 /// The holder of the tokio locks the current task (or thread) holds:
