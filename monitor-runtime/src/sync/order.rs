@@ -111,7 +111,10 @@ thread_local! {
 
 #[inline]
 fn cache_slot(from: u64, to: u64) -> usize {
-    let mixed = (from.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ to).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    // Lock numbers are small and consecutive: `to` in the high half, so
+    // that one multiply spreads both over the top byte (the pairs of one
+    // lock to its neighbours land 0x7f slots apart, not on one).
+    let mixed = (from ^ to.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed >> 56) as usize % CACHE
 }
 
