@@ -628,6 +628,28 @@ impl Table {
         record.try_lock()?.pop_top(id)
     }
 
+    /// [`Table::push_fast`] if `f` is true for each lock number the
+    /// record has, in the same look: whether it pushed.
+    #[cfg(not(loom))]
+    #[inline]
+    fn push_fast_if(
+        &self,
+        cache: &Cache,
+        holder: u64,
+        entry: &Entry,
+        mut f: impl FnMut(u64) -> bool,
+    ) -> bool {
+        let Some(record) = cache.cached(holder) else {
+            return false;
+        };
+        // SAFETY: as in `with_entries`.
+        let record = unsafe { &*record };
+        let Some(locked) = record.try_lock() else {
+            return false;
+        };
+        locked.with(|entries| entries.iter().all(|e| f(e.id))) && locked.push_within(*entry)
+    }
+
     /// `holder` took a lock: `entry` on its record.
     #[inline]
     fn push(&self, cache: &Cache, holder: u64, entry: Entry) {
@@ -802,6 +824,30 @@ pub(crate) fn push_async(lock: &LockState, holder: u64, at: &'static Location<'s
     if !push_fast(holder, &entry) {
         push_slow(holder, entry);
     }
+}
+
+/// [`push_async`] if `f` is true for each tokio lock `holder` holds, in
+/// one look at the record this thread's cache has (unlocked, with room):
+/// whether it pushed (`false`: nothing done).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn push_async_if(
+    lock: &LockState,
+    holder: u64,
+    at: &'static Location<'static>,
+    f: impl FnMut(u64) -> bool,
+) -> bool {
+    if !async_used() {
+        // The first tokio lock recorded: the slow path sets the flag.
+        return false;
+    }
+    let entry = Entry {
+        id: lock.order_id(),
+        name: lock.name,
+        at,
+        source: false,
+    };
+    with_cache(|cache| TABLE.push_fast_if(cache, holder, &entry, f)).unwrap_or(false)
 }
 
 /// [`push_async`] into the record this thread's cache has, unlocked and

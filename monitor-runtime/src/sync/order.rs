@@ -168,6 +168,30 @@ pub(crate) fn known_std(lock: &LockState) -> bool {
     nothing_held() || known_pairs(lock, 0)
 }
 
+/// A tokio lock was taken by `holder` at `at` without a wait: whether
+/// that is all on record, as one look at the task's record (the check
+/// off: nothing to record; or no std lock held and every pair "held →
+/// `lock`" known: no new cycle, and the entry pushed). `false`: nothing
+/// was done, the caller checks ([`check`]) and pushes as after a wait.
+#[inline(always)]
+pub(crate) fn took_known_async(
+    lock: &LockState,
+    holder: u64,
+    at: &'static Location<'static>,
+) -> bool {
+    if !lock_order_checking() {
+        return true;
+    }
+    held::none_on_thread() && push_if_known(lock, task_of(holder), at)
+}
+
+/// [`took_known_async`] of a task that holds no std lock.
+#[inline(never)]
+fn push_if_known(lock: &LockState, task: u64, at: &'static Location<'static>) -> bool {
+    let to = lock.order_id();
+    held::push_async_if(lock, task, at, |from| from == to || known(from, to))
+}
+
 /// Whether the thread holds no std lock, and no tokio lock was ever
 /// recorded: then there is no pair to check.
 #[inline(always)]
