@@ -61,7 +61,8 @@ mod gate;
 mod shim;
 
 // Everything but the state machines is left out of `loom` builds, which
-// model-check `gate`, the heartbeat pulse and the wait-for graph alone
+// model-check `gate`, the heartbeat pulse, the wait-for graph and the
+// locks' held records alone
 // (`monitor-runtime/tests/loom*.rs`).
 #[cfg(not(loom))]
 mod alert;
@@ -155,6 +156,14 @@ mod graph;
 #[cfg(loom)]
 #[doc(hidden)]
 pub use graph::{Graph, LockState, Want};
+
+#[cfg(loom)]
+#[path = "sync/held.rs"]
+mod held;
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub use held::{Cache as HeldCache, Table as HeldTable};
 
 /// Runs every call of the function through a [`Monitor`].
 ///

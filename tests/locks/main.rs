@@ -15,5 +15,7 @@ mod lock_deadlock;
 mod lock_deadlock_blocked_thread;
 mod lock_deadlock_sync_async;
 mod lock_order;
+mod lock_order_known;
+mod lock_order_known_async;
 mod lock_order_tasks;
 mod lock_readers;

@@ -111,7 +111,10 @@ thread_local! {
 
 #[inline]
 fn cache_slot(from: u64, to: u64) -> usize {
-    let mixed = (from.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ to).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    // Lock numbers are small and consecutive: `to` in the high half, so
+    // that one multiply spreads both over the top byte (the pairs of one
+    // lock to its neighbours land 0x7f slots apart, not on one).
+    let mixed = (from ^ to.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed >> 56) as usize % CACHE
 }
 
@@ -129,8 +132,10 @@ fn remember(from: u64, to: u64) {
 /// `holder` (a thread or task) is about to take `lock` at `at` with a
 /// blocking or awaiting acquisition: adds the edges from what it holds,
 /// and returns the first new cycle they close. Nothing if the check is
-/// off.
-#[inline]
+/// off (one load, inline). The fast path: every pair "held → `lock`" is
+/// in this thread's cache (or nothing is held), read from the thread's
+/// stack and the task's record without a lock or a write.
+#[inline(always)]
 pub(crate) fn check(
     lock: &LockState,
     holder: u64,
@@ -139,25 +144,78 @@ pub(crate) fn check(
     if !lock_order_checking() {
         return None;
     }
-    if held::none_on_thread() {
-        if !held::async_used() {
-            return None;
-        }
-        // The fast path of a task that holds only tokio locks: every
-        // pair known to this thread already (or nothing held).
-        let to = lock.order_id();
-        let known_all = held::all_of_holder(task_of(holder), |from| {
-            from.id == to || {
-                let known = known(from.id, to);
-                from.source |= known;
-                known
-            }
-        });
-        if known_all {
-            return None;
-        }
+    let no_std = held::none_on_thread();
+    if no_std && !held::async_used() {
+        return None;
+    }
+    let known = if no_std {
+        known_task_pairs(lock.order_id(), task_of(holder))
+    } else {
+        known_pairs(lock, holder)
+    };
+    if known {
+        return None;
     }
     check_held(lock, holder, at)
+}
+
+/// Whether a blocking acquisition of the std lock `lock` by this thread
+/// (or its task) adds no edge to the order graph: every pair "held →
+/// `lock`" is known (or nothing is held). Such an acquisition closes no
+/// new cycle: the lock may take its fast path (with the check on).
+#[inline(always)]
+pub(crate) fn known_std(lock: &LockState) -> bool {
+    nothing_held() || known_pairs(lock, 0)
+}
+
+/// A tokio lock was taken by `holder` at `at` without a wait: whether
+/// that is all on record, as one look at the task's record (the check
+/// off: nothing to record; or no std lock held and every pair "held →
+/// `lock`" known: no new cycle, and the entry pushed). `false`: nothing
+/// was done, the caller checks ([`check`]) and pushes as after a wait.
+#[inline(always)]
+pub(crate) fn took_known_async(
+    lock: &LockState,
+    holder: u64,
+    at: &'static Location<'static>,
+) -> bool {
+    if !lock_order_checking() {
+        return true;
+    }
+    held::none_on_thread() && push_if_known(lock, task_of(holder), at)
+}
+
+/// [`took_known_async`] of a task that holds no std lock.
+#[inline(never)]
+fn push_if_known(lock: &LockState, task: u64, at: &'static Location<'static>) -> bool {
+    let to = lock.order_id();
+    held::push_async_if(lock, task, at, |from| from == to || known(from, to))
+}
+
+/// Whether the thread holds no std lock, and no tokio lock was ever
+/// recorded: then there is no pair to check.
+#[inline(always)]
+fn nothing_held() -> bool {
+    held::none_on_thread() && !held::async_used()
+}
+
+/// Whether every pair "held → `lock`" is in this thread's cache: the
+/// std locks of the thread, and the tokio locks of the current task
+/// (`holder`'s, see [`task_of`]; 0: the current task's, looked up when
+/// needed).
+#[inline(never)]
+fn known_pairs(lock: &LockState, holder: u64) -> bool {
+    let to = lock.order_id();
+    let known_pair = |from: u64| from == to || known(from, to);
+    held::all_of_thread(known_pair)
+        && (!held::async_used() || held::all_of_holder(task_of(holder), known_pair))
+}
+
+/// [`known_pairs`] of a task that holds no std lock: its record alone.
+/// A leaf, so that it saves no registers.
+#[inline(never)]
+fn known_task_pairs(to: u64, task: u64) -> bool {
+    held::all_of_holder(task, |from| from == to || known(from, to))
 }
 
 /// The holder of the tokio locks the current task (or thread) holds:
@@ -172,6 +230,9 @@ fn task_of(holder: u64) -> u64 {
     }
 }
 
+/// A pair not in this thread's cache: each edge looked up in the graph,
+/// added there if new.
+#[cold]
 #[inline(never)]
 fn check_held(
     lock: &LockState,
@@ -182,14 +243,20 @@ fn check_held(
     let mut found = None;
     held::each_of_thread(|from| edge(from, lock, to, holder, at, &mut found));
     if held::async_used() {
-        check_held_async(lock, to, holder, at, &mut found);
+        // Under the task's record's lock (`add_edge` takes the graph's
+        // mutex, never a record's, and runs no user code).
+        held::each_of_holder(task_of(holder), |from| {
+            edge(from, lock, to, holder, at, &mut found)
+        });
     }
     found
 }
 
 /// The edge `from → to`: a lookup in this thread's cache, else in the
 /// graph (added there if new). The first cycle found goes to `found`.
-#[inline]
+/// `from` is marked a source: the graph has an edge from it, which its
+/// release marks on the lock (a pair found in the cache was marked so
+/// when it went in: lock numbers are never reused).
 fn edge(
     from: &mut Entry,
     lock: &LockState,
@@ -210,22 +277,6 @@ fn edge(
     if found.is_none() {
         *found = inversion;
     }
-}
-
-/// The edges from the tokio locks of the current task (or thread): under
-/// its held record's lock (`add_edge` takes the graph's mutex, never a
-/// record's, and runs no user code).
-#[inline]
-fn check_held_async(
-    lock: &LockState,
-    to: u64,
-    holder: u64,
-    at: &'static Location<'static>,
-    found: &mut Option<LockOrderInversion>,
-) {
-    held::each_of_holder(task_of(holder), |from| {
-        edge(from, lock, to, holder, at, found)
-    });
 }
 
 /// An edge of the graph, as first seen.

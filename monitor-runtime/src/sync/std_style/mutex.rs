@@ -8,6 +8,7 @@ use crate::sync::acquire::{held_std, let_go_std, map_poison, map_try, take_std, 
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
 use crate::sync::lock_order_checking;
+use crate::sync::order::known_std;
 use crate::sync::report::Deadlock;
 
 /// A mutual exclusion lock with the API of [`std::sync::Mutex`] that
@@ -109,11 +110,19 @@ impl<T: ?Sized> Mutex<T> {
         // The uncontended path, with the order check off: std's `try_lock`,
         // the holder and the place on record. A poisoned guard is let go
         // and taken again by the whole path, which reports the poison.
-        if TRACK
-            && !lock_order_checking()
-            && let Ok(inner) = self.inner.try_lock()
-        {
-            return Ok(self.guard_unordered(inner, at));
+        // With the check on, the same when every pair "held → this lock"
+        // is known (it closes no new cycle), plus the held set's push.
+        if TRACK {
+            let ordered = lock_order_checking();
+            if (!ordered || known_std(&self.state))
+                && let Ok(inner) = self.inner.try_lock()
+            {
+                return Ok(if ordered {
+                    self.guard(inner, task_holder(), at)
+                } else {
+                    self.guard_unordered(inner, at)
+                });
+            }
         }
         match self.acquire(at, false) {
             Ok(result) => result,

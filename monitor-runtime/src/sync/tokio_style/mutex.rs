@@ -11,6 +11,7 @@ use super::{coop_turn, take_blocking, unbound, unchecked, within_turn, Caller, E
 use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
+use crate::sync::order::took_known_async;
 use crate::sync::report::Deadlock;
 
 /// An async mutex with the API of [`tokio::sync::Mutex`] that reports a
@@ -244,14 +245,22 @@ impl<T: ?Sized> AsyncMutex<T> {
             return Ok(self.guard(self.inner.lock().await));
         }
         let me = task_holder();
-        let inversion = order_check(&self.state, me, at);
         // Not a `match` on `try_lock()`: its `Result` would stay in the
         // future across the `.await` below, and tokio's guard in it is
         // `!Sync` for a `T: !Sync`, which would make this future `!Sync`
         // where tokio's is `Sync` (tests/locks/lock_auto_traits.rs).
         if let Ok(inner) = within_turn(coop_turn().await, self.inner.try_lock()) {
+            // Taken without a wait: when every pair is known (or the
+            // check is off), the check and the held set's push are one
+            // look at the task's record; else the whole check.
+            if took_known_async(&self.state, me, at) {
+                self.state.acquired(me, at);
+                return Ok(self.guard(inner));
+            }
+            let inversion = order_check(&self.state, me, at);
             return Ok(self.took(inversion, inner, me, at));
         }
+        let inversion = order_check(&self.state, me, at);
         let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
         let inner = self.inner.lock().await;
         drop(waiting);
