@@ -28,6 +28,11 @@ pub(crate) fn instant_of_ms(ms: u64) -> Instant {
     epoch() + Duration::from_millis(ms)
 }
 
+/// The instant `ns` nanoseconds after the epoch.
+pub(crate) fn instant_of_ns(ns: u64) -> Instant {
+    epoch() + Duration::from_nanos(ns)
+}
+
 /// Nanoseconds since the epoch, precisely.
 pub(crate) fn now_ns() -> u64 {
     epoch().elapsed().as_nanos() as u64

@@ -43,7 +43,22 @@ pub(crate) fn start_ticking() {
 pub(crate) const CLOCKWORK: Clockwork = Clockwork {
     ticking: &TICKING,
     start: start_ticking,
+    wakes_at: &WAKES_AT_NS,
+    hurry,
 };
+
+/// When the thread looks next (precise nanoseconds since the epoch; 0:
+/// not known, so a call that arms a timeout asks). A call whose timeout
+/// comes sooner wakes it ([`hurry`]).
+static WAKES_AT_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the thread look by `at_ns`: a timeout armed in a call's record
+/// comes before the thread's next look.
+#[cold]
+fn hurry(at_ns: u64) {
+    let mut inner = lock();
+    watch_until(&mut inner, clock::instant_of_ns(at_ns));
+}
 
 /// The blocking threshold in nanoseconds: a single poll of an annotated
 /// async call longer than this is reported; `u64::MAX`: never.
@@ -271,6 +286,9 @@ fn run() {
         }
         let ticking = TICKING.load(Ordering::SeqCst);
         drop(inner);
+        // The timeouts of pending calls, in their records (after the tick:
+        // a woken call reads the coarse clock at or past its deadline).
+        let next_timeout = inflight::fire_timeouts(now_ns, &mut wake);
         wake.drain(..).for_each(Waker::wake);
         due.drain(..).for_each(|armed| (armed.check)(now));
         if ticking {
@@ -302,6 +320,7 @@ fn run() {
             .map(|Reverse((d, _, _))| *d)
             .into_iter()
             .chain(inner.checks.iter().map(|c| c.deadline))
+            .chain((next_timeout != u64::MAX).then(|| clock::instant_of_ns(next_timeout)))
             .min();
         if next.is_some() {
             idle_since = now;
@@ -312,6 +331,10 @@ fn run() {
             (next, false) => next,
         };
         inner.wake_at = next;
+        WAKES_AT_NS.store(
+            next.map_or(0, |next| clock::ns_of_instant(next).max(1)),
+            Ordering::Relaxed,
+        );
         inner = match next {
             Some(next) => {
                 let wait = next.saturating_duration_since(Instant::now());
@@ -322,7 +345,10 @@ fn run() {
             }
             None => match WATCHDOG.idle(inner, now.saturating_duration_since(idle_since)) {
                 Some(inner) => inner,
-                None => return,
+                None => {
+                    WAKES_AT_NS.store(0, Ordering::Relaxed);
+                    return;
+                }
             },
         };
     }
