@@ -34,7 +34,9 @@ fn a_call_polled_first_elsewhere_times_out_in_the_task_that_awaits_it() {
         let task = tokio::spawn(async move { call.await });
         tokio::time::timeout(Duration::from_secs(5), task).await
     });
-    let out = out.expect("the call was never woken at its deadline").unwrap();
+    let out = out
+        .expect("the call was never woken at its deadline")
+        .unwrap();
     assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
     assert!(began.elapsed() < Duration::from_secs(5));
     let stats = monitor.stats();
@@ -82,7 +84,10 @@ fn many_pending_calls_each_time_out_at_their_deadline_never_before() {
     });
     for (after, took, out, in_flight) in results {
         assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
-        assert!(took >= after, "timed out after {took:?}, before its {after:?}");
+        assert!(
+            took >= after,
+            "timed out after {took:?}, before its {after:?}"
+        );
         assert_eq!(in_flight, 0);
     }
 }
