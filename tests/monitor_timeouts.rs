@@ -31,7 +31,7 @@ fn a_call_polled_first_elsewhere_times_out_in_the_task_that_awaits_it() {
     let rt = multi_thread();
     let began = Instant::now();
     let out = rt.block_on(async {
-        let task = tokio::spawn(async move { call.await });
+        let task = tokio::spawn(call);
         tokio::time::timeout(Duration::from_secs(5), task).await
     });
     let out = out
