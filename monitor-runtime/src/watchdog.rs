@@ -197,7 +197,8 @@ impl Timer {
     }
 
     pub(crate) fn expired(&self) -> bool {
-        clock::now_ns() >= self.deadline_ns
+        // On `Instant`s, as the watchdog wakes it: never before the deadline.
+        Instant::now() >= clock::instant_of_ns(self.deadline_ns)
     }
 
     /// The task may have moved: wake the new waker at the deadline.
