@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::background::{Background, Guard};
 use crate::clock::{self, TICK};
-use crate::inflight::{self, Clockwork};
+use crate::inflight::{self, Alarm, Clockwork};
 
 /// Whether the watchdog ticks: set before calls rely on the coarse clock,
 /// cleared only when no call is in flight (see [`inflight`]).
@@ -43,6 +43,10 @@ pub(crate) fn start_ticking() {
 pub(crate) const CLOCKWORK: Clockwork = Clockwork {
     ticking: &TICKING,
     start: start_ticking,
+};
+
+/// The watchdog as what fires the timeouts armed in calls' records.
+pub(crate) const ALARM: Alarm = Alarm {
     wakes_at: &WAKES_AT_NS,
     hurry,
 };

@@ -417,9 +417,9 @@ impl Arena {
 }
 
 /// What keeps the coarse clock current while calls are in flight (the
-/// watchdog): whether it ticks, and how to start it; when it looks next,
-/// and how to make it look sooner for a timeout. The layers above pass it
-/// in, so that this table knows nothing of the watchdog.
+/// watchdog): whether it ticks, and how to start it. The layers above pass
+/// it in, so that this table knows nothing of the watchdog. Two words,
+/// passed in registers.
 #[derive(Clone, Copy)]
 pub(crate) struct Clockwork {
     /// Whether the coarse clock is being kept current: a flag, not a
@@ -427,6 +427,13 @@ pub(crate) struct Clockwork {
     pub(crate) ticking: &'static AtomicBool,
     /// Starts the ticks (and the thread, if needed).
     pub(crate) start: fn(),
+}
+
+/// What fires the timeouts armed in records (the watchdog): when it looks
+/// next, and how to make it look sooner. Passed in by the layers above, as
+/// [`Clockwork`].
+#[derive(Clone, Copy)]
+pub(crate) struct Alarm {
     /// When the watchdog looks next (precise nanoseconds; 0: unknown).
     pub(crate) wakes_at: &'static AtomicU64,
     /// Makes the watchdog look by the given time (precise nanoseconds).
@@ -638,10 +645,10 @@ impl AsyncCall {
     /// At most once per call; the call's end disarms it. `false` if the
     /// call is not in the table (polled while its thread is torn down).
     #[inline]
-    pub(crate) fn arm_timeout(&self, at_ns: u64, waker: &Waker, clock: Clockwork) -> bool {
+    pub(crate) fn arm_timeout(&self, at_ns: u64, waker: &Waker, alarm: Alarm) -> bool {
         match self.record {
             Some(record) => {
-                arm(record, at_ns, waker, clock);
+                arm(record, at_ns, waker, alarm);
                 true
             }
             None => false,
@@ -664,7 +671,7 @@ impl AsyncCall {
 /// Stores the timeout into the record's cell, and lowers the arena's hint
 /// if it comes before it: a few stores, no lock of the watchdog's.
 #[inline(never)]
-fn arm(record: &'static Record, at_ns: u64, waker: &Waker, clock: Clockwork) {
+fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
     // Even, and never before `at_ns`: the low bit is the lock.
     let at = (at_ns.saturating_add(1) & !LOCKED).max(2);
     let cell = match unsafe { record.timer.load(Ordering::Relaxed).as_ref() } {
@@ -685,11 +692,11 @@ fn arm(record: &'static Record, at_ns: u64, waker: &Waker, clock: Clockwork) {
     if at < arena.next_timeout.load(Ordering::Relaxed) {
         arena.next_timeout.fetch_min(at, Ordering::Relaxed);
     }
-    let wakes_at = clock.wakes_at.load(Ordering::Relaxed);
+    let wakes_at = alarm.wakes_at.load(Ordering::Relaxed);
     if at < wakes_at || wakes_at == 0 {
         // Sooner than the watchdog looks next (a timeout shorter than its
         // tick), or it has not said when: make sure it looks in time.
-        (clock.hurry)(at);
+        (alarm.hurry)(at);
     }
 }
 

@@ -14,7 +14,7 @@ use super::output::{Output, Wrap};
 use super::{CallSpan, Monitor, Permit};
 use crate::clock;
 use crate::inflight::{AsyncCall, CallSite};
-use crate::watchdog::{Timer, CLOCKWORK};
+use crate::watchdog::{Timer, ALARM, CLOCKWORK};
 
 pin_project! {
     /// A body, the permit it holds, and its record in the table of calls
@@ -198,7 +198,7 @@ fn arm(
 ) -> Option<Duration> {
     let after_ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
     let at = clock::now_ns().saturating_add(after_ns);
-    if call.arm_timeout(at, cx.waker(), CLOCKWORK) {
+    if call.arm_timeout(at, cx.waker(), ALARM) {
         *timer = Deadline::InRecord(at);
         return None;
     }
