@@ -48,6 +48,7 @@ pub(crate) const CLOCKWORK: Clockwork = Clockwork {
 /// The watchdog as what fires the timeouts armed in calls' records.
 pub(crate) const ALARM: Alarm = Alarm {
     wakes_at: &WAKES_AT_NS,
+    ticking: &TICKING,
     hurry,
 };
 

@@ -436,6 +436,9 @@ pub(crate) struct Clockwork {
 pub(crate) struct Alarm {
     /// When the watchdog looks next (precise nanoseconds; 0: unknown).
     pub(crate) wakes_at: &'static AtomicU64,
+    /// Whether it ticks ([`Clockwork::ticking`]): then it looks within a
+    /// tick, whatever `wakes_at` says.
+    pub(crate) ticking: &'static AtomicBool,
     /// Makes the watchdog look by the given time (precise nanoseconds).
     pub(crate) hurry: fn(u64),
 }
@@ -693,9 +696,11 @@ fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
         arena.next_timeout.fetch_min(at, Ordering::Relaxed);
     }
     let wakes_at = alarm.wakes_at.load(Ordering::Relaxed);
-    if at < wakes_at || wakes_at == 0 {
+    if at < wakes_at || (wakes_at == 0 && !alarm.ticking.load(Ordering::Relaxed)) {
         // Sooner than the watchdog looks next (a timeout shorter than its
-        // tick), or it has not said when: make sure it looks in time.
+        // tick), or it has not said when and does not tick (a call that
+        // starts the ticks starts the thread, which says when it looks
+        // once it runs): make sure it looks in time.
         (alarm.hurry)(at);
     }
 }
