@@ -10,7 +10,11 @@
 //! ```
 //!
 //! and for `plain_async`, `monitored_async`, `plain_await_async`,
-//! `monitored_await_async`, `pair_async_off`, `pair_async_on` with
+//! `monitored_await_async`, `plain_yield_async`, `monitored_yield_async`
+//! (the body yields once: the pending path), the `tower` bench's requests
+//! `tower_plain_ready`, `tower_stack_ready` (`LoadShed + ConcurrencyLimit +
+//! Timeout`), `tower_layer_ready` (`MonitorLayer`) and the same three
+//! `_yield` (the body yields once), `pair_async_off`, `pair_async_on` with
 //! `--toggle-collect='*Runtime*block_on*'`; the count for 20000 calls less
 //! the count for 10000, over 10000, is the cost of one call. `pair_off` and
 //! `pair_on` (sync), `pair_async_off` and `pair_async_on` (in `block_on`:
@@ -25,8 +29,14 @@
 //! `cargo bench` without arguments, it makes each kind of call once.
 use std::hint::black_box;
 
+use std::convert::Infallible;
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use monitor_runtime::sync::{set_lock_order_checking, AsyncMutex, AsyncRwLock, Mutex, RwLock};
-use monitor_runtime::{monitored, stack_on_timeout, Error};
+use monitor_runtime::tower::MonitorLayer;
+use monitor_runtime::{monitored, stack_on_timeout, Error, Monitor};
+use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
 
 static PAIR: (Mutex<u64>, Mutex<u64>) = (Mutex::new(0), Mutex::new(0));
 static ASYNC_PAIR: (AsyncMutex<u64>, AsyncMutex<u64>) = (AsyncMutex::new(0), AsyncMutex::new(0));
@@ -132,6 +142,70 @@ async fn plain_async(x: u64) -> Result<u64, Error> {
     Ok(black_box(x))
 }
 
+/// A body that yields once: the pending path (the timeout armed, the poll
+/// ended `Pending`, the second poll).
+#[monitored(timeout = "50ms", max_active = 10)]
+#[inline(never)]
+async fn monitored_yield_async(x: u64) -> Result<u64, Error> {
+    tokio::task::yield_now().await;
+    Ok(black_box(x))
+}
+
+#[inline(never)]
+async fn plain_yield_async(x: u64) -> Result<u64, Error> {
+    tokio::task::yield_now().await;
+    Ok(black_box(x))
+}
+
+/// `n` requests through `ready().call()` on clones of `service`, as
+/// `benches/tower.rs` drives them.
+#[inline(never)]
+async fn requests<S>(service: S, n: u64) -> u64
+where
+    S: Service<u64, Response = u64> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let mut sum = 0;
+    for i in 0..n {
+        let mut svc = service.clone();
+        let ready = svc.ready().await.unwrap();
+        sum += ready.call(i).await.unwrap();
+    }
+    sum
+}
+
+/// The `tower` bench's services: `tower_plain_*` (bare), `tower_stack_*`
+/// (`LoadShed + ConcurrencyLimit + Timeout`), `tower_layer_*`
+/// (`MonitorLayer`), each `_ready` or `_yield` (the body yields once).
+async fn tower_kind(which: &str, n: u64) -> u64 {
+    let yields = which.ends_with("_yield");
+    let inner = service_fn(move |x: u64| async move {
+        if yields {
+            tokio::task::yield_now().await;
+        }
+        Ok::<_, Infallible>(black_box(x))
+    });
+    if which.starts_with("tower_plain") {
+        requests(inner, n).await
+    } else if which.starts_with("tower_stack") {
+        let stack = ServiceBuilder::new()
+            .load_shed()
+            .concurrency_limit(10)
+            .timeout(Duration::from_millis(50))
+            .service(inner);
+        requests(stack, n).await
+    } else {
+        static LAYER: OnceLock<Monitor> = OnceLock::new();
+        let monitor = LAYER.get_or_init(|| {
+            Monitor::builder("icount.layer")
+                .timeout(Duration::from_millis(50))
+                .max_active(10)
+                .build()
+        });
+        requests(MonitorLayer::new(monitor.clone()).layer(inner), n).await
+    }
+}
+
 /// Three awaits that are ready at once: what an `.await` in an annotated
 /// body costs when it does not wait (`monitored_await_async` less
 /// `monitored_async`, over 3, against the same for the plain pair).
@@ -185,6 +259,8 @@ async fn icount_loop_async(which: &str, n: u64) -> u64 {
             "monitored_async" => monitored_async(i).await.unwrap(),
             "plain_await_async" => plain_await_async(i).await.unwrap(),
             "monitored_await_async" => monitored_await_async(i).await.unwrap(),
+            "plain_yield_async" => plain_yield_async(i).await.unwrap(),
+            "monitored_yield_async" => monitored_yield_async(i).await.unwrap(),
             "pair_async_off" | "pair_async_on" => pair_async(i).await,
             _ => lock_unlock_async(which, i).await,
         };
@@ -208,8 +284,20 @@ fn main() {
             "monitored_async",
             "plain_await_async",
             "monitored_await_async",
+            "plain_yield_async",
+            "monitored_yield_async",
         ] {
             black_box(rt.block_on(icount_loop_async(which, 1)));
+        }
+        for which in [
+            "tower_plain_ready",
+            "tower_stack_ready",
+            "tower_layer_ready",
+            "tower_plain_yield",
+            "tower_stack_yield",
+            "tower_layer_yield",
+        ] {
+            black_box(rt.block_on(tower_kind(which, 1)));
         }
         return;
     };
@@ -230,6 +318,9 @@ fn main() {
         rt.block_on(async { tokio::spawn(icount_loop_async(which, 1000)).await })
             .unwrap();
         black_box(rt.block_on(async { tokio::spawn(icount_loop_async(which, n)).await })).unwrap();
+    } else if which.starts_with("tower_") {
+        rt.block_on(tower_kind(which, 1000));
+        black_box(rt.block_on(tower_kind(which, n)));
     } else if which.starts_with("async_") {
         // In a task, as the `locks` bench: the holder is the task.
         let which: &'static str = Box::leak(which.into());

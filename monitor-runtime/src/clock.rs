@@ -10,11 +10,45 @@ use std::time::{Duration, Instant};
 /// calls while any call is in flight.
 pub(crate) const TICK: Duration = Duration::from_millis(4);
 
-static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// The epoch as an `Instant`, and as a reading of the monotonic clock in
+/// nanoseconds (read first, so that [`now_ns`] is never behind the
+/// `Instant`s converted by [`ns_of_instant`]; it may be ahead by the few
+/// nanoseconds between the two reads: a deadline counted on it is never
+/// early, and the watchdog woken at `instant_of_ns` of it finds it due).
+static EPOCH: OnceLock<(Instant, u64)> = OnceLock::new();
 static COARSE_NS: AtomicU64 = AtomicU64::new(0);
 
+fn epoch_and_raw() -> (Instant, u64) {
+    *EPOCH.get_or_init(|| {
+        let raw = raw_ns();
+        (Instant::now(), raw)
+    })
+}
+
 fn epoch() -> Instant {
-    *EPOCH.get_or_init(Instant::now)
+    epoch_and_raw().0
+}
+
+/// The monotonic clock that `Instant` reads (Linux: `CLOCK_MONOTONIC`), in
+/// nanoseconds, read directly: a `clock_gettime` and a multiply, without
+/// `Instant`'s checked arithmetic.
+#[cfg(target_os = "linux")]
+#[inline]
+fn raw_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes the `timespec` we pass, on our stack.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(now.tv_nsec as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raw_ns() -> u64 {
+    0
 }
 
 /// Milliseconds since the process clock's epoch, rounded up, so that a
@@ -28,7 +62,21 @@ pub(crate) fn instant_of_ms(ms: u64) -> Instant {
     epoch() + Duration::from_millis(ms)
 }
 
+/// The instant `ns` nanoseconds after the epoch.
+pub(crate) fn instant_of_ns(ns: u64) -> Instant {
+    epoch() + Duration::from_nanos(ns)
+}
+
 /// Nanoseconds since the epoch, precisely.
+#[cfg(target_os = "linux")]
+#[inline]
+pub(crate) fn now_ns() -> u64 {
+    let (_, raw) = epoch_and_raw();
+    raw_ns().saturating_sub(raw)
+}
+
+/// Nanoseconds since the epoch, precisely.
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn now_ns() -> u64 {
     epoch().elapsed().as_nanos() as u64
 }
@@ -50,4 +98,20 @@ pub(crate) fn tick() -> u64 {
 /// Nanoseconds from the epoch to `instant` (0 if before it).
 pub(crate) fn ns_of_instant(instant: Instant) -> u64 {
     instant.saturating_duration_since(epoch()).as_nanos() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_direct_reading_agrees_with_instant() {
+        let before = ns_of_instant(Instant::now());
+        let now = now_ns();
+        let after = ns_of_instant(Instant::now());
+        // The raw epoch is read before the `Instant` one: a direct reading
+        // is never behind `Instant`'s, and ahead of it by that gap only.
+        assert!(now >= before, "{now} < {before}");
+        assert!(now <= after + 1_000_000, "{now} far ahead of {after}");
+    }
 }

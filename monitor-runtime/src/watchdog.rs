@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::background::{Background, Guard};
 use crate::clock::{self, TICK};
-use crate::inflight::{self, Clockwork};
+use crate::inflight::{self, Alarm, Clockwork};
 
 /// Whether the watchdog ticks: set before calls rely on the coarse clock,
 /// cleared only when no call is in flight (see [`inflight`]).
@@ -44,6 +44,26 @@ pub(crate) const CLOCKWORK: Clockwork = Clockwork {
     ticking: &TICKING,
     start: start_ticking,
 };
+
+/// The watchdog as what fires the timeouts armed in calls' records.
+pub(crate) const ALARM: Alarm = Alarm {
+    wakes_at: &WAKES_AT_NS,
+    ticking: &TICKING,
+    hurry,
+};
+
+/// When the thread looks next (precise nanoseconds since the epoch; 0:
+/// not known, so a call that arms a timeout asks). A call whose timeout
+/// comes sooner wakes it ([`hurry`]).
+static WAKES_AT_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the thread look by `at_ns`: a timeout armed in a call's record
+/// comes before the thread's next look.
+#[cold]
+fn hurry(at_ns: u64) {
+    let mut inner = lock();
+    watch_until(&mut inner, clock::instant_of_ns(at_ns));
+}
 
 /// The blocking threshold in nanoseconds: a single poll of an annotated
 /// async call longer than this is reported; `u64::MAX`: never.
@@ -182,7 +202,8 @@ impl Timer {
     }
 
     pub(crate) fn expired(&self) -> bool {
-        clock::now_ns() >= self.deadline_ns
+        // On `Instant`s, as the watchdog wakes it: never before the deadline.
+        Instant::now() >= clock::instant_of_ns(self.deadline_ns)
     }
 
     /// The task may have moved: wake the new waker at the deadline.
@@ -271,6 +292,9 @@ fn run() {
         }
         let ticking = TICKING.load(Ordering::SeqCst);
         drop(inner);
+        // The timeouts of pending calls, in their records (after the tick:
+        // a woken call reads the coarse clock at or past its deadline).
+        let next_timeout = inflight::fire_timeouts(now_ns, &mut wake);
         wake.drain(..).for_each(Waker::wake);
         due.drain(..).for_each(|armed| (armed.check)(now));
         if ticking {
@@ -302,6 +326,7 @@ fn run() {
             .map(|Reverse((d, _, _))| *d)
             .into_iter()
             .chain(inner.checks.iter().map(|c| c.deadline))
+            .chain((next_timeout != u64::MAX).then(|| clock::instant_of_ns(next_timeout)))
             .min();
         if next.is_some() {
             idle_since = now;
@@ -312,6 +337,10 @@ fn run() {
             (next, false) => next,
         };
         inner.wake_at = next;
+        WAKES_AT_NS.store(
+            next.map_or(0, |next| clock::ns_of_instant(next).max(1)),
+            Ordering::Relaxed,
+        );
         inner = match next {
             Some(next) => {
                 let wait = next.saturating_duration_since(Instant::now());
@@ -322,7 +351,10 @@ fn run() {
             }
             None => match WATCHDOG.idle(inner, now.saturating_duration_since(idle_since)) {
                 Some(inner) => inner,
-                None => return,
+                None => {
+                    WAKES_AT_NS.store(0, Ordering::Relaxed);
+                    return;
+                }
             },
         };
     }

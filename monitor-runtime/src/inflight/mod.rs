@@ -27,14 +27,15 @@
 mod read;
 
 pub(crate) use read::{
-    any_in_flight, any_reportable, blocked, count_in_flight, due, ended_between, for_each_state,
-    snapshot, Blocked, Snapshot,
+    any_in_flight, any_reportable, blocked, count_in_flight, due, ended_between, fire_timeouts,
+    for_each_state, snapshot, Blocked, Snapshot,
 };
 pub use read::{CallId, Straggler};
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::task::Waker;
 use std::time::Duration;
 
 use crate::clock;
@@ -151,7 +152,32 @@ pub(crate) struct Record {
     polled_since: AtomicU64,
     /// The `polled_since` of the last poll reported as blocking.
     blocked_reported: AtomicU64,
+    /// Where the watchdog finds the timeout of this record's call: made by
+    /// the first call of the record that arms one, kept for the next calls
+    /// (never freed, as the record is not).
+    timer: AtomicPtr<TimerCell>,
 }
+
+/// The timeout of a pending async call, fired by the watchdog: the
+/// deadline and the waker, under a lock bit that the call (to change or
+/// take its waker) and the watchdog (to fire it) take for a few
+/// instructions. A store into the record's cell, not an entry in a
+/// shared timer heap: arming it takes no lock of the watchdog's.
+pub(crate) struct TimerCell {
+    /// The deadline (precise nanoseconds since the process epoch, even),
+    /// `| LOCKED` while its holder uses `waker`; 0: none armed (or fired).
+    word: AtomicU64,
+    /// Read and written only by the holder of the lock bit, or, while
+    /// `word` is 0, by the call that owns the record.
+    waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: `waker` is reached only under the protocol above: by whoever set
+// the lock bit, or by the record's owner while `word` is 0.
+unsafe impl Sync for TimerCell {}
+
+/// The lock bit of [`TimerCell::word`].
+const LOCKED: u64 = 1;
 
 impl Record {
     const fn new() -> Self {
@@ -172,6 +198,7 @@ impl Record {
             awaiting: AtomicU64::new(0),
             polled_since: AtomicU64::new(0),
             blocked_reported: AtomicU64::new(0),
+            timer: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 }
@@ -201,6 +228,11 @@ pub(crate) struct Arena {
     /// deadline, reported or not (`read::any_reportable`): set by such a
     /// call when it begins, cleared by a reader that found none.
     reportable: AtomicBool,
+    /// No armed timeout of this arena's calls comes before this (precise
+    /// nanoseconds; `u64::MAX`: none): as `next_due`, early, never late.
+    /// Lowered by the call that arms a timeout, raised by the watchdog
+    /// once it has read the arena's timers (`read::fire_timeouts`).
+    next_timeout: AtomicU64,
 }
 
 /// Every arena ever made. Pushed to when a thread first registers a call.
@@ -363,6 +395,7 @@ fn adopt_arena() -> &'static Arena {
             polling: AtomicPtr::new(std::ptr::null_mut()),
             next_due: AtomicU64::new(u64::MAX),
             reportable: AtomicBool::new(false),
+            next_timeout: AtomicU64::new(u64::MAX),
         }));
         arenas.push(arena);
         arena
@@ -385,7 +418,8 @@ impl Arena {
 
 /// What keeps the coarse clock current while calls are in flight (the
 /// watchdog): whether it ticks, and how to start it. The layers above pass
-/// it in, so that this table knows nothing of the watchdog.
+/// it in, so that this table knows nothing of the watchdog. Two words,
+/// passed in registers.
 #[derive(Clone, Copy)]
 pub(crate) struct Clockwork {
     /// Whether the coarse clock is being kept current: a flag, not a
@@ -393,6 +427,20 @@ pub(crate) struct Clockwork {
     pub(crate) ticking: &'static AtomicBool,
     /// Starts the ticks (and the thread, if needed).
     pub(crate) start: fn(),
+}
+
+/// What fires the timeouts armed in records (the watchdog): when it looks
+/// next, and how to make it look sooner. Passed in by the layers above, as
+/// [`Clockwork`].
+#[derive(Clone, Copy)]
+pub(crate) struct Alarm {
+    /// When the watchdog looks next (precise nanoseconds; 0: unknown).
+    pub(crate) wakes_at: &'static AtomicU64,
+    /// Whether it ticks ([`Clockwork::ticking`]): then it looks within a
+    /// tick, whatever `wakes_at` says.
+    pub(crate) ticking: &'static AtomicBool,
+    /// Makes the watchdog look by the given time (precise nanoseconds).
+    pub(crate) hurry: fn(u64),
 }
 
 impl Clockwork {
@@ -594,10 +642,179 @@ impl AsyncCall {
     }
 }
 
+impl AsyncCall {
+    /// Arms the call's timeout: once the precise clock reaches `at_ns`
+    /// (nanoseconds since the process epoch), the watchdog wakes `waker`.
+    /// At most once per call; the call's end disarms it. `false` if the
+    /// call is not in the table (polled while its thread is torn down).
+    #[inline]
+    pub(crate) fn arm_timeout(&self, at_ns: u64, waker: &Waker, alarm: Alarm) -> bool {
+        match self.record {
+            Some(record) => {
+                arm(record, at_ns, waker, alarm);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The task polled the call again with `waker`: the watchdog wakes it
+    /// instead, if it is another.
+    #[inline]
+    pub(crate) fn timeout_waker(&self, waker: &Waker) {
+        // SAFETY: a record's cell is leaked, never freed.
+        if let Some(record) = self.record
+            && let Some(cell) = unsafe { record.timer.load(Ordering::Relaxed).as_ref() }
+        {
+            cell.set_waker(waker);
+        }
+    }
+}
+
+/// Stores the timeout into the record's cell, and lowers the arena's hint
+/// if it comes before it: a few stores, no lock of the watchdog's.
+#[inline(never)]
+fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
+    // Even, and never before `at_ns`: the low bit is the lock.
+    let at = (at_ns.saturating_add(1) & !LOCKED).max(2);
+    let cell = match unsafe { record.timer.load(Ordering::Relaxed).as_ref() } {
+        Some(cell) => cell,
+        None => new_cell(record),
+    };
+    // SAFETY: `word` is 0 (the last call of this record disarmed it, or the
+    // watchdog fired it, before the record was freed): no one else reads or
+    // writes `waker` until the store below publishes it.
+    unsafe { *cell.waker.get() = Some(waker.clone()) };
+    cell.word.store(at, Ordering::Release);
+    // Pairs with the heavy fence of `read::fire_timeouts` between resetting
+    // the hint and reading the cells: either it sees this timeout, or this
+    // call sees the reset hint and lowers it.
+    crate::fence::light();
+    // SAFETY: a record's arena is leaked, never freed.
+    let arena = unsafe { &*record.arena.load(Ordering::Relaxed) };
+    if at < arena.next_timeout.load(Ordering::Relaxed) {
+        arena.next_timeout.fetch_min(at, Ordering::Relaxed);
+    }
+    let wakes_at = alarm.wakes_at.load(Ordering::Relaxed);
+    if at < wakes_at || (wakes_at == 0 && !alarm.ticking.load(Ordering::Relaxed)) {
+        // Sooner than the watchdog looks next (a timeout shorter than its
+        // tick), or it has not said when and does not tick (a call that
+        // starts the ticks starts the thread, which says when it looks
+        // once it runs): make sure it looks in time.
+        (alarm.hurry)(at);
+    }
+}
+
+/// The record's first timeout: its cell, kept for its later calls.
+#[cold]
+fn new_cell(record: &'static Record) -> &'static TimerCell {
+    let cell: &'static TimerCell = Box::leak(Box::new(TimerCell {
+        word: AtomicU64::new(0),
+        waker: UnsafeCell::new(None),
+    }));
+    record.timer.store(
+        cell as *const TimerCell as *mut TimerCell,
+        Ordering::Release,
+    );
+    cell
+}
+
+impl TimerCell {
+    /// Takes the lock bit of an armed timer; `None` once it is disarmed or
+    /// fired. Only the watchdog's firing holds it otherwise, for a few
+    /// instructions.
+    #[inline]
+    fn lock(&self) -> Option<u64> {
+        loop {
+            let word = self.word.load(Ordering::Relaxed);
+            if word == 0 {
+                return None;
+            }
+            if word & LOCKED == 0
+                && self
+                    .word
+                    .compare_exchange_weak(
+                        word,
+                        word | LOCKED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                return Some(word);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    #[inline(never)]
+    fn set_waker(&self, waker: &Waker) {
+        let Some(word) = self.lock() else {
+            // Fired: the task is woken already.
+            return;
+        };
+        // SAFETY: we hold the lock bit.
+        let slot = unsafe { &mut *self.waker.get() };
+        let old = if slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            None
+        } else {
+            slot.replace(waker.clone())
+        };
+        self.word.store(word, Ordering::Release);
+        drop(old);
+    }
+
+    /// The watchdog: fires the timer if it is armed for `at` or before and
+    /// free; `Err(at)` when it is not due yet (or held: look again).
+    pub(crate) fn fire(&self, now_ns: u64) -> Result<Option<Waker>, u64> {
+        let word = self.word.load(Ordering::Relaxed);
+        if word == 0 {
+            return Ok(None);
+        }
+        let at = word & !LOCKED;
+        if at > now_ns
+            || word & LOCKED != 0
+            || self
+                .word
+                .compare_exchange(word, word | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return Err(at);
+        }
+        // SAFETY: we hold the lock bit.
+        let waker = unsafe { (*self.waker.get()).take() };
+        self.word.store(0, Ordering::Release);
+        Ok(waker)
+    }
+}
+
+/// The call ends: its timeout, if armed, is disarmed before the record is
+/// freed, and its waker dropped.
+#[inline]
+fn disarm(record: &Record) {
+    // SAFETY: a record's cell is leaked, never freed.
+    if let Some(cell) = unsafe { record.timer.load(Ordering::Relaxed).as_ref() }
+        && cell.word.load(Ordering::Acquire) != 0
+    {
+        disarm_cell(cell);
+    }
+}
+
+#[inline(never)]
+fn disarm_cell(cell: &TimerCell) {
+    if cell.lock().is_some() {
+        // SAFETY: we hold the lock bit; once `word` is 0 the waker is ours.
+        let waker = unsafe { (*cell.waker.get()).take() };
+        cell.word.store(0, Ordering::Release);
+        drop(waker);
+    }
+}
+
 impl Drop for AsyncCall {
     #[inline]
     fn drop(&mut self) {
         if let Some(record) = self.record {
+            disarm(record);
             match with_local(|local| end(local, record)) {
                 Some(()) => {}
                 // Thread teardown: just mark it free; its owner finds it.
@@ -634,6 +851,9 @@ impl PollScope {
         let this = std::mem::ManuallyDrop::new(self);
         let record = call.record.take();
         this.record.polled_since.store(0, Ordering::Relaxed);
+        if let Some(record) = record {
+            disarm(record);
+        }
         with_local(|local| {
             leave_poll(local, &this);
             if let Some(record) = record {

@@ -222,6 +222,50 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
     due
 }
 
+/// Fires the timeouts of pending async calls that passed at `now_ns`
+/// (precise nanoseconds): their wakers go to `wake`. Returns the earliest
+/// timeout still armed, as far as the arenas' hints tell (`u64::MAX`: none).
+///
+/// Reads only the arenas whose hint ([`Arena::next_timeout`]) has come, as
+/// [`due`] does: with many calls pending and none timing out, a tick reads
+/// one word per thread.
+pub(crate) fn fire_timeouts(now_ns: u64, wake: &mut Vec<std::task::Waker>) -> u64 {
+    let mut next = u64::MAX;
+    let mut look: Vec<&'static Arena> = Vec::new();
+    for_each_arena(|arena| {
+        let hint = arena.next_timeout.load(Ordering::Relaxed);
+        if hint <= now_ns {
+            arena.next_timeout.store(u64::MAX, Ordering::SeqCst);
+            look.push(arena);
+        } else {
+            next = next.min(hint);
+        }
+    });
+    if look.is_empty() {
+        return next;
+    }
+    // Pairs with the light fence in `arm` between storing a timeout and
+    // reading the hint: a call that read the hint before the reset above
+    // is seen by the reads below.
+    crate::fence::heavy();
+    for arena in look {
+        let mut later = u64::MAX;
+        for record in arena.records() {
+            // SAFETY: a record's cell is leaked, never freed.
+            let Some(cell) = (unsafe { record.timer.load(Ordering::Acquire).as_ref() }) else {
+                continue;
+            };
+            match cell.fire(now_ns) {
+                Ok(waker) => wake.extend(waker),
+                Err(at) => later = later.min(at),
+            }
+        }
+        arena.next_timeout.fetch_min(later, Ordering::Relaxed);
+        next = next.min(arena.next_timeout.load(Ordering::Relaxed));
+    }
+    next
+}
+
 /// A poll found blocking its thread: the call, and the threshold its
 /// poll ran past.
 pub(crate) struct Blocked {

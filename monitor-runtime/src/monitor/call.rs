@@ -12,8 +12,9 @@ use pin_project_lite::pin_project;
 
 use super::output::{Output, Wrap};
 use super::{CallSpan, Monitor, Permit};
+use crate::clock;
 use crate::inflight::{AsyncCall, CallSite};
-use crate::watchdog::{Timer, CLOCKWORK};
+use crate::watchdog::{Timer, ALARM, CLOCKWORK};
 
 pin_project! {
     /// A body, the permit it holds, and its record in the table of calls
@@ -37,6 +38,17 @@ impl<F> Guarded<F> {
             call: AsyncCall::default(),
         }
     }
+}
+
+/// A call's timeout, once its body was pending after a poll.
+pub(crate) enum Deadline {
+    /// Not armed yet: the body has not been pending.
+    Unarmed,
+    /// Armed in the call's record (precise nanoseconds since the epoch).
+    InRecord(u64),
+    /// A timer of the watchdog's own, for a call the table of calls in
+    /// flight does not hold (polled while its thread is torn down).
+    Timer(Box<Timer>),
 }
 
 impl<F: Future> Future for Guarded<F> {
@@ -86,7 +98,7 @@ pin_project! {
         #[pin]
         inner: Option<Guarded<F>>,
         monitor: Monitor,
-        timer: Option<Timer>,
+        timer: Deadline,
         admitted: bool,
         span: CallSpan,
         _out: PhantomData<fn() -> O>,
@@ -98,7 +110,7 @@ impl<F, O> Call<F, O> {
         Call {
             inner: Some(Guarded::new(body, monitor.site())),
             monitor,
-            timer: None,
+            timer: Deadline::Unarmed,
             admitted: false,
             span: CallSpan::off(),
             _out: PhantomData,
@@ -128,19 +140,19 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
             *this.admitted = true;
         }
         let entered = this.span.enter();
-        let poll = inner.poll(cx);
+        let poll = inner.as_mut().poll(cx);
         drop(entered);
         if let Poll::Ready(value) = poll {
             this.inner.set(None);
-            *this.timer = None;
+            *this.timer = Deadline::Unarmed;
             this.span.finish("ok");
             return Poll::Ready(O::ok(value));
         }
-        match deadline(this.monitor, this.timer, cx) {
+        match deadline(this.monitor, &inner.call, this.timer, cx) {
             Some(after) => {
                 // Drop the body first, then its permit: the cap counts live bodies.
                 this.inner.set(None);
-                *this.timer = None;
+                *this.timer = Deadline::Unarmed;
                 this.span.finish("timeout");
                 Poll::Ready(O::err(this.monitor.timeout_error(after)))
             }
@@ -149,26 +161,55 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
     }
 }
 
-/// Arms the monitor's deadline on the first `Pending`; afterwards, checks
-/// it. Returns the timeout once it has passed.
+/// Arms the monitor's deadline on the first `Pending`: a store into the
+/// call's record, which the watchdog reads (one precise clock read);
+/// afterwards, checks it against the coarse clock, which the watchdog ticks
+/// before it wakes a call whose deadline passed. Returns the timeout once
+/// it has passed.
 #[inline]
-fn deadline(monitor: &Monitor, timer: &mut Option<Timer>, cx: &Context<'_>) -> Option<Duration> {
+fn deadline(
+    monitor: &Monitor,
+    call: &AsyncCall,
+    timer: &mut Deadline,
+    cx: &Context<'_>,
+) -> Option<Duration> {
     let after = monitor.timeout()?;
     match timer {
-        None => match Timer::new(Instant::now() + after, cx.waker()) {
-            Some(armed) => {
-                *timer = Some(armed);
-                None
-            }
-            // Without a watchdog there is nothing to wake us at the deadline;
-            // give up now rather than risk waiting forever.
-            None => Some(after),
-        },
-        Some(armed) if armed.expired() => Some(after),
-        Some(armed) => {
+        Deadline::Unarmed => arm(call, timer, after, cx),
+        Deadline::InRecord(at) if clock::coarse_ns() >= *at => Some(after),
+        Deadline::InRecord(_) => {
+            call.timeout_waker(cx.waker());
+            None
+        }
+        Deadline::Timer(armed) if armed.expired() => Some(after),
+        Deadline::Timer(armed) => {
             armed.update(cx.waker());
             None
         }
+    }
+}
+
+#[inline(never)]
+fn arm(
+    call: &AsyncCall,
+    timer: &mut Deadline,
+    after: Duration,
+    cx: &Context<'_>,
+) -> Option<Duration> {
+    let after_ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+    let at = clock::now_ns().saturating_add(after_ns);
+    if call.arm_timeout(at, cx.waker(), ALARM) {
+        *timer = Deadline::InRecord(at);
+        return None;
+    }
+    match Timer::new(Instant::now() + after, cx.waker()) {
+        Some(armed) => {
+            *timer = Deadline::Timer(Box::new(armed));
+            None
+        }
+        // Without a watchdog there is nothing to wake us at the deadline;
+        // give up now rather than risk waiting forever.
+        None => Some(after),
     }
 }
 
@@ -181,7 +222,7 @@ pin_project! {
     pub struct Detach<F, O> {
         inner: Option<Guarded<Pin<Box<F>>>>,
         monitor: Monitor,
-        timer: Option<Timer>,
+        timer: Deadline,
         admitted: bool,
         span: CallSpan,
         _out: PhantomData<fn() -> O>,
@@ -193,7 +234,7 @@ impl<F, O> Detach<F, O> {
         Detach {
             inner: Some(Guarded::new(Box::pin(body), monitor.site())),
             monitor,
-            timer: None,
+            timer: Deadline::Unarmed,
             admitted: false,
             span: CallSpan::off(),
             _out: PhantomData,
@@ -231,14 +272,14 @@ where
         drop(entered);
         if let Poll::Ready(value) = poll {
             *this.inner = None;
-            *this.timer = None;
+            *this.timer = Deadline::Unarmed;
             this.span.finish("ok");
             return Poll::Ready(O::ok(value));
         }
-        let Some(after) = deadline(this.monitor, this.timer, cx) else {
+        let Some(after) = deadline(this.monitor, &inner.call, this.timer, cx) else {
             return Poll::Pending;
         };
-        *this.timer = None;
+        *this.timer = Deadline::Unarmed;
         this.span.finish("timeout");
         let body = this.inner.take();
         let span = this.span.span();
