@@ -83,8 +83,14 @@ async fn chromium_shows_the_monitor_table_and_a_call_in_flight() {
     .unwrap();
 
     assert!(dom.contains("<table id=\"monitors\">"), "{dom}");
-    assert!(dom.contains("<td>calls::http_chromium::quick</td>"), "{dom}");
-    assert!(dom.contains("<b>calls::http_chromium::hanging</b>"), "{dom}");
+    assert!(
+        dom.contains("<td>calls::http_chromium::quick</td>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<b>calls::http_chromium::hanging</b>"),
+        "{dom}"
+    );
     assert!(dom.contains("(overdue)"), "{dom}");
 
     gate.notify_one();
