@@ -108,6 +108,7 @@ mod registry;
 pub mod supervisor;
 #[cfg(not(loom))]
 pub mod sync;
+#[cfg(not(loom))]
 mod tally;
 #[cfg(not(loom))]
 mod task;
