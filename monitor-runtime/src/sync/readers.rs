@@ -81,14 +81,21 @@ fn lock_ptr<L>(lock: &L) -> *mut () {
 
 /// `holder` took a read of `lock` at `at` on this thread: its record's
 /// slot (its address, whose [`ALIGNED`] bits are clear: letting go needs
-/// no thread-local look-up), or `None` if the table is full.
+/// no thread-local look-up), or `None` if the table is full. `thread`
+/// names this thread as a holder, once, when it gets its table (passed in
+/// so that this table knows nothing of how holders are named).
 #[inline]
-pub(crate) fn took<L>(lock: &L, holder: u64, at: &'static Location<'static>) -> Option<usize> {
+pub(crate) fn took<L>(
+    lock: &L,
+    holder: u64,
+    at: &'static Location<'static>,
+    thread: fn() -> u64,
+) -> Option<usize> {
     let mine = MINE.with(Cell::get);
     // SAFETY: tables are never freed.
     let table = match unsafe { mine.as_ref() } {
         Some(table) => table,
-        None => first_table()?,
+        None => first_table(thread)?,
     };
     let slot = table
         .slots
@@ -117,7 +124,7 @@ pub(crate) fn let_go(slot: usize) {
 /// The thread's first read: a table, handed on or new.
 #[cold]
 #[inline(never)]
-fn first_table() -> Option<&'static Table> {
+fn first_table(thread: fn() -> u64) -> Option<&'static Table> {
     let reused = FREE.lock().unwrap_or_else(|e| e.into_inner()).pop();
     let table = match reused {
         Some(table) => table,
@@ -143,9 +150,7 @@ fn first_table() -> Option<&'static Table> {
         FREE.lock().unwrap_or_else(|e| e.into_inner()).push(table);
         return None;
     }
-    table
-        .thread
-        .store(super::holder::thread_holder(), Ordering::Relaxed);
+    table.thread.store(thread(), Ordering::Relaxed);
     MINE.with(|mine| mine.set(table));
     Some(table)
 }

@@ -6,7 +6,7 @@ use std::sync::{LockResult, TryLockResult};
 
 use crate::sync::acquire::{held_std, let_go_std, map_poison, map_try, take_std, took_std, TRACK};
 use crate::sync::graph::{LockState, Want};
-use crate::sync::holder::task_holder;
+use crate::sync::holder::{task_holder, thread_holder};
 use crate::sync::lock_order_checking;
 use crate::sync::readers::{self, ALIGNED};
 use crate::sync::report::Deadlock;
@@ -466,7 +466,7 @@ fn let_go_tagged(state: &LockState, slot: usize) {
 /// thread-local read that only a predicted branch waits for does not.
 #[inline]
 fn record_read(state: &LockState, holder: u64, at: &'static Location<'static>) -> usize {
-    match readers::took(state, holder, at) {
+    match readers::took(state, holder, at, thread_holder) {
         Some(slot) => slot,
         None => record_read_in_lock(state, holder, at),
     }
