@@ -128,10 +128,10 @@
 //! since claiming a slot in the lock would take a compare-and-swap, and
 //! one to let go); nothing global is touched until a thread must wait.
 //! Against the peer, uncontended (`cargo bench -p monitor-bench --bench
-//! locks`, figures in the README): [`Mutex`] 1.02x std's, [`RwLock`] read
-//! 1.17x (before its release became one store), [`AsyncMutex`] 1.04x and
-//! [`AsyncRwLock`] read 1.01x tokio's (one run on a shared machine; ratios
-//! move by about 0.15 between runs). With the Cargo feature `plain-locks`, the locks keep
+//! locks`, figures in the README; idle machine, 2026-12-02): [`Mutex`]
+//! 1.01x std's, [`RwLock`] read 1.04x, [`AsyncMutex`] 0.93x and
+//! [`AsyncRwLock`] read 1.09x tokio's (the async locks spend tokio's coop
+//! budget as tokio's do). With the Cargo feature `plain-locks`, the locks keep
 //! their API and do no bookkeeping at all: nothing is reported, and the
 //! `*_checked` acquisitions never return a `Deadlock` (they wait, as the
 //! plain ones do).
