@@ -159,7 +159,7 @@ mod graph;
 pub use graph::{Graph, LockState, Want};
 
 #[cfg(loom)]
-#[path = "sync/held.rs"]
+#[path = "sync/held/mod.rs"]
 mod held;
 
 #[cfg(loom)]

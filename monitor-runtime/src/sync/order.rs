@@ -10,7 +10,7 @@
 //! (a pair already in the graph is then a lookup there). The held set is
 //! read from thread-local storage (std locks) or from the task's record,
 //! which the thread's cache finds without a lookup (tokio locks; see
-//! `held.rs`). With the check off, one relaxed load per acquisition.
+//! `held/`). With the check off, one relaxed load per acquisition.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
