@@ -115,3 +115,16 @@ pub fn marked_line(source: &str, mark: &str) -> u32 {
 pub async fn get_text(url: impl reqwest::IntoUrl) -> String {
     reqwest::get(url).await.unwrap().text().await.unwrap()
 }
+
+/// The body of a GET of `url`, parsed as JSON; panics on any failure.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let page = monitor_demo::get_json("http://127.0.0.1:3000/debug/monitor?format=json").await;
+/// assert!(page["monitors"].is_array());
+/// # }
+/// ```
+pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}

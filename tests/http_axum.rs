@@ -163,14 +163,7 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     let waiting = tokio::spawn(monitor_demo::get_text(format!("{base}/stuck")));
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    let page: serde_json::Value = client
-        .get(format!("{base}/debug/monitor?format=json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = monitor_demo::get_json(format!("{base}/debug/monitor?format=json")).await;
     let monitor = page["monitors"]
         .as_array()
         .unwrap()
@@ -288,20 +281,12 @@ async fn the_debug_page_shows_who_waits_for_a_lock() {
     let base =
         serve_on_loopback(Router::new().nest("/debug/monitor", monitor_runtime::http::router()))
             .await;
-    let client = reqwest::Client::new();
 
     let mut wait = serde_json::Value::Null;
     let start = Instant::now();
     while wait.is_null() {
         assert!(start.elapsed() < Duration::from_secs(20), "never listed");
-        let page: serde_json::Value = client
-            .get(format!("{base}/debug/monitor?format=json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = monitor_demo::get_json(format!("{base}/debug/monitor?format=json")).await;
         if let Some(found) = page["lock_waits"]
             .as_array()
             .unwrap()

@@ -53,19 +53,11 @@ async fn the_page_shows_calls_in_flight_over_time() {
 
     let app = Router::new().nest("/debug/monitor", monitor_runtime::http::router());
     let base = monitor_demo::serve_on_loopback(app).await;
-    let client = reqwest::Client::new();
 
     // The first point is taken as the router is built.
     let began = Instant::now();
     let json = loop {
-        let json: serde_json::Value = client
-            .get(format!("{base}/debug/monitor?format=json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let json = monitor_demo::get_json(format!("{base}/debug/monitor?format=json")).await;
         let has_point = json["history"]["functions"]
             .as_array()
             .unwrap()

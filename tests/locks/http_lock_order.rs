@@ -27,15 +27,7 @@ async fn the_page_lists_the_inversions() {
     let base =
         serve_on_loopback(Router::new().nest("/debug/monitor", monitor_runtime::http::router()))
             .await;
-    let client = reqwest::Client::new();
-    let page: serde_json::Value = client
-        .get(format!("{base}/debug/monitor?format=json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = monitor_demo::get_json(format!("{base}/debug/monitor?format=json")).await;
     assert!(page["lock_order_inversion_count"].as_u64().unwrap() >= 1);
     let inversion = page["lock_order_inversions"]
         .as_array()
