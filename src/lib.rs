@@ -3,9 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+mod client;
 mod dumps;
 mod recorder;
 
+pub use client::{Client, Response};
 pub use dumps::{
     deadlock_report_naming, dump_channel, hung_sink, inversion_reports_naming, kept_dumps,
 };
@@ -112,8 +114,8 @@ pub fn marked_line(source: &str, mark: &str) -> u32 {
 /// assert!(page.contains("<html"));
 /// # }
 /// ```
-pub async fn get_text(url: impl reqwest::IntoUrl) -> String {
-    reqwest::get(url).await.unwrap().text().await.unwrap()
+pub async fn get_text(url: impl AsRef<str>) -> String {
+    Client::new().get(url).await.text()
 }
 
 /// The body of a GET of `url`, parsed as JSON; panics on any failure.
@@ -125,6 +127,6 @@ pub async fn get_text(url: impl reqwest::IntoUrl) -> String {
 /// assert!(page["monitors"].is_array());
 /// # }
 /// ```
-pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
+pub async fn get_json(url: impl AsRef<str>) -> serde_json::Value {
+    Client::new().get(url).await.json()
 }

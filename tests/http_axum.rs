@@ -1,5 +1,5 @@
 //! The `axum` feature over real HTTP on loopback: a server on an ephemeral
-//! port, `reqwest` as the client. The overdue call the debug router shows
+//! port, `monitor_demo::Client` (hyper-util's) as the client. The overdue call the debug router shows
 //! is reported to the dump sink too: the test keeps those dumps
 //! (`kept_dumps`), so that nothing reaches stderr.
 
@@ -48,19 +48,19 @@ async fn a_burst_of_100_gets_10_answers_and_90_busy() {
             .with_state(state.clone()),
     )
     .await;
-    let client = reqwest::Client::new();
+    let client = monitor_demo::Client::new();
     let refused = Arc::new(AtomicUsize::new(0));
     let requests: Vec<_> = (0..100)
         .map(|_| {
             let (client, url, refused) = (client.clone(), format!("{base}/held"), refused.clone());
             tokio::spawn(async move {
-                let response = client.get(url).send().await.unwrap();
-                let status = response.status().as_u16();
+                let response = client.get(url).await;
+                let status = response.status.as_u16();
                 let retry_after = response
-                    .headers()
+                    .headers
                     .get("retry-after")
                     .map(|v| v.to_str().unwrap().to_owned());
-                let body = response.text().await.unwrap();
+                let body = response.text();
                 if status == 503 {
                     refused.fetch_add(1, Ordering::SeqCst);
                 }
@@ -114,14 +114,14 @@ async fn slow() -> Result<&'static str, Error> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_gets_504_at_its_deadline() {
     let base = serve_on_loopback(Router::new().route("/slow", get(slow))).await;
-    let client = reqwest::Client::new();
+    let client = monitor_demo::Client::new();
     // A first request opens the connection; the second is timed.
-    let _ = client.get(format!("{base}/slow")).send().await.unwrap();
+    let _ = client.get(format!("{base}/slow")).await;
     let start = Instant::now();
-    let response = client.get(format!("{base}/slow")).send().await.unwrap();
+    let response = client.get(format!("{base}/slow")).await;
     let took = start.elapsed();
-    assert_eq!(response.status().as_u16(), 504);
-    assert_eq!(response.text().await.unwrap(), "timed out");
+    assert_eq!(response.status.as_u16(), 504);
+    assert_eq!(response.text(), "timed out");
     assert!(took >= Duration::from_millis(100), "{took:?}");
     // The aim is +50 ms; the bound is generous for a loaded machine: the
     // point is that the response does not wait for the 30 s body.
@@ -158,8 +158,8 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
             .with_state(held_state),
     );
     let base = serve_on_loopback(app).await;
-    let client = reqwest::Client::new();
-    let _ = client.get(format!("{base}/h/held")).send().await.unwrap();
+    let client = monitor_demo::Client::new();
+    let _ = client.get(format!("{base}/h/held")).await;
     let waiting = tokio::spawn(monitor_demo::get_text(format!("{base}/stuck")));
     tokio::time::sleep(Duration::from_millis(50)).await;
 
@@ -195,13 +195,9 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
     let stuck_at = STUCK_AT.load(Ordering::SeqCst);
     assert_eq!(call["stack"][0]["awaiting"]["line"], stuck_at, "{call}");
 
-    let html = client
-        .get(format!("{base}/debug/monitor"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
-    let html = html.text().await.unwrap();
+    let html = client.get(format!("{base}/debug/monitor")).await;
+    assert_eq!(html.headers["content-type"], "text/html; charset=utf-8");
+    let html = html.text();
     assert!(html.contains("<table id=\"monitors\">"));
     assert!(html.contains("<td>http_axum::held</td>"));
     assert!(html.contains("<b>http_axum::stuck</b>"));
@@ -220,12 +216,8 @@ async fn the_debug_router_shows_monitors_and_calls_in_flight() {
         .get(format!(
             "{base}/debug/monitor/stacks?format=json&native=false"
         ))
-        .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert!(dump["in_flight"].as_u64().unwrap() >= 1);
     assert!(dump["calls"]
         .as_array()

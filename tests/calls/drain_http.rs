@@ -25,9 +25,9 @@ async fn a_draining_handler_answers_503_with_retry_after() {
         .route("/closing", get(closing))
         .route("/open", get(open));
     let base = monitor_demo::serve_on_loopback(app).await;
-    let client = reqwest::Client::new();
-    let served = client.get(format!("{base}/closing")).send().await.unwrap();
-    assert_eq!(served.status(), 200);
+    let client = monitor_demo::Client::new();
+    let served = client.get(format!("{base}/closing")).await;
+    assert_eq!(served.status, 200);
 
     let monitor = monitor_runtime::monitor(concat!(module_path!(), "::closing")).unwrap();
     let drained = monitor.clone();
@@ -36,16 +36,16 @@ async fn a_draining_handler_answers_503_with_retry_after() {
         .unwrap();
     assert!(report.is_clean(), "{report}");
 
-    let refused = client.get(format!("{base}/closing")).send().await.unwrap();
-    assert_eq!(refused.status(), 503);
-    assert_eq!(refused.headers()["retry-after"], "1");
-    assert_eq!(refused.text().await.unwrap(), "shutting down");
+    let refused = client.get(format!("{base}/closing")).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.headers["retry-after"], "1");
+    assert_eq!(refused.text(), "shutting down");
     assert_eq!(monitor.stats().shutting_down, 1);
 
-    let other = client.get(format!("{base}/open")).send().await.unwrap();
-    assert_eq!(other.status(), 200, "only the drained monitor refuses");
+    let other = client.get(format!("{base}/open")).await;
+    assert_eq!(other.status, 200, "only the drained monitor refuses");
 
     monitor.resume();
-    let again = client.get(format!("{base}/closing")).send().await.unwrap();
-    assert_eq!(again.status(), 200);
+    let again = client.get(format!("{base}/closing")).await;
+    assert_eq!(again.status, 200);
 }

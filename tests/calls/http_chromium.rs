@@ -39,21 +39,11 @@ async fn chromium_shows_the_monitor_table_and_a_call_in_flight() {
         .with_state(gate.clone());
     let base = monitor_demo::serve_on_loopback(app).await;
 
-    let client = reqwest::Client::new();
-    assert_eq!(
-        client
-            .get(format!("{base}/quick"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "quick"
-    );
+    let client = monitor_demo::Client::new();
+    assert_eq!(client.get(format!("{base}/quick")).await.text(), "quick");
     let waiting = tokio::spawn({
         let url = format!("{base}/hanging");
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+        async move { client.get(url).await.text() }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
 

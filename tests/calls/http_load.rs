@@ -24,7 +24,7 @@ const REQUESTS: usize = 100_000;
 const CONCURRENCY: usize = 64;
 const ROUNDS: usize = 4;
 
-async fn run(client: &reqwest::Client, url: &str, requests: usize) -> Duration {
+async fn run(client: &monitor_demo::Client, url: &str, requests: usize) -> Duration {
     let start = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENCY)
         .map(|i| {
@@ -32,9 +32,9 @@ async fn run(client: &reqwest::Client, url: &str, requests: usize) -> Duration {
             let n = requests / CONCURRENCY + usize::from(i < requests % CONCURRENCY);
             tokio::spawn(async move {
                 for _ in 0..n {
-                    let response = client.get(&url).send().await.unwrap();
-                    assert_eq!(response.status().as_u16(), 200);
-                    response.bytes().await.unwrap();
+                    let response = client.get(&url).await;
+                    assert_eq!(response.status.as_u16(), 200);
+                    response.body;
                 }
             })
         })
@@ -52,7 +52,7 @@ async fn annotated_handler_throughput_against_plain() {
         .route("/plain", get(plain))
         .route("/annotated", get(annotated));
     let base = monitor_demo::serve_on_loopback(app).await;
-    let client = reqwest::Client::new();
+    let client = monitor_demo::Client::new();
     run(&client, &format!("{base}/plain"), 2_000).await; // warm up
     run(&client, &format!("{base}/annotated"), 2_000).await;
 

@@ -87,9 +87,10 @@ fn served() -> &'static str {
 }
 
 async fn get(path: &str) -> (StatusCode, Vec<u8>) {
-    let response = reqwest::get(format!("{}{path}", served())).await.unwrap();
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-    (status, response.bytes().await.unwrap().to_vec())
+    let response = monitor_demo::Client::new()
+        .get(format!("{}{path}", served()))
+        .await;
+    (response.status, response.body.to_vec())
 }
 
 /// One sample: its places (function's system name, line), innermost

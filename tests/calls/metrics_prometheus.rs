@@ -95,14 +95,11 @@ fn start_prometheus(target: SocketAddr, dir: &std::path::Path) -> (Reaped, Socke
 }
 
 /// The first value of an instant query, if it has one yet.
-async fn query(client: &reqwest::Client, prometheus: SocketAddr, promql: &str) -> Option<f64> {
-    let response = client
-        .get(format!("http://{prometheus}/api/v1/query"))
-        .query(&[("query", promql)])
-        .send()
-        .await
-        .ok()?;
-    let body: serde_json::Value = response.json().await.ok()?;
+async fn query(client: &monitor_demo::Client, prometheus: SocketAddr, promql: &str) -> Option<f64> {
+    let promql: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+    let url = format!("http://{prometheus}/api/v1/query?query={promql}");
+    let response = client.try_get(url).await.ok()?;
+    let body: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
     assert_eq!(body["status"], "success", "{promql}: {body}");
     let value = body["data"]["result"].get(0)?["value"][1].as_str()?;
     value.parse().ok().filter(|v: &f64| v.is_finite())
@@ -114,7 +111,7 @@ async fn prometheus_scrapes_the_call_counter_and_the_latency_histogram() {
     let dir = std::env::temp_dir().join(format!("monitor-prometheus-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (_example, app) = start_example();
-    let client = reqwest::Client::new();
+    let client = monitor_demo::Client::new();
     // The first scrape hands the latency histogram to the monitors; the
     // exporter's text is what Prometheus will read.
     let exposition = monitor_demo::get_text(format!("http://{app}/metrics")).await;
@@ -126,7 +123,7 @@ async fn prometheus_scrapes_the_call_counter_and_the_latency_histogram() {
         let client = client.clone();
         tokio::spawn(async move {
             loop {
-                let _ = client.get(format!("http://{app}/slow?ms=10")).send().await;
+                let _ = client.try_get(format!("http://{app}/slow?ms=10")).await;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
