@@ -2,7 +2,8 @@
 //! `pprof`) and `/stacks?threads=all`, served on loopback: a plain thread
 //! parked in `recv()`, an annotated call stuck in `recv()` on another, and
 //! an async annotated call waiting to be polled. The profile is decoded
-//! with the `pprof` crate's types and, in CI, read by the real
+//! with the messages it was encoded with (the runtime's
+//! `dump/profile_proto.rs`, included here) and, in CI, read by the real
 //! `go tool pprof` (`-raw` and `-top`; `cargo test --test calls http_pprof --
 //! --ignored`, with Go installed: `apt-get install golang-go`).
 #![cfg(target_os = "linux")]
@@ -18,8 +19,15 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use monitor_demo::serve_on_loopback;
 use monitor_runtime::stack_on_timeout;
-use pprof::protos::{Message, Profile};
+use prost::Message;
 use tower::ServiceExt;
+
+/// The messages of `profile.proto` that the runtime encodes, as it
+/// declares them.
+#[allow(dead_code)]
+#[path = "../../monitor-runtime/src/dump/profile_proto.rs"]
+mod profile_proto;
+use profile_proto::Profile;
 
 /// The line of `recv()` in `parked`.
 const PARKED_LINE: u32 = line!() + 4;

@@ -42,6 +42,8 @@ mod overdue;
 #[cfg(feature = "pprof")]
 mod pprof;
 mod prepare;
+#[cfg(feature = "pprof")]
+mod profile_proto;
 pub(crate) mod render;
 mod signal;
 mod sink;
