@@ -5,12 +5,15 @@ use std::time::{Duration, Instant};
 
 mod client;
 mod dumps;
+mod own_process;
 mod recorder;
 
 pub use client::{Client, Response};
 pub use dumps::{
     deadlock_report_naming, dump_channel, hung_sink, inversion_reports_naming, kept_dumps,
 };
+#[doc(hidden)]
+pub use own_process::run_in_own_process;
 pub use recorder::{Recorded, RecordedEvent, RecordedSpan, Recorder};
 
 /// How many threads of this process have a name starting with `prefix`

@@ -1,0 +1,109 @@
+//! A storm of overdue calls prints output linear in their number: 100
+//! calls stuck at one place, going overdue one by one over a second, make
+//! a few reports that name each call once, show each stack at most twice,
+//! and fold the stacks stuck at the same place into one block with a
+//! count. (Before, each call's report showed every call in flight: 100
+//! calls made about 99 dumps and 5,000 blocks.)
+
+use std::collections::HashSet;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use monitor_runtime::{
+    dump::{set_dump_sink, Dump, DumpReason, DumpSink},
+    stack_on_timeout,
+};
+
+const CALLS: usize = 100;
+
+#[stack_on_timeout(50ms)]
+fn stuck(release: Arc<Mutex<Receiver<()>>>) {
+    let _ = release.lock().unwrap().recv();
+}
+
+#[test]
+fn overdue_reports_of_a_storm_are_linear_and_fold_the_same_place() {
+    monitor_demo::own_process!();
+    let dumps: Arc<Mutex<Vec<Dump>>> = Arc::default();
+    let kept = dumps.clone();
+    set_dump_sink(DumpSink::custom(move |dump| {
+        if matches!(dump.reason, DumpReason::Overdue { .. }) {
+            kept.lock().unwrap().push(dump.clone());
+        }
+    }))
+    .unwrap();
+
+    // One call begins every 10 ms: they go overdue one by one over a
+    // second, all stuck at the same line.
+    let (release, released) = channel::<()>();
+    let released = Arc::new(Mutex::new(released));
+    let callers: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let released = released.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(10 * i as u64));
+                stuck(released);
+            })
+        })
+        .collect();
+
+    // Every overdue call is named by a report.
+    let named = || {
+        dumps
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|dump| match &dump.reason {
+                DumpReason::Overdue { calls } => Some(calls.clone()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|call| call.function == "isolated::dump_storm::stuck")
+            .map(|call| call.id)
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while named().len() < CALLS {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {CALLS} overdue calls named",
+            named().len()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    drop(release);
+    for caller in callers {
+        caller.join().unwrap();
+    }
+
+    let names = named();
+    let dumps = dumps.lock().unwrap();
+    let texts: Vec<String> = dumps.iter().map(|dump| dump.to_string()).collect();
+    let all = texts.concat();
+    let reports = dumps.len();
+    let blocks: usize = dumps.iter().map(|dump| dump.calls.len()).sum();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    if std::env::var_os("MONITOR_TEST_FIGURES").is_some() {
+        eprintln!("{CALLS} overdue calls: {reports} reports, {blocks} blocks, {bytes} bytes");
+    }
+    assert_eq!(
+        names.iter().collect::<HashSet<_>>().len(),
+        names.len(),
+        "each call named once"
+    );
+    assert!(reports <= 6, "{reports} reports for {CALLS} overdue calls");
+    assert!(
+        blocks <= 2 * CALLS,
+        "{blocks} blocks for {CALLS} overdue calls"
+    );
+    // Stuck at the same line: folded, with a count.
+    assert!(
+        all.contains("more calls stuck at the same place:"),
+        "no folded block:\n{all}"
+    );
+    // Linear bytes: each report's header names its calls (a line each)
+    // and holds a few blocks; a generous 2 KB per call.
+    assert!(bytes <= 2048 * CALLS, "{bytes} bytes for {CALLS} calls");
+}
