@@ -204,11 +204,14 @@ pub(crate) fn wrap(
     state_ref: &TokenStream,
     callee: impl Fn(Takes, Span) -> TokenStream,
 ) -> TokenStream {
+    // `modifiers` is unstable syntax (`default fn`) that syn does not
+    // print either.
     let ItemFn {
         attrs,
         vis,
         sig,
         block,
+        ..
     } = func;
     let (outer, inner): (Vec<_>, Vec<_>) = attrs
         .iter()
@@ -403,6 +406,7 @@ fn erase_impl_trait(ty: &Type) -> Option<Type> {
             if let Type::ImplTrait(impl_trait) = ty {
                 let underscore = syn::Token![_](impl_trait.impl_token.span);
                 *ty = Type::Infer(syn::TypeInfer {
+                    attrs: Vec::new(),
                     underscore_token: underscore,
                 });
             } else {

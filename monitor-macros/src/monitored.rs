@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::visit::Visit;
-use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Signature, Type};
+use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReceiverKind, Signature, Type};
 
 use crate::args::{self, Key, Keys, Shared};
 use crate::duration;
@@ -289,11 +289,11 @@ fn check(args: &Args, func: &ItemFn, body: &Body<'_>) -> syn::Result<()> {
 /// how to fix it.
 fn borrowed_args(sig: &Signature) -> impl Iterator<Item = (&FnArg, String, &'static str)> {
     sig.inputs.iter().filter_map(|arg| match arg {
-        FnArg::Receiver(receiver) if borrows(&receiver.ty) => {
-            let what = match &receiver.reference {
-                Some(_) if receiver.mutability.is_some() => "`&mut self`",
-                Some(_) => "`&self`",
-                None => "`self`",
+        FnArg::Receiver(receiver) if receiver_borrows(&receiver.kind) => {
+            let what = match &receiver.kind {
+                ReceiverKind::Reference(_, _, Some(_)) => "`&mut self`",
+                ReceiverKind::Reference(..) => "`&self`",
+                _ => "`self`",
             };
             Some((
                 arg,
@@ -316,6 +316,18 @@ fn borrowed_args(sig: &Signature) -> impl Iterator<Item = (&FnArg, String, &'sta
     })
 }
 
+/// Whether a receiver holds a borrow: `&self`, `&'a mut self`,
+/// `self: &Self`, not `self`, `&'static self` or `self: Arc<Self>`.
+fn receiver_borrows(kind: &ReceiverKind) -> bool {
+    match kind {
+        ReceiverKind::Reference(_, lifetime, _) => lifetime
+            .as_ref()
+            .is_none_or(|lifetime| lifetime.ident != "static"),
+        ReceiverKind::Typed(_, ty) => borrows(ty),
+        _ => false,
+    }
+}
+
 /// Whether a type holds a reference or a lifetime other than `'static`.
 /// Higher-ranked ones (`Fn(&str)`, `for<'a> ..`, `fn(&T)`) do not count.
 fn borrows(ty: &Type) -> bool {
@@ -333,7 +345,7 @@ fn borrows(ty: &Type) -> bool {
             _: &syn::ParenthesizedGenericArguments,
         ) {
         }
-        fn visit_type_bare_fn(&mut self, _: &syn::TypeBareFn) {}
+        fn visit_type_fn_ptr(&mut self, _: &syn::TypeFnPtr) {}
         fn visit_trait_bound(&mut self, bound: &syn::TraitBound) {
             if bound.lifetimes.is_none() {
                 syn::visit::visit_trait_bound(self, bound);
