@@ -318,7 +318,7 @@ fn locks_always_taken_in_one_order_are_never_reported() {
             let (mutexes, rwlocks) = (mutexes.clone(), rwlocks.clone());
             thread::spawn(move || {
                 let mut rng = 0x2545_f491_4f6c_dd1d_u64 ^ (t + 1);
-                for _ in 0..20_000 {
+                for _ in 0..6_000 {
                     rng ^= rng << 13;
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
