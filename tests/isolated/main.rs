@@ -43,3 +43,33 @@ mod supervisor_hung_sink;
 mod supervisor_restarts;
 mod supervisor_threads;
 mod supervisor_tracing;
+
+/// Every test of this binary starts with `own_process!()`: one without it
+/// would run in the harness's process, beside the others.
+#[test]
+fn every_test_starts_with_own_process() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isolated");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = source.lines().map(str::trim).collect();
+        for (at, line) in lines.iter().enumerate() {
+            let is_test = line.starts_with("#[test]") || line.starts_with("#[tokio::test");
+            if !is_test || path.ends_with("main.rs") {
+                continue;
+            }
+            // The body's first line follows the signature's `{`.
+            let open = (at..lines.len())
+                .find(|&i| lines[i].ends_with('{'))
+                .unwrap();
+            if lines.get(open + 1) != Some(&"monitor_demo::own_process!();") {
+                missing.push(format!("{}:{}", path.display(), at + 1));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "tests without own_process!(): {missing:?}"
+    );
+}
