@@ -72,6 +72,7 @@ pub(crate) mod threads;
 
 supported! {
     mod blocked;
+    mod frame_record;
     mod linux;
     mod signal;
     mod symbolize;

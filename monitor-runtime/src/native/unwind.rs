@@ -16,6 +16,7 @@ use framehop::{
     UnwindRegsNative, Unwinder, UnwinderNative,
 };
 
+use super::frame_record::{returns_from_call_to, FunctionStarts};
 use super::signal::Sample;
 use super::{MAX_FRAMES, STACK_COPY};
 
@@ -32,6 +33,8 @@ pub(super) struct Unwinding {
     generation: Option<(u64, u64)>,
     /// The address ranges of the modules' code.
     code: Vec<Range<u64>>,
+    /// The modules' function starts, to tell the live frame record.
+    starts: Vec<FunctionStarts>,
 }
 
 impl Unwinding {
@@ -41,6 +44,7 @@ impl Unwinding {
             cache: CacheNative::new(),
             generation: None,
             code: Vec::new(),
+            starts: Vec::new(),
         }
     }
 
@@ -53,8 +57,12 @@ impl Unwinding {
         let modules = loaded_modules();
         self.unwinder = UnwinderNative::new();
         self.cache = CacheNative::new();
-        self.code = modules.iter().map(|(_, code)| code.clone()).collect();
-        for (module, _) in modules {
+        self.code = modules.iter().map(|loaded| loaded.code.clone()).collect();
+        self.starts.clear();
+        for Loaded { module, code, hdr } in modules {
+            if let Some((address, hdr)) = hdr {
+                self.starts.push(FunctionStarts::new(code, address, hdr));
+            }
             self.unwinder.add_module(module);
         }
         self.generation = generation;
@@ -65,13 +73,23 @@ impl Unwinding {
     /// thread read without a signal, `blocked.rs`), code that finds its
     /// caller through it needs a guess: the few places in the copy that
     /// look like a saved frame pointer (a word pointing higher up the same
-    /// stack) are tried, and the longest stack wins.
+    /// stack) are tried. The first whose return address follows a call to
+    /// the function that needs the frame pointer is the live record
+    /// (`frame_record.rs`); when none can be checked, the longest stack
+    /// wins.
     pub(super) fn unwind(&mut self, sample: &Sample<'_>) -> Addresses {
         if sample.regs.fp != 0 {
             return self.unwind_from(sample);
         }
         let first = self.unwind_from(sample);
-        let mut best = self.in_code(first);
+        let first = self.in_code(first);
+        let found = first.frames.len();
+        // The last frame found without the frame pointer needs it.
+        let callee = first
+            .frames
+            .last()
+            .and_then(|frame| self.function_start(frame.address_for_lookup()));
+        let mut best = first;
         for fp in frame_pointer_guesses(sample, &self.code) {
             let mut guess = Sample {
                 regs: sample.regs,
@@ -80,11 +98,25 @@ impl Unwinding {
             guess.regs.fp = fp;
             let addresses = self.unwind_from(&guess);
             let addresses = self.in_code(addresses);
+            let live = callee.is_some_and(|start| {
+                return_address_at(sample, fp).is_some_and(|at| returns_from_call_to(at, start))
+            });
+            if live && addresses.frames.len() > found {
+                return addresses;
+            }
             if addresses.frames.len() > best.frames.len() {
                 best = addresses;
             }
         }
         best
+    }
+
+    /// The start of the function that `pc` is in, from its module's
+    /// `.eh_frame_hdr`.
+    fn function_start(&self, pc: u64) -> Option<u64> {
+        self.starts
+            .iter()
+            .find_map(|starts| starts.function_start(pc))
     }
 
     /// The frames up to the first whose address is in no module's code: a
@@ -141,6 +173,14 @@ impl Unwinding {
     }
 }
 
+/// The return address of the frame record at `fp` (saved frame pointer,
+/// then return address), if the copy holds it.
+fn return_address_at(sample: &Sample<'_>, fp: u64) -> Option<u64> {
+    let offset = usize::try_from(fp.checked_sub(sample.regs.sp)?.checked_add(8)?).ok()?;
+    let word = sample.stack.get(offset..offset.checked_add(8)?)?;
+    Some(u64::from_ne_bytes(word.try_into().ok()?))
+}
+
 /// Where the frame pointer may point, for a stack copied without it: the
 /// first few 16-byte aligned words of the copy that may start a frame
 /// record, the saved frame pointer (whatever the caller had in it: code
@@ -183,9 +223,16 @@ fn loader_generation() -> Option<(u64, u64)> {
     generation
 }
 
-/// Every loaded module with its unwind information.
-/// The loaded modules, each with the address range of its code.
-fn loaded_modules() -> Vec<(Module<Vec<u8>>, Range<u64>)> {
+/// A loaded module: its unwind information, the address range of its
+/// code, and a copy of its `.eh_frame_hdr` with the address it was at.
+pub(super) struct Loaded {
+    pub(super) module: Module<Vec<u8>>,
+    pub(super) code: Range<u64>,
+    pub(super) hdr: Option<(u64, Vec<u8>)>,
+}
+
+/// The loaded modules.
+pub(super) fn loaded_modules() -> Vec<Loaded> {
     unsafe extern "C" fn each(
         info: *mut libc::dl_phdr_info,
         _size: libc::size_t,
@@ -194,14 +241,14 @@ fn loaded_modules() -> Vec<(Module<Vec<u8>>, Range<u64>)> {
         // SAFETY: the loader passes a valid `info`, whose module stays
         // loaded during the callback; `data` is the `Vec` below.
         unsafe {
-            let modules = &mut *data.cast::<Vec<(Module<Vec<u8>>, Range<u64>)>>();
+            let modules = &mut *data.cast::<Vec<Loaded>>();
             if let Some(module) = read_module(&*info) {
                 modules.push(module);
             }
         }
         0
     }
-    let mut modules: Vec<(Module<Vec<u8>>, Range<u64>)> = Vec::new();
+    let mut modules: Vec<Loaded> = Vec::new();
     // SAFETY: the callback writes only through `data`, which outlives the call.
     unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut modules).cast()) };
     modules
@@ -210,7 +257,7 @@ fn loaded_modules() -> Vec<(Module<Vec<u8>>, Range<u64>)> {
 /// # Safety
 /// `info` describes a module that stays loaded during the call (it comes
 /// from `dl_iterate_phdr`).
-unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<(Module<Vec<u8>>, Range<u64>)> {
+unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<Loaded> {
     let bias = info.dlpi_addr;
     // SAFETY: the loader's program headers for this module.
     let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
@@ -237,6 +284,7 @@ unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<(Module<Vec<u8>>, Ran
         text_svma: Some(text.clone()),
         ..Default::default()
     };
+    let mut hdr_copy = None;
     if let Some(header) = headers.iter().find(|h| h.p_type == libc::PT_GNU_EH_FRAME) {
         let hdr_svma = header.p_vaddr..header.p_vaddr + header.p_memsz;
         // SAFETY: the segment is mapped while the module is loaded.
@@ -253,12 +301,17 @@ unsafe fn read_module(info: &libc::dl_phdr_info) -> Option<(Module<Vec<u8>>, Ran
         if let Some((eh_frame_svma, eh_frame)) = eh_frame {
             sections.eh_frame_svma = Some(eh_frame_svma);
             sections.eh_frame = Some(eh_frame);
+            hdr_copy = Some((bias + hdr_svma.start, hdr.clone()));
             sections.eh_frame_hdr_svma = Some(hdr_svma);
             sections.eh_frame_hdr = Some(hdr);
         }
     }
     let avma = bias + text.start..bias + text.end;
-    Some((Module::new(name, avma.clone(), bias, sections), avma))
+    Some(Loaded {
+        module: Module::new(name, avma.clone(), bias, sections),
+        code: avma,
+        hdr: hdr_copy,
+    })
 }
 
 /// # Safety
@@ -351,12 +404,13 @@ mod tests {
     fn this_function_is_in_a_module_with_unwind_info() {
         let here = this_function_is_in_a_module_with_unwind_info as fn() as usize as u64;
         let modules = loaded_modules();
-        let (module, code) = modules
+        let loaded = modules
             .iter()
-            .find(|(m, _)| m.avma_range().contains(&here))
+            .find(|loaded| loaded.module.avma_range().contains(&here))
             .expect("a module covers this function");
-        assert!(module.avma_range().start >= module.base_avma());
-        assert_eq!(module.avma_range(), *code);
+        assert!(loaded.module.avma_range().start >= loaded.module.base_avma());
+        assert_eq!(loaded.module.avma_range(), loaded.code);
+        assert!(loaded.hdr.is_some(), "with its .eh_frame_hdr");
         assert!(loader_generation().is_some());
     }
 }

@@ -1,0 +1,246 @@
+//! Which saved frame record is the live one, for a stack copied without
+//! its frame pointer (a thread blocked in a system call, `blocked.rs`).
+//!
+//! Unwinding such a copy stops at the first frame that finds its caller
+//! through the frame pointer (std is built with frame pointers). Words of
+//! the copy that look like a frame record (a saved frame pointer, then a
+//! return address into code) are candidates, but a frame's unused locals
+//! often hold stale records of calls that returned long ago, whose chains
+//! are longer than the live one. The live record's return address follows
+//! a call to the very function that needs it; that function's start is in
+//! the table of its module's `.eh_frame_hdr`, and a direct call
+//! (`call rel32`) names its target. A record that passes this check is the
+//! live one; when none can be checked (an indirect call, a table in
+//! another encoding), the unwinder keeps its older rule, the longest stack.
+
+use std::ops::Range;
+
+/// The function starts of one module: a copy of its `.eh_frame_hdr`,
+/// whose binary-search table lists the start of every function with
+/// unwind information, in order.
+pub(super) struct FunctionStarts {
+    code: Range<u64>,
+    hdr_address: u64,
+    hdr: Vec<u8>,
+}
+
+impl FunctionStarts {
+    /// The starts of the module whose code is at `code`, from a copy of its
+    /// `.eh_frame_hdr`, which was at `hdr_address`.
+    pub(super) fn new(code: Range<u64>, hdr_address: u64, hdr: Vec<u8>) -> Self {
+        FunctionStarts {
+            code,
+            hdr_address,
+            hdr,
+        }
+    }
+
+    /// The start of the function whose unwind entry is the last to start
+    /// at or below `pc`, if `pc` is in this module's code and its table has
+    /// the encoding linkers write.
+    pub(super) fn function_start(&self, pc: u64) -> Option<u64> {
+        if !self.code.contains(&pc) {
+            return None;
+        }
+        let table = table(&self.hdr)?;
+        let start = |i: usize| {
+            let offset = i32::from_le_bytes(table[8 * i..8 * i + 4].try_into().unwrap_or_default());
+            self.hdr_address.wrapping_add(offset as i64 as u64)
+        };
+        let after = partition_point(table.len() / 8, |i| start(i) <= pc);
+        after.checked_sub(1).map(start)
+    }
+}
+
+/// The number of leading indices in `0..len` for which `before` holds
+/// (`before` holds for a prefix): a binary search.
+fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, len);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if before(middle) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
+}
+
+/// The binary-search table of an `.eh_frame_hdr`: after the version, three
+/// encodings, `eh_frame_ptr` and `fde_count`, pairs of 4-byte offsets from
+/// the header (`DW_EH_PE_datarel | DW_EH_PE_sdata4`, what GNU ld, gold and
+/// lld write), the function's start first. Any other layout: `None`.
+fn table(hdr: &[u8]) -> Option<&[u8]> {
+    const DATAREL_SDATA4: u8 = 0x3b;
+    let [version, pointer, count, entries, ..] = *hdr else {
+        return None;
+    };
+    if version != 1 || entries != DATAREL_SDATA4 {
+        return None;
+    }
+    let size = |encoding: u8| match encoding & 0x0f {
+        0x03 | 0x0b => Some(4),
+        0x00 | 0x04 | 0x0c => Some(8),
+        _ => None,
+    };
+    let (pointer, count_size) = (size(pointer)?, size(count)?);
+    let field = hdr.get(4 + pointer..4 + pointer + count_size)?;
+    let count = match *field {
+        [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => u64::from_le_bytes(field.try_into().ok()?),
+    };
+    let at = 4 + pointer + count_size;
+    let len = usize::try_from(count).ok()?.checked_mul(8)?;
+    hdr.get(at..at.checked_add(len)?)
+}
+
+/// Whether the instruction before `return_address` calls `target`: a
+/// direct call (`call rel32`), or a call through a pointer at a fixed place
+/// (`call *disp32(%rip)`, how code built position-independent calls
+/// another crate's function through the GOT; the pointer is read). The
+/// code and the pointer are read through the kernel (`process_vm_readv`),
+/// so that an address in a module unloaded since the module list was read
+/// answers `false` rather than faulting. x86_64 only.
+pub(super) fn returns_from_call_to(return_address: u64, target: u64) -> bool {
+    const CALL_REL32: u8 = 0xe8;
+    const CALL_INDIRECT: [u8; 2] = [0xff, 0x15];
+    if !cfg!(target_arch = "x86_64") {
+        return false;
+    }
+    let Some(call) = return_address.checked_sub(6) else {
+        return false;
+    };
+    let mut code = [0u8; 6];
+    if !read(call, &mut code) {
+        return false;
+    }
+    let offset = |bytes: &[u8]| {
+        let offset = i32::from_le_bytes(bytes.try_into().unwrap_or_default());
+        return_address.wrapping_add(offset as i64 as u64)
+    };
+    if code[1] == CALL_REL32 && offset(&code[2..]) == target {
+        return true;
+    }
+    if code[..2] == CALL_INDIRECT {
+        let mut pointer = [0u8; 8];
+        return read(offset(&code[2..]), &mut pointer) && u64::from_ne_bytes(pointer) == target;
+    }
+    false
+}
+
+/// Fills `buf` from this process's memory at `address`; `false` if any of
+/// it is not mapped.
+fn read(address: u64, buf: &mut [u8]) -> bool {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: address as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: the kernel checks the remote address and writes only `buf`,
+    // valid for its length.
+    let read = unsafe {
+        libc::syscall(
+            libc::SYS_process_vm_readv,
+            libc::syscall(libc::SYS_getpid),
+            &local as *const libc::iovec,
+            1usize,
+            &remote as *const libc::iovec,
+            1usize,
+            0usize,
+        )
+    };
+    usize::try_from(read).is_ok_and(|read| read == buf.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header at 0x1000 with functions at 0x2000, 0x2100, 0x2400.
+    fn header() -> Vec<u8> {
+        let mut hdr = vec![1, 0x1b, 0x03, 0x3b];
+        hdr.extend_from_slice(&0i32.to_le_bytes()); // eh_frame_ptr
+        hdr.extend_from_slice(&3u32.to_le_bytes()); // fde_count
+        for start in [0x1000i32, 0x1100, 0x1400] {
+            hdr.extend_from_slice(&start.to_le_bytes());
+            hdr.extend_from_slice(&0i32.to_le_bytes());
+        }
+        hdr
+    }
+
+    #[test]
+    fn a_pc_is_in_the_function_that_starts_last_before_it() {
+        let starts = FunctionStarts::new(0x2000..0x3000, 0x1000, header());
+        assert_eq!(starts.function_start(0x2000), Some(0x2000));
+        assert_eq!(starts.function_start(0x20ff), Some(0x2000));
+        assert_eq!(starts.function_start(0x2100), Some(0x2100));
+        assert_eq!(starts.function_start(0x2fff), Some(0x2400));
+        assert_eq!(starts.function_start(0x3000), None, "not this module");
+        let below = FunctionStarts::new(0x1000..0x3000, 0x1000, header());
+        assert_eq!(below.function_start(0x1fff), None, "before the first");
+    }
+
+    #[test]
+    fn other_table_encodings_and_short_headers_give_nothing() {
+        let mut other = header();
+        other[3] = 0x1b;
+        assert_eq!(table(&other), None);
+        assert_eq!(table(&header()[..20]), None, "cut short");
+        assert_eq!(table(&[1, 0x1b, 0xff, 0x3b, 0, 0, 0, 0]), None, "no count");
+        assert_eq!(table(&header()).map(<[u8]>::len), Some(24));
+    }
+
+    #[test]
+    fn this_function_starts_where_its_pointer_points() {
+        let here = this_function_starts_where_its_pointer_points as fn() as usize as u64;
+        let modules = super::super::unwind::loaded_modules();
+        let starts = modules
+            .iter()
+            .find_map(|module| {
+                let (address, hdr) = module.hdr.clone()?;
+                module
+                    .code
+                    .contains(&here)
+                    .then(|| FunctionStarts::new(module.code.clone(), address, hdr))
+            })
+            .expect("this module has an .eh_frame_hdr");
+        assert_eq!(starts.function_start(here + 1), Some(here));
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn a_direct_call_names_its_target() {
+        let mut code = vec![0x90u8; 16];
+        let return_address = code.as_ptr() as u64 + 6;
+        code[1] = 0xe8;
+        code[2..6].copy_from_slice(&0x100i32.to_le_bytes());
+        let target = return_address + 0x100;
+        assert!(returns_from_call_to(return_address, target));
+        assert!(!returns_from_call_to(return_address, target + 1));
+        code[1] = 0x90; // no call
+        assert!(!returns_from_call_to(return_address, target));
+        assert!(!returns_from_call_to(8, 0), "unmapped: no fault");
+        drop(code);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn a_call_through_a_pointer_names_the_pointers_target() {
+        let target = 0x5555_1234_5678u64;
+        // The pointer 16 bytes after the return address, as a GOT slot.
+        let mut code = vec![0x90u8; 32];
+        let return_address = code.as_ptr() as u64 + 6;
+        code[..2].copy_from_slice(&[0xff, 0x15]);
+        code[2..6].copy_from_slice(&16i32.to_le_bytes());
+        code[22..30].copy_from_slice(&target.to_ne_bytes());
+        assert!(returns_from_call_to(return_address, target));
+        assert!(!returns_from_call_to(return_address, target + 1));
+        code[2..6].copy_from_slice(&(i32::MAX - 64).to_le_bytes());
+        assert!(!returns_from_call_to(return_address, target), "unmapped slot");
+        drop(code);
+    }
+}
