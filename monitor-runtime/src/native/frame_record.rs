@@ -95,36 +95,61 @@ fn table(hdr: &[u8]) -> Option<&[u8]> {
     hdr.get(at..at.checked_add(len)?)
 }
 
-/// Whether the instruction before `return_address` calls `target`: a
-/// direct call (`call rel32`), or a call through a pointer at a fixed place
-/// (`call *disp32(%rip)`, how code built position-independent calls
-/// another crate's function through the GOT; the pointer is read). The
-/// code and the pointer are read through the kernel (`process_vm_readv`),
-/// so that an address in a module unloaded since the module list was read
-/// answers `false` rather than faulting. x86_64 only.
+/// Whether the instruction before `return_address` calls `target`:
+///
+/// * a direct call, `call rel32`;
+/// * a call through a pointer at a fixed place, `call *disp32(%rip)`, how
+///   code built position-independent calls another crate's function
+///   through the GOT;
+/// * a call through a register loaded from such a place just before,
+///   `mov disp32(%rip), %reg; call *%reg`, how unoptimized code does it.
+///
+/// The pointer is read. Code and pointer are read through the kernel
+/// (`process_vm_readv`), so that an address in a module unloaded since the
+/// module list was read answers `false` rather than faulting. x86_64 only.
 pub(super) fn returns_from_call_to(return_address: u64, target: u64) -> bool {
-    const CALL_REL32: u8 = 0xe8;
-    const CALL_INDIRECT: [u8; 2] = [0xff, 0x15];
     if !cfg!(target_arch = "x86_64") {
         return false;
     }
-    let Some(call) = return_address.checked_sub(6) else {
+    let Some(start) = return_address.checked_sub(12) else {
         return false;
     };
-    let mut code = [0u8; 6];
-    if !read(call, &mut code) {
+    let mut code = [0u8; 12];
+    if !read(start, &mut code) {
         return false;
     }
-    let offset = |bytes: &[u8]| {
-        let offset = i32::from_le_bytes(bytes.try_into().unwrap_or_default());
-        return_address.wrapping_add(offset as i64 as u64)
+    // `disp32` at `code[at..at + 4]`, relative to the instruction that
+    // follows it, which ends at `code[end]`.
+    let relative = |at: usize, end: usize| {
+        let disp = i32::from_le_bytes(code[at..at + 4].try_into().unwrap_or_default());
+        (start + end as u64).wrapping_add(disp as i64 as u64)
     };
-    if code[1] == CALL_REL32 && offset(&code[2..]) == target {
-        return true;
-    }
-    if code[..2] == CALL_INDIRECT {
+    let points_to_target = |slot: u64| {
         let mut pointer = [0u8; 8];
-        return read(offset(&code[2..]), &mut pointer) && u64::from_ne_bytes(pointer) == target;
+        read(slot, &mut pointer) && u64::from_ne_bytes(pointer) == target
+    };
+    // call rel32: e8 disp32.
+    if code[7] == 0xe8 {
+        return relative(8, 12) == target;
+    }
+    // call *disp32(%rip): ff 15 disp32.
+    if code[6..8] == [0xff, 0x15] {
+        return points_to_target(relative(8, 12));
+    }
+    // mov disp32(%rip), %reg (48 8b, or 4c 8b for r8-r15; ModRM 05 + 8 *
+    // reg), then call *%reg (ff d0 + reg, or 41 ff d0 + reg).
+    let register = code[11].wrapping_sub(0xd0);
+    if register < 8 {
+        let (rex, mov) = if code[9..11] == [0x41, 0xff] {
+            (0x4c, 2)
+        } else if code[10] == 0xff {
+            (0x48, 3)
+        } else {
+            return false;
+        };
+        if code[mov..mov + 3] == [rex, 0x8b, 0x05 + 8 * register] {
+            return points_to_target(relative(mov + 3, mov + 7));
+        }
     }
     false
 }
@@ -211,36 +236,65 @@ mod tests {
         assert_eq!(starts.function_start(here + 1), Some(here));
     }
 
+    /// Code whose return address is 16 bytes in, with room after it for a
+    /// pointer, and the return address.
+    fn code() -> (Vec<u8>, u64) {
+        let code = vec![0x90u8; 64];
+        let return_address = code.as_ptr() as u64 + 16;
+        (code, return_address)
+    }
+
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn a_direct_call_names_its_target() {
-        let mut code = vec![0x90u8; 16];
-        let return_address = code.as_ptr() as u64 + 6;
-        code[1] = 0xe8;
-        code[2..6].copy_from_slice(&0x100i32.to_le_bytes());
+        let (mut code, return_address) = code();
+        code[11] = 0xe8;
+        code[12..16].copy_from_slice(&0x100i32.to_le_bytes());
         let target = return_address + 0x100;
         assert!(returns_from_call_to(return_address, target));
         assert!(!returns_from_call_to(return_address, target + 1));
-        code[1] = 0x90; // no call
+        code[11] = 0x90; // no call
         assert!(!returns_from_call_to(return_address, target));
         assert!(!returns_from_call_to(8, 0), "unmapped: no fault");
-        drop(code);
+        assert!(!returns_from_call_to(20, 0), "unmapped: no fault");
     }
 
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn a_call_through_a_pointer_names_the_pointers_target() {
         let target = 0x5555_1234_5678u64;
+        let (mut code, return_address) = code();
         // The pointer 16 bytes after the return address, as a GOT slot.
-        let mut code = vec![0x90u8; 32];
-        let return_address = code.as_ptr() as u64 + 6;
-        code[..2].copy_from_slice(&[0xff, 0x15]);
-        code[2..6].copy_from_slice(&16i32.to_le_bytes());
-        code[22..30].copy_from_slice(&target.to_ne_bytes());
+        code[32..40].copy_from_slice(&target.to_ne_bytes());
+        code[10..12].copy_from_slice(&[0xff, 0x15]);
+        code[12..16].copy_from_slice(&16i32.to_le_bytes());
         assert!(returns_from_call_to(return_address, target));
         assert!(!returns_from_call_to(return_address, target + 1));
-        code[2..6].copy_from_slice(&(i32::MAX - 64).to_le_bytes());
+        code[12..16].copy_from_slice(&(i32::MAX - 64).to_le_bytes());
         assert!(!returns_from_call_to(return_address, target), "unmapped slot");
-        drop(code);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn a_call_through_a_register_loaded_from_a_pointer_names_its_target() {
+        let target = 0x5555_1234_5678u64;
+        let (mut code, return_address) = code();
+        code[32..40].copy_from_slice(&target.to_ne_bytes());
+        // mov 18(%rip), %rax; call *%rax: the pointer 18 bytes after the
+        // `mov`, which ends where the call starts (2 bytes before the
+        // return address).
+        code[7..14].copy_from_slice(&[0x48, 0x8b, 0x05, 18, 0, 0, 0]);
+        code[14..16].copy_from_slice(&[0xff, 0xd0]);
+        assert!(returns_from_call_to(return_address, target));
+        // The same through %rcx: the register must match.
+        code[15] = 0xd1;
+        assert!(!returns_from_call_to(return_address, target));
+        code[9] = 0x0d;
+        assert!(returns_from_call_to(return_address, target));
+        // r9: mov 19(%rip), %r9; call *%r9 (3 bytes).
+        code[6..13].copy_from_slice(&[0x4c, 0x8b, 0x0d, 19, 0, 0, 0]);
+        code[13..16].copy_from_slice(&[0x41, 0xff, 0xd1]);
+        assert!(returns_from_call_to(return_address, target));
+        assert!(!returns_from_call_to(return_address, target + 1));
     }
 }
