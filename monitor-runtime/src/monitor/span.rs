@@ -53,31 +53,30 @@ const DONE: u8 = 1;
 /// ([`CallSpan::enter`]'s guard), or, for a call dropped unfinished, as
 /// `cancelled` when this is dropped.
 pub(crate) struct CallSpan {
-    span: Option<Span>,
+    /// Boxed: a call's future holds one word while spans are off (the
+    /// default), and a ready call's future stays small enough to move in
+    /// registers rather than with `memcpy`.
+    span: Option<Box<Opened>>,
+}
+
+/// A call's span and whether its outcome was recorded.
+struct Opened {
+    span: Span,
     state: AtomicU8,
 }
 
 impl CallSpan {
     /// No span: what a call holds until it starts.
     pub(crate) const fn off() -> Self {
-        CallSpan {
-            span: None,
-            state: AtomicU8::new(OPEN),
-        }
+        CallSpan { span: None }
     }
 
     /// The span of a call of `monitor` that starts now, if it wants one.
     #[inline]
     pub(crate) fn open(monitor: &Monitor) -> Self {
-        let span = if monitor.state().config.span || SPANS.load(Ordering::Relaxed) {
-            Some(new_span(monitor))
-        } else {
-            None
-        };
-        CallSpan {
-            span,
-            state: AtomicU8::new(OPEN),
-        }
+        let mut span = CallSpan::off();
+        span.start(monitor);
+        span
     }
 
     /// Opens the span of a call of `monitor` that starts now, if it wants
@@ -86,7 +85,10 @@ impl CallSpan {
     #[inline]
     pub(crate) fn start(&mut self, monitor: &Monitor) {
         if monitor.state().config.span || SPANS.load(Ordering::Relaxed) {
-            self.span = Some(new_span(monitor));
+            self.span = Some(Box::new(Opened {
+                span: new_span(monitor),
+                state: AtomicU8::new(OPEN),
+            }));
         }
     }
 
@@ -94,25 +96,25 @@ impl CallSpan {
     /// unwinds through the guard is recorded as the outcome `panic`.
     #[inline]
     pub(crate) fn enter(&self) -> Option<Entered<'_>> {
-        let span = self.span.as_ref()?;
+        let opened = self.span.as_ref()?;
         Some(Entered {
             call: self,
-            _entered: span.enter(),
+            _entered: opened.span.enter(),
         })
     }
 
     /// A clone of the span, to enter on another thread.
     pub(crate) fn span(&self) -> Option<Span> {
-        self.span.clone()
+        self.span.as_ref().map(|opened| opened.span.clone())
     }
 
     /// Records the call's outcome, unless one was recorded already.
     #[inline]
     pub(crate) fn finish(&self, outcome: &'static str) {
-        if let Some(span) = &self.span
-            && self.state.swap(DONE, Ordering::Relaxed) == OPEN
+        if let Some(opened) = &self.span
+            && opened.state.swap(DONE, Ordering::Relaxed) == OPEN
         {
-            span.record("outcome", outcome);
+            opened.span.record("outcome", outcome);
         }
     }
 
