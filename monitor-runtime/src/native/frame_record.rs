@@ -271,7 +271,10 @@ mod tests {
         assert!(returns_from_call_to(return_address, target));
         assert!(!returns_from_call_to(return_address, target + 1));
         code[12..16].copy_from_slice(&(i32::MAX - 64).to_le_bytes());
-        assert!(!returns_from_call_to(return_address, target), "unmapped slot");
+        assert!(
+            !returns_from_call_to(return_address, target),
+            "unmapped slot"
+        );
     }
 
     #[test]
