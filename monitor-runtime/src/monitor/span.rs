@@ -111,10 +111,8 @@ impl CallSpan {
     /// Records the call's outcome, unless one was recorded already.
     #[inline]
     pub(crate) fn finish(&self, outcome: &'static str) {
-        if let Some(opened) = &self.span
-            && opened.state.swap(DONE, Ordering::Relaxed) == OPEN
-        {
-            opened.span.record("outcome", outcome);
+        if let Some(opened) = &self.span {
+            opened.finish(outcome);
         }
     }
 
@@ -128,22 +126,32 @@ impl CallSpan {
 }
 
 impl Drop for CallSpan {
+    /// Takes the box out, so that the field's own drop is seen to be a
+    /// no-op and inlined away while spans are off.
     #[inline]
     fn drop(&mut self) {
-        if self.span.is_some() {
-            self.dropped();
+        if let Some(opened) = self.span.take() {
+            dropped(opened);
         }
     }
 }
 
-impl CallSpan {
-    #[cold]
-    fn dropped(&self) {
-        self.finish(if std::thread::panicking() {
-            "panic"
-        } else {
-            "cancelled"
-        });
+/// The outcome of a call whose span is dropped before one was recorded.
+#[cold]
+fn dropped(opened: Box<Opened>) {
+    opened.finish(if std::thread::panicking() {
+        "panic"
+    } else {
+        "cancelled"
+    });
+}
+
+impl Opened {
+    /// Records the call's outcome, unless one was recorded already.
+    fn finish(&self, outcome: &'static str) {
+        if self.state.swap(DONE, Ordering::Relaxed) == OPEN {
+            self.span.record("outcome", outcome);
+        }
     }
 }
 
