@@ -131,14 +131,14 @@ impl Drop for CallSpan {
     #[inline]
     fn drop(&mut self) {
         if let Some(opened) = self.span.take() {
-            dropped(opened);
+            dropped(&opened);
         }
     }
 }
 
 /// The outcome of a call whose span is dropped before one was recorded.
 #[cold]
-fn dropped(opened: Box<Opened>) {
+fn dropped(opened: &Opened) {
     opened.finish(if std::thread::panicking() {
         "panic"
     } else {
