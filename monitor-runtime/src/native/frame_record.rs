@@ -15,6 +15,8 @@
 
 use std::ops::Range;
 
+use super::signal::read_own_memory;
+
 /// The function starts of one module: a copy of its `.eh_frame_hdr`,
 /// whose binary-search table lists the start of every function with
 /// unwind information, in order.
@@ -165,20 +167,8 @@ fn read(address: u64, buf: &mut [u8]) -> bool {
         iov_base: address as *mut libc::c_void,
         iov_len: buf.len(),
     };
-    // SAFETY: the kernel checks the remote address and writes only `buf`,
-    // valid for its length.
-    let read = unsafe {
-        libc::syscall(
-            libc::SYS_process_vm_readv,
-            libc::syscall(libc::SYS_getpid),
-            &local as *const libc::iovec,
-            1usize,
-            &remote as *const libc::iovec,
-            1usize,
-            0usize,
-        )
-    };
-    usize::try_from(read).is_ok_and(|read| read == buf.len())
+    // SAFETY: `local` is `buf`, writable for its length.
+    unsafe { read_own_memory(&local, &[remote]) == buf.len() }
 }
 
 #[cfg(test)]

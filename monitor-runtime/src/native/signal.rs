@@ -214,21 +214,33 @@ unsafe fn copy_stack(sp: usize, dst: *mut u8) -> usize {
         iov_base: dst.cast(),
         iov_len: end - sp,
     };
-    // SAFETY: reads this process's memory through the kernel, which checks
-    // every remote address; writes `dst`, valid per the contract. getpid is
-    // asked each time, not cached, in case the process forked.
-    let copied = unsafe {
+    // SAFETY: `dst` is valid for the local iovec's length per the contract.
+    unsafe { read_own_memory(&local, &remote[..count]) }
+}
+
+/// Reads this process's memory at `remote` into `local` through the kernel
+/// (`process_vm_readv`), which checks every remote address: an unmapped
+/// one ends the read short instead of faulting. Returns the bytes read (0
+/// on error). Async-signal-safe: two system calls, nothing else.
+///
+/// # Safety
+/// `local` describes writable memory of its length.
+pub(super) unsafe fn read_own_memory(local: &libc::iovec, remote: &[libc::iovec]) -> usize {
+    // SAFETY: the kernel writes only `local`, valid per the contract, and
+    // checks `remote`. getpid is asked each time, not cached, in case the
+    // process forked.
+    let read = unsafe {
         libc::syscall(
             libc::SYS_process_vm_readv,
             libc::syscall(libc::SYS_getpid),
-            &local as *const libc::iovec,
+            local as *const libc::iovec,
             1usize,
             remote.as_ptr(),
-            count,
+            remote.len(),
             0usize,
         )
     };
-    usize::try_from(copied).unwrap_or(0)
+    usize::try_from(read).unwrap_or(0)
 }
 
 /// Installs the handler on the highest real-time signal that has none.
