@@ -13,6 +13,7 @@ mod lock_compat_tokio;
 mod lock_condvar_waits;
 mod lock_deadlock;
 mod lock_deadlock_blocked_thread;
+mod lock_deadlock_branches;
 mod lock_deadlock_sync_async;
 mod lock_order;
 mod lock_order_known;

@@ -309,23 +309,117 @@ pub(crate) fn before_blocking_wait(
 }
 
 /// The contended path: `me` must wait for `lock` at `at`, parked (an
-/// async acquisition). Reports a self-deadlock or a cycle, then applies
-/// the policy (`checked`: return the deadlock). On `Ok`, the caller waits
-/// and then drops the `Waiting`.
+/// async acquisition). Reports a cycle, then applies the policy
+/// (`checked`: return the deadlock). On `Ok`, the caller waits through
+/// [`AsyncWait::wait`].
+///
+/// A wait for a lock `me` holds itself is no deadlock yet: `me` is a task
+/// (or a thread in `block_on`), whose futures may run side by side
+/// (`join!`, `select!`), and another of them may hold the lock and let go
+/// of it. Such a wait is reported as a self-deadlock only if it still
+/// waits, and the lock is still held by `me`, after [`SELF_WAIT_GRACE`].
 #[cold]
 #[inline(never)]
 #[track_caller]
-pub(crate) fn before_wait(
-    lock: &LockState,
+pub(crate) fn before_wait<'a>(
+    lock: &'a LockState,
     me: u64,
     at: &'static Location<'static>,
     want: Want,
     checked: bool,
-) -> Result<Waiting, Deadlock> {
+) -> Result<AsyncWait<'a>, Deadlock> {
     if !TRACK {
-        return Ok(Waiting(0));
+        return Ok(AsyncWait::Registered(Waiting(0)));
     }
-    wait_for(lock, me, label(me), at, want, checked, 0)
+    if holds(lock, me, want).is_some() {
+        return Ok(AsyncWait::OwnLock(OwnLock {
+            lock,
+            holder: me,
+            at,
+            want,
+            checked,
+            since: std::time::Instant::now(),
+        }));
+    }
+    wait_for(lock, me, label(me), at, want, checked, 0).map(AsyncWait::Registered)
+}
+
+/// How long an async acquisition may wait for a lock its own task holds
+/// before it is reported as a self-deadlock (see [`before_wait`]).
+pub(crate) const SELF_WAIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How an async acquisition waits, from [`before_wait`].
+pub(crate) enum AsyncWait<'a> {
+    /// On record in the wait-for graph (or nothing to record).
+    Registered(Waiting),
+    /// For a lock its own holder holds.
+    OwnLock(OwnLock<'a>),
+}
+
+/// A wait for a lock the waiter holds itself (see [`before_wait`]).
+pub(crate) struct OwnLock<'a> {
+    lock: &'a LockState,
+    holder: u64,
+    at: &'static Location<'static>,
+    want: Want,
+    checked: bool,
+    since: std::time::Instant,
+}
+
+impl AsyncWait<'_> {
+    /// Waits for `acquire` (tokio's acquisition): its output, or the
+    /// self-deadlock of a wait for a lock the waiter holds, once confirmed,
+    /// if the policy or `checked` says to return it.
+    pub(crate) async fn wait<F: std::future::Future>(
+        self,
+        acquire: F,
+    ) -> Result<F::Output, Deadlock> {
+        match self {
+            AsyncWait::Registered(waiting) => {
+                let out = acquire.await;
+                drop(waiting);
+                Ok(out)
+            }
+            AsyncWait::OwnLock(own) => own.wait(acquire).await,
+        }
+    }
+}
+
+impl OwnLock<'_> {
+    async fn wait<F: std::future::Future>(self, acquire: F) -> Result<F::Output, Deadlock> {
+        use std::task::Poll;
+        let mut acquire = std::pin::pin!(acquire);
+        let mut timer: Option<crate::watchdog::Timer> = None;
+        // Confirmed, or not to be: nothing left but to wait, as tokio's.
+        let mut done = false;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = acquire.as_mut().poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+            if done {
+                return Poll::Pending;
+            }
+            match &mut timer {
+                None => {
+                    timer = crate::watchdog::Timer::new(self.since + SELF_WAIT_GRACE, cx.waker());
+                    done = timer.is_none();
+                }
+                Some(armed) if armed.expired() => {
+                    done = true;
+                    timer = None;
+                    if let Some(held_at) = holds(self.lock, self.holder, self.want)
+                        && let Err(deadlock) =
+                            self_deadlock(self.lock, self.holder, held_at, self.at, self.checked)
+                    {
+                        return Poll::Ready(Err(deadlock));
+                    }
+                }
+                Some(armed) => armed.update(cx.waker()),
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 /// [`before_wait`] and [`before_blocking_wait`]: `me` (whose thread is

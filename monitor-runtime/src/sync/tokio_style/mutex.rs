@@ -213,6 +213,9 @@ impl<T: ?Sized> AsyncMutex<T> {
 
     /// [`AsyncMutex::lock`] that returns the [`Deadlock`] instead of
     /// waiting forever, whatever the policy.
+    /// A wait for a lock the caller's own task holds returns it after a
+    /// second, if the task still holds it then: another branch of the
+    /// task (`join!`, `select!`) may hold it and let go.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -262,8 +265,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         }
         let inversion = order_check(&self.state, me, at);
         let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-        let inner = self.inner.lock().await;
-        drop(waiting);
+        let inner = waiting.wait(self.inner.lock()).await?;
         Ok(self.took(inversion, inner, me, at))
     }
 

@@ -174,6 +174,9 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`AsyncRwLock::read`] that returns the [`Deadlock`] instead of
     /// waiting forever.
+    /// A wait for a lock the caller's own task holds returns it after a
+    /// second, if the task still holds it then: another branch of the
+    /// task (`join!`, `select!`) may hold it and let go.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -211,6 +214,9 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`AsyncRwLock::write`] that returns the [`Deadlock`] instead of
     /// waiting forever.
+    /// A wait for a lock the caller's own task holds returns it after a
+    /// second, if the task still holds it then: another branch of the
+    /// task (`join!`, `select!`) may hold it and let go.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -389,9 +395,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             Ok(inner) => inner,
             Err(_) => {
                 let waiting = before_wait(&self.state, me, at, Want::Shared, checked)?;
-                let inner = self.inner.read().await;
-                drop(waiting);
-                inner
+                waiting.wait(self.inner.read()).await?
             }
         };
         let inner = order_policy(inversion, inner);
@@ -409,9 +413,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             Ok(inner) => inner,
             Err(_) => {
                 let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-                let inner = self.inner.write().await;
-                drop(waiting);
-                inner
+                waiting.wait(self.inner.write()).await?
             }
         };
         let inner = order_policy(inversion, inner);
