@@ -265,7 +265,7 @@ impl<T: ?Sized> AsyncMutex<T> {
         }
         let inversion = order_check(&self.state, me, at);
         let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-        let inner = waiting.wait(self.inner.lock()).await?;
+        let inner = waiting.until(self.inner.lock()).await?;
         Ok(self.took(inversion, inner, me, at))
     }
 

@@ -395,7 +395,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             Ok(inner) => inner,
             Err(_) => {
                 let waiting = before_wait(&self.state, me, at, Want::Shared, checked)?;
-                waiting.wait(self.inner.read()).await?
+                waiting.until(self.inner.read()).await?
             }
         };
         let inner = order_policy(inversion, inner);
@@ -413,7 +413,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
             Ok(inner) => inner,
             Err(_) => {
                 let waiting = before_wait(&self.state, me, at, Want::Exclusive, checked)?;
-                waiting.wait(self.inner.write()).await?
+                waiting.until(self.inner.write()).await?
             }
         };
         let inner = order_policy(inversion, inner);
