@@ -454,6 +454,9 @@ impl Monitor {
         })
     }
 
+    /// A call refused as `Busy`: counted, and the rest (a stall alert to
+    /// arm, a `tracing` event) out of line, so that a burst of refusals
+    /// costs a few loads and a per-thread count each.
     #[cold]
     fn reject(&self) -> Error {
         let s = self.state();
@@ -464,14 +467,37 @@ impl Monitor {
             return error;
         }
         s.busy.add_one();
+        if s.config.alert.is_some() {
+            self.on_busy_alert();
+        }
+        // `debug`: a burst refuses thousands of calls a second; the counts
+        // are in `stats()` and the metrics.
+        if tracing::enabled!(target: "monitor_runtime", tracing::Level::DEBUG) {
+            self.busy_event();
+        }
+        Error::Busy {
+            monitor: s.config.name.clone(),
+            max_active: s.cap,
+        }
+    }
+
+    /// A refusal of a monitor with stall alerts: the stall's start, and
+    /// its alert armed, if it is the first refusal since calls completed.
+    #[inline(never)]
+    fn on_busy_alert(&self) {
+        let s = self.state();
         if let Some(alert) = s.config.alert
             && let Some(since) = s.gate.on_busy(clock::now_ms)
             && !s.stopped.load(Ordering::Acquire)
         {
             self.arm_stall(since, alert);
         }
-        // `debug`: a burst refuses thousands of calls a second; the counts
-        // are in `stats()` and the metrics.
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn busy_event(&self) {
+        let s = self.state();
         tracing::debug!(
             target: "monitor_runtime",
             monitor = %s.config.name,
@@ -479,10 +505,6 @@ impl Monitor {
             in_flight = self.stats().in_flight,
             "call refused: monitor busy"
         );
-        Error::Busy {
-            monitor: s.config.name.clone(),
-            max_active: s.cap,
-        }
     }
 
     pub(crate) fn timeout_error(&self, after: Duration) -> Error {
