@@ -246,7 +246,11 @@ pub(crate) fn map_try<G, H>(result: TryLockResult<G>, f: impl FnOnce(G) -> H) ->
 /// Where `who` took `lock` if a `want` of it by `who` can never be
 /// granted: `who` holds it (a reader that reads again is let in, unless
 /// it is the writer).
-fn holds(lock: &LockState, who: u64, want: Want) -> Option<Option<&'static Location<'static>>> {
+pub(super) fn holds(
+    lock: &LockState,
+    who: u64,
+    want: Want,
+) -> Option<Option<&'static Location<'static>>> {
     if want == Want::Exclusive {
         lock.held_by(who)
     } else {
@@ -257,7 +261,7 @@ fn holds(lock: &LockState, who: u64, want: Want) -> Option<Option<&'static Locat
 /// The self-deadlock of `holder`, which holds `lock` (since `held_at`)
 /// and waits for it at `at`.
 #[track_caller]
-fn self_deadlock(
+pub(super) fn self_deadlock(
     lock: &LockState,
     holder: u64,
     held_at: Option<&'static Location<'static>>,
@@ -308,150 +312,10 @@ pub(crate) fn before_blocking_wait(
     wait_for(lock, me, label, at, want, checked, thread)
 }
 
-/// The contended path: `me` must wait for `lock` at `at`, parked (an
-/// async acquisition). Reports a cycle, then applies the policy
-/// (`checked`: return the deadlock). On `Ok`, the caller awaits
-/// [`AsyncWait::until`] its acquisition.
-///
-/// A wait for a lock `me` holds itself is no deadlock yet: `me` is a task
-/// (or a thread in `block_on`), whose futures may run side by side
-/// (`join!`, `select!`), and another of them may hold the lock and let go
-/// of it. Such a wait is reported as a self-deadlock only if it still
-/// waits, and the lock is still held by `me`, after [`SELF_WAIT_GRACE`].
-#[cold]
-#[inline(never)]
-#[track_caller]
-pub(crate) fn before_wait<'a>(
-    lock: &'a LockState,
-    me: u64,
-    at: &'static Location<'static>,
-    want: Want,
-    checked: bool,
-) -> Result<AsyncWait<'a>, Deadlock> {
-    if !TRACK {
-        return Ok(AsyncWait(None));
-    }
-    if holds(lock, me, want).is_some() {
-        return Ok(AsyncWait(Some(Box::new(WaitState::OwnLock(OwnLock {
-            lock,
-            holder: me,
-            at,
-            want,
-            checked,
-            since: std::time::Instant::now(),
-            timer: None,
-            done: false,
-        })))));
-    }
-    wait_for(lock, me, label(me), at, want, checked, 0)
-        .map(|waiting| AsyncWait(Some(Box::new(WaitState::Registered(waiting)))))
-}
-
-/// How long an async acquisition may wait for a lock its own task holds
-/// before it is reported as a self-deadlock (see [`before_wait`]).
-pub(crate) const SELF_WAIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How an async acquisition waits, from [`before_wait`] (`None`: without
-/// bookkeeping). Boxed, on this contended path, so that the lock futures
-/// keep one word for it.
-pub(crate) struct AsyncWait<'a>(Option<Box<WaitState<'a>>>);
-
-enum WaitState<'a> {
-    /// On record in the wait-for graph until it drops.
-    Registered(#[allow(dead_code, reason = "held for its drop")] Waiting),
-    /// For a lock its own holder holds.
-    OwnLock(OwnLock<'a>),
-}
-
-/// A wait for a lock the waiter holds itself (see [`before_wait`]).
-pub(crate) struct OwnLock<'a> {
-    lock: &'a LockState,
-    holder: u64,
-    at: &'static Location<'static>,
-    want: Want,
-    checked: bool,
-    since: std::time::Instant,
-    /// Wakes the waiter at `since + SELF_WAIT_GRACE`.
-    timer: Option<crate::watchdog::Timer>,
-    /// Confirmed, or not to be (no watchdog): the wait goes on as tokio's.
-    done: bool,
-}
-
-impl<'a> AsyncWait<'a> {
-    /// Waits for `acquire` (tokio's acquisition): its output, or the
-    /// self-deadlock of a wait for a lock the waiter holds, once confirmed,
-    /// if the policy or `checked` says to return it.
-    pub(crate) fn until<F: std::future::Future>(self, acquire: F) -> Until<'a, F> {
-        Until {
-            acquire,
-            wait: self,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// [`AsyncWait::until`]'s future.
-    pub(crate) struct Until<'a, F> {
-        #[pin]
-        acquire: F,
-        wait: AsyncWait<'a>,
-    }
-}
-
-impl<F: std::future::Future> std::future::Future for Until<'_, F> {
-    type Output = Result<F::Output, Deadlock>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use std::task::Poll;
-        let this = self.project();
-        if let Poll::Ready(out) = this.acquire.poll(cx) {
-            return Poll::Ready(Ok(out));
-        }
-        match this.wait.0.as_deref_mut() {
-            Some(WaitState::OwnLock(own)) => own.confirm(cx).map(Err),
-            _ => Poll::Pending,
-        }
-    }
-}
-
-impl OwnLock<'_> {
-    /// While the acquisition waits: arms the timer, and once it fires,
-    /// reports the self-deadlock if the lock is still held by the waiter
-    /// (`Ready` if the deadlock is to be returned).
-    #[cold]
-    fn confirm(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Deadlock> {
-        use std::task::Poll;
-        if self.done {
-            return Poll::Pending;
-        }
-        match &mut self.timer {
-            None => {
-                self.timer = crate::watchdog::Timer::new(self.since + SELF_WAIT_GRACE, cx.waker());
-                self.done = self.timer.is_none();
-            }
-            Some(armed) if armed.expired() => {
-                self.done = true;
-                self.timer = None;
-                if let Some(held_at) = holds(self.lock, self.holder, self.want)
-                    && let Err(deadlock) =
-                        self_deadlock(self.lock, self.holder, held_at, self.at, self.checked)
-                {
-                    return Poll::Ready(deadlock);
-                }
-            }
-            Some(armed) => armed.update(cx.waker()),
-        }
-        Poll::Pending
-    }
-}
-
-/// [`before_wait`] and [`before_blocking_wait`]: `me` (whose thread is
+/// `async_wait::before_wait` and [`before_blocking_wait`]: `me` (whose thread is
 /// called `label`) waits, blocking `thread` (0: parked).
 #[track_caller]
-fn wait_for(
+pub(super) fn wait_for(
     lock: &LockState,
     me: u64,
     label: Option<Box<str>>,

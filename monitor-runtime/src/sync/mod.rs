@@ -216,6 +216,7 @@
 mod guard;
 
 mod acquire;
+mod async_wait;
 pub(crate) mod graph;
 mod held;
 mod holder;

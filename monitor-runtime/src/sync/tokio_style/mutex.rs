@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tokio::sync::TryLockError;
 
 use super::{coop_turn, take_blocking, unbound, unchecked, within_turn, Caller, Exclusive, SyncIf};
-use crate::sync::acquire::{before_wait, order_check, order_policy, took_async, TRACK};
+use crate::sync::acquire::{order_check, order_policy, took_async, TRACK};
+use crate::sync::async_wait::before_wait;
 use crate::sync::graph::{LockState, Want};
 use crate::sync::holder::task_holder;
 use crate::sync::order::took_known_async;
