@@ -46,7 +46,7 @@ pub(crate) fn before_wait<'a>(
 
 /// How long an async acquisition may wait for a lock its own task holds
 /// before it is reported as a self-deadlock.
-pub(crate) const SELF_WAIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+const SELF_WAIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How an async acquisition waits, from [`before_wait`] (`None`: without
 /// bookkeeping). Boxed, on this contended path, so that the lock futures

@@ -214,6 +214,7 @@ impl<T: ?Sized> AsyncMutex<T> {
 
     /// [`AsyncMutex::lock`] that returns the [`Deadlock`] instead of
     /// waiting forever, whatever the policy.
+    ///
     /// A wait for a lock the caller's own task holds returns it after a
     /// second, if the task still holds it then: another branch of the
     /// task (`join!`, `select!`) may hold it and let go.

@@ -175,6 +175,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`AsyncRwLock::read`] that returns the [`Deadlock`] instead of
     /// waiting forever.
+    ///
     /// A wait for a lock the caller's own task holds returns it after a
     /// second, if the task still holds it then: another branch of the
     /// task (`join!`, `select!`) may hold it and let go.
@@ -215,6 +216,7 @@ impl<T: ?Sized> AsyncRwLock<T> {
 
     /// [`AsyncRwLock::write`] that returns the [`Deadlock`] instead of
     /// waiting forever.
+    ///
     /// A wait for a lock the caller's own task holds returns it after a
     /// second, if the task still holds it then: another branch of the
     /// task (`join!`, `select!`) may hold it and let go.
