@@ -118,6 +118,39 @@ fn a_sweep_races_a_cached_lookup() {
     });
 }
 
+/// A worker's cache notes that the task has no record (it never took a
+/// tokio lock); the task, resumed on another worker, takes lock 1 there
+/// (its record is made), then comes back (the scheduler's hand-over, here
+/// a flag): the first worker's check must see lock 1, not the stale note.
+#[test]
+fn a_note_of_no_record_does_not_outlive_it() {
+    model(|| {
+        let table = Arc::new(HeldTable::new());
+        let worker = HeldCache::new();
+        assert!(
+            table.all_ids(&worker, H, |_| false),
+            "a holder with no record holds a lock"
+        );
+        let moved = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (table, moved) = (table.clone(), moved.clone());
+            thread::spawn(move || {
+                table.push_id(&HeldCache::new(), H, 1);
+                moved.store(true, Ordering::Release);
+            })
+        };
+        if moved.load(Ordering::Acquire) {
+            assert!(
+                !table.all_ids(&worker, H, |id| id != 1),
+                "the check missed lock 1, taken on the other worker"
+            );
+        }
+        other.join().unwrap();
+        assert!(!table.all_ids(&worker, H, |id| id != 1));
+        audit(&table, &worker, H);
+    });
+}
+
 /// The check reads the task's lock numbers without the record's lock
 /// while a guard of another lock drops elsewhere and the entries move
 /// down: lock 2, held all along, is always seen.

@@ -232,13 +232,25 @@ fn pop_slow(lock: &LockState, holder: u64, id: u64) {
 }
 
 /// Whether `f` is true for the number of each tokio lock `holder` holds
-/// (and true if it holds none), from this thread's cache alone (`f` must
-/// not call this module); `false` if the cache does not have `holder`'s
-/// live record.
+/// (and true if it holds none; `f` must not call this module): from this
+/// thread's cache, else from the table (then kept in the cache, as is a
+/// holder's having no record); `false` if the cache's record of `holder`
+/// is retired (the caller looks again). The caller is `holder`.
 #[cfg(not(loom))]
 #[inline]
-pub(crate) fn all_of_holder(holder: u64, f: impl FnMut(u64) -> bool) -> bool {
-    with_cache(|cache| TABLE.all_of(cache, holder, f)).unwrap_or(false)
+pub(crate) fn all_of_holder(holder: u64, mut f: impl FnMut(u64) -> bool) -> bool {
+    match with_cache(|cache| TABLE.all_of(cache, holder, &mut f)) {
+        Some(Some(all)) => all,
+        Some(None) => all_of_uncached(holder, f),
+        None => false,
+    }
+}
+
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn all_of_uncached(holder: u64, f: impl FnMut(u64) -> bool) -> bool {
+    with_cache_slow(|cache| TABLE.all_of_uncached(cache, holder, f)).unwrap_or(false)
 }
 
 /// Each tokio lock `holder` holds, oldest first, under its record's lock
@@ -307,6 +319,40 @@ mod tests {
             pop_async(lock, h);
             assert!(ids(h).is_empty());
         }
+    }
+
+    /// A holder that never took a tokio lock (a thread, or a task, taking
+    /// std locks in a process where tokio locks are used) holds none:
+    /// the check's fast path says so, and, after one look at the table,
+    /// from this thread's cache, until its shard makes a record.
+    #[test]
+    fn a_holder_without_a_record_holds_nothing() {
+        let a = LockState::new("a");
+        let other = holder(500);
+        push_async(&a, other, Location::caller());
+        pop_async(&a, other);
+        std::thread::spawn(move || {
+            let me = crate::sync::holder::task_holder();
+            let noted = || CACHE.with(|cache| cache.holds_none(me, TABLE.shard(me)));
+            assert!(!noted());
+            assert!(
+                all_of_holder(me, |_| false),
+                "a holder with no record holds a lock"
+            );
+            assert!(
+                noted(),
+                "the cache did not note that the holder has no record"
+            );
+            assert!(all_of_holder(me, |_| false));
+            // Its first tokio lock makes its record: the note goes.
+            push_async(&a, me, Location::caller());
+            assert!(!noted());
+            assert!(!all_of_holder(me, |id| id != a.order_id()));
+            pop_async(&a, me);
+            assert!(all_of_holder(me, |_| false));
+        })
+        .join()
+        .unwrap();
     }
 
     /// Past `SEEN` entries the check's fast path takes the record's lock:

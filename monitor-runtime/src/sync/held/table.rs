@@ -15,6 +15,9 @@ pub(super) const SWEEP_MIN: usize = 32;
 pub(super) struct Shard {
     /// Records in `records`, read without the mutex to skip empty shards.
     pub(super) len: AtomicUsize,
+    /// Records ever made in the shard (written under the mutex): a
+    /// cache's note that a holder had none holds while this has not moved.
+    pub(super) made: AtomicU64,
     pub(super) records: Mutex<Records>,
 }
 
@@ -36,6 +39,7 @@ impl Table {
             shards: [const {
                 Shard {
                     len: AtomicUsize::new(0),
+                    made: AtomicU64::new(0),
                     records: Mutex::new(Records {
                         live: Vec::new(),
                         sweep_at: SWEEP_MIN,
@@ -72,7 +76,42 @@ impl Table {
         let record = Arc::new(Record::new());
         records.live.push((holder, record.clone()));
         shard.len.store(records.live.len(), Ordering::Relaxed);
+        let made = shard.made.load(Ordering::Relaxed);
+        shard.made.store(made + 1, Ordering::Release);
         Some(record)
+    }
+
+    /// [`Table::all_of`] of a holder `cache` has no record of: from the
+    /// table, the record then kept in `cache`; a holder without a record
+    /// holds nothing, which `cache` notes until its shard makes a record.
+    /// The caller is `holder` (no one else makes its record).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn all_of_uncached(
+        &self,
+        cache: &Cache,
+        holder: u64,
+        f: impl FnMut(u64) -> bool,
+    ) -> bool {
+        let shard = self.shard(holder);
+        let found = {
+            let records = shard.records.lock().unwrap_or_else(|e| e.into_inner());
+            match records.live.iter().find(|(h, _)| *h == holder) {
+                Some((_, record)) => Ok(record.clone()),
+                None => Err(shard.made.load(Ordering::Relaxed)),
+            }
+        };
+        match found {
+            Ok(record) => {
+                let all = all_of_locked(&record, f);
+                cache.remember(holder, record);
+                all
+            }
+            Err(made) => {
+                cache.remember_none(holder, made);
+                true
+            }
+        }
     }
 
     /// `f` on `holder`'s record, locked (`f` must not call this module):
@@ -122,8 +161,10 @@ impl Table {
     }
 
     /// Whether `f` is true for the number of each tokio lock `holder`
-    /// holds (and true if it holds none), from `cache` alone; `false` if
-    /// `cache` does not have `holder`'s live record. Without the record's
+    /// holds (and true if it holds none), from `cache` (`false` if its
+    /// record is retired: the caller looks again); `None` if `cache` has
+    /// no record of `holder` (nor a note that it has none): then
+    /// [`Table::all_of_uncached`] asks the table. Without the record's
     /// lock, unless it has more than [`SEEN`] entries or a write races.
     #[inline]
     pub(super) fn all_of(
@@ -131,16 +172,17 @@ impl Table {
         cache: &Cache,
         holder: u64,
         mut f: impl FnMut(u64) -> bool,
-    ) -> bool {
+    ) -> Option<bool> {
         let Some(record) = cache.cached(holder) else {
-            return false;
+            // `None`: the caller asks the table (`all_of_uncached`).
+            return cache.holds_none(holder, self.shard(holder)).then_some(true);
         };
         // SAFETY: as in `with_entries`.
         let record = unsafe { &*record };
-        match record.all_ids(&mut f) {
+        Some(match record.all_ids(&mut f) {
             Some(all) => all,
             None => all_of_locked(record, f),
-        }
+        })
     }
 
     /// [`Table::push`] into the record `cache` has, unlocked and with
@@ -236,6 +278,9 @@ pub(super) const WAYS: usize = 8;
 /// record's `Arc` (null for none).
 pub struct Cache {
     pub(super) slots: [(Cell<u64>, Cell<*const Record>); WAYS],
+    /// Per slot, for a holder without a record: its shard's `made` when
+    /// that was seen, plus one (0: no such note).
+    pub(super) none_at: [Cell<u64>; WAYS],
 }
 
 impl Drop for Cache {
@@ -260,6 +305,7 @@ impl Cache {
     pub(super) const fn new() -> Cache {
         Cache {
             slots: [const { (Cell::new(0), Cell::new(std::ptr::null())) }; WAYS],
+            none_at: [const { Cell::new(0) }; WAYS],
         }
     }
 
@@ -278,13 +324,39 @@ impl Cache {
 
     /// Keeps `record` as `holder`'s.
     pub(super) fn remember(&self, holder: u64, record: Arc<Record>) {
-        let (h, slot) = &self.slots[Self::way(holder)];
+        let way = Self::way(holder);
+        let (h, slot) = &self.slots[way];
         h.set(holder);
+        self.none_at[way].set(0);
         let old = slot.replace(Arc::into_raw(record));
         if !old.is_null() {
             // SAFETY: the slot owned this count.
             drop(unsafe { Arc::from_raw(old) });
         }
+    }
+
+    /// Notes that `holder` had no record when its shard had made `made`.
+    pub(super) fn remember_none(&self, holder: u64, made: u64) {
+        let way = Self::way(holder);
+        let (h, slot) = &self.slots[way];
+        h.set(holder);
+        let old = slot.replace(std::ptr::null());
+        if !old.is_null() {
+            // SAFETY: the slot owned this count.
+            drop(unsafe { Arc::from_raw(old) });
+        }
+        self.none_at[way].set(made + 1);
+    }
+
+    /// Whether `holder` has no record, by a note of [`Cache::remember_none`]
+    /// that still holds: its shard made none since. A holder's record is
+    /// made by the holder; one that ran elsewhere since comes back here
+    /// after it (the scheduler's hand-over), so the count it moved is seen.
+    #[inline]
+    pub(super) fn holds_none(&self, holder: u64, shard: &Shard) -> bool {
+        let way = Self::way(holder);
+        self.slots[way].0.get() == holder
+            && self.none_at[way].get() == shard.made.load(Ordering::Acquire) + 1
     }
 }
 
@@ -299,6 +371,7 @@ impl Table {
         Table {
             shards: std::array::from_fn(|_| Shard {
                 len: AtomicUsize::new(0),
+                made: AtomicU64::new(0),
                 records: Mutex::new(Records {
                     live: Vec::new(),
                     sweep_at: SWEEP_MIN,
@@ -329,8 +402,11 @@ impl Table {
 
     /// The check's fast path: whether `f` is true for each lock number
     /// `holder` holds, from `cache` alone (`false`: not known there).
-    pub fn all_ids(&self, cache: &Cache, holder: u64, f: impl FnMut(u64) -> bool) -> bool {
-        self.all_of(cache, holder, f)
+    pub fn all_ids(&self, cache: &Cache, holder: u64, mut f: impl FnMut(u64) -> bool) -> bool {
+        match self.all_of(cache, holder, &mut f) {
+            Some(all) => all,
+            None => self.all_of_uncached(cache, holder, f),
+        }
     }
 
     /// The lock numbers `holder` holds, oldest first, from its record.
@@ -382,6 +458,7 @@ impl Cache {
     pub fn new() -> Cache {
         Cache {
             slots: std::array::from_fn(|_| (Cell::new(0), Cell::new(std::ptr::null()))),
+            none_at: std::array::from_fn(|_| Cell::new(0)),
         }
     }
 }
