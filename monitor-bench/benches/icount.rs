@@ -21,12 +21,21 @@
 //! the holder is the thread), `pair_task_off` and `pair_task_on` (the same
 //! in a spawned task, as in `benches/locks.rs`; same toggle): a nested
 //! acquisition of a known pair of `sync` mutexes with the lock-order check
-//! off and on. One uncontended lock and unlock against the peer's (the
+//! off and on; `pair_mixed_on`: the `sync` pair with the check on in a
+//! process that took a tokio lock before (in a task: a thread that never
+//! took one must not pay for it). One uncontended lock and unlock against the peer's (the
 //! `locks` bench's groups): `mutex_std`, `mutex_ours`, `rwlock_std`,
 //! `rwlock_ours` (read) with `*icount_loop*`, and, inside a spawned task,
 //! `async_mutex_tokio`, `async_mutex_ours`, `async_rwlock_tokio`,
 //! `async_rwlock_ours` (read) with `*Runtime*block_on*`. Run by
 //! `cargo bench` without arguments, it makes each kind of call once.
+//!
+//! Not a count: `BENCH_BINARY pair_task_alt ROUNDS` times the async pair
+//! in a spawned task with the check off and on in turn, 2,000 pairs each
+//! way a round, in one process, and prints the lowest and the median
+//! round of each and their difference: on this shared machine, whose
+//! speed moves by a third over seconds, a difference taken within a few
+//! milliseconds is steadier than two benchmark functions seconds apart.
 use std::hint::black_box;
 
 use std::convert::Infallible;
@@ -243,7 +252,7 @@ fn icount_loop_sync(which: &str, n: u64) -> u64 {
             "plain" => plain(i).unwrap(),
             "monitored_sync" => monitored_sync(i).unwrap(),
             "guarded" => guarded(i),
-            "pair_off" | "pair_on" => pair(i),
+            "pair_off" | "pair_on" | "pair_mixed_on" => pair(i),
             _ => lock_unlock(which, i),
         };
     }
@@ -302,7 +311,21 @@ fn main() {
         return;
     };
     let (which, n): (&str, u64) = (which, n.parse().unwrap());
+    if which == "pair_task_alt" {
+        return pair_task_alt(n);
+    }
     set_lock_order_checking(which.ends_with("_on"));
+    if which == "pair_mixed_on" {
+        // A tokio lock taken once, in a task, with the check on.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::spawn(async { drop(ASYNC_PAIR.0.lock().await) })
+                .await
+                .unwrap()
+        });
+    }
     // Warm: the first calls register monitors and start the watchdog.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -335,4 +358,53 @@ fn main() {
         icount_loop_sync(which, 1000);
         black_box(icount_loop_sync(which, n));
     }
+}
+
+/// The async pair in a spawned task, the check switched off and on in
+/// turn in one process: `n` rounds of 2,000 pairs each way; nanoseconds
+/// per pair, the lowest and the median round of each.
+fn pair_task_alt(n: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (off, on) = rt.block_on(async move {
+        tokio::spawn(async move {
+            // A pair of its own each way: a lock the check once numbered
+            // is looked up on release even with the check off.
+            let off_pair = (AsyncMutex::new(0u64), AsyncMutex::new(0u64));
+            let on_pair = (AsyncMutex::new(0u64), AsyncMutex::new(0u64));
+            let (mut off, mut on) = (Vec::new(), Vec::new());
+            for round in 0..n + 10 {
+                for (check, times, pair) in
+                    [(false, &mut off, &off_pair), (true, &mut on, &on_pair)]
+                {
+                    set_lock_order_checking(check);
+                    let start = std::time::Instant::now();
+                    for i in 0..2000 {
+                        let mut a = black_box(&pair.0).lock().await;
+                        let mut b = black_box(&pair.1).lock().await;
+                        *a += i;
+                        *b += 1;
+                    }
+                    if round >= 10 {
+                        times.push(start.elapsed().as_nanos() as f64 / 2000.0);
+                    }
+                }
+            }
+            (off, on)
+        })
+        .await
+        .unwrap()
+    });
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2])
+    };
+    let ((off_min, off_med), (on_min, on_med)) = (stats(off), stats(on));
+    println!(
+        "off min {off_min:.1} median {off_med:.1}  on min {on_min:.1} median {on_med:.1}  added min {:.1} median {:.1}",
+        on_min - off_min,
+        on_med - off_med
+    );
 }

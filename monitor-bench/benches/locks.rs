@@ -10,6 +10,9 @@
 //! `lock_order_nested_pair`: the cost of the lock-order check, a nested
 //! acquisition of a pair already known (`a` then `b`, both released), with
 //! the check off and on. Goal: on within +30 ns of off.
+//! `lock_order_nested_pair_added`: the same difference measured within
+//! each sample (the check on, then off, back to back), which the machine's
+//! drift between two benchmark functions does not move.
 
 use std::hint::black_box;
 
@@ -124,6 +127,77 @@ fn nested_pair(c: &mut Criterion) {
         });
     }
     set_lock_order_checking(false);
+    group.finish();
+    nested_pair_added(c, &runtime);
+}
+
+/// What the check adds to a pair, measured as a difference within each
+/// sample: `iters` pairs with the check on, then `iters` with it off (a
+/// pair of locks of its own each way: a lock the check once numbered is
+/// looked up on release even with the check off), a few milliseconds
+/// apart, so that the machine's drift over the seconds between two
+/// benchmark functions cancels out. Criterion's time is the on pair's less
+/// the off pair's.
+fn nested_pair_added(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    use monitor_runtime::sync::set_lock_order_checking;
+    use std::time::{Duration, Instant};
+
+    /// `on` less `off`, never zero (criterion divides by it).
+    fn added(on: Duration, off: Duration) -> Duration {
+        on.saturating_sub(off).max(Duration::from_nanos(1))
+    }
+
+    let mut group = c.benchmark_group("lock_order_nested_pair_added");
+    let std_pairs: &'static [(Mutex<u64>, Mutex<u64>); 2] = Box::leak(Box::new([
+        (Mutex::new(0), Mutex::new(0)),
+        (Mutex::new(0), Mutex::new(0)),
+    ]));
+    let std_loop = |pair: &(Mutex<u64>, Mutex<u64>), iters: u64| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            let mut first = black_box(&pair.0).lock().unwrap();
+            let mut second = black_box(&pair.1).lock().unwrap();
+            *first += 1;
+            *second += 1;
+        }
+        start.elapsed()
+    };
+    group.bench_function("std", |bench| {
+        bench.iter_custom(|iters| {
+            set_lock_order_checking(true);
+            let on = std_loop(&std_pairs[1], iters);
+            set_lock_order_checking(false);
+            added(on, std_loop(&std_pairs[0], iters))
+        })
+    });
+    let async_pairs: &'static [(AsyncMutex<u64>, AsyncMutex<u64>); 2] = Box::leak(Box::new([
+        (AsyncMutex::new(0), AsyncMutex::new(0)),
+        (AsyncMutex::new(0), AsyncMutex::new(0)),
+    ]));
+    async fn async_loop(pair: &(AsyncMutex<u64>, AsyncMutex<u64>), iters: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..iters {
+            let mut first = black_box(&pair.0).lock().await;
+            let mut second = black_box(&pair.1).lock().await;
+            *first += 1;
+            *second += 1;
+        }
+        start.elapsed()
+    }
+    group.bench_function("async", |bench| {
+        bench.iter_custom(|iters| {
+            runtime.block_on(async {
+                tokio::spawn(async move {
+                    set_lock_order_checking(true);
+                    let on = async_loop(&async_pairs[1], iters).await;
+                    set_lock_order_checking(false);
+                    added(on, async_loop(&async_pairs[0], iters).await)
+                })
+                .await
+                .unwrap()
+            })
+        })
+    });
     group.finish();
 }
 
