@@ -12,7 +12,9 @@
 //! the check off and on. Goal: on within +30 ns of off.
 //! `lock_order_nested_pair_added`: the same difference measured within
 //! each sample (the check on, then off, back to back), which the machine's
-//! drift between two benchmark functions does not move.
+//! drift between two benchmark functions does not move: `std` and `async`
+//! the whole pair, `std_nested` and `async_nested` the nested acquisition
+//! alone (`b` taken and let go while `a` is held).
 
 use std::hint::black_box;
 
@@ -170,6 +172,25 @@ fn nested_pair_added(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
             added(on, std_loop(&std_pairs[0], iters))
         })
     });
+    // The nested acquisition alone: `b` taken and let go while `a` is held.
+    let std_nested = |pair: &(Mutex<u64>, Mutex<u64>), iters: u64| {
+        let mut first = pair.0.lock().unwrap();
+        let start = Instant::now();
+        for _ in 0..iters {
+            *black_box(&pair.1).lock().unwrap() += 1;
+        }
+        let elapsed = start.elapsed();
+        *first += 1;
+        elapsed
+    };
+    group.bench_function("std_nested", |bench| {
+        bench.iter_custom(|iters| {
+            set_lock_order_checking(true);
+            let on = std_nested(&std_pairs[1], iters);
+            set_lock_order_checking(false);
+            added(on, std_nested(&std_pairs[0], iters))
+        })
+    });
     let async_pairs: &'static [(AsyncMutex<u64>, AsyncMutex<u64>); 2] = Box::leak(Box::new([
         (AsyncMutex::new(0), AsyncMutex::new(0)),
         (AsyncMutex::new(0), AsyncMutex::new(0)),
@@ -192,6 +213,30 @@ fn nested_pair_added(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
                     let on = async_loop(&async_pairs[1], iters).await;
                     set_lock_order_checking(false);
                     added(on, async_loop(&async_pairs[0], iters).await)
+                })
+                .await
+                .unwrap()
+            })
+        })
+    });
+    async fn async_nested(pair: &(AsyncMutex<u64>, AsyncMutex<u64>), iters: u64) -> Duration {
+        let mut first = pair.0.lock().await;
+        let start = Instant::now();
+        for _ in 0..iters {
+            *black_box(&pair.1).lock().await += 1;
+        }
+        let elapsed = start.elapsed();
+        *first += 1;
+        elapsed
+    }
+    group.bench_function("async_nested", |bench| {
+        bench.iter_custom(|iters| {
+            runtime.block_on(async {
+                tokio::spawn(async move {
+                    set_lock_order_checking(true);
+                    let on = async_nested(&async_pairs[1], iters).await;
+                    set_lock_order_checking(false);
+                    added(on, async_nested(&async_pairs[0], iters).await)
                 })
                 .await
                 .unwrap()
