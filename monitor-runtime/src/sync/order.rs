@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use super::graph::LockState;
 use super::held::{self, Entry};
-use super::holder::{label, task_holder, TASK};
+use super::holder::{label, task_holder};
 use super::inversion::{LockOrderInversion, OrderEdge};
 use super::report::{waiter, CodeSite, LockSite};
 
@@ -162,10 +162,11 @@ pub(crate) fn check(
 /// Whether a blocking acquisition of the std lock `lock` by this thread
 /// (or its task) adds no edge to the order graph: every pair "held →
 /// `lock`" is known (or nothing is held). Such an acquisition closes no
-/// new cycle: the lock may take its fast path (with the check on).
+/// new cycle: the lock may take its fast path (with the check on). `me`:
+/// the acquisition's `task_holder()`.
 #[inline(always)]
-pub(crate) fn known_std(lock: &LockState) -> bool {
-    nothing_held() || known_pairs(lock, 0)
+pub(crate) fn known_std(lock: &LockState, me: u64) -> bool {
+    nothing_held() || known_pairs(lock, me)
 }
 
 /// A tokio lock was taken by `holder` at `at` without a wait: whether
@@ -201,8 +202,7 @@ fn nothing_held() -> bool {
 
 /// Whether every pair "held → `lock`" is in this thread's cache: the
 /// std locks of the thread, and the tokio locks of the current task
-/// (`holder`'s, see [`task_of`]; 0: the current task's, looked up when
-/// needed).
+/// (`holder`'s, see [`task_of`]).
 #[inline(never)]
 fn known_pairs(lock: &LockState, holder: u64) -> bool {
     let to = lock.order_id();
@@ -219,11 +219,10 @@ fn known_task_pairs(to: u64, task: u64) -> bool {
 }
 
 /// The holder of the tokio locks the current task (or thread) holds:
-/// `holder` itself when a tokio lock is taken in a task (a std lock's
-/// holder is its thread).
+/// `holder` itself, the acquisition's `task_holder()` (0: looked up).
 #[inline]
 fn task_of(holder: u64) -> u64 {
-    if holder & TASK != 0 {
+    if holder != 0 {
         holder
     } else {
         task_holder()

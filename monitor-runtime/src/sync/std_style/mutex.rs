@@ -114,11 +114,12 @@ impl<T: ?Sized> Mutex<T> {
         // is known (it closes no new cycle), plus the held set's push.
         if TRACK {
             let ordered = lock_order_checking();
-            if (!ordered || known_std(&self.state))
+            let me = if ordered { task_holder() } else { 0 };
+            if (!ordered || known_std(&self.state, me))
                 && let Ok(inner) = self.inner.try_lock()
             {
                 return Ok(if ordered {
-                    self.guard(inner, task_holder(), at)
+                    self.guard(inner, me, at)
                 } else {
                     self.guard_unordered(inner, at)
                 });
