@@ -104,7 +104,11 @@ fn table(hdr: &[u8]) -> Option<&[u8]> {
 ///   code built position-independent calls another crate's function
 ///   through the GOT;
 /// * a call through a register loaded from such a place just before,
-///   `mov disp32(%rip), %reg; call *%reg`, how unoptimized code does it.
+///   `mov disp32(%rip), %reg; call *%reg`, how unoptimized code does it;
+///
+/// each to `target` itself or to a stub that jumps there ([`lands_on`]:
+/// a PLT entry, or the trampoline by which AddressSanitizer's
+/// interceptors are reached).
 ///
 /// The pointer is read. Code and pointer are read through the kernel
 /// (`process_vm_readv`), so that an address in a module unloaded since the
@@ -128,11 +132,11 @@ pub(super) fn returns_from_call_to(return_address: u64, target: u64) -> bool {
     };
     let points_to_target = |slot: u64| {
         let mut pointer = [0u8; 8];
-        read(slot, &mut pointer) && u64::from_ne_bytes(pointer) == target
+        read(slot, &mut pointer) && lands_on(u64::from_ne_bytes(pointer), target)
     };
     // call rel32: e8 disp32.
     if code[7] == 0xe8 {
-        return relative(8, 12) == target;
+        return lands_on(relative(8, 12), target);
     }
     // call *disp32(%rip): ff 15 disp32.
     if code[6..8] == [0xff, 0x15] {
@@ -152,6 +156,40 @@ pub(super) fn returns_from_call_to(return_address: u64, target: u64) -> bool {
         if code[mov..mov + 3] == [rex, 0x8b, 0x05 + 8 * register] {
             return points_to_target(relative(mov + 3, mov + 7));
         }
+    }
+    false
+}
+
+/// Whether code at `address` is `target`, or jumps there through at most
+/// two stubs: `jmp rel32` (`e9 disp32`, an interceptor's trampoline) or
+/// `jmp *disp32(%rip)` (`ff 25 disp32`, a PLT entry), either after an
+/// `endbr64`. x86_64 only, as its caller.
+fn lands_on(address: u64, target: u64) -> bool {
+    let mut address = address;
+    for _ in 0..3 {
+        if address == target {
+            return true;
+        }
+        let mut code = [0u8; 10];
+        if !read(address, &mut code) {
+            return false;
+        }
+        let at = if code[..4] == [0xf3, 0x0f, 0x1e, 0xfa] { 4 } else { 0 };
+        let disp = |from: usize| {
+            i32::from_le_bytes(code[from..from + 4].try_into().unwrap_or_default()) as i64 as u64
+        };
+        address = match code[at..at + 2] {
+            [0xe9, _] => (address + at as u64 + 5).wrapping_add(disp(at + 1)),
+            [0xff, 0x25] => {
+                let slot = (address + at as u64 + 6).wrapping_add(disp(at + 2));
+                let mut pointer = [0u8; 8];
+                if !read(slot, &mut pointer) {
+                    return false;
+                }
+                u64::from_ne_bytes(pointer)
+            }
+            _ => return false,
+        };
     }
     false
 }
@@ -289,5 +327,33 @@ mod tests {
         code[13..16].copy_from_slice(&[0x41, 0xff, 0xd1]);
         assert!(returns_from_call_to(return_address, target));
         assert!(!returns_from_call_to(return_address, target + 1));
+    }
+
+    /// A call to a stub that jumps to the function: AddressSanitizer's
+    /// `read` is a trampoline, `jmp ___interceptor_read`; a PLT entry is
+    /// `endbr64; jmp *slot(%rip)`.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn a_call_through_a_stub_names_where_the_stub_jumps() {
+        let (mut code, return_address) = code();
+        // call rel32 to the stub, 24 bytes after the return address.
+        code[11] = 0xe8;
+        code[12..16].copy_from_slice(&24i32.to_le_bytes());
+        let stub = return_address + 24;
+        // The stub: jmp rel32 15 bytes further.
+        code[40] = 0xe9;
+        code[41..45].copy_from_slice(&15i32.to_le_bytes());
+        let function = stub + 5 + 15;
+        assert!(returns_from_call_to(return_address, function));
+        assert!(!returns_from_call_to(return_address, function + 1));
+        // The stub: endbr64; jmp *4(%rip), whose slot holds the function.
+        let target = 0x5555_1234_5678u64;
+        code[40..50].copy_from_slice(&[0xf3, 0x0f, 0x1e, 0xfa, 0xff, 0x25, 4, 0, 0, 0]);
+        code[54..62].copy_from_slice(&target.to_ne_bytes());
+        assert!(returns_from_call_to(return_address, target));
+        assert!(!returns_from_call_to(return_address, target + 1));
+        // Not a stub: nothing followed.
+        code[40] = 0x90;
+        assert!(!returns_from_call_to(return_address, target));
     }
 }

@@ -75,8 +75,8 @@ impl Unwinding {
     /// look like a saved frame pointer (a word pointing higher up the same
     /// stack) are tried. The first whose return address follows a call to
     /// the function that needs the frame pointer is the live record
-    /// (`frame_record.rs`); when none can be checked, the longest stack
-    /// wins.
+    /// (`frame_record.rs`), however far up the copy; when none can be
+    /// checked, the longest stack of the nearest [`LONGEST_OF`] wins.
     pub(super) fn unwind(&mut self, sample: &Sample<'_>) -> Addresses {
         if sample.regs.fp != 0 {
             return self.unwind_from(sample);
@@ -89,21 +89,34 @@ impl Unwinding {
             .frames
             .last()
             .and_then(|frame| self.function_start(frame.address_for_lookup()));
-        let mut best = first;
-        for fp in frame_pointer_guesses(sample, &self.code) {
+        let guesses = frame_pointer_guesses(sample, &self.code);
+        let mut from = |fp: u64| {
             let mut guess = Sample {
                 regs: sample.regs,
                 stack: sample.stack,
             };
             guess.regs.fp = fp;
             let addresses = self.unwind_from(&guess);
-            let addresses = self.in_code(addresses);
-            let live = callee.is_some_and(|start| {
-                return_address_at(sample, fp).is_some_and(|at| returns_from_call_to(at, start))
-            });
-            if live && addresses.frames.len() > found {
-                return addresses;
+            self.in_code(addresses)
+        };
+        // The live record, wherever it is in the copy: a function with a
+        // large frame (an AddressSanitizer interceptor) keeps stale records
+        // of its own callees below its own.
+        if let Some(start) = callee {
+            for &fp in &guesses {
+                let live =
+                    return_address_at(sample, fp).is_some_and(|at| returns_from_call_to(at, start));
+                if live {
+                    let addresses = from(fp);
+                    if addresses.frames.len() > found {
+                        return addresses;
+                    }
+                }
             }
+        }
+        let mut best = first;
+        for &fp in guesses.iter().take(LONGEST_OF) {
+            let addresses = from(fp);
             if addresses.frames.len() > best.frames.len() {
                 best = addresses;
             }
@@ -181,13 +194,16 @@ fn return_address_at(sample: &Sample<'_>, fp: u64) -> Option<u64> {
     Some(u64::from_ne_bytes(word.try_into().ok()?))
 }
 
+/// How many of the guesses, nearest the stack pointer first, are unwound
+/// to find the longest stack when no record can be checked.
+const LONGEST_OF: usize = 16;
+
 /// Where the frame pointer may point, for a stack copied without it: the
-/// first few 16-byte aligned words of the copy that may start a frame
-/// record, the saved frame pointer (whatever the caller had in it: code
-/// without frame pointers leaves anything there) followed by a return
-/// address into code.
+/// 16-byte aligned words of the copy that may start a frame record, the
+/// saved frame pointer (whatever the caller had in it: code without frame
+/// pointers leaves anything there) followed by a return address into
+/// code; nearest the stack pointer first.
 fn frame_pointer_guesses(sample: &Sample<'_>, code: &[Range<u64>]) -> Vec<u64> {
-    const GUESSES: usize = 16;
     (0..sample.stack.len() / 8)
         .filter_map(|i| {
             let at = sample.regs.sp + 8 * i as u64;
@@ -195,7 +211,6 @@ fn frame_pointer_guesses(sample: &Sample<'_>, code: &[Range<u64>]) -> Vec<u64> {
             let returns_to = u64::from_ne_bytes(bytes.try_into().ok()?);
             (at.is_multiple_of(16) && code.iter().any(|c| c.contains(&returns_to))).then_some(at)
         })
-        .take(GUESSES)
         .collect()
 }
 
