@@ -174,7 +174,11 @@ fn lands_on(address: u64, target: u64) -> bool {
         if !read(address, &mut code) {
             return false;
         }
-        let at = if code[..4] == [0xf3, 0x0f, 0x1e, 0xfa] { 4 } else { 0 };
+        let at = if code[..4] == [0xf3, 0x0f, 0x1e, 0xfa] {
+            4
+        } else {
+            0
+        };
         let disp = |from: usize| {
             i32::from_le_bytes(code[from..from + 4].try_into().unwrap_or_default()) as i64 as u64
         };
