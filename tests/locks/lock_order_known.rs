@@ -2,8 +2,9 @@
 //! "held → taken" this thread has seen before adds nothing to the graph
 //! and skips it (`Mutex::lock` then takes its inline path). A pair it has
 //! not seen, held under one it has, is still checked. Only std locks in
-//! this process, so that the fast path is the one taken (a process that
-//! used a tokio lock also looks up the thread's record).
+//! these tests (other tests of the binary take tokio locks: a thread
+//! that never took one holds none, which its cache notes; see
+//! `lock_order_mixed.rs`).
 #![cfg(not(feature = "plain-locks"))]
 
 use monitor_runtime::sync::{lock_order_inversions, set_lock_order_checking, Mutex};

@@ -18,5 +18,6 @@ mod lock_deadlock_sync_async;
 mod lock_order;
 mod lock_order_known;
 mod lock_order_known_async;
+mod lock_order_mixed;
 mod lock_order_tasks;
 mod lock_readers;
