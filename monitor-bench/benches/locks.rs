@@ -16,10 +16,12 @@
 //! the whole pair, `std_nested` and `async_nested` the nested acquisition
 //! alone (`b` taken and let go while `a` is held).
 
+use std::future::Future;
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use monitor_runtime::sync::{AsyncMutex, AsyncRwLock, Mutex, RwLock};
+use monitor_runtime::sync::{set_lock_order_checking, AsyncMutex, AsyncRwLock, Mutex, RwLock};
 
 fn mutex(c: &mut Criterion) {
     let mut group = c.benchmark_group("mutex_lock_unlock");
@@ -87,8 +89,6 @@ fn async_mutex(c: &mut Criterion) {
 /// A nested acquisition of a known pair, with the lock-order check off
 /// and on: std mutexes on one thread, async mutexes in one task.
 fn nested_pair(c: &mut Criterion) {
-    use monitor_runtime::sync::set_lock_order_checking;
-
     let mut group = c.benchmark_group("lock_order_nested_pair");
     let (a, b) = (Mutex::new(0u64), Mutex::new(0u64));
     for (name, on) in [("std_off", false), ("std_on", true)] {
@@ -141,109 +141,113 @@ fn nested_pair(c: &mut Criterion) {
 /// benchmark functions cancels out. Criterion's time is the on pair's less
 /// the off pair's.
 fn nested_pair_added(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
-    use monitor_runtime::sync::set_lock_order_checking;
-    use std::time::{Duration, Instant};
-
-    /// `on` less `off`, never zero (criterion divides by it).
-    fn added(on: Duration, off: Duration) -> Duration {
-        on.saturating_sub(off).max(Duration::from_nanos(1))
-    }
-
     let mut group = c.benchmark_group("lock_order_nested_pair_added");
-    let std_pairs: &'static [(Mutex<u64>, Mutex<u64>); 2] = Box::leak(Box::new([
+    let std_pairs: &'static [StdPair; 2] = Box::leak(Box::new([
         (Mutex::new(0), Mutex::new(0)),
         (Mutex::new(0), Mutex::new(0)),
     ]));
-    let std_loop = |pair: &(Mutex<u64>, Mutex<u64>), iters: u64| {
-        let start = Instant::now();
-        for _ in 0..iters {
-            let mut first = black_box(&pair.0).lock().unwrap();
-            let mut second = black_box(&pair.1).lock().unwrap();
-            *first += 1;
-            *second += 1;
-        }
-        start.elapsed()
-    };
     group.bench_function("std", |bench| {
-        bench.iter_custom(|iters| {
-            set_lock_order_checking(true);
-            let on = std_loop(&std_pairs[1], iters);
-            set_lock_order_checking(false);
-            added(on, std_loop(&std_pairs[0], iters))
-        })
+        bench.iter_custom(|iters| std_added(std_pairs, std_pair, iters))
     });
-    // The nested acquisition alone: `b` taken and let go while `a` is held.
-    let std_nested = |pair: &(Mutex<u64>, Mutex<u64>), iters: u64| {
-        let mut first = pair.0.lock().unwrap();
-        let start = Instant::now();
-        for _ in 0..iters {
-            *black_box(&pair.1).lock().unwrap() += 1;
-        }
-        let elapsed = start.elapsed();
-        *first += 1;
-        elapsed
-    };
     group.bench_function("std_nested", |bench| {
-        bench.iter_custom(|iters| {
-            set_lock_order_checking(true);
-            let on = std_nested(&std_pairs[1], iters);
-            set_lock_order_checking(false);
-            added(on, std_nested(&std_pairs[0], iters))
-        })
+        bench.iter_custom(|iters| std_added(std_pairs, std_nested, iters))
     });
-    let async_pairs: &'static [(AsyncMutex<u64>, AsyncMutex<u64>); 2] = Box::leak(Box::new([
+    let async_pairs: &'static [AsyncPair; 2] = Box::leak(Box::new([
         (AsyncMutex::new(0), AsyncMutex::new(0)),
         (AsyncMutex::new(0), AsyncMutex::new(0)),
     ]));
-    async fn async_loop(pair: &(AsyncMutex<u64>, AsyncMutex<u64>), iters: u64) -> Duration {
-        let start = Instant::now();
-        for _ in 0..iters {
-            let mut first = black_box(&pair.0).lock().await;
-            let mut second = black_box(&pair.1).lock().await;
-            *first += 1;
-            *second += 1;
-        }
-        start.elapsed()
-    }
     group.bench_function("async", |bench| {
-        bench.iter_custom(|iters| {
-            runtime.block_on(async {
-                tokio::spawn(async move {
-                    set_lock_order_checking(true);
-                    let on = async_loop(&async_pairs[1], iters).await;
-                    set_lock_order_checking(false);
-                    added(on, async_loop(&async_pairs[0], iters).await)
-                })
-                .await
-                .unwrap()
-            })
-        })
+        bench.iter_custom(|iters| async_added(runtime, async_pairs, async_pair, iters))
     });
-    async fn async_nested(pair: &(AsyncMutex<u64>, AsyncMutex<u64>), iters: u64) -> Duration {
-        let mut first = pair.0.lock().await;
-        let start = Instant::now();
-        for _ in 0..iters {
-            *black_box(&pair.1).lock().await += 1;
-        }
-        let elapsed = start.elapsed();
-        *first += 1;
-        elapsed
-    }
     group.bench_function("async_nested", |bench| {
-        bench.iter_custom(|iters| {
-            runtime.block_on(async {
-                tokio::spawn(async move {
-                    set_lock_order_checking(true);
-                    let on = async_nested(&async_pairs[1], iters).await;
-                    set_lock_order_checking(false);
-                    added(on, async_nested(&async_pairs[0], iters).await)
-                })
-                .await
-                .unwrap()
-            })
-        })
+        bench.iter_custom(|iters| async_added(runtime, async_pairs, async_nested, iters))
     });
     group.finish();
+}
+
+type StdPair = (Mutex<u64>, Mutex<u64>);
+type AsyncPair = (AsyncMutex<u64>, AsyncMutex<u64>);
+
+/// `on` less `off`, never zero (criterion divides by it).
+fn added(on: Duration, off: Duration) -> Duration {
+    on.saturating_sub(off).max(Duration::from_nanos(1))
+}
+
+/// `run` for `iters` with the check on (the second pair), less `run` with
+/// it off (the first).
+fn std_added(pairs: &[StdPair; 2], run: fn(&StdPair, u64) -> Duration, iters: u64) -> Duration {
+    set_lock_order_checking(true);
+    let on = run(&pairs[1], iters);
+    set_lock_order_checking(false);
+    added(on, run(&pairs[0], iters))
+}
+
+/// [`std_added`] of async pairs, in a spawned task.
+fn async_added<F>(
+    runtime: &tokio::runtime::Runtime,
+    pairs: &'static [AsyncPair; 2],
+    run: fn(&'static AsyncPair, u64) -> F,
+    iters: u64,
+) -> Duration
+where
+    F: Future<Output = Duration> + Send + 'static,
+{
+    runtime.block_on(async move {
+        tokio::spawn(async move {
+            set_lock_order_checking(true);
+            let on = run(&pairs[1], iters).await;
+            set_lock_order_checking(false);
+            added(on, run(&pairs[0], iters).await)
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// The whole pair, `iters` times: take `a`, take `b`, let both go.
+fn std_pair(pair: &StdPair, iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        let mut first = black_box(&pair.0).lock().unwrap();
+        let mut second = black_box(&pair.1).lock().unwrap();
+        *first += 1;
+        *second += 1;
+    }
+    start.elapsed()
+}
+
+/// The nested acquisition alone: `b` taken and let go while `a` is held.
+fn std_nested(pair: &StdPair, iters: u64) -> Duration {
+    let mut first = pair.0.lock().unwrap();
+    let start = Instant::now();
+    for _ in 0..iters {
+        *black_box(&pair.1).lock().unwrap() += 1;
+    }
+    let elapsed = start.elapsed();
+    *first += 1;
+    elapsed
+}
+
+async fn async_pair(pair: &AsyncPair, iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        let mut first = black_box(&pair.0).lock().await;
+        let mut second = black_box(&pair.1).lock().await;
+        *first += 1;
+        *second += 1;
+    }
+    start.elapsed()
+}
+
+async fn async_nested(pair: &AsyncPair, iters: u64) -> Duration {
+    let mut first = pair.0.lock().await;
+    let start = Instant::now();
+    for _ in 0..iters {
+        *black_box(&pair.1).lock().await += 1;
+    }
+    let elapsed = start.elapsed();
+    *first += 1;
+    elapsed
 }
 
 criterion_group!(benches, mutex, async_mutex, nested_pair);
