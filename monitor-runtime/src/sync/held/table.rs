@@ -324,28 +324,25 @@ impl Cache {
 
     /// Keeps `record` as `holder`'s.
     pub(super) fn remember(&self, holder: u64, record: Arc<Record>) {
-        let way = Self::way(holder);
-        let (h, slot) = &self.slots[way];
-        h.set(holder);
-        self.none_at[way].set(0);
-        let old = slot.replace(Arc::into_raw(record));
-        if !old.is_null() {
-            // SAFETY: the slot owned this count.
-            drop(unsafe { Arc::from_raw(old) });
-        }
+        self.keep(holder, Arc::into_raw(record), 0);
     }
 
     /// Notes that `holder` had no record when its shard had made `made`.
     pub(super) fn remember_none(&self, holder: u64, made: u64) {
+        self.keep(holder, std::ptr::null(), made + 1);
+    }
+
+    /// `holder`'s slot: `record` (a count it owns, or null) and `none_at`.
+    fn keep(&self, holder: u64, record: *const Record, none_at: u64) {
         let way = Self::way(holder);
         let (h, slot) = &self.slots[way];
         h.set(holder);
-        let old = slot.replace(std::ptr::null());
+        self.none_at[way].set(none_at);
+        let old = slot.replace(record);
         if !old.is_null() {
             // SAFETY: the slot owned this count.
             drop(unsafe { Arc::from_raw(old) });
         }
-        self.none_at[way].set(made + 1);
     }
 
     /// Whether `holder` has no record, by a note of [`Cache::remember_none`]
