@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use super::graph::LockState;
 use super::held::{self, Entry};
-use super::holder::{label, task_holder};
+use super::holder::label;
 use super::inversion::{LockOrderInversion, OrderEdge};
 use super::report::{waiter, CodeSite, LockSite};
 
@@ -149,7 +149,7 @@ pub(crate) fn check(
         return None;
     }
     let known = if no_std {
-        known_task_pairs(lock.order_id(), task_of(holder))
+        known_task_pairs(lock.order_id(), holder)
     } else {
         known_pairs(lock, holder)
     };
@@ -183,7 +183,7 @@ pub(crate) fn took_known_async(
     if !lock_order_checking() {
         return true;
     }
-    held::none_on_thread() && push_if_known(lock, task_of(holder), at)
+    held::none_on_thread() && push_if_known(lock, holder, at)
 }
 
 /// [`took_known_async`] of a task that holds no std lock.
@@ -201,14 +201,14 @@ fn nothing_held() -> bool {
 }
 
 /// Whether every pair "held → `lock`" is in this thread's cache: the
-/// std locks of the thread, and the tokio locks of the current task
-/// (`holder`'s, see [`task_of`]).
+/// std locks of the thread, and the tokio locks of `holder` (the
+/// acquisition's `task_holder()`: the task, or the thread outside one).
 #[inline(never)]
 fn known_pairs(lock: &LockState, holder: u64) -> bool {
     let to = lock.order_id();
     let known_pair = |from: u64| from == to || known(from, to);
     held::all_of_thread(known_pair)
-        && (!held::async_used() || held::all_of_holder(task_of(holder), known_pair))
+        && (!held::async_used() || held::all_of_holder(holder, known_pair))
 }
 
 /// [`known_pairs`] of a task that holds no std lock: its record alone.
@@ -216,17 +216,6 @@ fn known_pairs(lock: &LockState, holder: u64) -> bool {
 #[inline(never)]
 fn known_task_pairs(to: u64, task: u64) -> bool {
     held::all_of_holder(task, |from| from == to || known(from, to))
-}
-
-/// The holder of the tokio locks the current task (or thread) holds:
-/// `holder` itself, the acquisition's `task_holder()` (0: looked up).
-#[inline]
-fn task_of(holder: u64) -> u64 {
-    if holder != 0 {
-        holder
-    } else {
-        task_holder()
-    }
 }
 
 /// A pair not in this thread's cache: each edge looked up in the graph,
@@ -244,9 +233,7 @@ fn check_held(
     if held::async_used() {
         // Under the task's record's lock (`add_edge` takes the graph's
         // mutex, never a record's, and runs no user code).
-        held::each_of_holder(task_of(holder), |from| {
-            edge(from, lock, to, holder, at, &mut found)
-        });
+        held::each_of_holder(holder, |from| edge(from, lock, to, holder, at, &mut found));
     }
     found
 }

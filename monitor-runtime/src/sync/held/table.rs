@@ -93,21 +93,16 @@ impl Table {
         holder: u64,
         f: impl FnMut(u64) -> bool,
     ) -> bool {
-        let shard = self.shard(holder);
-        let found = {
-            let records = shard.records.lock().unwrap_or_else(|e| e.into_inner());
-            match records.live.iter().find(|(h, _)| *h == holder) {
-                Some((_, record)) => Ok(record.clone()),
-                None => Err(shard.made.load(Ordering::Relaxed)),
-            }
-        };
-        match found {
-            Ok(record) => {
+        // Before the lookup: a record made after it moves the count past
+        // this, and one made before it is found.
+        let made = self.shard(holder).made.load(Ordering::Acquire);
+        match self.look_up(holder, false) {
+            Some(record) => {
                 let all = all_of_locked(&record, f);
                 cache.remember(holder, record);
                 all
             }
-            Err(made) => {
+            None => {
                 cache.remember_none(holder, made);
                 true
             }
@@ -398,7 +393,8 @@ impl Table {
     }
 
     /// The check's fast path: whether `f` is true for each lock number
-    /// `holder` holds, from `cache` alone (`false`: not known there).
+    /// `holder` holds, from `cache`, else from the table (`false`: the
+    /// cache's record is retired).
     pub fn all_ids(&self, cache: &Cache, holder: u64, mut f: impl FnMut(u64) -> bool) -> bool {
         match self.all_of(cache, holder, &mut f) {
             Some(all) => all,
