@@ -17,13 +17,21 @@ use crate::shim::atomic::{AtomicU64, Ordering};
 /// process clock's epoch, at least 1) shifted left by one, with the low bit
 /// set once the alert for that stall has fired.
 ///
-/// Aligned to a cache-line pair of its own: every call of every thread
-/// writes `calls`, and the monitor's read-only fields (its cap, its
-/// configuration) must not share a line with it, or each thread's read of
-/// them misses after another thread's call.
+/// `calls` sits on a cache-line pair of its own: every call of every
+/// thread writes it, and nothing a call only reads may share its line, or
+/// each thread's read misses after another thread's call: neither the
+/// monitor's read-only fields (its cap, its configuration) nor `stall`,
+/// which every completion reads and only a stall writes. A completion on a
+/// contended gate then moves one line, for its one read-modify-write.
 #[repr(align(128))]
 pub struct Gate {
     calls: AtomicU64,
+    rare: Rare,
+}
+
+/// The words of a gate that calls read but seldom write.
+#[repr(align(128))]
+struct Rare {
     wraps: AtomicU64,
     stall: AtomicU64,
 }
@@ -35,14 +43,30 @@ const ONE_COMPLETED: u64 = 1 << 32;
 #[cfg_attr(loom, allow(dead_code))]
 pub const MAX_CAP: usize = u32::MAX as usize - 1;
 
+/// A slot taken: the gate's word as the call found it.
+#[derive(Clone, Copy)]
+pub struct Entered(u64);
+
+impl Entered {
+    /// Whether fewer than `calls` calls had completed when this one entered
+    /// (approximately, after 2^32 calls): read from the entry's own
+    /// read-modify-write, not loaded again from a line other threads write.
+    #[inline]
+    pub fn young(self, calls: u64) -> bool {
+        self.0 >> 32 < calls
+    }
+}
+
 impl Gate {
     /// A gate with no call in flight and no stall.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         Gate {
             calls: AtomicU64::new(0),
-            wraps: AtomicU64::new(0),
-            stall: AtomicU64::new(0),
+            rare: Rare {
+                wraps: AtomicU64::new(0),
+                stall: AtomicU64::new(0),
+            },
         }
     }
 
@@ -51,20 +75,23 @@ impl Gate {
     pub fn new() -> Self {
         Gate {
             calls: AtomicU64::new(0),
-            wraps: AtomicU64::new(0),
-            stall: AtomicU64::new(0),
+            rare: Rare {
+                wraps: AtomicU64::new(0),
+                stall: AtomicU64::new(0),
+            },
         }
     }
 
-    /// Takes a slot if fewer than `cap` calls are in flight. Never waits: a
-    /// full gate answers `false` at once. Exact: a slot is refused only when
-    /// `cap` slots are really held.
+    /// Takes a slot if fewer than `cap` calls are in flight, and answers
+    /// the calls completed before it ([`Entered`]). Never waits: a full gate
+    /// answers `None` at once. Exact: a slot is refused only when `cap`
+    /// slots are really held.
     #[inline]
-    pub fn try_enter(&self, cap: usize) -> bool {
+    pub fn try_enter(&self, cap: usize) -> Option<Entered> {
         let mut current = self.calls.load(Ordering::Relaxed);
         loop {
             if (current & ACTIVE) as usize >= cap {
-                return false;
+                return None;
             }
             match self.calls.compare_exchange_weak(
                 current,
@@ -72,7 +99,7 @@ impl Gate {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(before) => return Some(Entered(before)),
                 Err(actual) => current = actual,
             }
         }
@@ -80,8 +107,8 @@ impl Gate {
 
     /// Takes a slot with no cap.
     #[inline]
-    pub fn enter(&self) {
-        self.calls.fetch_add(1, Ordering::Acquire);
+    pub fn enter(&self) -> Entered {
+        Entered(self.calls.fetch_add(1, Ordering::Acquire))
     }
 
     /// Gives a slot back: the call completed (its body returned).
@@ -89,7 +116,7 @@ impl Gate {
     pub fn exit_completed(&self) {
         let before = self.calls.fetch_add(ONE_COMPLETED - 1, Ordering::Release);
         if before >> 32 == ACTIVE {
-            self.wraps.fetch_add(1, Ordering::Relaxed);
+            self.rare.wraps.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -104,16 +131,9 @@ impl Gate {
         (self.calls.load(Ordering::Relaxed) & ACTIVE) as usize
     }
 
-    /// Whether fewer than `calls` calls have completed (approximately,
-    /// after 2^32 calls: one load, for the hot path).
-    #[inline]
-    pub fn young(&self, calls: u64) -> bool {
-        self.calls.load(Ordering::Relaxed) >> 32 < calls
-    }
-
     /// Calls completed so far.
     pub fn completed(&self) -> u64 {
-        let wraps = self.wraps.load(Ordering::Relaxed);
+        let wraps = self.rare.wraps.load(Ordering::Relaxed);
         let calls = self.calls.load(Ordering::Relaxed);
         (wraps << 32) + (calls >> 32)
     }
@@ -122,11 +142,12 @@ impl Gate {
     /// this rejection began a new stall (the caller then arms the alert).
     #[inline]
     pub fn on_busy(&self, now_ms: impl FnOnce() -> u64) -> Option<u64> {
-        if self.stall.load(Ordering::Relaxed) != 0 {
+        if self.rare.stall.load(Ordering::Relaxed) != 0 {
             return None;
         }
         let since = now_ms().max(1);
-        self.stall
+        self.rare
+            .stall
             .compare_exchange(0, since << 1, Ordering::AcqRel, Ordering::Relaxed)
             .ok()
             .map(|_| since)
@@ -137,8 +158,8 @@ impl Gate {
     pub fn on_progress(&self) {
         // A swap, not a store: loom finds executions in which a plain store
         // loses against the watchdog's concurrent claim (tests/loom_gate.rs).
-        if self.stall.load(Ordering::Relaxed) != 0 {
-            self.stall.swap(0, Ordering::AcqRel);
+        if self.rare.stall.load(Ordering::Relaxed) != 0 {
+            self.rare.stall.swap(0, Ordering::AcqRel);
         }
     }
 
@@ -146,7 +167,8 @@ impl Gate {
     /// Returns `true` exactly once per stall, and only while that stall
     /// still lasts.
     pub fn claim_alert(&self, since: u64) -> bool {
-        self.stall
+        self.rare
+            .stall
             .compare_exchange(
                 since << 1,
                 (since << 1) | 1,
@@ -159,14 +181,15 @@ impl Gate {
     /// The stall that began at `since` is over without an alert: the cap
     /// was no longer full when its alert came due.
     pub fn end_stall(&self, since: u64) {
-        let _ = self
-            .stall
-            .compare_exchange(since << 1, 0, Ordering::AcqRel, Ordering::Relaxed);
+        let _ =
+            self.rare
+                .stall
+                .compare_exchange(since << 1, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 
     /// The raw stall word, for model checks.
     #[cfg(loom)]
     pub fn raw_stall(&self) -> u64 {
-        self.stall.load(Ordering::SeqCst)
+        self.rare.stall.load(Ordering::SeqCst)
     }
 }

@@ -29,7 +29,7 @@ fn the_cap_is_never_exceeded_and_no_slot_leaks() {
             .map(|_| {
                 let (gate, running, admitted) = (gate.clone(), running.clone(), admitted.clone());
                 thread::spawn(move || {
-                    if gate.try_enter(2) {
+                    if gate.try_enter(2).is_some() {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         assert!(now <= 2, "{now} bodies under a cap of 2");
                         let n = admitted.fetch_add(1, Ordering::SeqCst);

@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::alert::AlertChannel;
 use crate::clock;
 use crate::error::{Error, Name};
-use crate::gate::Gate;
+use crate::gate::{Entered, Gate};
 use crate::histogram::Histogram;
 use crate::inflight::{CallSite, SyncCall};
 use crate::registry::{Registry, Upgrade};
@@ -430,15 +430,14 @@ impl Monitor {
     #[inline]
     pub(crate) fn enter(&self) -> Result<Permit, Error> {
         let s = self.state();
-        let admitted = if s.cap == usize::MAX {
-            s.gate.enter();
-            true
+        let entered = if s.cap == usize::MAX {
+            s.gate.enter()
         } else {
-            s.gate.try_enter(s.cap)
+            match s.gate.try_enter(s.cap) {
+                Some(entered) => entered,
+                None => return Err(self.reject()),
+            }
         };
-        if !admitted {
-            return Err(self.reject());
-        }
         // The one load that drains cost a call (see `admission.rs`): after
         // the gate's read-modify-write, so that a drain that looks at the
         // gates after closing admission sees every call that got past here.
@@ -450,7 +449,7 @@ impl Monitor {
         }
         Ok(Permit {
             monitor: self.clone(),
-            started: sample_start(s),
+            started: sample_start(entered),
         })
     }
 
@@ -664,13 +663,13 @@ const ALWAYS_MEASURED: u64 = 64;
 /// A monitor's first calls, then one call in [`SAMPLE_EVERY`] per thread,
 /// have their latency measured.
 #[inline]
-fn sample_start(state: &MonitorState) -> u64 {
+fn sample_start(entered: Entered) -> u64 {
     let n = SAMPLE.with(|c| {
         let n = c.get();
         c.set(n.wrapping_add(1));
         n
     });
-    if n.is_multiple_of(SAMPLE_EVERY) || state.gate.young(ALWAYS_MEASURED) {
+    if n.is_multiple_of(SAMPLE_EVERY) || entered.young(ALWAYS_MEASURED) {
         clock::now_ns().max(1)
     } else {
         0
