@@ -64,23 +64,19 @@ pub(crate) fn reopen_monitor(state: &MonitorState) {
 }
 
 impl Monitor {
-    /// The error for a call that comes while its monitor drains, counted;
-    /// `None` if it does not drain (another monitor does).
+    /// The error for a call refused because its monitor drains, counted.
     #[cold]
-    pub(super) fn refuse_if_draining(&self) -> Option<Error> {
+    pub(super) fn shutting_down(&self) -> Error {
         let s = self.state();
-        if !process_closed() && !s.draining.load(Ordering::Acquire) {
-            return None;
-        }
         s.shutting_down.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             target: "monitor_runtime",
             monitor = %s.config.name,
             "call refused: shutting down"
         );
-        Some(Error::ShuttingDown {
+        Error::ShuttingDown {
             monitor: s.config.name.clone(),
-        })
+        }
     }
 
     /// Whether this monitor refuses new calls because it, or the process,
@@ -90,6 +86,7 @@ impl Monitor {
     /// let monitor = monitor_runtime::Monitor::builder("doc::is_draining").build();
     /// assert!(!monitor.is_draining());
     /// ```
+    #[inline]
     pub fn is_draining(&self) -> bool {
         process_closed() || self.state().draining.load(Ordering::Acquire)
     }

@@ -395,14 +395,11 @@ impl Monitor {
     /// [`Monitor::call`], with the result delivered through `O`.
     #[inline]
     pub(crate) fn run<T, O: Output<T>>(&self, body: impl FnOnce() -> T) -> O::Out {
-        let span = CallSpan::open(self);
-        let slot = match self.enter() {
+        let slot = match self.admit() {
             Ok(slot) => slot,
-            Err(error) => {
-                span.refused(&error);
-                return O::err(error);
-            }
+            Err(why) => return self.refused::<T, O>(why),
         };
+        let span = CallSpan::open(self);
         let call = self
             .site()
             .and_then(|site| SyncCall::begin(site, CLOCKWORK));
@@ -413,6 +410,15 @@ impl Monitor {
         slot.complete();
         span.finish("ok");
         O::ok(out)
+    }
+
+    /// A sync call refused: its error, counted, its span if it wants one.
+    #[cold]
+    #[inline(never)]
+    fn refused<T, O: Output<T>>(&self, why: Refused) -> O::Out {
+        let error = self.refusal_here(why);
+        CallSpan::open(self).refused(&error);
+        O::err(error)
     }
 
     /// Where the monitor's calls are in the table of calls in flight: the
@@ -429,23 +435,26 @@ impl Monitor {
     /// returned guard is dropped.
     #[inline]
     pub(crate) fn enter(&self) -> Result<Permit, Error> {
+        self.admit().map_err(|why| self.refusal(why))
+    }
+
+    /// Takes a slot for a call now, or says why not: the hot path of
+    /// [`Monitor::enter`], the refusal's error left to [`Monitor::refusal`],
+    /// out of line.
+    #[inline(always)]
+    fn admit(&self) -> Result<Permit, Refused> {
         let s = self.state();
         let entered = if s.cap == usize::MAX {
             s.gate.enter()
         } else {
-            match s.gate.try_enter(s.cap) {
-                Some(entered) => entered,
-                None => return Err(self.reject()),
-            }
+            s.gate.try_enter(s.cap).ok_or(Refused::Full)?
         };
         // The one load that drains cost a call (see `admission.rs`): after
         // the gate's read-modify-write, so that a drain that looks at the
         // gates after closing admission sees every call that got past here.
-        if admission::closing()
-            && let Some(error) = self.refuse_if_draining()
-        {
+        if admission::closing() && self.is_draining() {
             s.gate.exit();
-            return Err(error);
+            return Err(Refused::Draining);
         }
         Ok(Permit {
             monitor: self.clone(),
@@ -453,18 +462,23 @@ impl Monitor {
         })
     }
 
-    /// A call refused as `Busy`: counted, and the rest (a stall alert to
-    /// arm, a `tracing` event) out of line, so that a burst of refusals
-    /// costs a few loads and a per-thread count each.
+    /// The error of a call refused just now, counted; the rest (a stall
+    /// alert to arm, a `tracing` event) out of line, so that a burst of
+    /// refusals costs a few loads and a per-thread count each.
     #[cold]
-    fn reject(&self) -> Error {
-        let s = self.state();
+    #[inline(never)]
+    fn refusal(&self, why: Refused) -> Error {
+        self.refusal_here(why)
+    }
+
+    /// [`Monitor::refusal`], inlined into [`Monitor::refused`].
+    #[inline(always)]
+    fn refusal_here(&self, why: Refused) -> Error {
         // A full monitor that drains says so, rather than "busy".
-        if admission::closing()
-            && let Some(error) = self.refuse_if_draining()
-        {
-            return error;
+        if why == Refused::Draining || admission::closing() && self.is_draining() {
+            return self.shutting_down();
         }
+        let s = self.state();
         s.busy.add_one();
         if s.config.alert.is_some() {
             self.on_busy_alert();
@@ -676,11 +690,31 @@ fn sample_start(entered: Entered) -> u64 {
     }
 }
 
+/// Why [`Monitor::admit`] refused a call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// `max_active` calls are in flight.
+    Full,
+    /// The monitor, or the process, drains.
+    Draining,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Completed,
     Panicked,
     Cancelled,
+}
+
+/// The latency of a sampled call that completed: out of line, as one call
+/// in [`SAMPLE_EVERY`] has it.
+#[inline(never)]
+fn record_latency(s: &MonitorState, started: u64) {
+    let took = Duration::from_nanos(clock::now_ns().saturating_sub(started));
+    s.latency.record(took);
+    if let Some(observe) = s.latency_observer.get() {
+        observe(took);
+    }
 }
 
 /// A slot held by one call. [`Permit::complete`] and [`Permit::panicked`] give
@@ -706,7 +740,7 @@ impl Permit {
         self.finish(Outcome::Panicked);
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(self, outcome: Outcome) {
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped or used again; the handle is moved
@@ -727,17 +761,13 @@ impl Drop for Permit {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn release(monitor: &Monitor, started: u64, outcome: Outcome) {
     let s = monitor.state();
     match outcome {
         Outcome::Completed => {
             if started != 0 {
-                let took = Duration::from_nanos(clock::now_ns().saturating_sub(started));
-                s.latency.record(took);
-                if let Some(observe) = s.latency_observer.get() {
-                    observe(took);
-                }
+                record_latency(s, started);
             }
             s.gate.on_progress();
             s.gate.exit_completed();
