@@ -298,7 +298,11 @@ fn begin_here(site: &'static CallSite, clock: Clockwork) -> Option<SyncCall> {
     let local = unsafe { &*local };
     let record = begin(local, site, clock);
     let previous = enter(local, record);
-    Some(SyncCall { record, previous })
+    Some(SyncCall {
+        record,
+        previous,
+        local,
+    })
 }
 
 impl Local {
@@ -577,6 +581,10 @@ fn leave(local: &Local, record: &'static Record, previous: *const Record) {
 pub(crate) struct SyncCall {
     record: &'static Record,
     previous: *const Record,
+    /// This thread's `LOCAL`, found when the call began: a `SyncCall` is
+    /// `!Send` (its pointers), so it ends on the thread it began on, which
+    /// keeps `LOCAL` until it exits, after any call of it has returned.
+    local: *const Local,
 }
 
 impl SyncCall {
@@ -590,10 +598,13 @@ impl SyncCall {
 impl Drop for SyncCall {
     #[inline]
     fn drop(&mut self) {
-        with_local(|local| {
-            leave(local, self.record, self.previous);
-            end(local, self.record);
-        });
+        // SAFETY: `local` was alive when the call began on this thread (see
+        // the field), and a thread-local is destroyed only when its thread
+        // exits, one destructor after another: never while a function of
+        // that thread, this call's, is still running.
+        let local = unsafe { &*self.local };
+        leave(local, self.record, self.previous);
+        end(local, self.record);
     }
 }
 
