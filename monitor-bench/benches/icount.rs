@@ -9,9 +9,10 @@
 //!     --toggle-collect='*icount_loop*' BENCH_BINARY WHICH 10000
 //! ```
 //!
-//! and for `plain_async`, `monitored_async`, `plain_await_async`,
+//! and for `plain_async`, `tokio_timeout_async` (the peer: the plain body in
+//! `tokio::time::timeout`), `monitored_async`, `plain_await_async`,
 //! `monitored_await_async`, `plain_yield_async`, `monitored_yield_async`
-//! (the body yields once: the pending path), the `tower` bench's requests
+//! (the body yields once: the pending path), `tokio_timeout_yield_async`, the `tower` bench's requests
 //! `tower_plain_ready`, `tower_stack_ready` (`LoadShed + ConcurrencyLimit +
 //! Timeout`), `tower_layer_ready` (`MonitorLayer`) and the same three
 //! `_yield` (the body yields once), `pair_async_off`, `pair_async_on` with
@@ -259,17 +260,30 @@ fn icount_loop_sync(which: &str, n: u64) -> u64 {
     sum
 }
 
+/// The peer's timeout: `tokio::time::timeout` around the plain body, as
+/// long as the monitored calls' (`tokio_timeout_async`,
+/// `tokio_timeout_yield_async`).
+const PEER_TIMEOUT: Duration = Duration::from_millis(50);
+
 #[inline(never)]
 async fn icount_loop_async(which: &str, n: u64) -> u64 {
     let mut sum = 0;
     for i in 0..n {
         sum += match which {
             "plain_async" => plain_async(i).await.unwrap(),
+            "tokio_timeout_async" => tokio::time::timeout(PEER_TIMEOUT, plain_async(i))
+                .await
+                .unwrap()
+                .unwrap(),
             "monitored_async" => monitored_async(i).await.unwrap(),
             "plain_await_async" => plain_await_async(i).await.unwrap(),
             "monitored_await_async" => monitored_await_async(i).await.unwrap(),
             "plain_yield_async" => plain_yield_async(i).await.unwrap(),
             "monitored_yield_async" => monitored_yield_async(i).await.unwrap(),
+            "tokio_timeout_yield_async" => tokio::time::timeout(PEER_TIMEOUT, plain_yield_async(i))
+                .await
+                .unwrap()
+                .unwrap(),
             "pair_async_off" | "pair_async_on" => pair_async(i).await,
             _ => lock_unlock_async(which, i).await,
         };
@@ -290,11 +304,13 @@ fn main() {
             .unwrap();
         for which in [
             "plain_async",
+            "tokio_timeout_async",
             "monitored_async",
             "plain_await_async",
             "monitored_await_async",
             "plain_yield_async",
             "monitored_yield_async",
+            "tokio_timeout_yield_async",
         ] {
             black_box(rt.block_on(icount_loop_async(which, 1)));
         }
