@@ -226,17 +226,18 @@ fn bare_pair(x: u64) -> u64 {
     x
 }
 
-/// Runs `f` `iters` times on each of two threads at once, started
-/// together; the time until both are done.
-fn on_two_threads(iters: u64, f: fn(u64) -> u64) -> Duration {
+/// Runs `f(thread, i)` `iters` times on each of two threads (0 and 1) at
+/// once, started together; the time until both are done.
+fn on_two_threads(iters: u64, f: fn(usize, u64) -> u64) -> Duration {
     let start = Barrier::new(3);
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..2)
-            .map(|_| {
-                s.spawn(|| {
+            .map(|thread| {
+                let start = &start;
+                s.spawn(move || {
                     start.wait();
                     for i in 0..iters {
-                        black_box(f(i));
+                        black_box(f(thread, i));
                     }
                 })
             })
@@ -250,13 +251,50 @@ fn on_two_threads(iters: u64, f: fn(u64) -> u64) -> Duration {
     })
 }
 
+/// A second function like `monitored_sync`, with a monitor of its own.
+#[monitored(max_active = 10)]
+#[inline(never)]
+fn monitored_sync_other(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
+}
+
+/// Each thread calls a function of its own: two monitors, nothing shared.
+fn own_monitor(thread: usize, x: u64) -> u64 {
+    if thread == 0 {
+        monitored_sync(x).unwrap()
+    } else {
+        monitored_sync_other(x).unwrap()
+    }
+}
+
+/// Two threads calling one monitored function, against the bare pair, and
+/// what tells the two apart: `own_monitors` (each thread its own monitored
+/// function, so no line is shared: the per-thread work alone) and
+/// `bare_pair_around_own` (the bare pair on one shared word around that
+/// same per-thread work). A slot is held across the body, so the shared
+/// line moves between the cores twice per call once the calls overlap,
+/// while a bare pair with nothing between its two halves mostly keeps it:
+/// `monitored` is to be read against `bare_pair_around_own`.
 fn contention(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention");
     group.bench_function("bare_pair", |b| {
-        b.iter_custom(|iters| on_two_threads(iters, bare_pair))
+        b.iter_custom(|iters| on_two_threads(iters, |_, i| bare_pair(i)))
     });
     group.bench_function("monitored", |b| {
-        b.iter_custom(|iters| on_two_threads(iters, |i| monitored_sync(i).unwrap()))
+        b.iter_custom(|iters| on_two_threads(iters, |_, i| monitored_sync(i).unwrap()))
+    });
+    group.bench_function("own_monitors", |b| {
+        b.iter_custom(|iters| on_two_threads(iters, own_monitor))
+    });
+    group.bench_function("bare_pair_around_own", |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, |thread, i| {
+                SHARED.0.fetch_add(1, Ordering::Acquire);
+                let x = own_monitor(thread, i);
+                SHARED.0.fetch_sub(1, Ordering::Release);
+                x
+            })
+        })
     });
     group.finish();
 }
