@@ -10,7 +10,8 @@
 //! ```
 //!
 //! and for `plain_async`, `tokio_timeout_async` (the peer: the plain body in
-//! `tokio::time::timeout`), `monitored_async`, `plain_await_async`,
+//! `tokio::time::timeout`), `monitored_async`, `guarded_async`
+//! (`#[stack_on_timeout]`), `plain_await_async`,
 //! `monitored_await_async`, `plain_yield_async`, `monitored_yield_async`
 //! (the body yields once: the pending path), `tokio_timeout_yield_async`, the `tower` bench's requests
 //! `tower_plain_ready`, `tower_stack_ready` (`LoadShed + ConcurrencyLimit +
@@ -139,6 +140,12 @@ fn held(f: &dyn Fn() -> u64) -> Result<u64, Error> {
 #[inline(never)]
 fn guarded(x: u64) -> u64 {
     black_box(x)
+}
+
+#[stack_on_timeout(5s)]
+#[inline(never)]
+async fn guarded_async(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x))
 }
 
 #[monitored(timeout = "50ms", max_active = 10)]
@@ -276,6 +283,7 @@ async fn icount_loop_async(which: &str, n: u64) -> u64 {
                 .unwrap()
                 .unwrap(),
             "monitored_async" => monitored_async(i).await.unwrap(),
+            "guarded_async" => guarded_async(i).await.unwrap(),
             "plain_await_async" => plain_await_async(i).await.unwrap(),
             "monitored_await_async" => monitored_await_async(i).await.unwrap(),
             "plain_yield_async" => plain_yield_async(i).await.unwrap(),
@@ -306,6 +314,7 @@ fn main() {
             "plain_async",
             "tokio_timeout_async",
             "monitored_async",
+            "guarded_async",
             "plain_await_async",
             "monitored_await_async",
             "plain_yield_async",
