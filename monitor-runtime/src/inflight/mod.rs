@@ -629,26 +629,30 @@ impl AsyncCall {
         site: &'static CallSite,
         clock: Clockwork,
     ) -> Option<PollScope> {
-        with_local(|local| {
-            let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
-            // A new poll: not parked at any `.await` yet; polled since
-            // now, as far as the watchdog can tell; the head of this
-            // thread's chain of polls.
-            record.awaiting.store(0, Ordering::Relaxed);
-            record
-                .polled_since
-                .store(clock::coarse_ns() | 1, Ordering::Relaxed);
-            let arena = local.arena();
-            let outer = arena.polling.load(Ordering::Relaxed);
-            record.outer.store(outer, Ordering::Relaxed);
-            arena
-                .polling
-                .store(record as *const Record as *mut Record, Ordering::Relaxed);
-            PollScope {
-                record,
-                previous: enter(local, record),
-                outer,
-            }
+        // Not `with_local`: its closure, with `begin` inlined, was left out
+        // of line, a call per poll.
+        let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
+        // SAFETY: as in `with_local`: `LOCAL` outlives this function's body.
+        let local = unsafe { &*local };
+        let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
+        // A new poll: not parked at any `.await` yet; polled since now, as
+        // far as the watchdog can tell; the head of this thread's chain of
+        // polls.
+        record.awaiting.store(0, Ordering::Relaxed);
+        record
+            .polled_since
+            .store(clock::coarse_ns() | 1, Ordering::Relaxed);
+        let arena = local.arena();
+        let outer = arena.polling.load(Ordering::Relaxed);
+        record.outer.store(outer, Ordering::Relaxed);
+        arena
+            .polling
+            .store(record as *const Record as *mut Record, Ordering::Relaxed);
+        Some(PollScope {
+            record,
+            previous: enter(local, record),
+            outer,
+            local,
         })
     }
 }
@@ -844,6 +848,9 @@ pub(crate) struct PollScope {
     previous: *const Record,
     /// The poll in progress on this thread before this one.
     outer: *mut Record,
+    /// This thread's `LOCAL`: a scope is `!Send` (its pointers) and ends
+    /// with the poll that made it, on this thread (see [`SyncCall`]).
+    local: *const Local,
 }
 
 /// The end of a poll on this thread: the call no longer runs here.
@@ -856,6 +863,15 @@ fn leave_poll(local: &Local, scope: &PollScope) {
 }
 
 impl PollScope {
+    /// This thread's `LOCAL`, found when the poll began.
+    #[inline]
+    fn local(&self) -> &Local {
+        // SAFETY: `local` was alive when the poll began on this thread, and
+        // a thread-local is destroyed only when its thread exits, never
+        // while a function of that thread, this poll, is still running.
+        unsafe { &*self.local }
+    }
+
     /// The poll finished the call: leave it and end it in one step.
     #[inline]
     pub(crate) fn finish(self, call: &mut AsyncCall) {
@@ -865,12 +881,11 @@ impl PollScope {
         if let Some(record) = record {
             disarm(record);
         }
-        with_local(|local| {
-            leave_poll(local, &this);
-            if let Some(record) = record {
-                end(local, record);
-            }
-        });
+        let local = this.local();
+        leave_poll(local, &this);
+        if let Some(record) = record {
+            end(local, record);
+        }
     }
 }
 
@@ -885,7 +900,7 @@ impl Drop for PollScope {
             self.record.task.store(task, Ordering::Relaxed);
         }
         self.record.polled_since.store(0, Ordering::Relaxed);
-        with_local(|local| leave_poll(local, self));
+        leave_poll(self.local(), self);
     }
 }
 
