@@ -275,33 +275,52 @@ thread_local! {
     };
 }
 
+/// This thread's [`Local`], found once by a call or a poll and kept for
+/// its end. Only ever on the stack of the code that found it (in a
+/// [`SyncCall`], a [`PollScope`]), and `!Send` (a raw pointer): it is used
+/// on its thread, by a function that is still running there.
+#[derive(Clone, Copy)]
+struct Here(*const Local);
+
+impl Here {
+    /// `None` while the thread is being torn down and `LOCAL` is gone.
+    /// The closure handed to `try_with` only takes the address, so that
+    /// `try_with` stays small enough to be inlined: the hot path pays no
+    /// function call for it.
+    #[inline(always)]
+    fn find() -> Option<Here> {
+        LOCAL.try_with(|local| Here(local)).ok()
+    }
+
+    #[inline(always)]
+    fn local(&self) -> &Local {
+        // SAFETY: `LOCAL` was alive when this was found, on this thread (see
+        // the type), and a thread-local is destroyed only when its thread
+        // exits, one destructor after another, never while a function of
+        // that thread that found it is still running.
+        unsafe { &*self.0 }
+    }
+}
+
 /// Runs `f` on this thread's [`Local`]; `None` while the thread is being
-/// torn down and `LOCAL` is gone. What `LOCAL.try_with(f)` does, but the
-/// closure handed to `try_with` only takes the address, so that `try_with`
-/// stays small enough to be inlined and `f` is inlined into the call: the
-/// hot path pays no function call for it.
+/// torn down and `LOCAL` is gone. What `LOCAL.try_with(f)` does, with `f`
+/// inlined into the call ([`Here::find`]).
 #[inline(always)]
 fn with_local<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
-    let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
-    // SAFETY: `LOCAL` was alive just now, and a thread-local is destroyed
-    // only when its thread exits, after the destructors of the keys before
-    // it, never while code runs on that thread between two statements of
-    // one function: it outlives `f`, which runs here, on this thread.
-    Some(f(unsafe { &*local }))
+    Some(f(Here::find()?.local()))
 }
 
 /// [`begin`] then [`enter`]: a sync call, or an async call's first poll.
 #[inline(always)]
 fn begin_here(site: &'static CallSite, clock: Clockwork) -> Option<SyncCall> {
-    let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
-    // SAFETY: as in `with_local`: `LOCAL` outlives this function's body.
-    let local = unsafe { &*local };
+    let here = Here::find()?;
+    let local = here.local();
     let record = begin(local, site, clock);
     let previous = enter(local, record);
     Some(SyncCall {
         record,
         previous,
-        local,
+        here,
     })
 }
 
@@ -581,10 +600,8 @@ fn leave(local: &Local, record: &'static Record, previous: *const Record) {
 pub(crate) struct SyncCall {
     record: &'static Record,
     previous: *const Record,
-    /// This thread's `LOCAL`, found when the call began: a `SyncCall` is
-    /// `!Send` (its pointers), so it ends on the thread it began on, which
-    /// keeps `LOCAL` until it exits, after any call of it has returned.
-    local: *const Local,
+    /// This thread's `LOCAL`, found when the call began.
+    here: Here,
 }
 
 impl SyncCall {
@@ -598,11 +615,7 @@ impl SyncCall {
 impl Drop for SyncCall {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: `local` was alive when the call began on this thread (see
-        // the field), and a thread-local is destroyed only when its thread
-        // exits, one destructor after another: never while a function of
-        // that thread, this call's, is still running.
-        let local = unsafe { &*self.local };
+        let local = self.here.local();
         leave(local, self.record, self.previous);
         end(local, self.record);
     }
@@ -631,9 +644,8 @@ impl AsyncCall {
     ) -> Option<PollScope> {
         // Not `with_local`: its closure, with `begin` inlined, was left out
         // of line, a call per poll.
-        let local: *const Local = LOCAL.try_with(|local| local as *const Local).ok()?;
-        // SAFETY: as in `with_local`: `LOCAL` outlives this function's body.
-        let local = unsafe { &*local };
+        let here = Here::find()?;
+        let local = here.local();
         let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
         // A new poll: not parked at any `.await` yet; polled since now, as
         // far as the watchdog can tell; the head of this thread's chain of
@@ -652,7 +664,7 @@ impl AsyncCall {
             record,
             previous: enter(local, record),
             outer,
-            local,
+            here,
         })
     }
 }
@@ -848,9 +860,8 @@ pub(crate) struct PollScope {
     previous: *const Record,
     /// The poll in progress on this thread before this one.
     outer: *mut Record,
-    /// This thread's `LOCAL`: a scope is `!Send` (its pointers) and ends
-    /// with the poll that made it, on this thread (see [`SyncCall`]).
-    local: *const Local,
+    /// This thread's `LOCAL`, found when the poll began.
+    here: Here,
 }
 
 /// The end of a poll on this thread: the call no longer runs here.
@@ -863,15 +874,6 @@ fn leave_poll(local: &Local, scope: &PollScope) {
 }
 
 impl PollScope {
-    /// This thread's `LOCAL`, found when the poll began.
-    #[inline]
-    fn local(&self) -> &Local {
-        // SAFETY: `local` was alive when the poll began on this thread, and
-        // a thread-local is destroyed only when its thread exits, never
-        // while a function of that thread, this poll, is still running.
-        unsafe { &*self.local }
-    }
-
     /// The poll finished the call: leave it and end it in one step.
     #[inline]
     pub(crate) fn finish(self, call: &mut AsyncCall) {
@@ -881,7 +883,7 @@ impl PollScope {
         if let Some(record) = record {
             disarm(record);
         }
-        let local = this.local();
+        let local = this.here.local();
         leave_poll(local, &this);
         if let Some(record) = record {
             end(local, record);
@@ -900,7 +902,7 @@ impl Drop for PollScope {
             self.record.task.store(task, Ordering::Relaxed);
         }
         self.record.polled_since.store(0, Ordering::Relaxed);
-        leave_poll(self.local(), self);
+        leave_poll(self.here.local(), self);
     }
 }
 
