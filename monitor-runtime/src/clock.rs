@@ -1,13 +1,14 @@
 //! The process clock: one epoch, a precise reading for deadlines, and a
 //! coarse reading that costs one relaxed load, kept current by the watchdog
-//! every [`TICK`] while calls are in flight.
+//! every [`TICK`] while calls begin or are polled, and 0 while it is not
+//! kept: a reader never takes a stale reading for a current one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How often the watchdog refreshes the coarse clock and looks for overdue
-/// calls while any call is in flight.
+/// calls and blocking polls while it keeps the coarse clock.
 pub(crate) const TICK: Duration = Duration::from_millis(4);
 
 /// The epoch as an `Instant`, and as a reading of the monotonic clock in
@@ -81,18 +82,32 @@ pub(crate) fn now_ns() -> u64 {
     epoch().elapsed().as_nanos() as u64
 }
 
-/// Nanoseconds since the epoch as of the watchdog's last tick: at most one
-/// [`TICK`] behind while calls are in flight.
+/// Nanoseconds since the epoch as of the watchdog's last tick, at most one
+/// [`TICK`] behind; 0 while the watchdog does not keep it (see
+/// [`stop`]): then the reader starts the ticks, or reads [`now_ns`].
 #[inline]
 pub(crate) fn coarse_ns() -> u64 {
     COARSE_NS.load(Ordering::Relaxed)
 }
 
-/// Sets the coarse clock (the watchdog, each tick).
+/// Sets the coarse clock (the watchdog, each tick; whoever starts the
+/// ticks). Never 0.
 pub(crate) fn tick() -> u64 {
-    let now = now_ns();
-    COARSE_NS.store(now, Ordering::Relaxed);
+    let now = now_ns().max(1);
+    COARSE_NS.store(now, Ordering::SeqCst);
     now
+}
+
+/// The watchdog no longer keeps the coarse clock: it reads 0 until the
+/// next [`tick`].
+pub(crate) fn stop() {
+    COARSE_NS.store(0, Ordering::SeqCst);
+}
+
+/// Whether the coarse clock is kept current (not [`stop`]ped).
+#[inline]
+pub(crate) fn is_kept() -> bool {
+    coarse_ns() != 0
 }
 
 /// Nanoseconds from the epoch to `instant` (0 if before it).

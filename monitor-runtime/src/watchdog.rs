@@ -1,10 +1,19 @@
 //! The process watchdog: one lazily started thread that fires the
-//! deadlines of async calls and the stall alerts of every monitor, and,
-//! while any call is in flight, ticks the coarse clock and finds calls
-//! that overran their `#[stack_on_timeout]` deadline and async calls whose
-//! poll blocks its thread past the blocking threshold. It sleeps until the
-//! next deadline or tick and exits when it has had nothing to watch for a
-//! short while; the next deadline or call starts it again.
+//! deadlines of async calls and the stall alerts of every monitor, finds
+//! calls that overran their `#[stack_on_timeout]` deadline, and, while
+//! calls begin or are polled, ticks the coarse clock and finds async calls
+//! whose poll blocks its thread past the blocking threshold.
+//!
+//! It ticks every [`TICK`] while anything happens: a poll in progress at
+//! a tick, or a call or poll that found the coarse clock stopped and
+//! started it. After [`QUIET`] without either it stops the clock (it reads
+//! 0, see `clock.rs`) and sleeps until the next deadline: the earliest
+//! timeout, check, or report deadline of the calls in flight, or at most
+//! [`QUIET_LOOK`] (the stall look's period, if shorter) while calls are in
+//! flight. So calls parked for long cost no wake-ups. The first call or
+//! poll to find the clock stopped starts the ticks again. It exits when it
+//! has had nothing to watch for a short while; the next deadline or call
+//! starts it again.
 //!
 //! Every deadline of the process waits for this thread, so it never does
 //! slow work: dumps (of overdue calls, of stalls) and the alert hook are
@@ -12,7 +21,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -20,35 +29,36 @@ use crate::background::{Background, Guard};
 use crate::clock::{self, TICK};
 use crate::inflight::{self, Alarm, Clockwork};
 
-/// Whether the watchdog ticks: set before calls rely on the coarse clock,
-/// cleared only when no call is in flight (see [`inflight`]).
-static TICKING: AtomicBool = AtomicBool::new(false);
+/// How long the watchdog keeps ticking after the last poll it saw in
+/// progress or the last start of its ticks.
+pub(crate) const QUIET: Duration = Duration::from_secs(1);
 
-/// Starts the ticks (and the thread, if needed) for a call in flight.
+/// While the clock is stopped and calls are in flight, the watchdog still
+/// looks this often (the stall look, if on, more often).
+const QUIET_LOOK: Duration = Duration::from_secs(1);
+
+/// Starts the ticks (and the thread, if needed): a call began, or a poll
+/// started, while the coarse clock was stopped.
 #[cold]
 pub(crate) fn start_ticking() {
     crate::fence::init();
     let mut inner = lock();
-    TICKING.store(true, Ordering::SeqCst);
-    clock::tick();
+    inner.busy_at_ns = clock::tick();
     let soon = Instant::now() + TICK;
     if !watch_until(&mut inner, soon) {
-        TICKING.store(false, Ordering::SeqCst);
+        clock::stop();
     }
 }
 
-/// The watchdog as the keeper of the coarse clock, for calls that begin:
-/// `TICKING` is read by a call after it publishes itself (see
-/// `inflight::begin`).
+/// The watchdog as the keeper of the coarse clock, for calls that begin
+/// and polls that start while it is stopped (see `inflight::begin`).
 pub(crate) const CLOCKWORK: Clockwork = Clockwork {
-    ticking: &TICKING,
     start: start_ticking,
 };
 
 /// The watchdog as what fires the timeouts armed in calls' records.
 pub(crate) const ALARM: Alarm = Alarm {
     wakes_at: &WAKES_AT_NS,
-    ticking: &TICKING,
     hurry,
 };
 
@@ -94,6 +104,9 @@ const LINGER: Duration = Duration::from_millis(200);
 struct Inner {
     /// When the thread will look again, if it sleeps on a deadline.
     wake_at: Option<Instant>,
+    /// When the ticks last had a reason to go on (precise nanoseconds): a
+    /// poll in progress at a tick, or a start of the ticks.
+    busy_at_ns: u64,
     /// Timer slots, reused through `free`; a slot's generation changes when
     /// it is freed so that stale heap entries are skipped.
     timers: Vec<TimerSlot>,
@@ -123,6 +136,7 @@ static WATCHDOG: Background<Inner> = Background::new(
     LINGER,
     Inner {
         wake_at: None,
+        busy_at_ns: 0,
         timers: Vec::new(),
         free: Vec::new(),
         heap: BinaryHeap::new(),
@@ -271,7 +285,14 @@ fn run() {
     let mut inner = lock();
     loop {
         let now = Instant::now();
-        let now_ns = clock::tick();
+        // The coarse clock is ticked only while it is kept: stopped, it
+        // reads 0 until a call or a poll starts the ticks again.
+        let ticking = clock::is_kept();
+        let now_ns = if ticking {
+            clock::tick()
+        } else {
+            clock::now_ns()
+        };
         while let Some(&Reverse((deadline, index, generation))) = inner.heap.peek() {
             if deadline > now {
                 break;
@@ -290,36 +311,40 @@ fn run() {
                 i += 1;
             }
         }
-        let ticking = TICKING.load(Ordering::SeqCst);
         drop(inner);
         // The timeouts of pending calls, in their records (after the tick:
-        // a woken call reads the coarse clock at or past its deadline).
+        // a woken call reads the coarse clock at or past its deadline, or
+        // finds its timeout fired).
         let next_timeout = inflight::fire_timeouts(now_ns, &mut wake);
         wake.drain(..).for_each(Waker::wake);
         due.drain(..).for_each(|armed| (armed.check)(now));
-        if ticking {
-            let overdue = inflight::due(now_ns);
-            crate::dump::on_tick(now_ns, &overdue);
-            if let Some(after) = block_after() {
-                let blocked = inflight::blocked(now_ns, after);
-                if !blocked.is_empty() {
-                    crate::dump::on_blocked(now_ns, &blocked);
-                }
-            }
-            if inflight::any_in_flight() {
-                idle_since = now;
-            } else if now.saturating_duration_since(idle_since) >= LINGER {
-                // Stop ticking, then look once more: a call that began
-                // meanwhile either saw `TICKING` false and restarts it, or
-                // is seen here.
-                TICKING.store(false, Ordering::SeqCst);
-                if inflight::any_in_flight() {
-                    TICKING.store(true, Ordering::SeqCst);
-                }
+        // Overdue calls: at each tick, and, while the clock is stopped,
+        // when the earliest report deadline comes (the arenas' hints).
+        let overdue = inflight::due(now_ns);
+        crate::dump::on_tick(now_ns, &overdue);
+        let polling = ticking && inflight::any_polling();
+        if ticking && let Some(after) = block_after() {
+            let blocked = inflight::blocked(now_ns, after);
+            if !blocked.is_empty() {
+                crate::dump::on_blocked(now_ns, &blocked);
             }
         }
         inner = lock();
-        let ticking = TICKING.load(Ordering::SeqCst);
+        if polling {
+            inner.busy_at_ns = now_ns;
+        } else if ticking && now_ns.saturating_sub(inner.busy_at_ns) >= QUIET.as_nanos() as u64 {
+            // Stop the clock, then look once more: a poll that began
+            // meanwhile either sees the clock stopped and starts it (after
+            // this lock), or is seen here. Calls that begin need no look:
+            // one that read the clock before the stop read a current one,
+            // and its report deadline is in its arena's hint, read below.
+            clock::stop();
+            crate::fence::heavy();
+            if inflight::any_polling() {
+                inner.busy_at_ns = clock::tick();
+            }
+        }
+        let ticking = clock::is_kept();
         let next = inner
             .heap
             .peek()
@@ -328,14 +353,14 @@ fn run() {
             .chain(inner.checks.iter().map(|c| c.deadline))
             .chain((next_timeout != u64::MAX).then(|| clock::instant_of_ns(next_timeout)))
             .min();
+        let next = if ticking {
+            Some(next.map_or(now + TICK, |next| next.min(now + TICK)))
+        } else {
+            quiet_until(now, next)
+        };
         if next.is_some() {
             idle_since = now;
         }
-        let next = match (next, ticking) {
-            (Some(next), true) => Some(next.min(now + TICK)),
-            (None, true) => Some(now + TICK),
-            (next, false) => next,
-        };
         inner.wake_at = next;
         WAKES_AT_NS.store(
             next.map_or(0, |next| clock::ns_of_instant(next).max(1)),
@@ -358,4 +383,23 @@ fn run() {
             },
         };
     }
+}
+
+/// When to look next with the coarse clock stopped, given the next armed
+/// deadline: also at the earliest report deadline of the calls in flight,
+/// and, while any is in flight, within [`QUIET_LOOK`] or the stall look's
+/// period. Called under the thread's lock, after the clock's stop and a
+/// heavy fence: a call that lowers its arena's hint after this read sees
+/// the clock stopped and starts the ticks (`inflight::begin`).
+fn quiet_until(now: Instant, next: Option<Instant>) -> Option<Instant> {
+    let hint = inflight::next_due();
+    let next = next
+        .into_iter()
+        .chain((hint != u64::MAX).then(|| clock::instant_of_ns(hint)))
+        .min();
+    if !inflight::any_in_flight() {
+        return next;
+    }
+    let look = crate::dump::stall_look_every().map_or(QUIET_LOOK, |every| every.min(QUIET_LOOK));
+    Some(next.map_or(now + look, |next| next.min(now + look)))
 }

@@ -112,13 +112,27 @@ struct Watch {
 
 static WATCH: Mutex<Option<Watch>> = Mutex::new(None);
 
+/// How often the watchdog looks for a stall while calls are in flight;
+/// `None` while stall detection is off.
+pub(crate) fn stall_look_every() -> Option<Duration> {
+    match PERIOD_NS.load(Ordering::Relaxed) {
+        0 => None,
+        period => Some(Duration::from_nanos(look_every(period))),
+    }
+}
+
+/// The time between two looks, for a stall period (nanoseconds).
+fn look_every(period: u64) -> u64 {
+    (period / 4).clamp(TICK.as_nanos() as u64, 100_000_000)
+}
+
 /// The watchdog's look for a stall, on each tick.
 pub(super) fn look_for_stall(now_ns: u64) {
     let period = PERIOD_NS.load(Ordering::Relaxed);
     if period == 0 {
         return;
     }
-    let every = (period / 4).clamp(TICK.as_nanos() as u64, 100_000_000);
+    let every = look_every(period);
     let mut guard = WATCH.lock().unwrap_or_else(|e| e.into_inner());
     if guard
         .as_ref()

@@ -52,6 +52,7 @@ mod tasks;
 mod threads;
 mod worker;
 
+pub(crate) use fatal::stall_look_every;
 pub use fatal::{detect_stalls, install_panic_hook, stop_detecting_stalls};
 pub use model::{
     AwaitPoint, BlockedPoll, CallDump, CallState, Dump, DumpReason, LogicalFrame, NativeFrame,

@@ -27,8 +27,8 @@
 mod read;
 
 pub(crate) use read::{
-    any_in_flight, any_reportable, blocked, count_in_flight, due, ended_between, fire_timeouts,
-    for_each_state, snapshot, Blocked, Snapshot,
+    any_in_flight, any_polling, any_reportable, blocked, count_in_flight, due, ended_between,
+    fire_timeouts, for_each_state, next_due, snapshot, Blocked, Snapshot,
 };
 pub use read::{CallId, Straggler};
 
@@ -439,15 +439,12 @@ impl Arena {
     }
 }
 
-/// What keeps the coarse clock current while calls are in flight (the
-/// watchdog): whether it ticks, and how to start it. The layers above pass
-/// it in, so that this table knows nothing of the watchdog. Two words,
-/// passed in registers.
+/// What keeps the coarse clock current (the watchdog): how to start it
+/// when a call begins or is polled while the clock reads 0 (not kept, see
+/// [`clock::stop`]). The layers above pass it in, so that this table knows
+/// nothing of the watchdog.
 #[derive(Clone, Copy)]
 pub(crate) struct Clockwork {
-    /// Whether the coarse clock is being kept current: a flag, not a
-    /// function, so that a call reads it in one inlined load.
-    pub(crate) ticking: &'static AtomicBool,
     /// Starts the ticks (and the thread, if needed).
     pub(crate) start: fn(),
 }
@@ -459,22 +456,17 @@ pub(crate) struct Clockwork {
 pub(crate) struct Alarm {
     /// When the watchdog looks next (precise nanoseconds; 0: unknown).
     pub(crate) wakes_at: &'static AtomicU64,
-    /// Whether it ticks ([`Clockwork::ticking`]): then it looks within a
-    /// tick, whatever `wakes_at` says.
-    pub(crate) ticking: &'static AtomicBool,
     /// Makes the watchdog look by the given time (precise nanoseconds).
     pub(crate) hurry: fn(u64),
 }
 
 impl Clockwork {
-    #[inline]
-    fn ticking(self) -> bool {
-        self.ticking.load(Ordering::Relaxed)
-    }
-
+    /// Starts the ticks; returns the precise clock, for the one reading
+    /// the coarse one could not give.
     #[cold]
-    fn start(self) {
-        (self.start)()
+    fn start(self) -> u64 {
+        (self.start)();
+        clock::now_ns().max(1)
     }
 }
 
@@ -483,10 +475,6 @@ impl Clockwork {
 /// [`enter`].
 #[inline(always)]
 fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static Record {
-    if !clock.ticking() {
-        // The coarse clock is stale until the watchdog ticks again.
-        clock.start();
-    }
     let record = local.take();
     let parent = local.current.get();
     let seq = local.seq.get();
@@ -497,7 +485,11 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
         // SAFETY: `current` only ever points at a record of a leaked arena.
         unsafe { &*parent }.state.load(Ordering::Relaxed)
     };
-    let started = clock::coarse_ns();
+    let mut started = clock::coarse_ns();
+    if started == 0 {
+        // The watchdog does not keep the coarse clock now: start it.
+        started = clock.start();
+    }
     // Seqlock writer: the record was marked free (its last `end`) before
     // these stores, and readers that saw it in use re-check its state after
     // reading, so none of the stores below may move above that mark. (A
@@ -514,7 +506,7 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record.started.store(started, Ordering::Relaxed);
     record.thread.store(0, Ordering::Relaxed);
     record.reported.store(false, Ordering::Relaxed);
-    let mut due = deadline(site, started);
+    let due = deadline(site, started);
     record.deadline.store(due, Ordering::Relaxed);
     record
         .task
@@ -523,23 +515,17 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     // both, `polled_since` is 0 whenever a call ends (its poll's end
     // clears it), and `awaiting` is read only while no thread runs the
     // call, which a sync call never is.
-    // Publish: a new generation, in use. Then check that the watchdog still
-    // ticks; with the watchdog's stop (clear `TICKING`, heavy fence, look
-    // for calls in flight) this is a Dekker pair: either the watchdog sees
-    // this call, or this call sees that the watchdog stopped and starts it.
+    // Publish: a new generation, in use.
     let state = record.state.load(Ordering::Relaxed);
     record.state.store((state | 1) + 2, Ordering::Release);
     crate::fence::light();
-    if !clock.ticking() {
-        due = restart(record, site, clock);
-    }
     // After the fence above: either the watchdog, which resets the hint
     // before it reads the records (a heavy fence between), sees this call,
     // or this call sees the reset hint and lowers it.
     if due != 0 {
         let arena = local.arena();
         if due < arena.next_due.load(Ordering::Relaxed) {
-            lower_next_due(arena, due);
+            lower_next_due(arena, due, clock);
         }
         if !arena.reportable.load(Ordering::Relaxed) {
             arena.reportable.store(true, Ordering::Relaxed);
@@ -548,24 +534,22 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record
 }
 
-/// The watchdog had stopped: starts it, and restarts the call's clock from
-/// the fresh tick. Returns the new report deadline.
-#[cold]
-fn restart(record: &Record, site: &CallSite, clock: Clockwork) -> u64 {
-    clock.start();
-    record.deadline.store(0, Ordering::Relaxed);
-    let started = clock::coarse_ns();
-    record.started.store(started, Ordering::Relaxed);
-    let due = deadline(site, started);
-    record.deadline.store(due, Ordering::Relaxed);
-    due
-}
-
 /// A call of `arena` is due before its hint said (rare: the first such
 /// call after the watchdog read the arena).
 #[cold]
-fn lower_next_due(arena: &Arena, due: u64) {
+fn lower_next_due(arena: &Arena, due: u64, clock: Clockwork) {
     arena.next_due.fetch_min(due, Ordering::Relaxed);
+    // With the watchdog's stop (stop the coarse clock, heavy fence, read
+    // the hints to know when to wake) a Dekker pair: either it reads the
+    // hint lowered here, or this call sees the clock stopped and starts the
+    // ticks, which read the hints again before they stop. (A call that
+    // leaves the hint as it is finds it at or before its deadline; a
+    // watchdog that raised it meanwhile saw the call, by the fence after
+    // its publication.)
+    crate::fence::light();
+    if !clock::is_kept() {
+        clock.start();
+    }
 }
 
 #[inline]
@@ -647,19 +631,25 @@ impl AsyncCall {
         let here = Here::find()?;
         let local = here.local();
         let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
-        // A new poll: not parked at any `.await` yet; polled since now, as
-        // far as the watchdog can tell; the head of this thread's chain of
-        // polls.
+        // A new poll: not parked at any `.await` yet; the head of this
+        // thread's chain of polls; polled since now, as far as the watchdog
+        // can tell (0, never looked at, until then).
         record.awaiting.store(0, Ordering::Relaxed);
-        record
-            .polled_since
-            .store(clock::coarse_ns() | 1, Ordering::Relaxed);
         let arena = local.arena();
         let outer = arena.polling.load(Ordering::Relaxed);
         record.outer.store(outer, Ordering::Relaxed);
         arena
             .polling
             .store(record as *const Record as *mut Record, Ordering::Relaxed);
+        // With the watchdog's stop (stop the coarse clock, heavy fence, look
+        // for polls in progress) a Dekker pair: either it sees this poll and
+        // keeps the clock, or this poll sees the clock stopped and starts it.
+        crate::fence::light();
+        let mut since = clock::coarse_ns();
+        if since == 0 {
+            since = clock.start();
+        }
+        record.polled_since.store(since | 1, Ordering::Relaxed);
         Some(PollScope {
             record,
             previous: enter(local, record),
@@ -686,14 +676,17 @@ impl AsyncCall {
     }
 
     /// The task polled the call again with `waker`: the watchdog wakes it
-    /// instead, if it is another.
+    /// instead, if it is another. `false` once the watchdog has fired the
+    /// timeout (its deadline has passed).
     #[inline]
-    pub(crate) fn timeout_waker(&self, waker: &Waker) {
+    pub(crate) fn timeout_waker(&self, waker: &Waker) -> bool {
         // SAFETY: a record's cell is leaked, never freed.
-        if let Some(record) = self.record
-            && let Some(cell) = unsafe { record.timer.load(Ordering::Relaxed).as_ref() }
-        {
-            cell.set_waker(waker);
+        match self.record {
+            Some(record) => match unsafe { record.timer.load(Ordering::Relaxed).as_ref() } {
+                Some(cell) => cell.set_waker(waker),
+                None => true,
+            },
+            None => true,
         }
     }
 }
@@ -723,7 +716,7 @@ fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
         arena.next_timeout.fetch_min(at, Ordering::Relaxed);
     }
     let wakes_at = alarm.wakes_at.load(Ordering::Relaxed);
-    if at < wakes_at || (wakes_at == 0 && !alarm.ticking.load(Ordering::Relaxed)) {
+    if at < wakes_at || (wakes_at == 0 && !clock::is_kept()) {
         // Sooner than the watchdog looks next (a timeout shorter than its
         // tick), or it has not said when and does not tick (a call that
         // starts the ticks starts the thread, which says when it looks
@@ -774,11 +767,12 @@ impl TimerCell {
         }
     }
 
+    /// `false` if the timer has fired (or was never armed).
     #[inline(never)]
-    fn set_waker(&self, waker: &Waker) {
+    fn set_waker(&self, waker: &Waker) -> bool {
         let Some(word) = self.lock() else {
             // Fired: the task is woken already.
-            return;
+            return false;
         };
         // SAFETY: we hold the lock bit.
         let slot = unsafe { &mut *self.waker.get() };
@@ -789,6 +783,7 @@ impl TimerCell {
         };
         self.word.store(word, Ordering::Release);
         drop(old);
+        true
     }
 
     /// The watchdog: fires the timer if it is armed for `at` or before and

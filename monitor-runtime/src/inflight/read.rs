@@ -417,23 +417,36 @@ pub(crate) fn count_in_flight() -> usize {
     n
 }
 
-/// Whether any call is in flight. Pairs with the swap in `begin`: call
-/// after the watchdog has said it stops ticking.
+/// Whether any call is in flight. Read-only; stops at the first call
+/// found, so with calls in flight it reads a few records, not all of them.
 pub(crate) fn any_in_flight() -> bool {
-    // Stops at the first call found: with calls in flight, a tick reads a
-    // few records, not all of them. Only a "no" needs the heavy fence
-    // first, and is read again after it.
-    fn first() -> bool {
-        let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
-        arenas.iter().any(|arena| {
-            arena
-                .records()
-                .any(|record| record.state.load(Ordering::Relaxed) & 1 == 1)
-        })
-    }
-    if first() {
-        return true;
-    }
-    crate::fence::heavy();
-    first()
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    arenas.iter().any(|arena| {
+        arena
+            .records()
+            .any(|record| record.state.load(Ordering::Relaxed) & 1 == 1)
+    })
+}
+
+/// Whether a poll of an async call is in progress on any thread: one word
+/// per thread ([`Arena::polling`]). Read-only. The watchdog keeps the
+/// coarse clock while polls run; it stops it only after this said no
+/// after the clock's stop and a heavy fence (see `AsyncCall::poll_scope`).
+pub(crate) fn any_polling() -> bool {
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    arenas
+        .iter()
+        .any(|arena| !arena.polling.load(Ordering::Relaxed).is_null())
+}
+
+/// No call in flight comes due for its report before this (coarse
+/// nanoseconds; `u64::MAX`: none), as far as the arenas' hints tell:
+/// early, never late. One word per thread.
+pub(crate) fn next_due() -> u64 {
+    let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    arenas
+        .iter()
+        .map(|arena| arena.next_due.load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(u64::MAX)
 }

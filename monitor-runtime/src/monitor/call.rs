@@ -163,9 +163,9 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
 
 /// Arms the monitor's deadline on the first `Pending`: a store into the
 /// call's record, which the watchdog reads (one precise clock read);
-/// afterwards, checks it against the coarse clock, which the watchdog ticks
-/// before it wakes a call whose deadline passed. Returns the timeout once
-/// it has passed.
+/// afterwards, checks it against the coarse clock, or finds it fired by
+/// the watchdog (which fires it once the deadline has passed, whether it
+/// keeps the coarse clock or not). Returns the timeout once it has passed.
 #[inline]
 fn deadline(
     monitor: &Monitor,
@@ -177,10 +177,7 @@ fn deadline(
     match timer {
         Deadline::Unarmed => arm(call, timer, after, cx),
         Deadline::InRecord(at) if clock::coarse_ns() >= *at => Some(after),
-        Deadline::InRecord(_) => {
-            call.timeout_waker(cx.waker());
-            None
-        }
+        Deadline::InRecord(_) => (!call.timeout_waker(cx.waker())).then_some(after),
         Deadline::Timer(armed) if armed.expired() => Some(after),
         Deadline::Timer(armed) => {
             armed.update(cx.waker());
