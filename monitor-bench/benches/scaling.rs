@@ -8,7 +8,8 @@
 //! never woken), lets the watchdog settle for a second, then reads the
 //! watchdog thread's CPU time (`/proc/self/task/TID/schedstat`) over
 //! five seconds, and the process's resident memory before and after
-//! parking. The calls are polled by hand with a no-op waker, so no
+//! parking. Then it times one sync call, which ends the watchdog's quiet
+//! spell (it starts the ticks), and the call after it. The calls are polled by hand with a no-op waker, so no
 //! executor's memory is counted; the futures themselves are, and are
 //! shown apart.
 
@@ -30,6 +31,13 @@ async fn monitored_wait() -> Result<(), Error> {
 #[stack_on_timeout(600s)]
 async fn guarded_wait() {
     std::future::pending::<()>().await
+}
+
+/// A sync call with a cap: the call that ends a quiet spell starts the
+/// watchdog's ticks.
+#[monitored(max_active = 1000000)]
+fn sync_call(x: u64) -> Result<u64, Error> {
+    Ok(x)
 }
 
 /// Kernel thread id of the thread named `name`.
@@ -59,6 +67,8 @@ fn rss() -> u64 {
 /// Parks `n` calls made by `make`; measures; drops them.
 fn measure<F: Future>(kind: &str, n: usize, make: impl Fn() -> F) {
     let mut cx = Context::from_waker(Waker::noop());
+    // The function's first call registers its monitor: not what is timed.
+    sync_call(0).unwrap();
     // Allocated, not yet touched: not resident until the calls are made.
     let mut calls: Vec<F> = Vec::with_capacity(n);
     let before = rss();
@@ -78,12 +88,23 @@ fn measure<F: Future>(kind: &str, n: usize, make: impl Fn() -> F) {
     let (cpu1, t1) = (cpu_ns(&tid), Instant::now());
     let share = (cpu1 - cpu0) as f64 / (t1 - t0).as_nanos() as f64;
     let per_call = (after - before) as f64 / n as f64;
+    // The watchdog keeps quiet by now (every call parked): the next call
+    // starts its ticks, the one after finds them running.
+    let first = Instant::now();
+    std::hint::black_box(sync_call(std::hint::black_box(1))).unwrap();
+    let first = first.elapsed();
+    let next = Instant::now();
+    std::hint::black_box(sync_call(std::hint::black_box(2))).unwrap();
+    let next = next.elapsed();
     println!(
         "{kind:>16} {n:>7} in flight: watchdog {:>7.3} % of a core; \
          {per_call:>6.1} bytes resident per call: the future {future_bytes}, \
-         the runtime's share {:.1}",
+         the runtime's share {:.1}; the call that ends the quiet spell {:.1} µs, \
+         the next {:.1} µs",
         share * 100.0,
         per_call - future_bytes,
+        first.as_secs_f64() * 1e6,
+        next.as_secs_f64() * 1e6,
     );
     drop(calls);
 }

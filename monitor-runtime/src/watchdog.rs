@@ -41,6 +41,12 @@ const QUIET_LOOK: Duration = Duration::from_secs(1);
 /// started, while the coarse clock was stopped.
 #[cold]
 pub(crate) fn start_ticking() {
+    // Another thread started them meanwhile (a burst of calls after a
+    // quiet spell): the watchdog ticks, and before it stops again it looks
+    // for polls, this caller's among them.
+    if clock::is_kept() {
+        return;
+    }
     crate::fence::init();
     let mut inner = lock();
     inner.busy_at_ns = clock::tick();
