@@ -76,7 +76,7 @@ pub fn stack_async<F: Future>(site: &'static CallSite, body: F) -> impl Future<O
 pub fn awaiting<F: IntoFuture>(line: u32, column: u32, future: F) -> Awaiting<F::IntoFuture> {
     Awaiting {
         future: future.into_future(),
-        at: u64::from(line) << 32 | u64::from(column),
+        at: crate::inflight::pack_at(line, column),
     }
 }
 
@@ -86,7 +86,7 @@ pin_project_lite::pin_project! {
     pub struct Awaiting<F> {
         #[pin]
         future: F,
-        at: u64,
+        at: u32,
     }
 }
 

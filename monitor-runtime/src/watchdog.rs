@@ -332,7 +332,7 @@ fn run() {
         if ticking && let Some(after) = block_after() {
             let blocked = inflight::blocked(now_ns, after);
             if !blocked.is_empty() {
-                crate::dump::on_blocked(now_ns, &blocked);
+                crate::dump::on_blocked(&blocked);
             }
         }
         inner = lock();

@@ -103,7 +103,7 @@ pub fn stop_detecting_stalls() {
 struct Watch {
     at_ns: u64,
     /// Every record's state word, by the record's address.
-    states: HashMap<usize, u64>,
+    states: HashMap<usize, u32>,
     /// When the last look that found progress (or no call in flight) was.
     progress_ns: u64,
     /// Whether this stall has been dumped.

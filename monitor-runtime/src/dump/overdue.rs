@@ -197,23 +197,29 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
 /// function's [`Stats::blocked_polls`](crate::monitor::Stats::blocked_polls))
 /// and warned about now; one dump naming them all is queued for the dump
 /// worker, which captures the blocked threads' native stacks.
-pub(crate) fn on_blocked(now_ns: u64, blocked: &[Blocked]) {
+pub(crate) fn on_blocked(blocked: &[Blocked]) {
     let polls: Vec<BlockedPoll> = blocked
         .iter()
-        .map(|Blocked { call, threshold }| {
-            call.site
-                .blocked_polls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            BlockedPoll {
-                id: call.id,
-                function: call.site.function,
-                file: call.site.file,
-                line: call.site.line,
-                thread: Tid(call.thread),
-                blocked_for: Duration::from_nanos(now_ns.saturating_sub(call.polled_since_ns)),
-                threshold: *threshold,
-            }
-        })
+        .map(
+            |Blocked {
+                 call,
+                 threshold,
+                 blocked_for,
+             }| {
+                call.site
+                    .blocked_polls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                BlockedPoll {
+                    id: call.id,
+                    function: call.site.function,
+                    file: call.site.file,
+                    line: call.site.line,
+                    thread: Tid(call.thread),
+                    blocked_for: *blocked_for,
+                    threshold: *threshold,
+                }
+            },
+        )
         .collect();
     for poll in &polls {
         tracing::warn!(

@@ -12,6 +12,13 @@
 //! before and after its fields, so a record reused mid-read is skipped,
 //! never misread.
 //!
+//! A record is one cache line, 64 bytes: records are written by whichever
+//! thread polls their call, so no two share a line, and a call in flight
+//! costs that line and little more. Records come in chunks of 4 KiB
+//! aligned to their size (63 records and a header), carved from blocks of
+//! 16: a record finds its arena, and the cell of its timeout (made per
+//! chunk, on the first timeout armed in it), by masking its own address.
+//!
 //! A record tracks one call: its site (function, file, line), when it
 //! started on the process's coarse clock, the thread running it now (or 0:
 //! an async call waiting to be polled), its parent call (the annotated call
@@ -33,7 +40,7 @@ pub(crate) use read::{
 pub use read::{CallId, Straggler};
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::task::Waker;
 use std::time::Duration;
@@ -112,50 +119,86 @@ impl CallSite {
     }
 }
 
-/// Records per chunk of an arena.
-const CHUNK: usize = 64;
-
-#[repr(align(64))]
+/// One cache line per call in flight. Records of one arena are written by
+/// whichever thread polls their call, so no two share a line; what does not
+/// fit is found from the record's chunk (its arena, its timeout's cell) or
+/// worked out (its report deadline, from its start and its site).
+#[repr(C, align(64))]
 pub(crate) struct Record {
     /// `generation << 1 | in_use`.
-    state: AtomicU64,
-    site: AtomicPtr<CallSite>,
-    /// Coarse nanoseconds since the process epoch.
-    started: AtomicU64,
+    state: AtomicU32,
     /// Kernel id of the thread running the call now; 0 while it waits.
     thread: AtomicI32,
-    /// The parent call's record and its state word when this call began.
+    site: AtomicPtr<CallSite>,
+    /// The parent call's record (and, in `parent_state`, its state word
+    /// when this call began).
     parent: AtomicPtr<Record>,
     /// While this async call is polled: the call whose poll was in progress
     /// on the same thread when this poll began, the next link of the
-    /// thread's chain of polls that starts at [`Arena::polling`].
+    /// thread's chain of polls that starts at [`Arena::polling`]. While the
+    /// record is free: the next record of its owner's free list (a free
+    /// record is in no chain).
     outer: AtomicPtr<Record>,
-    parent_state: AtomicU64,
-    /// Coarse nanoseconds after which the call is reported; 0 for never.
-    deadline: AtomicU64,
-    /// Whether the watchdog has reported this call.
-    reported: AtomicBool,
-    /// Per-arena sequence number of the call, for its id.
-    seq: AtomicU64,
-    arena: AtomicPtr<Arena>,
-    /// The owner thread's free list runs through its free records.
-    next_free: AtomicPtr<Record>,
     /// The tokio task of the call: where it began, with task dumps on;
     /// otherwise set when it is first pending (0: not yet, or none).
     task: AtomicU64,
+    /// Coarse nanoseconds since the process epoch.
+    started: AtomicU64,
+    parent_state: AtomicU32,
+    /// The call's number in its arena (the low 31 bits), for its id, and
+    /// [`REPORTED`] once the watchdog has reported it as overdue.
+    seq: AtomicU32,
     /// Where an async call's last poll returned `Pending`: the `.await`
-    /// of its body, as `line << 32 | column`; 0 if unknown (cleared at each
+    /// of its body, packed by [`pack_at`]; 0 if unknown (cleared at each
     /// poll's start).
-    awaiting: AtomicU64,
-    /// The coarse clock when the async call's poll in progress began; 0
-    /// outside a poll.
-    polled_since: AtomicU64,
-    /// The `polled_since` of the last poll reported as blocking.
-    blocked_reported: AtomicU64,
-    /// Where the watchdog finds the timeout of this record's call: made by
-    /// the first call of the record that arms one, kept for the next calls
-    /// (never freed, as the record is not).
-    timer: AtomicPtr<TimerCell>,
+    awaiting: AtomicU32,
+    /// During a poll of an async call: `units << 2 | 1`, the coarse clock
+    /// at the poll's start in [`POLL_UNIT`]s (30 bits, wrapping), and
+    /// [`POLL_REPORTED`] once the watchdog has reported the poll as
+    /// blocking; 0 outside a poll.
+    polled_since: AtomicU32,
+}
+
+const _: () = assert!(std::mem::size_of::<Record>() == 64);
+
+/// The reported bit of [`Record::seq`].
+const REPORTED: u32 = 1 << 31;
+/// The reported bit of [`Record::polled_since`].
+const POLL_REPORTED: u32 = 2;
+/// A poll's start is kept in units of 2^20 ns (about a millisecond).
+const POLL_UNIT_SHIFT: u32 = 20;
+
+/// The coarse nanoseconds `ns`, as a poll's start: in units, rounded up (a
+/// poll's time is never overstated), in 30 bits.
+#[inline]
+fn poll_stamp(ns: u64) -> u32 {
+    let units = ((ns >> POLL_UNIT_SHIFT) + 1) as u32;
+    units << 2 | 1
+}
+
+/// How long a poll stamped `stamp` has run at `now_ns` (rounded down).
+fn poll_ran(stamp: u32, now_ns: u64) -> u64 {
+    let now = (now_ns >> POLL_UNIT_SHIFT) as u32;
+    let ran = now.wrapping_sub(stamp >> 2) & (u32::MAX >> 2);
+    // A stamp rounded up past `now`, read just after it was made.
+    if ran > u32::MAX >> 3 {
+        return 0;
+    }
+    u64::from(ran) << POLL_UNIT_SHIFT
+}
+
+/// An `.await` at `line:column` in 32 bits: the line in 20 bits, the
+/// column in 12 (each at most its largest value).
+#[inline]
+pub(crate) const fn pack_at(line: u32, column: u32) -> u32 {
+    let line = if line > 0xF_FFFF { 0xF_FFFF } else { line };
+    let column = if column > 0xFFF { 0xFFF } else { column };
+    line << 12 | column
+}
+
+/// The `(line, column)` of [`pack_at`].
+fn unpack_at(at: u32) -> (u32, u32) {
+    (at >> 12, at & 0xFFF)
 }
 
 /// The timeout of a pending async call, fired by the watchdog: the
@@ -179,33 +222,156 @@ unsafe impl Sync for TimerCell {}
 /// The lock bit of [`TimerCell::word`].
 const LOCKED: u64 = 1;
 
-impl Record {
+impl TimerCell {
     const fn new() -> Self {
-        Record {
-            state: AtomicU64::new(0),
-            site: AtomicPtr::new(std::ptr::null_mut()),
-            started: AtomicU64::new(0),
-            thread: AtomicI32::new(0),
-            parent: AtomicPtr::new(std::ptr::null_mut()),
-            outer: AtomicPtr::new(std::ptr::null_mut()),
-            parent_state: AtomicU64::new(0),
-            deadline: AtomicU64::new(0),
-            reported: AtomicBool::new(false),
-            seq: AtomicU64::new(0),
-            arena: AtomicPtr::new(std::ptr::null_mut()),
-            next_free: AtomicPtr::new(std::ptr::null_mut()),
-            task: AtomicU64::new(0),
-            awaiting: AtomicU64::new(0),
-            polled_since: AtomicU64::new(0),
-            blocked_reported: AtomicU64::new(0),
-            timer: AtomicPtr::new(std::ptr::null_mut()),
+        TimerCell {
+            word: AtomicU64::new(0),
+            waker: UnsafeCell::new(None),
         }
     }
 }
 
+impl Record {
+    const fn new() -> Self {
+        Record {
+            state: AtomicU32::new(0),
+            thread: AtomicI32::new(0),
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            parent: AtomicPtr::new(std::ptr::null_mut()),
+            outer: AtomicPtr::new(std::ptr::null_mut()),
+            task: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            parent_state: AtomicU32::new(0),
+            seq: AtomicU32::new(0),
+            awaiting: AtomicU32::new(0),
+            polled_since: AtomicU32::new(0),
+        }
+    }
+
+    /// The chunk this record is in (every record is in one).
+    #[inline]
+    fn chunk(&self) -> &'static Chunk {
+        let addr = self as *const Record as usize & !(CHUNK_BYTES - 1);
+        // SAFETY: records are made only in chunks, which are aligned to
+        // `CHUNK_BYTES`, leaked, and had their address exposed when made.
+        unsafe { &*std::ptr::with_exposed_provenance::<Chunk>(addr) }
+    }
+
+    /// This record's arena.
+    #[inline]
+    fn arena(&self) -> &'static Arena {
+        self.chunk().arena
+    }
+
+    /// The record's place in its chunk (the header takes the first
+    /// record's room).
+    #[inline]
+    fn index(&self) -> usize {
+        (self as *const Record as usize & (CHUNK_BYTES - 1)) / std::mem::size_of::<Record>() - 1
+    }
+
+    /// The cell of this record's timeout, if any record of its chunk has
+    /// armed one.
+    #[inline]
+    fn timer(&self) -> Option<&'static TimerCell> {
+        // SAFETY: a chunk's cells are leaked, never freed, and published
+        // with Release once made.
+        let cells = unsafe { self.chunk().timers.load(Ordering::Acquire).as_ref() }?;
+        Some(&cells[self.index()])
+    }
+
+    /// [`Record::timer`], made for the chunk's records if none is yet.
+    #[cold]
+    fn timer_made(&self) -> &'static TimerCell {
+        let chunk = self.chunk();
+        let fresh = Box::into_raw(Box::new([const { TimerCell::new() }; CHUNK]));
+        if let Err(_made) = chunk.timers.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // Another thread made them first (the records of one chunk can
+            // be polled on several threads).
+            // SAFETY: ours, never published.
+            drop(unsafe { Box::from_raw(fresh) });
+        }
+        self.timer().expect("the chunk's cells are made")
+    }
+}
+
+/// Bytes of a chunk of records: aligned to its size, so that a record finds
+/// its chunk, and from it its arena and its timeout's cell.
+const CHUNK_BYTES: usize = 4096;
+
+/// Records per chunk: one record's room is the chunk's header.
+const CHUNK: usize = CHUNK_BYTES / std::mem::size_of::<Record>() - 1;
+
+#[repr(C, align(4096))]
 struct Chunk {
-    records: [Record; CHUNK],
+    arena: &'static Arena,
     next: AtomicPtr<Chunk>,
+    /// The timeout cells of the chunk's records, by index: made when the
+    /// first of them arms a timeout, kept for good.
+    timers: AtomicPtr<[TimerCell; CHUNK]>,
+    records: [Record; CHUNK],
+}
+
+const _: () = assert!(std::mem::size_of::<Chunk>() == CHUNK_BYTES);
+const _: () = assert!(std::mem::offset_of!(Chunk, records) == std::mem::size_of::<Record>());
+
+/// Chunks are carved out of blocks of this many: an allocation aligned to
+/// its size costs the allocator padding around it (a page, touched), once
+/// per block rather than once per chunk.
+const CHUNKS_PER_BLOCK: usize = 16;
+
+/// The block chunks are carved from: the next chunk's place, and how many
+/// are left.
+struct Block {
+    next: *mut Chunk,
+    left: usize,
+}
+
+// SAFETY: the pointer is to memory no one else uses until it is handed out
+// under the lock.
+unsafe impl Send for Block {}
+
+static BLOCK: Mutex<Block> = Mutex::new(Block {
+    next: std::ptr::null_mut(),
+    left: 0,
+});
+
+/// Places `chunk` in memory of its own, aligned to its size, for good.
+#[cold]
+fn new_chunk(chunk: Chunk) -> &'static Chunk {
+    let mut block = BLOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if block.left == 0 {
+        let layout =
+            std::alloc::Layout::from_size_align(CHUNK_BYTES * CHUNKS_PER_BLOCK, CHUNK_BYTES)
+                .expect("a valid layout");
+        // SAFETY: the layout's size is not zero.
+        let memory = unsafe { std::alloc::alloc(layout) };
+        if memory.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        *block = Block {
+            next: memory.cast(),
+            left: CHUNKS_PER_BLOCK,
+        };
+    }
+    let place = block.next;
+    // SAFETY: within the block, which holds `left` more chunks.
+    block.next = unsafe { place.add(1) };
+    block.left -= 1;
+    drop(block);
+    // SAFETY: `place` is aligned for a chunk, unused, and never freed; the
+    // records find their chunk by address (`Record::chunk`), so its
+    // provenance is exposed.
+    unsafe {
+        place.write(chunk);
+        let _ = place.expose_provenance();
+        &*place
+    }
 }
 
 /// The records of one thread (or of threads that came before it), and
@@ -334,7 +500,7 @@ impl Local {
         }
         // SAFETY: the free list holds records of leaked arenas only.
         let record: &'static Record = unsafe { &*head };
-        self.free.set(record.next_free.load(Ordering::Relaxed));
+        self.free.set(record.outer.load(Ordering::Relaxed));
         record
     }
 
@@ -343,10 +509,10 @@ impl Local {
         if self
             .arena
             .get()
-            .is_some_and(|arena| std::ptr::eq(record.arena.load(Ordering::Relaxed), arena))
+            .is_some_and(|arena| std::ptr::eq(record.arena(), arena))
         {
             record
-                .next_free
+                .outer
                 .store(self.free.get() as *mut Record, Ordering::Relaxed);
             self.free.set(record);
         }
@@ -379,25 +545,20 @@ impl Local {
         let mut free = 0;
         for record in arena.records() {
             if record.state.load(Ordering::Acquire) & 1 == 0 {
-                record
-                    .next_free
-                    .store(head as *mut Record, Ordering::Relaxed);
+                record.outer.store(head as *mut Record, Ordering::Relaxed);
                 head = record;
                 free += 1;
             }
         }
         if free < CHUNK / 4 {
-            let chunk: &'static Chunk = Box::leak(Box::new(Chunk {
-                records: [const { Record::new() }; CHUNK],
+            let chunk = new_chunk(Chunk {
+                arena,
                 next: AtomicPtr::new(arena.head.load(Ordering::Relaxed)),
-            }));
+                timers: AtomicPtr::new(std::ptr::null_mut()),
+                records: [const { Record::new() }; CHUNK],
+            });
             for record in chunk.records.iter().rev() {
-                record
-                    .arena
-                    .store(arena as *const Arena as *mut Arena, Ordering::Relaxed);
-                record
-                    .next_free
-                    .store(head as *mut Record, Ordering::Relaxed);
+                record.outer.store(head as *mut Record, Ordering::Relaxed);
                 head = record;
             }
             arena
@@ -426,7 +587,7 @@ fn adopt_arena() -> &'static Arena {
 }
 
 impl Arena {
-    fn records(&'static self) -> impl Iterator<Item = &'static Record> {
+    fn chunks(&'static self) -> impl Iterator<Item = &'static Chunk> {
         let mut chunk = self.head.load(Ordering::Acquire);
         std::iter::from_fn(move || {
             // SAFETY: chunks are leaked, never freed, and published with
@@ -435,7 +596,19 @@ impl Arena {
             chunk = current.next.load(Ordering::Acquire);
             Some(current)
         })
-        .flat_map(|chunk| chunk.records.iter())
+    }
+
+    fn records(&'static self) -> impl Iterator<Item = &'static Record> {
+        self.chunks().flat_map(|chunk| chunk.records.iter())
+    }
+
+    /// The timeout cells of the arena's records, where any was made.
+    fn timer_cells(&'static self) -> impl Iterator<Item = &'static TimerCell> {
+        self.chunks()
+            // SAFETY: a chunk's cells are leaked, never freed, and
+            // published with Release once made.
+            .filter_map(|chunk| unsafe { chunk.timers.load(Ordering::Acquire).as_ref() })
+            .flat_map(|cells| cells.iter())
     }
 }
 
@@ -495,7 +668,8 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     // reading, so none of the stores below may move above that mark. (A
     // compiler fence on x86.)
     fence(Ordering::Release);
-    record.seq.store(seq, Ordering::Relaxed);
+    // Not reported yet.
+    record.seq.store(seq as u32 & !REPORTED, Ordering::Relaxed);
     record
         .parent
         .store(parent as *mut Record, Ordering::Relaxed);
@@ -505,9 +679,7 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
         .store(site as *const CallSite as *mut CallSite, Ordering::Relaxed);
     record.started.store(started, Ordering::Relaxed);
     record.thread.store(0, Ordering::Relaxed);
-    record.reported.store(false, Ordering::Relaxed);
     let due = deadline(site, started);
-    record.deadline.store(due, Ordering::Relaxed);
     record
         .task
         .store(crate::task::current_task(), Ordering::Relaxed);
@@ -517,7 +689,9 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     // call, which a sync call never is.
     // Publish: a new generation, in use.
     let state = record.state.load(Ordering::Relaxed);
-    record.state.store((state | 1) + 2, Ordering::Release);
+    record
+        .state
+        .store((state | 1).wrapping_add(2), Ordering::Release);
     crate::fence::light();
     // After the fence above: either the watchdog, which resets the hint
     // before it reads the records (a heavy fence between), sees this call,
@@ -649,7 +823,9 @@ impl AsyncCall {
         if since == 0 {
             since = clock.start();
         }
-        record.polled_since.store(since | 1, Ordering::Relaxed);
+        record
+            .polled_since
+            .store(poll_stamp(since), Ordering::Relaxed);
         Some(PollScope {
             record,
             previous: enter(local, record),
@@ -680,9 +856,8 @@ impl AsyncCall {
     /// timeout (its deadline has passed).
     #[inline]
     pub(crate) fn timeout_waker(&self, waker: &Waker) -> bool {
-        // SAFETY: a record's cell is leaked, never freed.
         match self.record {
-            Some(record) => match unsafe { record.timer.load(Ordering::Relaxed).as_ref() } {
+            Some(record) => match record.timer() {
                 Some(cell) => cell.set_waker(waker),
                 None => true,
             },
@@ -697,9 +872,9 @@ impl AsyncCall {
 fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
     // Even, and never before `at_ns`: the low bit is the lock.
     let at = (at_ns.saturating_add(1) & !LOCKED).max(2);
-    let cell = match unsafe { record.timer.load(Ordering::Relaxed).as_ref() } {
+    let cell = match record.timer() {
         Some(cell) => cell,
-        None => new_cell(record),
+        None => record.timer_made(),
     };
     // SAFETY: `word` is 0 (the last call of this record disarmed it, or the
     // watchdog fired it, before the record was freed): no one else reads or
@@ -710,8 +885,7 @@ fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
     // the hint and reading the cells: either it sees this timeout, or this
     // call sees the reset hint and lowers it.
     crate::fence::light();
-    // SAFETY: a record's arena is leaked, never freed.
-    let arena = unsafe { &*record.arena.load(Ordering::Relaxed) };
+    let arena = record.arena();
     if at < arena.next_timeout.load(Ordering::Relaxed) {
         arena.next_timeout.fetch_min(at, Ordering::Relaxed);
     }
@@ -723,20 +897,6 @@ fn arm(record: &'static Record, at_ns: u64, waker: &Waker, alarm: Alarm) {
         // once it runs): make sure it looks in time.
         (alarm.hurry)(at);
     }
-}
-
-/// The record's first timeout: its cell, kept for its later calls.
-#[cold]
-fn new_cell(record: &'static Record) -> &'static TimerCell {
-    let cell: &'static TimerCell = Box::leak(Box::new(TimerCell {
-        word: AtomicU64::new(0),
-        waker: UnsafeCell::new(None),
-    }));
-    record.timer.store(
-        cell as *const TimerCell as *mut TimerCell,
-        Ordering::Release,
-    );
-    cell
 }
 
 impl TimerCell {
@@ -814,8 +974,7 @@ impl TimerCell {
 /// freed, and its waker dropped.
 #[inline]
 fn disarm(record: &Record) {
-    // SAFETY: a record's cell is leaked, never freed.
-    if let Some(cell) = unsafe { record.timer.load(Ordering::Relaxed).as_ref() }
+    if let Some(cell) = record.timer()
         && cell.word.load(Ordering::Acquire) != 0
     {
         disarm_cell(cell);
@@ -833,18 +992,27 @@ fn disarm_cell(cell: &TimerCell) {
 }
 
 impl Drop for AsyncCall {
-    #[inline]
+    /// A call that finished has no record left ([`PollScope::finish`]
+    /// took it): the check is inlined, the end of a call dropped while
+    /// pending is not.
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some(record) = self.record {
-            disarm(record);
-            match with_local(|local| end(local, record)) {
-                Some(()) => {}
-                // Thread teardown: just mark it free; its owner finds it.
-                None => {
-                    let state = record.state.load(Ordering::Relaxed);
-                    record.state.store(state & !1, Ordering::Release);
-                }
-            }
+            end_dropped(record);
+        }
+    }
+}
+
+/// The end of a call dropped before it finished (cancelled, timed out).
+#[inline(never)]
+fn end_dropped(record: &'static Record) {
+    disarm(record);
+    match with_local(|local| end(local, record)) {
+        Some(()) => {}
+        // Thread teardown: just mark it free; its owner finds it.
+        None => {
+            let state = record.state.load(Ordering::Relaxed);
+            record.state.store(state & !1, Ordering::Release);
         }
     }
 }
@@ -902,7 +1070,7 @@ impl Drop for PollScope {
 }
 
 /// The annotated async call being polled on this thread returns `Pending`
-/// at the `.await` at `at` (`line << 32 | column`) of its body: noted on
+/// at the `.await` at `at` ([`pack_at`]) of its body: noted on
 /// its record, unless an `.await` nested deeper in the same body (in an
 /// `async` block it awaits) noted its own during this poll. Called by the
 /// `.await`s the macros rewrite (`__private::awaiting`), only on `Pending`.
@@ -915,7 +1083,7 @@ impl Drop for PollScope {
 /// spawned as a task of its own is polled outside any annotated call, and
 /// notes nothing.
 #[inline(never)]
-pub(crate) fn parked_at(at: u64) {
+pub(crate) fn parked_at(at: u32) {
     let _ = LOCAL.try_with(|local| {
         // SAFETY: `current` only ever points at a record of a leaked arena.
         if let Some(record) = unsafe { local.current.get().as_ref() }
@@ -947,4 +1115,75 @@ pub(crate) fn note_task(task: u64) {
             record = this.parent.load(Ordering::Relaxed);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_await_packs_into_32_bits_and_saturates() {
+        assert_eq!(unpack_at(pack_at(1, 1)), (1, 1));
+        assert_eq!(unpack_at(pack_at(123_456, 4_095)), (123_456, 4_095));
+        assert_eq!(unpack_at(pack_at(u32::MAX, u32::MAX)), (0xF_FFFF, 0xFFF));
+        assert_ne!(pack_at(1, 0), 0, "a known place is never 0 (unknown)");
+    }
+
+    #[test]
+    fn a_poll_stamp_never_overstates_how_long_a_poll_ran() {
+        let unit = 1u64 << POLL_UNIT_SHIFT;
+        for start in [0, 1, unit - 1, unit, 5 * unit + 7, 1 << 40, (1 << 52) + 3] {
+            let stamp = poll_stamp(start);
+            assert_eq!(stamp & 1, 1, "a stamp is never 0");
+            assert_eq!(stamp & POLL_REPORTED, 0);
+            for ran in [0, 1, unit, 10 * unit + 5, 3_000_000_000] {
+                let seen = poll_ran(stamp, start + ran);
+                assert!(seen <= ran, "{seen} > {ran} from {start}");
+                assert!(
+                    seen + 2 * unit >= ran,
+                    "{seen} far below {ran} from {start}"
+                );
+            }
+        }
+        // Read just after the stamp was made, rounded up past now.
+        assert_eq!(poll_ran(poll_stamp(10 * unit + 1), 10 * unit + 2), 0);
+    }
+
+    #[test]
+    fn a_record_finds_its_chunk_arena_and_cell() {
+        let arena: &'static Arena = Box::leak(Box::new(Arena {
+            id: u32::MAX,
+            head: AtomicPtr::new(std::ptr::null_mut()),
+            polling: AtomicPtr::new(std::ptr::null_mut()),
+            next_due: AtomicU64::new(u64::MAX),
+            reportable: AtomicBool::new(false),
+            next_timeout: AtomicU64::new(u64::MAX),
+        }));
+        // Two chunks, carved one after the other from a block.
+        let chunks = [(); 2].map(|()| {
+            new_chunk(Chunk {
+                arena,
+                next: AtomicPtr::new(std::ptr::null_mut()),
+                timers: AtomicPtr::new(std::ptr::null_mut()),
+                records: [const { Record::new() }; CHUNK],
+            })
+        });
+        for chunk in chunks {
+            assert_eq!(chunk as *const Chunk as usize % CHUNK_BYTES, 0);
+            for (index, record) in chunk.records.iter().enumerate() {
+                assert!(std::ptr::eq(record.chunk(), chunk));
+                assert!(std::ptr::eq(record.arena(), arena));
+                assert_eq!(record.index(), index);
+                assert!(record.timer().is_none(), "no cell before a timeout");
+            }
+        }
+        let [first, other] = [&chunks[0].records[0], &chunks[0].records[CHUNK - 1]];
+        let cell = first.timer_made();
+        assert!(std::ptr::eq(first.timer().unwrap(), cell));
+        assert!(
+            !std::ptr::eq(other.timer().unwrap(), cell),
+            "a cell per record"
+        );
+        assert!(chunks[1].records[0].timer().is_none(), "cells per chunk");
+    }
 }

@@ -5,7 +5,9 @@
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
-use super::{Arena, CallSite, Record, ARENAS};
+use super::{
+    deadline, poll_ran, unpack_at, Arena, CallSite, Record, ARENAS, POLL_REPORTED, REPORTED,
+};
 use crate::clock;
 
 /// A consistent copy of one record.
@@ -22,10 +24,13 @@ pub(crate) struct Snapshot {
     pub(crate) task: u64,
     /// The `.await` it is parked at: `(line, column)` in its site's file.
     pub(crate) awaiting: Option<(u32, u32)>,
-    /// The coarse clock when its poll in progress began; 0 outside a poll.
-    pub(crate) polled_since_ns: u64,
-    key: (usize, u64),
-    parent_key: Option<(usize, u64)>,
+    /// Its poll in progress, stamped at its start ([`super::poll_stamp`]);
+    /// 0 outside a poll.
+    polled_since: u32,
+    /// Its sequence word as read, for marking it reported.
+    seq_word: u32,
+    key: (usize, u32),
+    parent_key: Option<(usize, u32)>,
 }
 
 /// A call still in flight when a drain ends, or is about to
@@ -103,35 +108,32 @@ fn read(record: &'static Record) -> Option<Snapshot> {
     let thread = record.thread.load(Ordering::Relaxed);
     let parent = record.parent.load(Ordering::Relaxed);
     let parent_state = record.parent_state.load(Ordering::Relaxed);
-    let deadline_ns = record.deadline.load(Ordering::Relaxed);
-    let reported = record.reported.load(Ordering::Relaxed);
     let task = record.task.load(Ordering::Relaxed);
     let awaiting = record.awaiting.load(Ordering::Relaxed);
-    let polled_since_ns = record.polled_since.load(Ordering::Relaxed);
+    let polled_since = record.polled_since.load(Ordering::Relaxed);
     let seq = record.seq.load(Ordering::Relaxed);
-    let arena = record.arena.load(Ordering::Relaxed);
     fence(Ordering::Acquire);
-    if record.state.load(Ordering::Relaxed) != state || site.is_null() || arena.is_null() {
+    if record.state.load(Ordering::Relaxed) != state || site.is_null() {
         return None;
     }
-    // SAFETY: sites are statics; arenas are leaked.
-    let (site, arena) = unsafe { (&*site, &*arena) };
+    // SAFETY: sites are statics.
+    let site: &'static CallSite = unsafe { &*site };
     Some(Snapshot {
         id: CallId {
-            arena: arena.id,
-            seq,
+            arena: record.arena().id,
+            seq: u64::from(seq & !REPORTED),
         },
         site,
         started_ns,
         thread,
         parent: None,
-        deadline_ns,
-        reported,
+        deadline_ns: deadline(site, started_ns),
+        reported: seq & REPORTED != 0,
         task,
         // A call being polled is not parked anywhere.
-        awaiting: (awaiting != 0 && thread == 0)
-            .then_some(((awaiting >> 32) as u32, awaiting as u32)),
-        polled_since_ns,
+        awaiting: (awaiting != 0 && thread == 0).then(|| unpack_at(awaiting)),
+        polled_since,
+        seq_word: seq,
         key: (record as *const Record as usize, state),
         parent_key: (!parent.is_null()).then_some((parent as usize, parent_state)),
     })
@@ -160,7 +162,7 @@ fn for_each_arena(mut f: impl FnMut(&'static Arena)) {
 pub(crate) fn snapshot() -> Vec<Snapshot> {
     let mut calls = Vec::new();
     for_each_record(|record| calls.extend(read(record)));
-    let ids: std::collections::HashMap<(usize, u64), CallId> =
+    let ids: std::collections::HashMap<(usize, u32), CallId> =
         calls.iter().map(|c| (c.key, c.id)).collect();
     for call in &mut calls {
         call.parent = call.parent_key.and_then(|key| ids.get(&key).copied());
@@ -194,23 +196,39 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
     for arena in look {
         let mut next = u64::MAX;
         for record in arena.records() {
-            let deadline = record.deadline.load(Ordering::Relaxed);
-            if deadline == 0
-                || record.reported.load(Ordering::Relaxed)
-                || record.state.load(Ordering::Relaxed) & 1 == 0
+            if record.state.load(Ordering::Relaxed) & 1 == 0
+                || record.seq.load(Ordering::Relaxed) & REPORTED != 0
             {
+                continue;
+            }
+            // SAFETY: sites are statics.
+            let Some(site) = (unsafe { record.site.load(Ordering::Relaxed).as_ref() }) else {
+                continue;
+            };
+            let deadline = deadline(site, record.started.load(Ordering::Relaxed));
+            if deadline == 0 {
                 continue;
             }
             if deadline > now_ns {
                 next = next.min(deadline);
                 continue;
             }
+            // Marked reported only if still the call read: the sequence
+            // word is the call's own.
             if let Some(call) = read(record)
                 && call.deadline_ns != 0
                 && call.deadline_ns <= now_ns
                 && !call.reported
+                && record
+                    .seq
+                    .compare_exchange(
+                        call.seq_word,
+                        call.seq_word | REPORTED,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
             {
-                record.reported.store(true, Ordering::Relaxed);
                 due.push(call);
             } else {
                 // Changed while read: look again next time.
@@ -250,11 +268,7 @@ pub(crate) fn fire_timeouts(now_ns: u64, wake: &mut Vec<std::task::Waker>) -> u6
     crate::fence::heavy();
     for arena in look {
         let mut later = u64::MAX;
-        for record in arena.records() {
-            // SAFETY: a record's cell is leaked, never freed.
-            let Some(cell) = (unsafe { record.timer.load(Ordering::Acquire).as_ref() }) else {
-                continue;
-            };
+        for cell in arena.timer_cells() {
             match cell.fire(now_ns) {
                 Ok(waker) => wake.extend(waker),
                 Err(at) => later = later.min(at),
@@ -271,6 +285,8 @@ pub(crate) fn fire_timeouts(now_ns: u64, wake: &mut Vec<std::task::Waker>) -> u6
 pub(crate) struct Blocked {
     pub(crate) call: Snapshot,
     pub(crate) threshold: Duration,
+    /// How long the poll had run when found (at least).
+    pub(crate) blocked_for: Duration,
 }
 
 /// Async calls whose poll in progress has run longer than its threshold
@@ -288,7 +304,7 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
     for_each_arena(|arena| {
         for this in chain(arena.polling.load(Ordering::Relaxed)) {
             let since = this.polled_since.load(Ordering::Relaxed);
-            if since == 0 || now_ns.saturating_sub(since) <= tick {
+            if since == 0 || poll_ran(since, now_ns) <= tick {
                 continue;
             }
             let Some(call) = read(this) else { continue };
@@ -296,8 +312,8 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
                 .site
                 .timeout
                 .map_or(block_after, |t| t.min(block_after));
-            let ran = now_ns.saturating_sub(call.polled_since_ns);
-            if call.polled_since_ns != 0
+            let ran = poll_ran(call.polled_since, now_ns);
+            if call.polled_since != 0
                 && call.thread != 0
                 && ran > threshold.as_nanos() as u64 + tick
             {
@@ -306,7 +322,15 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
                 // through it: marked as reported, so that none of them
                 // counts again when this call ends inside it (the same
                 // poll of the same task).
-                found.push((this, Blocked { call, threshold }));
+                let blocked_for = Duration::from_nanos(ran);
+                found.push((
+                    this,
+                    Blocked {
+                        call,
+                        threshold,
+                        blocked_for,
+                    },
+                ));
                 mark_outer_reported(this.outer.load(Ordering::Relaxed));
                 break;
             }
@@ -314,10 +338,7 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
     });
     found
         .into_iter()
-        .filter(|(record, blocked)| {
-            let since = blocked.call.polled_since_ns;
-            record.blocked_reported.swap(since, Ordering::Relaxed) != since
-        })
+        .filter(|(record, blocked)| mark_reported(record, blocked.call.polled_since))
         .map(|(_, blocked)| blocked)
         .collect()
 }
@@ -328,9 +349,24 @@ fn mark_outer_reported(record: *mut Record) {
     for this in chain(record) {
         let since = this.polled_since.load(Ordering::Relaxed);
         if since != 0 {
-            this.blocked_reported.store(since, Ordering::Relaxed);
+            mark_reported(this, since);
         }
     }
+}
+
+/// Marks the poll stamped `since` as reported, if it is still in progress
+/// and was not yet: whether this did.
+fn mark_reported(record: &Record, since: u32) -> bool {
+    since & POLL_REPORTED == 0
+        && record
+            .polled_since
+            .compare_exchange(
+                since,
+                since | POLL_REPORTED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
 }
 
 /// A thread's chain of polls in progress from `record` outwards (through
@@ -356,7 +392,7 @@ const MAX_CHAIN: usize = 1024;
 /// of every record, free or not. Read-only: the stall detector compares
 /// two walks to learn whether any call ended in between, without a shared
 /// write on the calls' path.
-pub(crate) fn for_each_state(mut f: impl FnMut(usize, u64)) {
+pub(crate) fn for_each_state(mut f: impl FnMut(usize, u32)) {
     for_each_record(|record| {
         f(
             record as *const Record as usize,
@@ -370,11 +406,11 @@ pub(crate) fn for_each_state(mut f: impl FnMut(usize, u64)) {
 /// into `s + 3` (in use, next generation) and `end` turns that into
 /// `s + 2`. For the stall detector, which compares [`for_each_state`]
 /// walks.
-pub(crate) fn ended_between(old: u64, new: u64) -> bool {
+pub(crate) fn ended_between(old: u32, new: u32) -> bool {
     if old & 1 == 1 {
         new != old
     } else {
-        new != old && new != old + 3
+        new != old && new != old.wrapping_add(3)
     }
 }
 
@@ -383,8 +419,10 @@ pub(crate) fn ended_between(old: u64, new: u64) -> bool {
 pub(crate) fn any_reportable() -> bool {
     fn found(arena: &'static Arena) -> bool {
         arena.records().any(|record| {
-            record.deadline.load(Ordering::Relaxed) != 0
-                && record.state.load(Ordering::Relaxed) & 1 == 1
+            record.state.load(Ordering::Relaxed) & 1 == 1
+                // SAFETY: sites are statics.
+                && unsafe { record.site.load(Ordering::Relaxed).as_ref() }
+                    .is_some_and(|site| site.report_ns != 0)
         })
     }
     let arenas = ARENAS.lock().unwrap_or_else(|e| e.into_inner());

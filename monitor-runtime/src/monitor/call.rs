@@ -166,7 +166,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
 /// afterwards, checks it against the coarse clock, or finds it fired by
 /// the watchdog (which fires it once the deadline has passed, whether it
 /// keeps the coarse clock or not). Returns the timeout once it has passed.
-#[inline]
+#[inline(always)]
 fn deadline(
     monitor: &Monitor,
     call: &AsyncCall,
