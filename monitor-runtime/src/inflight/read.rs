@@ -88,7 +88,8 @@ impl std::fmt::Display for Straggler {
 pub struct CallId {
     /// The arena (one per thread that has made annotated calls).
     pub arena: u32,
-    /// The call's number in that arena.
+    /// The call's number in that arena: its low 31 bits (a thread's
+    /// numbers start again after 2^31 calls).
     pub seq: u64,
 }
 
