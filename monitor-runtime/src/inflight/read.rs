@@ -5,9 +5,8 @@
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
-use super::{
-    deadline, poll_ran, unpack_at, Arena, CallSite, Record, ARENAS, POLL_REPORTED, REPORTED,
-};
+use super::record::{poll_ran, unpack_at, POLL_REPORTED, REPORTED};
+use super::{deadline, Arena, CallSite, Record, ARENAS};
 use crate::clock;
 
 /// A consistent copy of one record.
