@@ -45,7 +45,8 @@ pub(crate) struct Record {
     /// poll's start).
     pub(super) awaiting: AtomicU32,
     /// During a poll of an async call: `units << 2 | 1`, the coarse clock
-    /// at the poll's start in [`POLL_UNIT`]s (30 bits, wrapping), and
+    /// at the poll's start in units of 2^[`POLL_UNIT_SHIFT`] ns (30 bits,
+    /// wrapping; see [`poll_stamp`]), and
     /// [`POLL_REPORTED`] once the watchdog has reported the poll as
     /// blocking; 0 outside a poll.
     pub(super) polled_since: AtomicU32,
