@@ -16,7 +16,7 @@
 //! thread polls their call, so no two share a line, and a call in flight
 //! costs that line and little more. Records come in chunks of 4 KiB
 //! aligned to their size (63 records and a header), carved from blocks of
-//! 16: a record finds its arena, and the cell of its timeout (made per
+//! 64: a record finds its arena, and the cell of its timeout (made per
 //! chunk, on the first timeout armed in it), by masking its own address.
 //!
 //! A record tracks one call: its site (function, file, line), when it

@@ -1,6 +1,6 @@
 //! A call's record, one cache line, and where what does not fit in it
 //! lives: the chunk the record is in (4 KiB, aligned to its size, carved
-//! from blocks of 16), which holds the arena's pointer and, once one of
+//! from blocks of 64), which holds the arena's pointer and, once one of
 //! its records has armed a timeout, the cells of their timeouts. The
 //! packing of what the record keeps in 32 bits is here too.
 
@@ -183,10 +183,12 @@ pub(super) struct Chunk {
 const _: () = assert!(std::mem::size_of::<Chunk>() == CHUNK_BYTES);
 const _: () = assert!(std::mem::offset_of!(Chunk, records) == std::mem::size_of::<Record>());
 
-/// Chunks are carved out of blocks of this many: an allocation aligned to
-/// its size costs the allocator padding around it (a page, touched), once
-/// per block rather than once per chunk.
-const CHUNKS_PER_BLOCK: usize = 16;
+/// Chunks are carved out of blocks of this many (256 KiB): an allocation
+/// aligned to its size costs padding around it, which the allocator
+/// touches for a small one (3 to 4 bytes per record with blocks of 16),
+/// while a block this large is mapped, and only the chunks carved from it
+/// are touched.
+const CHUNKS_PER_BLOCK: usize = 64;
 
 /// The block chunks are carved from: the next chunk's place, and how many
 /// are left.
