@@ -31,7 +31,7 @@ use crate::inflight::{self, Alarm, Clockwork};
 
 /// How long the watchdog keeps ticking after the last poll it saw in
 /// progress or the last start of its ticks.
-pub(crate) const QUIET: Duration = Duration::from_secs(1);
+const QUIET: Duration = Duration::from_secs(1);
 
 /// While the clock is stopped and calls are in flight, the watchdog still
 /// looks this often (the stall look, if on, more often).
