@@ -12,7 +12,7 @@ use std::fmt;
 use std::io;
 use std::sync::{Mutex, PoisonError};
 
-/// Why [`dump_on_signal`](crate::dump_on_signal) could not install the
+/// Why [`dump_on_signal`] could not install the
 /// handler. Nothing is installed then; calling it again tries again.
 ///
 /// ```

@@ -49,7 +49,7 @@ pub enum DumpSink {
     /// It never holds up a timeout, an alert or a supervisor's restart.
     /// While it writes, the next reports wait (gathering the calls that go
     /// overdue meanwhile); once it has taken 5 s over one dump, dumps are
-    /// dropped and counted ([`Omitted`](crate::dump::Omitted)) until it
+    /// dropped and counted ([`Omitted`]) until it
     /// returns. A sink that panics ends that one dump; the panic hook's
     /// dump then goes to stderr.
     Custom(Arc<dyn Fn(&Dump) + Send + Sync>),

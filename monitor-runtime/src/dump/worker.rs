@@ -39,7 +39,7 @@ const LINGER: Duration = Duration::from_millis(200);
 pub(super) const MAX_JOBS: usize = 64;
 
 /// At most this many calls are named by one overdue report; the others
-/// are counted ([`Omitted::overdue_calls`]).
+/// are counted ([`Omitted::overdue_calls`](crate::dump::Omitted::overdue_calls)).
 pub(super) const MAX_NAMED: usize = 1000;
 
 /// Work for the dump worker.
@@ -74,7 +74,7 @@ pub(crate) enum Job {
 impl Job {
     /// Does the job. A panic (in a hook) has been reported by the panic
     /// hook; it ends this job only, not the thread that runs it. A dump
-    /// goes to the sink's own thread ([`write`]); while the sink is stuck
+    /// goes to the sink's own thread ([`write()`]); while the sink is stuck
     /// in an earlier dump, no dump is taken: each is dropped and counted.
     fn run(self, merged: u64) {
         let dumps = !matches!(self, Job::Alert(..));

@@ -287,7 +287,7 @@ pub(super) fn self_deadlock(
 }
 
 /// The contended path of a wait that blocks the thread (a std lock, or
-/// a `blocking_` acquisition of a tokio lock): as [`before_wait`], the
+/// a `blocking_` acquisition of a tokio lock): as [`before_wait`](crate::sync::async_wait::before_wait), the
 /// wait on record as blocking the thread, which, when `me` is a task, is
 /// blocked with it. Whatever can only go on on that thread then waits
 /// for what `me` waits for (see `graph.rs`): a lock the thread took

@@ -7,7 +7,7 @@
 //!
 //! * the std locks' guards are `!Send`: they drop on the thread that took
 //!   them. Their entries are on a stack in that thread's local storage
-//!   (no lock, no allocation; [`DEPTH`] deep, deeper ones are not seen).
+//!   (no lock, no allocation; [`DEPTH`](thread::DEPTH) deep, deeper ones are not seen).
 //!   Guards drop in reverse order more often than not: a release looks at
 //!   the top of the stack first;
 //! * the tokio locks' guards may drop on any thread, or in another task,

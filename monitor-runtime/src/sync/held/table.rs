@@ -160,7 +160,7 @@ impl Table {
     /// record is retired: the caller looks again); `None` if `cache` has
     /// no record of `holder` (nor a note that it has none): then
     /// [`Table::all_of_uncached`] asks the table. Without the record's
-    /// lock, unless it has more than [`SEEN`] entries or a write races.
+    /// lock, unless it has more than [`SEEN`](super::record::SEEN) entries or a write races.
     #[inline]
     pub(super) fn all_of(
         &self,
@@ -248,7 +248,7 @@ impl Table {
     }
 }
 
-/// [`Table::all_of`] under the record's lock (more than [`SEEN`]
+/// [`Table::all_of`] under the record's lock (more than [`SEEN`](super::record::SEEN)
 /// entries, a write racing the read, or a retired record: `false`).
 #[cold]
 #[inline(never)]

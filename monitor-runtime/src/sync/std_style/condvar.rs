@@ -1,4 +1,4 @@
-//! [`Condvar`]: `std::sync::Condvar` for the guards of our [`Mutex`].
+//! [`Condvar`]: `std::sync::Condvar` for the guards of our [`Mutex`](crate::sync::Mutex).
 
 use std::fmt;
 use std::panic::Location;
