@@ -5,7 +5,9 @@
 //! an overdue call is reported at its deadline, a timeout fires at its
 //! deadline, and a call or poll that starts during the spell is timed from
 //! its own start (the coarse clock reads 0 while it is not kept, never a
-//! stale time).
+//! stale time). The last test repeats spells and bursts on four threads at
+//! once, so that the calls and polls that end a spell race to restart the
+//! ticks.
 //!
 //! Isolated: the watchdog is the process's, and a quiet spell needs no
 //! other test's calls in flight.
@@ -244,4 +246,112 @@ fn a_call_begun_during_a_quiet_spell_is_timed_from_its_start() {
         "timed from its start: {report:?}, {took:?}"
     );
     drop(calls);
+}
+
+/// Yields a few times: every poll short.
+#[monitored(timeout = "30s")]
+async fn brief(n: u32) -> Result<u32, Error> {
+    for _ in 0..n {
+        tokio::task::yield_now().await;
+    }
+    Ok(n)
+}
+
+/// Waits for `go` (across a quiet spell), then works `ms` in that poll.
+#[monitored(timeout = "30s")]
+async fn wakes_after_quiet(go: tokio::sync::oneshot::Receiver<()>, ms: u64) -> Result<(), Error> {
+    go.await.unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
+}
+
+/// One poll that blocks its thread for `ms`.
+#[monitored(timeout = "30s")]
+async fn blocks_for(ms: u64) -> Result<(), Error> {
+    tokio::task::yield_now().await;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
+}
+
+#[test]
+fn bursts_after_quiet_spells_on_several_threads_are_timed_right() {
+    monitor_demo::own_process!();
+    kept_dumps();
+    // Calls parked for good, so the watchdog has calls in flight and
+    // keeps quiet between the bursts.
+    let parked = park(100);
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 4;
+    let barrier = std::sync::Barrier::new(THREADS);
+    // The longest a call woken after a spell took, in nanoseconds.
+    let longest_woken = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let (barrier, longest_woken) = (&barrier, &longest_woken);
+            scope.spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let mut cx = Context::from_waker(Waker::noop());
+                for round in 0..ROUNDS {
+                    // A call begun before the spell, woken after it: its
+                    // second poll is among the first of the burst, on
+                    // every thread at once.
+                    let (go, wait) = tokio::sync::oneshot::channel();
+                    let mut woken = Box::pin(wakes_after_quiet(wait, 6));
+                    assert!(woken.as_mut().poll(&mut cx).is_pending());
+                    barrier.wait();
+                    std::thread::sleep(Duration::from_millis(1_300));
+                    barrier.wait();
+                    // One thread begins new calls at once (they start the
+                    // ticks), while the others' woken calls work in their
+                    // second poll, seen by the ticks.
+                    let starter = thread == round % THREADS;
+                    let mut briefly = || {
+                        for i in 0..2_000 {
+                            assert_eq!(runtime.block_on(brief(i % 3)), Ok(i % 3));
+                        }
+                    };
+                    if starter {
+                        briefly();
+                    }
+                    go.send(()).unwrap();
+                    let since = Instant::now();
+                    runtime.block_on(woken).unwrap();
+                    longest_woken.fetch_max(since.elapsed().as_nanos() as u64, SeqCst);
+                    if !starter {
+                        briefly();
+                    }
+                    if starter {
+                        runtime.block_on(blocks_for(60)).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    drop(parked);
+    let brief_calls = monitor_runtime::monitor("isolated::watchdog_quiet::brief").unwrap();
+    assert_eq!(brief_calls.stats().timeouts, 0);
+    // A poll timed from before the spell would have run for seconds.
+    let longest_woken = Duration::from_nanos(longest_woken.load(SeqCst));
+    for poll in blocked("isolated::watchdog_quiet::wakes_after_quiet") {
+        assert!(
+            poll.blocked_for <= longest_woken,
+            "{poll:?}, {longest_woken:?}"
+        );
+    }
+    for poll in blocked("isolated::watchdog_quiet::brief") {
+        assert!(poll.blocked_for < Duration::from_secs(1), "{poll:?}");
+    }
+    let function = "isolated::watchdog_quiet::blocks_for";
+    eventually("every blocking poll reported", || {
+        blocked(function).len() == ROUNDS
+    });
+    for poll in blocked(function) {
+        assert!(poll.blocked_for > poll.threshold, "{poll:?}");
+        assert!(
+            poll.blocked_for <= Duration::from_millis(60),
+            "timed from its own start: {poll:?}"
+        );
+    }
 }
