@@ -307,7 +307,7 @@ fn bursts_after_quiet_spells_on_several_threads_are_timed_right() {
                     // ticks), while the others' woken calls work in their
                     // second poll, seen by the ticks.
                     let starter = thread == round % THREADS;
-                    let mut briefly = || {
+                    let briefly = || {
                         for i in 0..2_000 {
                             assert_eq!(runtime.block_on(brief(i % 3)), Ok(i % 3));
                         }
