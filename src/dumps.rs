@@ -7,7 +7,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
-use monitor_runtime::dump::{set_dump_sink, Dump, DumpReason, DumpSink};
+use monitor_runtime::dump::{set_dump_sink, BlockedPoll, Dump, DumpReason, DumpSink, OverdueCall};
 use monitor_runtime::sync::{Deadlock, LockOrderInversion};
 
 /// Every dump this process has written since the first call: that call
@@ -32,6 +32,47 @@ pub fn kept_dumps() -> &'static Mutex<Vec<Dump>> {
         .expect("a custom sink is always set");
     });
     &DUMPS
+}
+
+/// The calls of `function` reported overdue in the dumps [`kept_dumps`]
+/// has kept so far (it sets the sink if nothing did).
+///
+/// ```
+/// assert!(monitor_demo::kept_overdue("app::nothing").is_empty());
+/// ```
+pub fn kept_overdue(function: &str) -> Vec<OverdueCall> {
+    kept_reports(function, |reason| match reason {
+        DumpReason::Overdue { calls } => calls.iter().map(|c| (c.function, c.clone())).collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// The polls of `function` reported blocking their thread in the dumps
+/// [`kept_dumps`] has kept so far (it sets the sink if nothing did).
+///
+/// ```
+/// assert!(monitor_demo::kept_blocked_polls("app::nothing").is_empty());
+/// ```
+pub fn kept_blocked_polls(function: &str) -> Vec<BlockedPoll> {
+    kept_reports(function, |reason| match reason {
+        DumpReason::BlockedPoll { polls } => {
+            polls.iter().map(|p| (p.function, p.clone())).collect()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// What `of` finds in each kept dump's reason, as `(function, item)`, for
+/// `function`.
+fn kept_reports<T>(function: &str, of: impl Fn(&DumpReason) -> Vec<(&'static str, T)>) -> Vec<T> {
+    kept_dumps()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .flat_map(|dump| of(&dump.reason))
+        .filter(|(of_function, _)| *of_function == function)
+        .map(|(_, item)| item)
+        .collect()
 }
 
 /// Sets the process's dump sink to one that blocks in every dump until

@@ -10,7 +10,8 @@ mod recorder;
 
 pub use client::{Client, Response};
 pub use dumps::{
-    deadlock_report_naming, dump_channel, hung_sink, inversion_reports_naming, kept_dumps,
+    deadlock_report_naming, dump_channel, hung_sink, inversion_reports_naming, kept_blocked_polls,
+    kept_dumps, kept_overdue,
 };
 #[doc(hidden)]
 pub use own_process::run_in_own_process;

@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use monitor_demo::{eventually, kept_dumps};
-use monitor_runtime::dump::{BlockedPoll, DumpReason, OverdueCall};
+use monitor_demo::{eventually, kept_blocked_polls, kept_dumps, kept_overdue};
 use monitor_runtime::{monitored, stack_on_timeout, Error};
 
 /// A call that waits for ever, with a report deadline far away.
@@ -98,20 +97,6 @@ fn parked_calls_cost_the_watchdog_no_ticks() {
     drop(calls);
 }
 
-/// The overdue reports of `function` kept so far.
-fn overdue(function: &str) -> Vec<OverdueCall> {
-    kept_dumps()
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|dump| match &dump.reason {
-            DumpReason::Overdue { calls } => calls.clone(),
-            _ => Vec::new(),
-        })
-        .filter(|call| call.function == function)
-        .collect()
-}
-
 /// Parked with a deadline that comes during a quiet spell.
 #[stack_on_timeout(2s)]
 async fn overdue_while_quiet() {
@@ -127,9 +112,9 @@ fn a_parked_call_is_reported_at_its_deadline_during_a_quiet_spell() {
     let mut call = Box::pin(overdue_while_quiet());
     assert!(call.as_mut().poll(&mut cx).is_pending());
     let function = "isolated::watchdog_quiet::overdue_while_quiet";
-    eventually("the overdue report", || !overdue(function).is_empty());
+    eventually("the overdue report", || !kept_overdue(function).is_empty());
     let seen = started.elapsed();
-    let report = overdue(function).remove(0);
+    let report = kept_overdue(function).remove(0);
     assert!(report.elapsed >= Duration::from_secs(2), "{report:?}");
     assert!(
         report.elapsed <= seen,
@@ -178,20 +163,6 @@ async fn blocks_after_quiet(go: tokio::sync::oneshot::Receiver<()>) -> Result<()
 
 static RELEASED: AtomicBool = AtomicBool::new(false);
 
-/// The blocked polls of `function` reported so far.
-fn blocked(function: &str) -> Vec<BlockedPoll> {
-    kept_dumps()
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|dump| match &dump.reason {
-            DumpReason::BlockedPoll { polls } => polls.clone(),
-            _ => Vec::new(),
-        })
-        .filter(|poll| poll.function == function)
-        .collect()
-}
-
 #[test]
 fn a_poll_that_blocks_after_a_quiet_spell_is_timed_from_its_start() {
     monitor_demo::own_process!();
@@ -209,12 +180,12 @@ fn a_poll_that_blocks_after_a_quiet_spell_is_timed_from_its_start() {
     go.send(()).unwrap();
     let function = "isolated::watchdog_quiet::blocks_after_quiet";
     eventually("the blocked poll's report", || {
-        !blocked(function).is_empty()
+        !kept_blocked_polls(function).is_empty()
     });
     let seen = started.elapsed();
     RELEASED.store(true, SeqCst);
     assert_eq!(runtime.block_on(call).unwrap(), Ok(()));
-    let poll = blocked(function).remove(0);
+    let poll = kept_blocked_polls(function).remove(0);
     assert!(poll.blocked_for > poll.threshold, "{poll:?}");
     assert!(
         poll.blocked_for <= seen,
@@ -238,8 +209,8 @@ fn a_call_begun_during_a_quiet_spell_is_timed_from_its_start() {
     overruns_after_quiet();
     let took = started.elapsed();
     let function = "isolated::watchdog_quiet::overruns_after_quiet";
-    eventually("the overdue report", || !overdue(function).is_empty());
-    let report = overdue(function).remove(0);
+    eventually("the overdue report", || !kept_overdue(function).is_empty());
+    let report = kept_overdue(function).remove(0);
     assert!(report.elapsed >= Duration::from_millis(100), "{report:?}");
     assert!(
         report.elapsed <= took,
@@ -334,20 +305,20 @@ fn bursts_after_quiet_spells_on_several_threads_are_timed_right() {
     assert_eq!(brief_calls.stats().timeouts, 0);
     // A poll timed from before the spell would have run for seconds.
     let longest_woken = Duration::from_nanos(longest_woken.load(SeqCst));
-    for poll in blocked("isolated::watchdog_quiet::wakes_after_quiet") {
+    for poll in kept_blocked_polls("isolated::watchdog_quiet::wakes_after_quiet") {
         assert!(
             poll.blocked_for <= longest_woken,
             "{poll:?}, {longest_woken:?}"
         );
     }
-    for poll in blocked("isolated::watchdog_quiet::brief") {
+    for poll in kept_blocked_polls("isolated::watchdog_quiet::brief") {
         assert!(poll.blocked_for < Duration::from_secs(1), "{poll:?}");
     }
     let function = "isolated::watchdog_quiet::blocks_for";
     eventually("every blocking poll reported", || {
-        blocked(function).len() == ROUNDS
+        kept_blocked_polls(function).len() == ROUNDS
     });
-    for poll in blocked(function) {
+    for poll in kept_blocked_polls(function) {
         assert!(poll.blocked_for > poll.threshold, "{poll:?}");
         assert!(
             poll.blocked_for <= Duration::from_millis(60),
