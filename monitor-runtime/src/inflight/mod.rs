@@ -354,9 +354,7 @@ impl Arena {
     /// The timeout cells of the arena's records, where any was made.
     fn timer_cells(&'static self) -> impl Iterator<Item = &'static TimerCell> {
         self.chunks()
-            // SAFETY: a chunk's cells are leaked, never freed, and
-            // published with Release once made.
-            .filter_map(|chunk| unsafe { chunk.timers.load(Ordering::Acquire).as_ref() })
+            .filter_map(Chunk::timers)
             .flat_map(|cells| cells.iter())
     }
 }

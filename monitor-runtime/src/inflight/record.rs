@@ -137,10 +137,7 @@ impl Record {
     /// armed one.
     #[inline]
     pub(super) fn timer(&self) -> Option<&'static TimerCell> {
-        // SAFETY: a chunk's cells are leaked, never freed, and published
-        // with Release once made.
-        let cells = unsafe { self.chunk().timers.load(Ordering::Acquire).as_ref() }?;
-        Some(&cells[self.index()])
+        Some(&self.chunk().timers()?[self.index()])
     }
 
     /// [`Record::timer`], made for the chunk's records if none is yet.
@@ -181,6 +178,16 @@ pub(super) struct Chunk {
 }
 
 const _: () = assert!(std::mem::size_of::<Chunk>() == CHUNK_BYTES);
+
+impl Chunk {
+    /// The timeout cells of the chunk's records, once any was made.
+    #[inline]
+    pub(super) fn timers(&self) -> Option<&'static [TimerCell; CHUNK]> {
+        // SAFETY: a chunk's cells are leaked, never freed, and published
+        // with Release once made.
+        unsafe { self.timers.load(Ordering::Acquire).as_ref() }
+    }
+}
 const _: () = assert!(std::mem::offset_of!(Chunk, records) == std::mem::size_of::<Record>());
 
 /// Chunks are carved out of blocks of this many (256 KiB): an allocation
