@@ -54,6 +54,28 @@ async fn parse_async(input: &str) -> Result<u32, AppError> {
     Ok(n * 2)
 }
 
+async fn parse_async_plain(input: &str) -> Result<u32, AppError> {
+    if input.is_empty() {
+        return Err(AppError::Empty);
+    }
+    tokio::task::yield_now().await;
+    let n: u32 = input.trim().parse()?;
+    Ok(n * 2)
+}
+
+#[test]
+fn an_async_fn_future_is_two_words_and_the_awaits_larger() {
+    let plain = std::mem::size_of_val(&parse_async_plain("1"));
+    let annotated = std::mem::size_of_val(&parse_async("1"));
+    // The call site and the record's handle, a word each; the `.await`
+    // the call is parked at, 4 bytes, padded to a word; the annotated
+    // function's own state.
+    assert!(
+        annotated <= plain + 32,
+        "{annotated} bytes against the plain fn's {plain}"
+    );
+}
+
 #[test]
 fn a_sync_fn_returns_what_the_plain_fn_returns() {
     for input in ["21", " 4 ", "", "x", "99999999999"] {

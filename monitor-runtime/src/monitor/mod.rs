@@ -10,7 +10,7 @@ mod stall;
 
 pub use crate::alert::{clear_alert_hook, set_alert_hook, Alert, AlertKind, Alerts};
 pub use builder::MonitorBuilder;
-pub(crate) use call::Guarded;
+pub(crate) use call::Framed;
 pub use call::{Call, Detach};
 pub use output::{Merge, Output, Wrap};
 pub(crate) use span::CallSpan;
