@@ -8,7 +8,8 @@
 //! workspace, so it is not measured here), and `contention`: two threads
 //! calling one monitored function at once against the same two threads
 //! doing a bare `fetch_add`/`fetch_sub` pair on one shared atomic, the
-//! least a capped call must do.
+//! least a capped call must do (and, in that group, the same two threads
+//! calling one run-time monitor's `call`: `runtime_monitor`).
 //!
 //! Run: `cargo bench -p monitor-bench --bench monitor`
 
@@ -18,7 +19,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use monitor_runtime::{monitored, Error};
+use monitor_runtime::{monitored, Error, Monitor};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 #[inline(never)]
@@ -285,6 +286,21 @@ fn contention(c: &mut Criterion) {
     });
     group.bench_function("own_monitors", |b| {
         b.iter_custom(|iters| on_two_threads(iters, own_monitor))
+    });
+    // A run-time monitor (built, not declared): its handle is shared, so
+    // anything a call does to the handle itself is shared by the threads.
+    static RUNTIME_MONITOR: std::sync::OnceLock<Monitor> = std::sync::OnceLock::new();
+    RUNTIME_MONITOR.get_or_init(|| Monitor::builder("bench.contention").max_active(10).build());
+    group.bench_function("runtime_monitor", |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, |_, i| {
+                RUNTIME_MONITOR
+                    .get()
+                    .unwrap()
+                    .call(|| black_box(i))
+                    .unwrap()
+            })
+        })
     });
     group.bench_function("bare_pair_around_own", |b| {
         b.iter_custom(|iters| {

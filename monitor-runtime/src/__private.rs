@@ -64,7 +64,7 @@ pub fn stack_sync<R>(site: &'static CallSite, body: impl FnOnce() -> R) -> R {
 /// `#[stack_on_timeout]` on an async function.
 #[inline]
 pub fn stack_async<F: Future>(site: &'static CallSite, body: F) -> impl Future<Output = F::Output> {
-    crate::monitor::Framed::new(body, site)
+    crate::monitor::Framed::new(body, Some(site))
 }
 
 /// `future.await` at `line:column` of an annotated async body, as the

@@ -222,7 +222,8 @@ impl Monitor {
         };
         let span = crate::monitor::CallSpan::open(self);
         let slot = match self.enter() {
-            Ok(slot) => slot,
+            // The body runs on the worker: its permit needs a handle of its own.
+            Ok(slot) => slot.owned(),
             Err(error) => {
                 span.refused(&error);
                 return Err(error);

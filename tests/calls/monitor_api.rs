@@ -203,6 +203,38 @@ async fn detach_keeps_the_body_running_and_its_slot_held() {
     );
 }
 
+#[tokio::test]
+async fn a_detached_body_that_panics_gives_its_slot_back_as_a_panic() {
+    let monitor = Monitor::builder("timeout-detach-panic")
+        .timeout(Duration::from_millis(20))
+        .max_active(1)
+        .build();
+    let result = monitor
+        .call_detached(async {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            panic!("a detached body panics after its caller timed out");
+        })
+        .await;
+    assert!(matches!(result, Err(Error::Timeout { .. })));
+    assert_eq!(monitor.stats().in_flight, 1);
+    within(Duration::from_secs(5), async {
+        while monitor.stats().in_flight != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let stats = monitor.stats();
+    assert_eq!(
+        (
+            stats.timeouts,
+            stats.panics,
+            stats.completed,
+            stats.cancelled
+        ),
+        (1, 1, 0, 0)
+    );
+}
+
 #[test]
 fn sync_timeout_returns_at_the_deadline_and_the_body_keeps_its_slot() {
     let monitor = Monitor::builder("timeout-sync")

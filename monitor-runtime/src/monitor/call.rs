@@ -1,6 +1,12 @@
 //! Async calls: admission on first poll, a deadline armed only if the body
 //! does not finish on its first poll, and what happens at the deadline
 //! (drop the body, or let it run on in a tokio task).
+//!
+//! A call's future holds its handle on the monitor and its slot of the cap
+//! side by side ([`Slot`]), and gives the slot back itself: no permit
+//! holds a second handle (for a run-time monitor, a shared count's two
+//! read-modify-writes a call). Only a body that runs on without the
+//! future (detached) takes a [`Permit`](super::Permit) of its own.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -11,49 +17,25 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use super::output::{Output, Wrap};
-use super::{CallSpan, Monitor, Permit};
+use super::{CallSpan, Monitor, Slot};
 use crate::clock;
 use crate::inflight::{AsyncCall, CallSite};
 use crate::watchdog::{Timer, ALARM, CLOCKWORK};
 
 pin_project! {
-    /// A body, the permit it holds, and its record in the table of calls
-    /// in flight. Counts a panic even when an executor catches it and drops
-    /// the future later, and completes the permit when the body returns.
-    pub(crate) struct Guarded<F> {
+    /// A body and its record in the table of calls in flight (the body of
+    /// a `#[stack_on_timeout]` function, or of a monitored call, whose
+    /// future holds the rest).
+    pub(crate) struct Framed<F> {
         #[pin]
         body: F,
-        permit: Option<Permit>,
         site: Option<&'static CallSite>,
         call: AsyncCall,
     }
 }
 
-impl<F> Guarded<F> {
-    pub(crate) fn new(body: F, site: Option<&'static CallSite>) -> Self {
-        Guarded {
-            body,
-            permit: None,
-            site,
-            call: AsyncCall::default(),
-        }
-    }
-}
-
-pin_project! {
-    /// A `#[stack_on_timeout]` async call: its body and its record in the
-    /// table of calls in flight, nothing of a monitor (a [`Guarded`] without
-    /// the permit: 24 bytes smaller, no panic to count).
-    pub(crate) struct Framed<F> {
-        #[pin]
-        body: F,
-        site: &'static CallSite,
-        call: AsyncCall,
-    }
-}
-
 impl<F> Framed<F> {
-    pub(crate) fn new(body: F, site: &'static CallSite) -> Self {
+    pub(crate) fn new(body: F, site: Option<&'static CallSite>) -> Self {
         Framed {
             body,
             site,
@@ -68,7 +50,9 @@ impl<F: Future> Future for Framed<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let scope = this.call.poll_scope(this.site, CLOCKWORK);
+        let scope = this
+            .site
+            .and_then(|site| this.call.poll_scope(site, CLOCKWORK));
         let poll = this.body.poll(cx);
         if poll.is_ready()
             && let Some(scope) = scope
@@ -77,6 +61,32 @@ impl<F: Future> Future for Framed<F> {
         }
         poll
     }
+}
+
+/// Polls a monitored call's body. A panic in it gives the slot back (and
+/// counts it) while the thread unwinds: the executor that catches the
+/// panic may drop the future much later. A body that returns gives it
+/// back as completed.
+#[inline(always)]
+fn poll_body<F: Future>(
+    body: Pin<&mut Framed<F>>,
+    slot: &mut Slot,
+    monitor: &Monitor,
+    cx: &mut Context<'_>,
+) -> Poll<F::Output> {
+    struct Unwinding<'a>(&'a mut Slot, &'a Monitor);
+    impl Drop for Unwinding<'_> {
+        fn drop(&mut self) {
+            self.0.panicked(self.1);
+        }
+    }
+    let unwinding = Unwinding(&mut *slot, monitor);
+    let poll = body.poll(cx);
+    std::mem::forget(unwinding);
+    if poll.is_ready() {
+        slot.complete(monitor);
+    }
+    poll
 }
 
 /// A call's timeout, once its body was pending after a poll.
@@ -90,65 +100,40 @@ pub(crate) enum Deadline {
     Timer(Box<Timer>),
 }
 
-impl<F: Future> Future for Guarded<F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        /// Counts the panic and frees the permit now, while the thread
-        /// unwinds: the executor that catches the panic may drop the future
-        /// much later.
-        struct Unwinding<'a>(&'a mut Option<Permit>);
-        impl Drop for Unwinding<'_> {
-            fn drop(&mut self) {
-                if let Some(permit) = self.0.take() {
-                    permit.panicked();
-                }
-            }
-        }
-        let this = self.project();
-        let scope = this
-            .site
-            .and_then(|site| this.call.poll_scope(site, CLOCKWORK));
-        let unwinding = Unwinding(&mut *this.permit);
-        let poll = this.body.poll(cx);
-        std::mem::forget(unwinding);
-        if poll.is_ready() {
-            if let Some(scope) = scope {
-                scope.finish(this.call);
-            }
-            if let Some(permit) = this.permit.take() {
-                permit.complete();
-            }
-        }
-        poll
-    }
-}
-
 pin_project! {
     /// The future of a monitored async call: resolves to the body's output,
     /// or to [`Error::Busy`] / [`Error::Timeout`] through `O`.
     ///
-    /// Made by [`Monitor::call_async`] and by `#[monitored]`. The permit is
+    /// Made by [`Monitor::call_async`] and by `#[monitored]`. The slot is
     /// taken on the first poll and given back when the body finishes or is
     /// dropped, whichever comes first.
     #[must_use = "futures do nothing unless polled"]
     pub struct Call<F, O> {
         #[pin]
-        inner: Option<Guarded<F>>,
+        inner: Option<Framed<F>>,
         monitor: Monitor,
+        slot: Slot,
         timer: Deadline,
         admitted: bool,
         span: CallSpan,
         _out: PhantomData<fn() -> O>,
+    }
+    impl<F, O> PinnedDrop for Call<F, O> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            // Drop the body first, then its slot: the cap counts live bodies.
+            this.inner.set(None);
+            this.slot.drop_with(this.monitor);
+        }
     }
 }
 
 impl<F, O> Call<F, O> {
     pub(crate) fn new(monitor: Monitor, body: F) -> Self {
         Call {
-            inner: Some(Guarded::new(body, monitor.site())),
+            inner: Some(Framed::new(body, monitor.site())),
             monitor,
+            slot: Slot::Empty,
             timer: Deadline::Unarmed,
             admitted: false,
             span: CallSpan::off(),
@@ -169,7 +154,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
         if !*this.admitted {
             this.span.start(this.monitor);
             match this.monitor.enter() {
-                Ok(permit) => *inner.as_mut().project().permit = Some(permit),
+                Ok(permit) => *this.slot = permit.into_slot(),
                 Err(error) => {
                     this.inner.set(None);
                     this.span.refused(&error);
@@ -179,7 +164,7 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
             *this.admitted = true;
         }
         let entered = this.span.enter();
-        let poll = inner.as_mut().poll(cx);
+        let poll = poll_body(inner.as_mut(), this.slot, this.monitor, cx);
         drop(entered);
         if let Poll::Ready(value) = poll {
             this.inner.set(None);
@@ -189,8 +174,9 @@ impl<F: Future, O: Output<F::Output>> Future for Call<F, O> {
         }
         match deadline(this.monitor, &inner.call, this.timer, cx) {
             Some(after) => {
-                // Drop the body first, then its permit: the cap counts live bodies.
+                // Drop the body first, then its slot: the cap counts live bodies.
                 this.inner.set(None);
+                this.slot.drop_with(this.monitor);
                 *this.timer = Deadline::Unarmed;
                 this.span.finish("timeout");
                 Poll::Ready(O::err(this.monitor.timeout_error(after)))
@@ -253,23 +239,33 @@ pin_project! {
     /// The future of a monitored async call whose body runs on to completion
     /// in a tokio task when the caller times out (`on_timeout = detach`).
     /// The body is boxed, so that it can move to that task; it keeps its
-    /// permit until it finishes.
+    /// slot until it finishes.
     #[must_use = "futures do nothing unless polled"]
     pub struct Detach<F, O> {
-        inner: Option<Guarded<Pin<Box<F>>>>,
+        inner: Option<Framed<Pin<Box<F>>>>,
         monitor: Monitor,
+        slot: Slot,
         timer: Deadline,
         admitted: bool,
         span: CallSpan,
         _out: PhantomData<fn() -> O>,
+    }
+    impl<F, O> PinnedDrop for Detach<F, O> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Drop the body first, then its slot: the cap counts live bodies.
+            *this.inner = None;
+            this.slot.drop_with(this.monitor);
+        }
     }
 }
 
 impl<F, O> Detach<F, O> {
     pub(crate) fn new(monitor: Monitor, body: F) -> Self {
         Detach {
-            inner: Some(Guarded::new(Box::pin(body), monitor.site())),
+            inner: Some(Framed::new(Box::pin(body), monitor.site())),
             monitor,
+            slot: Slot::Empty,
             timer: Deadline::Unarmed,
             admitted: false,
             span: CallSpan::off(),
@@ -294,7 +290,7 @@ where
         if !*this.admitted {
             this.span.start(this.monitor);
             match this.monitor.enter() {
-                Ok(permit) => inner.permit = Some(permit),
+                Ok(permit) => *this.slot = permit.into_slot(),
                 Err(error) => {
                     *this.inner = None;
                     this.span.refused(&error);
@@ -304,7 +300,7 @@ where
             *this.admitted = true;
         }
         let entered = this.span.enter();
-        let poll = Pin::new(&mut *inner).poll(cx);
+        let poll = poll_body(Pin::new(&mut *inner), this.slot, this.monitor, cx);
         drop(entered);
         if let Poll::Ready(value) = poll {
             *this.inner = None;
@@ -318,6 +314,9 @@ where
         *this.timer = Deadline::Unarmed;
         this.span.finish("timeout");
         let body = this.inner.take();
+        // The body keeps its slot where it runs on, through a permit of its
+        // own: given back when it finishes, as a panic if it panics there.
+        let permit = this.slot.take_permit(this.monitor);
         let span = this.span.span();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -328,6 +327,9 @@ where
                             None => body.await,
                         };
                     }
+                    if let Some(permit) = permit {
+                        permit.complete();
+                    }
                 });
             }
             Err(_) => {
@@ -336,7 +338,9 @@ where
                     monitor = this.monitor.name(),
                     "on_timeout = detach needs a tokio runtime to run the body on; the body was cancelled"
                 );
+                // Drop the body first, then its slot.
                 drop(body);
+                drop(permit);
             }
         }
         Poll::Ready(O::err(this.monitor.timeout_error(after)))

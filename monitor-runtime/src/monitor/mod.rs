@@ -16,6 +16,7 @@ pub use output::{Merge, Output, Wrap};
 pub(crate) use span::CallSpan;
 pub use span::{set_spans, spans};
 
+use std::borrow::Borrow;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
@@ -434,15 +435,17 @@ impl Monitor {
     /// Tries to take a slot for a call now. The slot is given back when the
     /// returned guard is dropped.
     #[inline]
-    pub(crate) fn enter(&self) -> Result<Permit, Error> {
+    pub(crate) fn enter(&self) -> Result<Permit<&Monitor>, Error> {
         self.admit().map_err(|why| self.refusal(why))
     }
 
     /// Takes a slot for a call now, or says why not: the hot path of
     /// [`Monitor::enter`], the refusal's error left to [`Monitor::refusal`],
-    /// out of line.
+    /// out of line. The permit borrows this handle: a call that the handle
+    /// outlives costs no clone of it (for a run-time monitor, a shared
+    /// count's two read-modify-writes).
     #[inline(always)]
-    fn admit(&self) -> Result<Permit, Refused> {
+    fn admit(&self) -> Result<Permit<&Monitor>, Refused> {
         let s = self.state();
         let entered = if s.cap == usize::MAX {
             s.gate.enter()
@@ -457,7 +460,7 @@ impl Monitor {
             return Err(Refused::Draining);
         }
         Ok(Permit {
-            monitor: self.clone(),
+            monitor: self,
             started: sample_start(entered),
         })
     }
@@ -717,17 +720,41 @@ fn record_latency(s: &MonitorState, started: u64) {
     }
 }
 
-/// A slot held by one call. [`Permit::complete`] and [`Permit::panicked`] give
-/// it back and count the outcome; a slot dropped without either counts as a
-/// panic if the thread is unwinding, else as cancelled.
-pub(crate) struct Permit {
-    monitor: Monitor,
+/// A slot held by one call, through `M`: a borrowed handle on its monitor
+/// (`&Monitor`, a call its caller's handle outlives) or one of its own
+/// (`Monitor`, a body that outlives it: on a pooled worker, detached).
+/// [`Permit::complete`] and [`Permit::panicked`] give it back and count the
+/// outcome; a slot dropped without either counts as a panic if the thread
+/// is unwinding, else as cancelled.
+pub(crate) struct Permit<M: Borrow<Monitor> = Monitor> {
+    monitor: M,
     /// When a timed call started (nanoseconds since the process epoch), or
     /// 0 for a call that is not timed.
     started: u64,
 }
 
-impl Permit {
+impl Permit<&Monitor> {
+    /// The same slot, with a handle of its own on the monitor.
+    pub(crate) fn owned(self) -> Permit {
+        let this = std::mem::ManuallyDrop::new(self);
+        Permit {
+            monitor: this.monitor.clone(),
+            started: this.started,
+        }
+    }
+
+    /// Lets go of the guard, not of the slot: for a call whose future
+    /// holds the handle and gives the slot back itself ([`Slot`]).
+    #[inline]
+    pub(crate) fn into_slot(self) -> Slot {
+        let this = std::mem::ManuallyDrop::new(self);
+        Slot::Taken {
+            started: this.started,
+        }
+    }
+}
+
+impl<M: Borrow<Monitor>> Permit<M> {
     /// The body returned.
     #[inline]
     pub(crate) fn complete(self) {
@@ -746,18 +773,78 @@ impl Permit {
         // SAFETY: `this` is never dropped or used again; the handle is moved
         // out of it exactly once.
         let monitor = unsafe { std::ptr::read(&this.monitor) };
-        release(&monitor, this.started, outcome);
+        release(monitor.borrow(), this.started, outcome);
     }
 }
 
-impl Drop for Permit {
+impl<M: Borrow<Monitor>> Drop for Permit<M> {
     fn drop(&mut self) {
-        let outcome = if std::thread::panicking() {
+        release(self.monitor.borrow(), self.started, Outcome::dropped());
+    }
+}
+
+/// Whether an async call holds a slot of its monitor's cap, kept in the
+/// call's future beside its handle on the monitor (`Call`, `Detach`): the future
+/// gives the slot back ([`Slot::complete`], [`Slot::panicked`],
+/// [`Slot::drop_with`]), and no permit holds a second handle. Not `Copy`:
+/// a slot is given back once.
+pub(crate) enum Slot {
+    /// Not admitted yet, or the slot is given back.
+    Empty,
+    /// A slot taken at admission.
+    Taken {
+        /// As [`Permit`]'s.
+        started: u64,
+    },
+}
+
+impl Slot {
+    /// The body returned.
+    #[inline]
+    pub(crate) fn complete(&mut self, monitor: &Monitor) {
+        self.give_back(monitor, Outcome::Completed);
+    }
+
+    /// The body panicked.
+    pub(crate) fn panicked(&mut self, monitor: &Monitor) {
+        self.give_back(monitor, Outcome::Panicked);
+    }
+
+    /// The call is dropped (or timed out) with its slot: counted as a
+    /// [`Permit`] dropped without an outcome.
+    pub(crate) fn drop_with(&mut self, monitor: &Monitor) {
+        self.give_back(monitor, Outcome::dropped());
+    }
+
+    /// The slot as a [`Permit`] with a handle of its own, for a body that
+    /// runs on without the call's future (detached).
+    pub(crate) fn take_permit(&mut self, monitor: &Monitor) -> Option<Permit> {
+        match std::mem::replace(self, Slot::Empty) {
+            Slot::Empty => None,
+            Slot::Taken { started } => Some(Permit {
+                monitor: monitor.clone(),
+                started,
+            }),
+        }
+    }
+
+    #[inline(always)]
+    fn give_back(&mut self, monitor: &Monitor, outcome: Outcome) {
+        if let Slot::Taken { started } = std::mem::replace(self, Slot::Empty) {
+            release(monitor, started, outcome);
+        }
+    }
+}
+
+impl Outcome {
+    /// A slot given back without an outcome: a panic if the thread
+    /// unwinds, else a cancellation.
+    fn dropped() -> Self {
+        if std::thread::panicking() {
             Outcome::Panicked
         } else {
             Outcome::Cancelled
-        };
-        release(&self.monitor, self.started, outcome);
+        }
     }
 }
 
@@ -781,5 +868,38 @@ fn release(monitor: &Monitor, started: u64, outcome: Outcome) {
             s.cancelled.fetch_add(1, Ordering::Relaxed);
             s.gate.exit();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Handles on a run-time monitor's state: the test's, and any a call
+    /// took of its own.
+    fn handles(monitor: &Monitor) -> usize {
+        match &monitor.state {
+            Handle::Shared(state) => Arc::strong_count(state),
+            Handle::Static(_) => unreachable!("a built monitor is shared"),
+        }
+    }
+
+    #[test]
+    fn a_sync_call_takes_no_handle_of_its_own() {
+        let monitor = Monitor::builder("test.handles.sync").max_active(2).build();
+        assert_eq!(handles(&monitor), 1);
+        assert_eq!(monitor.call(|| handles(&monitor)), Ok(1));
+    }
+
+    #[test]
+    fn an_async_call_holds_one_handle() {
+        let monitor = Monitor::builder("test.handles.async").max_active(2).build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // The future's own, and none for its slot.
+        let inside = rt.block_on(monitor.call_async(async { handles(&monitor) }));
+        assert_eq!(inside, Ok(2));
+        assert_eq!(handles(&monitor), 1);
     }
 }
