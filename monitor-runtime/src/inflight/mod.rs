@@ -231,7 +231,8 @@ fn begin_here(site: &'static CallSite, clock: Clockwork) -> Option<SyncCall> {
     let here = Here::find()?;
     let local = here.local();
     let record = begin(local, site, clock);
-    let previous = enter(local, record);
+    // `begin` put the call on this thread already.
+    let previous = local.current.replace(record);
     Some(SyncCall {
         record,
         previous,
@@ -260,12 +261,18 @@ impl Local {
             .get()
             .is_some_and(|arena| std::ptr::eq(record.arena(), arena))
         {
-            record
-                .outer
-                .store(self.free.get() as *mut Record, Ordering::Relaxed);
-            self.free.set(record);
+            self.push_free(record);
         }
         // A record of another thread's arena is found free by its owner.
+    }
+
+    /// Back on this thread's free list: `record` is of this thread's arena.
+    #[inline(always)]
+    fn push_free(&self, record: &'static Record) {
+        record
+            .outer
+            .store(self.free.get() as *mut Record, Ordering::Relaxed);
+        self.free.set(record);
     }
 
     /// This thread's arena, adopted or made on its first annotated call.
@@ -425,7 +432,8 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
         .site
         .store(site as *const CallSite as *mut CallSite, Ordering::Relaxed);
     record.started.store(started, Ordering::Relaxed);
-    record.thread.store(0, Ordering::Relaxed);
+    // Running here: a sync call, or an async call about to be polled.
+    record.thread.store(local.tid.get(), Ordering::Relaxed);
     let due = deadline(site, started);
     record
         .task
@@ -483,9 +491,16 @@ fn deadline(site: &CallSite, started: u64) -> u64 {
 
 #[inline]
 fn end(local: &Local, record: &'static Record) {
+    mark_free(record);
+    local.give_back(record);
+}
+
+/// The record is free: its call ended. Readers that read it in use skip
+/// it when they read its state again.
+#[inline(always)]
+fn mark_free(record: &'static Record) {
     let state = record.state.load(Ordering::Relaxed);
     record.state.store(state & !1, Ordering::Release);
-    local.give_back(record);
 }
 
 /// Makes `record` the current call of this thread, running on it.
@@ -518,11 +533,15 @@ impl SyncCall {
 }
 
 impl Drop for SyncCall {
+    /// Ends the call. Its record keeps the thread it ran on (read only
+    /// while in use), and goes back to this thread's free list without a
+    /// look at its arena: a sync call took it here and ends here.
     #[inline]
     fn drop(&mut self) {
         let local = self.here.local();
-        leave(local, self.record, self.previous);
-        end(local, self.record);
+        local.current.set(self.previous);
+        mark_free(self.record);
+        local.push_free(self.record);
     }
 }
 
@@ -551,7 +570,14 @@ impl AsyncCall {
         // of line, a call per poll.
         let here = Here::find()?;
         let local = here.local();
-        let record = *self.record.get_or_insert_with(|| begin(local, site, clock));
+        let (record, first) = match self.record {
+            Some(record) => (record, false),
+            None => {
+                let record = begin(local, site, clock);
+                self.record = Some(record);
+                (record, true)
+            }
+        };
         // A new poll: not parked at any `.await` yet; the head of this
         // thread's chain of polls; polled since now, as far as the watchdog
         // can tell (0, never looked at, until then).
@@ -575,9 +601,15 @@ impl AsyncCall {
             .store(poll_stamp(since), Ordering::Relaxed);
         Some(PollScope {
             record,
-            previous: enter(local, record),
+            // `begin` put the call on this thread already.
+            previous: if first {
+                local.current.replace(record)
+            } else {
+                enter(local, record)
+            },
             outer,
             here,
+            first,
         })
     }
 }
@@ -601,10 +633,7 @@ fn end_dropped(record: &'static Record) {
     match with_local(|local| end(local, record)) {
         Some(()) => {}
         // Thread teardown: just mark it free; its owner finds it.
-        None => {
-            let state = record.state.load(Ordering::Relaxed);
-            record.state.store(state & !1, Ordering::Release);
-        }
+        None => mark_free(record),
     }
 }
 
@@ -616,6 +645,8 @@ pub(crate) struct PollScope {
     outer: *mut Record,
     /// This thread's `LOCAL`, found when the poll began.
     here: Here,
+    /// This poll began the call's record (its first poll).
+    first: bool,
 }
 
 /// The end of a poll on this thread: the call no longer runs here.
@@ -632,14 +663,23 @@ impl PollScope {
     #[inline]
     pub(crate) fn finish(self, call: &mut AsyncCall) {
         let this = std::mem::ManuallyDrop::new(self);
-        let record = call.record.take();
-        this.record.polled_since.store(0, Ordering::Relaxed);
-        if let Some(record) = record {
-            disarm(record);
-        }
+        call.record = None;
+        let record = this.record;
+        record.polled_since.store(0, Ordering::Relaxed);
         let local = this.here.local();
-        leave_poll(local, &this);
-        if let Some(record) = record {
+        if this.first {
+            // Ready on the poll that began it, as a sync call is: no
+            // timeout armed yet (one is armed after a `Pending`), and the
+            // record is of this thread's arena.
+            local.current.set(this.previous);
+            if let Some(arena) = local.arena.get() {
+                arena.polling.store(this.outer, Ordering::Relaxed);
+            }
+            mark_free(record);
+            local.push_free(record);
+        } else {
+            disarm(record);
+            leave_poll(local, &this);
             end(local, record);
         }
     }
