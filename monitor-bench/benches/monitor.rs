@@ -51,6 +51,55 @@ fn plain_sync(x: u64) -> Result<u64, Error> {
     Ok(black_box(x))
 }
 
+/// The floor of a capped call: the slot taken and given back with one
+/// locked read-modify-write each, on a word no other thread writes, around
+/// the same body (`sync/bare_pair`).
+#[inline(never)]
+fn floor_sync(x: u64) -> Result<u64, Error> {
+    FLOOR.0.fetch_add(1, Ordering::Acquire);
+    let out = Ok(black_box(x));
+    FLOOR.0.fetch_sub(1, Ordering::Release);
+    out
+}
+
+/// `floor_sync` for an async call whose body is ready.
+#[inline(never)]
+async fn floor_ready(x: u64) -> Result<u64, Error> {
+    FLOOR.0.fetch_add(1, Ordering::Acquire);
+    let out = Ok(black_box(x));
+    FLOOR.0.fetch_sub(1, Ordering::Release);
+    out
+}
+
+/// `floor_sync` for an async call whose body yields once.
+#[inline(never)]
+async fn floor_yield(x: u64) -> Result<u64, Error> {
+    FLOOR.0.fetch_add(1, Ordering::Acquire);
+    tokio::task::yield_now().await;
+    let out = Ok(black_box(x));
+    FLOOR.0.fetch_sub(1, Ordering::Release);
+    out
+}
+
+/// The floor of a refusal as the issue puts it: one compare-and-swap
+/// that fails, and the error (`busy/failed_cas`).
+#[inline(never)]
+fn floor_refused(x: u64) -> Result<u64, Error> {
+    match FLOOR
+        .0
+        .compare_exchange(u64::MAX, 0, Ordering::Acquire, Ordering::Relaxed)
+    {
+        Ok(_) => Ok(black_box(x)),
+        Err(_) => Err(black_box(Error::Busy {
+            monitor: "floor".into(),
+            max_active: 1,
+        })),
+    }
+}
+
+/// The word of the floors, on a cache line of its own.
+static FLOOR: Shared = Shared(AtomicU64::new(0));
+
 #[monitored(max_active = 10)]
 #[inline(never)]
 fn monitored_sync(x: u64) -> Result<u64, Error> {
@@ -113,6 +162,7 @@ fn async_calls(c: &mut Criterion) {
         };
         if yields {
             bench_async!(group, rt, "plain", |i| plain_yield(i));
+            bench_async!(group, rt, "bare_pair", |i| floor_yield(i));
             bench_async!(group, rt, "tokio_timeout", |i| async move {
                 tokio::time::timeout(Duration::from_millis(50), plain_yield(i))
                     .await
@@ -121,6 +171,7 @@ fn async_calls(c: &mut Criterion) {
             bench_async!(group, rt, "monitored", |i| monitored_yield(i));
         } else {
             bench_async!(group, rt, "plain", |i| plain_ready(i));
+            bench_async!(group, rt, "bare_pair", |i| floor_ready(i));
             bench_async!(group, rt, "tokio_timeout", |i| async move {
                 tokio::time::timeout(Duration::from_millis(50), plain_ready(i))
                     .await
@@ -139,6 +190,7 @@ fn async_calls(c: &mut Criterion) {
 fn sync_calls(c: &mut Criterion) {
     let mut group = c.benchmark_group("sync");
     group.bench_function("plain", |b| b.iter(|| plain_sync(black_box(1))));
+    group.bench_function("bare_pair", |b| b.iter(|| floor_sync(black_box(1))));
     group.bench_function("monitored", |b| b.iter(|| monitored_sync(black_box(1))));
     group.bench_function("monitored_timeout", |b| {
         b.iter(|| monitored_sync_timeout(black_box(1)))
@@ -149,6 +201,9 @@ fn sync_calls(c: &mut Criterion) {
 fn busy(c: &mut Criterion) {
     let mut group = c.benchmark_group("busy");
     group.bench_function("plain", |b| b.iter(|| plain_sync(black_box(1))));
+    group.bench_function("failed_cas", |b| {
+        b.iter(|| black_box(floor_refused(black_box(1))).is_err())
+    });
     // The only slot is held by the outer call: every inner call is refused.
     group.bench_function("rejected", |b| {
         b.iter_custom(|iters| {
