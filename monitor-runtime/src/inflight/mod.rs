@@ -447,11 +447,12 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
     record
         .state
         .store((state | 1).wrapping_add(2), Ordering::Release);
-    crate::fence::light();
-    // After the fence above: either the watchdog, which resets the hint
-    // before it reads the records (a heavy fence between), sees this call,
-    // or this call sees the reset hint and lowers it.
     if due != 0 {
+        // After this fence: either the watchdog, which resets the hint
+        // before it reads the records (a heavy fence between), sees this
+        // call, or this call sees the reset hint and lowers it. (A call
+        // without a report deadline reads no hint, and needs no fence.)
+        crate::fence::light();
         let arena = local.arena();
         if due < arena.next_due.load(Ordering::Relaxed) {
             lower_next_due(arena, due, clock);
