@@ -55,6 +55,18 @@ impl Entered {
     pub fn young(self, calls: u64) -> bool {
         self.0 >> 32 < calls
     }
+
+    /// Whether this is one of every `n` entries (a power of two) of its
+    /// gate: the calls that entered before it, less those cancelled or
+    /// panicked, are a multiple of `n`, read from the entry's own
+    /// read-modify-write. Each gate counts its own calls, so a thread that
+    /// enters several gates in turn does not favour one of them.
+    #[inline]
+    pub fn one_in(self, n: u32) -> bool {
+        debug_assert!(n.is_power_of_two());
+        // Completed (high half) plus in flight (low half), modulo `n`.
+        ((self.0 >> 32).wrapping_add(self.0) as u32) & (n - 1) == 0
+    }
 }
 
 impl Gate {

@@ -35,7 +35,7 @@
 //! and query with `histogram_quantile`. A histogram cannot be set from
 //! totals through the facade, so it is fed sample by sample: from the first
 //! [`record()`] on, each measured call (a monitor's first 64 calls, then one
-//! in 32 per thread: the calls whose latency the monitor reads the clock
+//! in 32 of its calls: the calls whose latency the monitor reads the clock
 //! for anyway) is also recorded into `monitor_call_duration_seconds`. Its
 //! `_count` is therefore the number of measured calls, not of all calls
 //! (that is `monitor_calls_total`); its rate of `_sum` over `_count` is the

@@ -345,11 +345,32 @@ fn stats_are_exact_at_rest() {
         (stats.timeouts, stats.panics, stats.cancelled, stats.alerts),
         (0, 0, 0, 0)
     );
-    // The first 64 calls, then one call in 32 per thread, are timed.
+    // The first 64 calls, then one call in 32, are timed.
     let samples = stats.latency.samples;
     let expected = 64 + (1001 - 64) / 32;
     assert!((expected..=expected + 1).contains(&samples), "{samples}");
     assert!(stats.latency.p50 <= stats.latency.p99 && stats.latency.p99 <= stats.latency.max);
+}
+
+#[test]
+fn each_monitor_times_one_in_32_of_its_own_calls() {
+    // A thread that calls two monitors in turn, as a handler calling two
+    // monitored functions per request does: each monitor's calls are
+    // sampled as if it were called alone.
+    let first = Monitor::builder("latency.first").build();
+    let second = Monitor::builder("latency.second").build();
+    for _ in 0..64 + 32 * 20 {
+        first.call(|| ()).unwrap();
+        second.call(|| ()).unwrap();
+    }
+    for monitor in [&first, &second] {
+        let samples = monitor.stats().latency.samples;
+        assert!(
+            (64 + 19..=64 + 21).contains(&samples),
+            "{}: {samples} samples",
+            monitor.name()
+        );
+    }
 }
 
 #[test]

@@ -17,7 +17,6 @@ pub(crate) use span::CallSpan;
 pub use span::{set_spans, spans};
 
 use std::borrow::Borrow;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -242,8 +241,8 @@ pub struct Stats {
 }
 
 /// Latency of completed calls: every call of the first 64, then a sample of
-/// one call in 32 per thread (reading the clock on every call would cost
-/// more than the rest of the monitor). Quantiles are within 25 % of the
+/// one call in 32 of the monitor's (reading the clock on every call would
+/// cost more than the rest of the monitor). Quantiles are within 25 % of the
 /// true sample value.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -664,11 +663,7 @@ impl Upgrade for Weak {
     }
 }
 
-thread_local! {
-    static SAMPLE: Cell<u32> = const { Cell::new(0) };
-}
-
-/// One call in this many, per thread, is timed once a monitor is older
+/// One call in this many of a monitor is timed once the monitor is older
 /// than [`ALWAYS_MEASURED`] calls: two precise clock reads cost more than
 /// the rest of the monitor.
 const SAMPLE_EVERY: u32 = 32;
@@ -677,16 +672,12 @@ const SAMPLE_EVERY: u32 = 32;
 /// functions still show a latency.
 const ALWAYS_MEASURED: u64 = 64;
 
-/// A monitor's first calls, then one call in [`SAMPLE_EVERY`] per thread,
-/// have their latency measured.
+/// A monitor's first calls, then one call in [`SAMPLE_EVERY`] of its own
+/// (counted by its gate, whichever threads call it), have their latency
+/// measured.
 #[inline]
 fn sample_start(entered: Entered) -> u64 {
-    let n = SAMPLE.with(|c| {
-        let n = c.get();
-        c.set(n.wrapping_add(1));
-        n
-    });
-    if n.is_multiple_of(SAMPLE_EVERY) || entered.young(ALWAYS_MEASURED) {
+    if entered.one_in(SAMPLE_EVERY) || entered.young(ALWAYS_MEASURED) {
         clock::now_ns().max(1)
     } else {
         0
