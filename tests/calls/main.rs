@@ -19,6 +19,7 @@ mod metrics_facade;
 mod metrics_prometheus;
 mod monitor_api;
 mod monitor_attribute;
+mod monitor_outcomes;
 mod monitor_timeouts;
 mod stack_attribute;
 mod tower_layer;
