@@ -99,12 +99,14 @@ impl CallSite {
     /// Report calls of this site that run longer than `after`.
     pub const fn report_after(mut self, after: Duration) -> Self {
         self.report_after = Some(after);
-        // The coarse clock may lag by a tick: never report early.
-        let after = after.as_nanos();
-        self.report_ns = if after >= u64::MAX as u128 {
-            u64::MAX
+        // The coarse clock may lag by a tick: never report early. At most
+        // 2^62 ns (146 years), so that a call's start (nanoseconds since
+        // the process began) plus this never overflows.
+        let after = after.as_nanos() + clock::TICK.as_nanos();
+        self.report_ns = if after > REPORT_NS_MAX as u128 {
+            REPORT_NS_MAX
         } else {
-            (after as u64).saturating_add(clock::TICK.as_nanos() as u64)
+            after as u64
         };
         self
     }
@@ -399,10 +401,45 @@ impl Clockwork {
 
 /// Starts tracking a call on this thread; its parent is the call this
 /// thread is inside now. The call is not the thread's current call until
-/// [`enter`].
+/// [`enter`]. The two rare cases (no free record, the coarse clock
+/// stopped) take [`begin_slow`], out of line, so that the hot path calls
+/// nothing and keeps few values in the registers a call would clobber.
 #[inline(always)]
 fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static Record {
+    let head = local.free.get();
+    let started = clock::coarse_ns();
+    if head.is_null() || started == 0 {
+        return begin_slow(local, site, clock);
+    }
+    // SAFETY: the free list holds records of leaked arenas only.
+    let record: &'static Record = unsafe { &*head };
+    local.free.set(record.outer.load(Ordering::Relaxed));
+    fill(local, record, site, started, clock)
+}
+
+/// [`begin`] with a record to make free first, or the coarse clock to
+/// start (the watchdog does not keep it now).
+#[cold]
+#[inline(never)]
+fn begin_slow(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static Record {
     let record = local.take();
+    let mut started = clock::coarse_ns();
+    if started == 0 {
+        started = clock.start();
+    }
+    fill(local, record, site, started, clock)
+}
+
+/// Writes a call that started at `started` into `record`, taken off this
+/// thread's free list, and publishes it.
+#[inline(always)]
+fn fill(
+    local: &Local,
+    record: &'static Record,
+    site: &'static CallSite,
+    started: u64,
+    clock: Clockwork,
+) -> &'static Record {
     let parent = local.current.get();
     let seq = local.seq.get();
     local.seq.set(seq + 1);
@@ -412,11 +449,6 @@ fn begin(local: &Local, site: &'static CallSite, clock: Clockwork) -> &'static R
         // SAFETY: `current` only ever points at a record of a leaked arena.
         unsafe { &*parent }.state.load(Ordering::Relaxed)
     };
-    let mut started = clock::coarse_ns();
-    if started == 0 {
-        // The watchdog does not keep the coarse clock now: start it.
-        started = clock.start();
-    }
     // Seqlock writer: the record was marked free (its last `end`) before
     // these stores, and readers that saw it in use re-check its state after
     // reading, so none of the stores below may move above that mark. (A
@@ -486,9 +518,13 @@ fn lower_next_due(arena: &Arena, due: u64, clock: Clockwork) {
 fn deadline(site: &CallSite, started: u64) -> u64 {
     match site.report_ns {
         0 => 0,
-        after => started.saturating_add(after),
+        // No overflow: both are below 2^63 (see `CallSite::report_after`).
+        after => started.wrapping_add(after),
     }
 }
+
+/// The longest report delay a site keeps ([`CallSite::report_after`]).
+const REPORT_NS_MAX: u64 = 1 << 62;
 
 #[inline]
 fn end(local: &Local, record: &'static Record) {
@@ -747,4 +783,25 @@ pub(crate) fn note_task(task: u64) {
             record = this.parent.load(Ordering::Relaxed);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_deadline_is_a_tick_late_never_early_and_never_wraps() {
+        static SOON: CallSite =
+            CallSite::new("soon", file!(), line!()).report_after(Duration::from_millis(5));
+        static NEVER: CallSite =
+            CallSite::new("never", file!(), line!()).report_after(Duration::MAX);
+        static NONE: CallSite = CallSite::new("none", file!(), line!());
+        let tick = clock::TICK.as_nanos() as u64;
+        assert_eq!(deadline(&SOON, 1_000), 1_000 + 5_000_000 + tick);
+        // A call started a century into the process is still due later.
+        let century = 100 * 365 * 24 * 3600 * 1_000_000_000_u64;
+        assert_eq!(deadline(&NEVER, century), century + REPORT_NS_MAX);
+        assert!(deadline(&NEVER, century) > century);
+        assert_eq!(deadline(&NONE, century), 0);
+    }
 }
