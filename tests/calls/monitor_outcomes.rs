@@ -50,6 +50,16 @@ struct Seen {
     panics: u64,
 }
 
+impl std::ops::AddAssign for Seen {
+    fn add_assign(&mut self, other: Seen) {
+        self.ok += other.ok;
+        self.busy += other.busy;
+        self.timeouts += other.timeouts;
+        self.dropped += other.dropped;
+        self.panics += other.panics;
+    }
+}
+
 async fn one_call(monitor: &Monitor, detached: &Monitor, running: &Arc<Running>, i: usize) -> Seen {
     let mut seen = Seen::default();
     let body_running = running.clone();
@@ -159,12 +169,7 @@ fn every_end_of_a_call_gives_its_slot_back_once() {
                     for call in 0..CALLS {
                         let i = task + call;
                         let seen = one_call(&monitor, &detached, &running, i).await;
-                        let which = &mut all[usize::from(i % 6 == 5)];
-                        which.ok += seen.ok;
-                        which.busy += seen.busy;
-                        which.timeouts += seen.timeouts;
-                        which.dropped += seen.dropped;
-                        which.panics += seen.panics;
+                        all[usize::from(i % 6 == 5)] += seen;
                     }
                     all
                 })
@@ -173,11 +178,7 @@ fn every_end_of_a_call_gives_its_slot_back_once() {
         let mut total = [Seen::default(), Seen::default()];
         for task in tasks {
             for (sum, seen) in total.iter_mut().zip(task.await.unwrap()) {
-                sum.ok += seen.ok;
-                sum.busy += seen.busy;
-                sum.timeouts += seen.timeouts;
-                sum.dropped += seen.dropped;
-                sum.panics += seen.panics;
+                *sum += seen;
             }
         }
         // The detached bodies finish on their own.
