@@ -1,10 +1,16 @@
 //! The process clock: one epoch, a precise reading for deadlines, and a
 //! coarse reading that costs one relaxed load, kept current by the watchdog
 //! every [`TICK`] while calls begin or are polled, and 0 while it is not
-//! kept: a reader never takes a stale reading for a current one.
+//! kept: a reader never takes a stale reading for a current one. A
+//! reading may be behind by more than a tick when the watchdog is
+//! scheduled late (a loaded machine): its [`History`] says until when each
+//! recent reading was current, so that a time counted from one is never
+//! overstated.
 
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often the watchdog refreshes the coarse clock and looks for overdue
@@ -93,15 +99,84 @@ pub(crate) fn coarse_ns() -> u64 {
 /// Sets the coarse clock (the watchdog, each tick; whoever starts the
 /// ticks). Never 0.
 pub(crate) fn tick() -> u64 {
+    let mut history = history();
     let now = now_ns().max(1);
     COARSE_NS.store(now, Ordering::SeqCst);
+    history.replaced_by(now);
     now
 }
 
 /// The watchdog no longer keeps the coarse clock: it reads 0 until the
 /// next [`tick`].
 pub(crate) fn stop() {
+    let mut history = history();
     COARSE_NS.store(0, Ordering::SeqCst);
+    history.replaced_by(0);
+}
+
+/// How many replaced readings [`History`] keeps: a second of ticks.
+const KEPT: usize = 256;
+
+/// How long a reading stays current when the watchdog is on time: a tick,
+/// and a millisecond for its wake-up.
+const ON_TIME_NS: u64 = TICK.as_nanos() as u64 + 1_000_000;
+
+/// The coarse clock's recent readings, and until when each was current:
+/// what a time counted from a reading is counted from at the latest
+/// ([`History::read_by`]).
+pub(crate) struct History {
+    /// The reading the clock holds (0: stopped).
+    current: u64,
+    /// Readings no longer current, oldest first, with the precise time
+    /// just after the store that replaced each (so none was read later).
+    replaced: VecDeque<(u64, u64)>,
+}
+
+static HISTORY: Mutex<History> = Mutex::new(History {
+    current: 0,
+    replaced: VecDeque::new(),
+});
+
+/// The coarse clock's history, locked: the clock does not change while it
+/// is held.
+pub(crate) fn history() -> MutexGuard<'static, History> {
+    HISTORY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl History {
+    /// The clock now reads `next` (0: stopped); `current`, if any, was
+    /// current until now.
+    fn replaced_by(&mut self, next: u64) {
+        let was = std::mem::replace(&mut self.current, next);
+        if was == 0 {
+            return;
+        }
+        if self.replaced.len() == KEPT {
+            self.replaced.pop_front();
+        }
+        self.replaced.push_back((was, now_ns()));
+    }
+
+    /// The latest precise time at which a reading of the coarse clock in
+    /// `readings` can have been taken: when the last such reading was
+    /// replaced (`u64::MAX` if one is current). A reading older than those
+    /// kept is taken to have been current for [`ON_TIME_NS`] at most.
+    pub(crate) fn read_by(&self, readings: Range<u64>) -> u64 {
+        if self.current != 0 && readings.contains(&self.current) {
+            return u64::MAX;
+        }
+        // Newest first: the readings only grow, so the first found was
+        // replaced last.
+        for &(reading, replaced) in self.replaced.iter().rev() {
+            if reading < readings.start {
+                break;
+            }
+            if reading < readings.end {
+                return replaced;
+            }
+        }
+        readings.end.saturating_sub(1).saturating_add(ON_TIME_NS)
+    }
 }
 
 /// Whether the coarse clock is kept current (not [`stop`]ped).
@@ -128,5 +203,29 @@ mod tests {
         // is never behind `Instant`'s, and ahead of it by that gap only.
         assert!(now >= before, "{now} < {before}");
         assert!(now <= after + 1_000_000, "{now} far ahead of {after}");
+    }
+
+    #[test]
+    fn a_reading_is_current_until_it_is_replaced_however_late() {
+        let mut history = History {
+            current: 0,
+            replaced: VecDeque::new(),
+        };
+        history.replaced_by(1_000);
+        assert_eq!(history.read_by(500..1_500), u64::MAX, "still current");
+        let before = now_ns();
+        history.replaced_by(0);
+        let (_, replaced) = history.replaced[0];
+        assert!(replaced >= before);
+        // However long after the reading it was replaced.
+        assert_eq!(history.read_by(500..1_500), replaced);
+        assert_eq!(history.read_by(1_000..1_001), replaced);
+        // No reading kept in the range: taken to be on time.
+        assert_eq!(history.read_by(2_000..3_000), 2_999 + ON_TIME_NS);
+        for reading in 1..=KEPT as u64 + 1 {
+            history.replaced_by(10_000 * reading);
+        }
+        assert_eq!(history.replaced.len(), KEPT);
+        assert_eq!(history.read_by(500..1_500), 1_499 + ON_TIME_NS, "forgotten");
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
-use super::record::{poll_ran, unpack_at, POLL_REPORTED, REPORTED};
+use super::record::{poll_began, unpack_at, POLL_REPORTED, REPORTED};
 use super::{deadline, Arena, CallSite, Record, ARENAS};
 use crate::clock;
 
@@ -295,8 +295,12 @@ pub(crate) struct Blocked {
 /// ran past its threshold (the others are blocked by it). Each poll is
 /// returned once. Read-only but for that mark.
 pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
-    // The coarse clock at a poll's start may lag by a tick: never early.
-    let tick = clock::TICK.as_nanos() as u64;
+    // A poll is timed from the latest its coarse reading can have been
+    // taken, however late the watchdog replaced it: never overstated.
+    let history = clock::history();
+    let ran = |stamp: u32| {
+        poll_began(stamp, now_ns).map_or(0, |began| now_ns.saturating_sub(history.read_by(began)))
+    };
     let mut found: Vec<(&'static Record, Blocked)> = Vec::new();
     // Only the polls in progress: each thread's chain, innermost first
     // (`Arena::polling`, then `Record::outer`), not every record; a poll
@@ -304,7 +308,7 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
     for_each_arena(|arena| {
         for this in chain(arena.polling.load(Ordering::Relaxed)) {
             let since = this.polled_since.load(Ordering::Relaxed);
-            if since == 0 || poll_ran(since, now_ns) <= tick {
+            if since == 0 || ran(since) == 0 {
                 continue;
             }
             let Some(call) = read(this) else { continue };
@@ -312,11 +316,11 @@ pub(crate) fn blocked(now_ns: u64, block_after: Duration) -> Vec<Blocked> {
                 .site
                 .timeout
                 .map_or(block_after, |t| t.min(block_after));
-            let ran = poll_ran(call.polled_since, now_ns);
-            if call.polled_since != 0
-                && call.thread != 0
-                && ran > threshold.as_nanos() as u64 + tick
-            {
+            if call.polled_since == 0 || call.thread == 0 {
+                continue;
+            }
+            let ran = ran(call.polled_since);
+            if ran > threshold.as_nanos() as u64 {
                 // The innermost poll of this thread past its threshold:
                 // the polls around it are blocked by it, and counted
                 // through it: marked as reported, so that none of them

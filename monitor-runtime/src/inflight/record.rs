@@ -5,6 +5,7 @@
 //! packing of what the record keeps in 32 bits is here too.
 
 use std::cell::UnsafeCell;
+use std::ops::Range;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::task::Waker;
@@ -69,15 +70,23 @@ pub(super) fn poll_stamp(ns: u64) -> u32 {
     units << 2 | 1
 }
 
-/// How long a poll stamped `stamp` has run at `now_ns` (rounded down).
-pub(super) fn poll_ran(stamp: u32, now_ns: u64) -> u64 {
-    let now = (now_ns >> POLL_UNIT_SHIFT) as u32;
-    let ran = now.wrapping_sub(stamp >> 2) & (u32::MAX >> 2);
-    // A stamp rounded up past `now`, read just after it was made.
-    if ran > u32::MAX >> 3 {
-        return 0;
+/// The coarse readings a poll stamped `stamp` may have begun at (the
+/// unit its reading fell in), as of `now_ns`; `None` if the stamp, rounded
+/// up, is not past yet (it was just made), or `stamp` is 0 (no poll).
+pub(super) fn poll_began(stamp: u32, now_ns: u64) -> Option<Range<u64>> {
+    // 0: no poll (a stamp's low bit is set).
+    if stamp & 1 == 0 {
+        return None;
     }
-    u64::from(ran) << POLL_UNIT_SHIFT
+    let now = now_ns >> POLL_UNIT_SHIFT;
+    let ago = (now as u32).wrapping_sub(stamp >> 2) & (u32::MAX >> 2);
+    // A stamp rounded up past `now`, read just after it was made.
+    if ago > u32::MAX >> 3 {
+        return None;
+    }
+    // Unit 0 is no stamp's: they are rounded up.
+    let unit = now.checked_sub(u64::from(ago)).filter(|&unit| unit != 0)?;
+    Some((unit - 1) << POLL_UNIT_SHIFT..unit << POLL_UNIT_SHIFT)
 }
 
 /// An `.await` at `line:column` in 32 bits: the line in 20 bits, the
@@ -290,23 +299,27 @@ mod tests {
     }
 
     #[test]
-    fn a_poll_stamp_never_overstates_how_long_a_poll_ran() {
+    fn a_poll_stamp_stands_for_the_unit_of_its_reading() {
         let unit = 1u64 << POLL_UNIT_SHIFT;
         for start in [0, 1, unit - 1, unit, 5 * unit + 7, 1 << 40, (1 << 52) + 3] {
             let stamp = poll_stamp(start);
             assert_eq!(stamp & 1, 1, "a stamp is never 0");
             assert_eq!(stamp & POLL_REPORTED, 0);
-            for ran in [0, 1, unit, 10 * unit + 5, 3_000_000_000] {
-                let seen = poll_ran(stamp, start + ran);
-                assert!(seen <= ran, "{seen} > {ran} from {start}");
-                assert!(
-                    seen + 2 * unit >= ran,
-                    "{seen} far below {ran} from {start}"
+            let began = start - start % unit..start - start % unit + unit;
+            for ran in [unit, 10 * unit + 5, 3_000_000_000, 1 << 48] {
+                assert_eq!(
+                    poll_began(stamp, start + ran),
+                    Some(began.clone()),
+                    "{ran} from {start}"
                 );
             }
         }
         // Read just after the stamp was made, rounded up past now.
-        assert_eq!(poll_ran(poll_stamp(10 * unit + 1), 10 * unit + 2), 0);
+        assert_eq!(poll_began(poll_stamp(10 * unit + 1), 10 * unit + 2), None);
+        // Outside a poll (0), at any time.
+        for now in [0, 1, unit, 1 << 30 << POLL_UNIT_SHIFT, u64::MAX] {
+            assert_eq!(poll_began(0, now), None, "at {now}");
+        }
     }
 
     #[test]
