@@ -3,11 +3,18 @@
 //! owner keeps its state behind the thread's lock, starts the thread when
 //! it queues work ([`Background::start`]), and its loop parks with
 //! [`Background::wait`] or, with nothing to do, [`Background::idle`], which
-//! ends the loop after the linger time. Knows no feature.
+//! ends the loop after the linger time. A loop that panics (a bug) runs
+//! again, so that the work queued to it is not left waiting for a thread
+//! that is gone. Knows no feature.
 
 use std::ops::{Deref, DerefMut};
+use std::panic::catch_unwind;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
+
+/// How long a loop that panicked waits before it runs again: a panic that
+/// repeats prints a few times a second, not in a busy loop.
+const RESTART_AFTER: Duration = Duration::from_millis(100);
 
 /// A lazily started, idle-exiting thread and the state it shares with the
 /// code that hands it work.
@@ -62,14 +69,23 @@ impl<S> Background<S> {
     }
 
     /// Starts the thread running `run` unless it runs: `Ok(true)` if it was
-    /// started now, `Ok(false)` if it was running already.
+    /// started now, `Ok(false)` if it was running already. If `run`
+    /// panics, the thread runs it again after [`RESTART_AFTER`] (the panic
+    /// is printed by the panic hook, as any other); it exits when `run`
+    /// returns.
     pub(crate) fn start(&self, shared: &mut Shared<S>, run: fn()) -> std::io::Result<bool> {
         if shared.running {
             return Ok(false);
         }
         std::thread::Builder::new()
             .name(self.name.into())
-            .spawn(run)?;
+            .spawn(move || {
+                // `run` keeps its state behind the lock, which a panic does
+                // not poison: a new run picks it up as it was.
+                while catch_unwind(run).is_err() {
+                    std::thread::sleep(RESTART_AFTER);
+                }
+            })?;
         shared.running = true;
         Ok(true)
     }
@@ -144,5 +160,41 @@ mod tests {
         let mut guard = JOBS.lock();
         assert!(guard.is_empty(), "the job was run");
         assert!(JOBS.start(&mut guard, run).unwrap(), "a new thread starts");
+    }
+
+    static PANICKY: Background<Vec<u32>> =
+        Background::new("bg-panicky", Duration::from_millis(50), Vec::new());
+
+    /// Panics on job 0 (a bug), after taking it.
+    fn run_panicky() {
+        let mut idle_since = Instant::now();
+        let mut guard = PANICKY.lock();
+        loop {
+            if let Some(job) = guard.pop() {
+                assert!(job > 0, "a bug");
+                idle_since = Instant::now();
+                continue;
+            }
+            match PANICKY.idle(guard, idle_since.elapsed()) {
+                Some(again) => guard = again,
+                None => return,
+            }
+        }
+    }
+
+    #[test]
+    fn a_loop_that_panics_runs_again_and_does_the_rest_of_the_work() {
+        let mut guard = PANICKY.lock();
+        // Popped last to first: 0 panics, 7 is left to the loop run again.
+        guard.extend([7, 0]);
+        assert!(PANICKY.start(&mut guard, run_panicky).unwrap());
+        drop(guard);
+        PANICKY.notify();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while PANICKY.lock().running {
+            assert!(Instant::now() < deadline, "the thread never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(PANICKY.lock().is_empty(), "the job after the panic was run");
     }
 }
