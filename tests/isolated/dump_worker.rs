@@ -1,8 +1,9 @@
 //! The watchdog never waits for a dump or for user code: overdue reports
-//! and stall dumps are taken and written, and alert hooks called, on the
-//! dump worker (`monitor-dump`). A sink or hook that blocks holds up no
-//! deadline and no alert of the process, and every overdue call is still
-//! reported once.
+//! and stall dumps are taken and written on the dump worker
+//! (`monitor-dump`), alert hooks called on a thread of their own
+//! (`monitor-alert`). A sink or hook that blocks holds up no deadline and
+//! no alert of the process, a hook that blocks no dump, and every overdue
+//! call is still reported once.
 //!
 //! Each test sets the process's dump sink (one also the alert hook), so
 //! they take turns (`turn`). Every wait is bounded: a regression fails
@@ -264,7 +265,7 @@ fn a_sink_that_blocks_holds_up_no_alert() {
 }
 
 #[test]
-fn an_alert_hook_that_blocks_holds_up_no_timeout() {
+fn an_alert_hook_that_blocks_holds_up_no_timeout_and_no_dump() {
     monitor_demo::own_process!();
     let _turn = turn();
     let (entered_tx, entered) = channel();
@@ -311,6 +312,30 @@ fn an_alert_hook_that_blocks_holds_up_no_timeout() {
         matches!(result, Some(Err(Error::Timeout { .. }))),
         "a 20 ms timeout did not fire while an alert hook blocked: {result:?}"
     );
+    // Nor a dump: an overdue call is reported while the hook still blocks.
+    let (dumped, dumps) = channel();
+    let dumped = Mutex::new(dumped);
+    set_dump_sink(DumpSink::custom(move |dump| {
+        if reports(dump, "isolated::dump_worker::stuck_for_timeout") {
+            let _ = dumped
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .send(());
+        }
+    }))
+    .unwrap();
+    let (overdue, overdue_caller) = in_flight(stuck_for_timeout);
+    let reported = dumps.recv_timeout(SAFETY);
+    assert!(
+        in_hook.load(SeqCst),
+        "the hook returned before the dump: the test proves nothing"
+    );
+    assert!(
+        reported.is_ok(),
+        "no overdue report while an alert hook blocked"
+    );
+    overdue.send(()).unwrap();
+    overdue_caller.join().unwrap();
 
     drop(release);
     clear_alert_hook();

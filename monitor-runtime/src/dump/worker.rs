@@ -3,7 +3,7 @@
 //! native stacks waits for every thread it captures (up to 100 ms each that
 //! does not answer, and about a second for the first capture of a process,
 //! which loads debug info); writing it runs the sink, which may be your
-//! closure; an alert hook is your code too. Meanwhile the watchdog fires
+//! closure (on the sink's own thread). Meanwhile the watchdog fires
 //! the deadlines and stall alerts of the whole process: a 50 ms timeout
 //! must not fire a second late because some other call went overdue.
 //!
@@ -26,7 +26,6 @@ use tokio::sync::oneshot;
 use super::overdue::{held_back_for, shape};
 use super::sink::{omit_calls, omit_dump, sink_state, write, SinkState};
 use super::{stalled_worker, take, BlockedPoll, DumpOptions, DumpReason, OverdueCall};
-use crate::alert::{Alert, Hook};
 use crate::background::Background;
 use crate::native::Tid;
 
@@ -66,19 +65,15 @@ pub(crate) enum Job {
     /// Dump the calls in flight for a leak found by the leak watch
     /// ([`watch_leaks`](crate::leak::watch_leaks)).
     Leak(crate::alert::Leak),
-    /// Hand an alert to the hook set with
-    /// [`set_alert_hook`](crate::monitor::set_alert_hook).
-    Alert(Hook, Alert),
 }
 
 impl Job {
-    /// Does the job. A panic (in a hook) has been reported by the panic
-    /// hook; it ends this job only, not the thread that runs it. A dump
-    /// goes to the sink's own thread ([`write()`]); while the sink is stuck
-    /// in an earlier dump, no dump is taken: each is dropped and counted.
+    /// Does the job. A panic (a bug) has been reported by the panic hook;
+    /// it ends this job only, not the thread that runs it. A dump goes to
+    /// the sink's own thread ([`write()`]); while the sink is stuck in an
+    /// earlier dump, no dump is taken: each is dropped and counted.
     fn run(self, merged: u64) {
-        let dumps = !matches!(self, Job::Alert(..));
-        if dumps && sink_state() == SinkState::Stuck {
+        if sink_state() == SinkState::Stuck {
             if let Job::Overdue(calls) = &self {
                 omit_calls(calls.len() as u64);
             }
@@ -120,7 +115,6 @@ impl Job {
                 super::fold_same_places(&mut dump);
                 write(dump, None);
             }
-            Job::Alert(hook, alert) => hook(&alert),
         }));
     }
 }
@@ -185,12 +179,6 @@ fn push(queue: &mut VecDeque<Job>, job: Job) {
                 Some(_) => omit_calls(polls.len() as u64),
                 None => queue.push_back(Job::Blocked(polls)),
             }
-        }
-        Job::Alert(..) if queue.len() > MAX_JOBS => {
-            tracing::warn!(
-                target: "monitor_runtime",
-                "an alert was not handed to the alert hook: {MAX_JOBS} jobs wait for the dump worker"
-            );
         }
         _ if queue.len() > MAX_JOBS => omit_dump("the dump queue was full"),
         job => queue.push_back(job),

@@ -396,7 +396,7 @@ fn raise(leak: Leak) {
         "{leak}"
     );
     if let Some(hook) = alert::hook() {
-        crate::dump::submit(crate::dump::Job::Alert(hook, Alert::leak(leak.clone())));
+        alert::to_hook(hook, Alert::leak(leak.clone()));
     }
     crate::dump::submit(crate::dump::Job::Leak(leak));
 }

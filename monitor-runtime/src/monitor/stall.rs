@@ -108,9 +108,9 @@ fn raise(monitor: &Monitor, alert: Alert) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .send(&alert);
-    // The hook is your code, and may block: it runs on the dump worker,
+    // The hook is your code, and may block: it runs on its own thread,
     // not on the watchdog, whose deadlines and alerts must not wait.
     if let Some(hook) = hook {
-        crate::dump::submit(crate::dump::Job::Alert(hook, alert));
+        alert::to_hook(hook, alert);
     }
 }
