@@ -43,6 +43,7 @@ mod supervisor_hung_sink;
 mod supervisor_restarts;
 mod supervisor_threads;
 mod supervisor_tracing;
+mod watchdog_late;
 mod watchdog_quiet;
 
 /// Every test of this binary starts with `own_process!()`: one without it

@@ -193,6 +193,9 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
     // reading the hint: a call that read the hint before the reset above
     // is seen by the reads below.
     crate::fence::heavy();
+    // Taken for the first call past its deadline as counted from the
+    // coarse reading at its start.
+    let mut history = None;
     for arena in look {
         let mut next = u64::MAX;
         for record in arena.records() {
@@ -205,10 +208,23 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
             let Some(site) = (unsafe { record.site.load(Ordering::Relaxed).as_ref() }) else {
                 continue;
             };
-            let deadline = deadline(site, record.started.load(Ordering::Relaxed));
+            let started = record.started.load(Ordering::Relaxed);
+            let deadline = deadline(site, started);
             if deadline == 0 {
                 continue;
             }
+            // That deadline allows the coarse reading at the call's start
+            // a tick of lag; a watchdog scheduled late can make it lag
+            // more: counted from the latest that reading can have been
+            // taken, the report is never early.
+            let deadline = if deadline > now_ns {
+                deadline
+            } else {
+                let history = history.get_or_insert_with(clock::history);
+                history
+                    .read_by(started..started + 1)
+                    .saturating_add(site.report_ns - clock::TICK.as_nanos() as u64)
+            };
             if deadline > now_ns {
                 next = next.min(deadline);
                 continue;
@@ -217,7 +233,8 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
             // word is the call's own.
             if let Some(call) = read(record)
                 && call.deadline_ns != 0
-                && call.deadline_ns <= now_ns
+                && call.started_ns == started
+                && std::ptr::eq(call.site, site)
                 && !call.reported
                 && record
                     .seq
