@@ -102,7 +102,7 @@ pub(crate) fn tick() -> u64 {
     let mut history = history();
     let now = now_ns().max(1);
     COARSE_NS.store(now, Ordering::SeqCst);
-    history.replaced_by(now);
+    history.replaced_by(now, now_ns());
     now
 }
 
@@ -111,7 +111,7 @@ pub(crate) fn tick() -> u64 {
 pub(crate) fn stop() {
     let mut history = history();
     COARSE_NS.store(0, Ordering::SeqCst);
-    history.replaced_by(0);
+    history.replaced_by(0, now_ns());
 }
 
 /// How many replaced readings [`History`] keeps: a second of ticks.
@@ -130,12 +130,11 @@ pub(crate) struct History {
     /// Readings no longer current, oldest first, with the precise time
     /// just after the store that replaced each (so none was read later).
     replaced: VecDeque<(u64, u64)>,
+    /// When the newest reading no longer kept was replaced (0: none).
+    forgotten_until: u64,
 }
 
-static HISTORY: Mutex<History> = Mutex::new(History {
-    current: 0,
-    replaced: VecDeque::new(),
-});
+static HISTORY: Mutex<History> = Mutex::new(History::new());
 
 /// The coarse clock's history, locked: the clock does not change while it
 /// is held.
@@ -144,38 +143,56 @@ pub(crate) fn history() -> MutexGuard<'static, History> {
 }
 
 impl History {
+    const fn new() -> Self {
+        History {
+            current: 0,
+            replaced: VecDeque::new(),
+            forgotten_until: 0,
+        }
+    }
+
     /// The clock now reads `next` (0: stopped); `current`, if any, was
-    /// current until now.
-    fn replaced_by(&mut self, next: u64) {
+    /// current until `at`, just after the store of `next`.
+    fn replaced_by(&mut self, next: u64, at: u64) {
         let was = std::mem::replace(&mut self.current, next);
         if was == 0 {
             return;
         }
-        if self.replaced.len() == KEPT {
-            self.replaced.pop_front();
+        if self.replaced.len() == KEPT
+            && let Some((_, replaced)) = self.replaced.pop_front()
+        {
+            self.forgotten_until = replaced;
         }
-        self.replaced.push_back((was, now_ns()));
+        self.replaced.push_back((was, at));
     }
 
-    /// The latest precise time at which a reading of the coarse clock in
-    /// `readings` can have been taken: when the last such reading was
-    /// replaced (`u64::MAX` if one is current). A reading older than those
-    /// kept is taken to have been current for [`ON_TIME_NS`] at most.
+    /// The latest precise time at which a reading in `readings` can have
+    /// been taken: for a coarse reading, when it was replaced (`u64::MAX`
+    /// if it is current); for a precise one (taken when the clock was
+    /// started; no coarse reading was in `readings`), its own time. A
+    /// reading older than those kept is taken to have been current for
+    /// [`ON_TIME_NS`] at most, and never after the newest forgotten one
+    /// was replaced.
     pub(crate) fn read_by(&self, readings: Range<u64>) -> u64 {
         if self.current != 0 && readings.contains(&self.current) {
             return u64::MAX;
         }
+        let precise = readings.end.saturating_sub(1);
         // Newest first: the readings only grow, so the first found was
         // replaced last.
         for &(reading, replaced) in self.replaced.iter().rev() {
             if reading < readings.start {
-                break;
+                // Every coarse reading since is kept: none was in range.
+                return precise;
             }
             if reading < readings.end {
                 return replaced;
             }
         }
-        readings.end.saturating_sub(1).saturating_add(ON_TIME_NS)
+        match self.forgotten_until {
+            0 => precise,
+            until => precise.saturating_add(ON_TIME_NS).min(until),
+        }
     }
 }
 
@@ -207,25 +224,28 @@ mod tests {
 
     #[test]
     fn a_reading_is_current_until_it_is_replaced_however_late() {
-        let mut history = History {
-            current: 0,
-            replaced: VecDeque::new(),
-        };
-        history.replaced_by(1_000);
+        let mut history = History::new();
+        // Before any reading was replaced: a precise reading.
+        assert_eq!(history.read_by(500..1_500), 1_499);
+        history.replaced_by(1_000, 1_100);
         assert_eq!(history.read_by(500..1_500), u64::MAX, "still current");
-        let before = now_ns();
-        history.replaced_by(0);
-        let (_, replaced) = history.replaced[0];
-        assert!(replaced >= before);
-        // However long after the reading it was replaced.
-        assert_eq!(history.read_by(500..1_500), replaced);
-        assert_eq!(history.read_by(1_000..1_001), replaced);
-        // No reading kept in the range: taken to be on time.
-        assert_eq!(history.read_by(2_000..3_000), 2_999 + ON_TIME_NS);
-        for reading in 1..=KEPT as u64 + 1 {
-            history.replaced_by(10_000 * reading);
+        // Replaced a second late.
+        history.replaced_by(0, 1_000_001_000);
+        assert_eq!(history.read_by(500..1_500), 1_000_001_000);
+        assert_eq!(history.read_by(1_000..1_001), 1_000_001_000);
+        // No coarse reading in the range, a later one kept: precise.
+        history.replaced_by(5_000_000_000, 5_000_000_100);
+        assert_eq!(history.read_by(2_000..3_000), 2_999);
+        assert_eq!(history.read_by(999..1_000), 999);
+        for reading in 1..=KEPT as u64 {
+            let at = 5_000_000_000 + reading * 4_000_000;
+            history.replaced_by(at, at + 100);
         }
         assert_eq!(history.replaced.len(), KEPT);
-        assert_eq!(history.read_by(500..1_500), 1_499 + ON_TIME_NS, "forgotten");
+        assert_eq!(history.forgotten_until, 1_000_001_000);
+        // Forgotten: on time, but never past when the last forgotten one
+        // was replaced.
+        assert_eq!(history.read_by(500..1_500), 1_499 + ON_TIME_NS);
+        assert_eq!(history.read_by(999_999_000..1_000_000_000), 1_000_001_000);
     }
 }
