@@ -99,11 +99,13 @@ pub struct Omitted {
     /// seconds.
     pub dumps: u64,
     /// Stacks in flight that this report does not show because a report
-    /// shortly before showed them (only the stacks of newly overdue calls
-    /// are shown then).
+    /// of its kind shortly before showed them (only the stacks of the
+    /// calls it is about are shown then: newly overdue calls, or the calls
+    /// whose poll blocks).
     pub stacks_shown_before: usize,
-    /// Overdue reports held back by the rate limit (one report a second)
-    /// and merged into this one.
+    /// Reports of this kind (overdue calls, or blocked polls) held back by
+    /// the rate limit (one report a second of each kind) and merged into
+    /// this one.
     pub reports_merged: u64,
 }
 

@@ -8,7 +8,9 @@
 //! [`FULL_EVERY`] only the stacks of the newly overdue calls; and three
 //! or more calls stuck at the same place fold into one block. Also what
 //! it does about polls that block their thread: a count and a warning
-//! each, and one dump queued for the dump worker.
+//! each, and one dump queued for the dump worker, shaped as overdue
+//! reports are (a [`Storm`] of its own: a service whose every request
+//! blocks a worker makes a report a second, not one per poll).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,30 +35,48 @@ const FULL_EVERY: Duration = Duration::from_secs(30);
 /// From how many calls at the same place a block folds them.
 const FOLD_FROM: usize = 3;
 
-/// When the last overdue report and the last full one were taken.
+/// The reports that come in storms, each rate-limited and shaped on its
+/// own: overdue calls, and polls that block their thread.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Storm {
+    Overdue,
+    Blocked,
+}
+
+/// When the last report of a [`Storm`] and the last full one were taken.
 struct Reports {
     last: Option<Instant>,
     last_full: Option<Instant>,
 }
 
-static REPORTS: Mutex<Reports> = Mutex::new(Reports {
-    last: None,
-    last_full: None,
-});
+impl Storm {
+    fn reports(self) -> &'static Mutex<Reports> {
+        const NONE: Reports = Reports {
+            last: None,
+            last_full: None,
+        };
+        static OVERDUE: Mutex<Reports> = Mutex::new(NONE);
+        static BLOCKED: Mutex<Reports> = Mutex::new(NONE);
+        match self {
+            Storm::Overdue => &OVERDUE,
+            Storm::Blocked => &BLOCKED,
+        }
+    }
+}
 
-/// How long an overdue report must still wait for the rate limit.
-pub(super) fn held_back_for() -> Option<Duration> {
-    let reports = REPORTS.lock().unwrap_or_else(|e| e.into_inner());
+/// How long a report of `storm` must still wait for the rate limit.
+pub(super) fn held_back_for(storm: Storm) -> Option<Duration> {
+    let reports = storm.reports().lock().unwrap_or_else(|e| e.into_inner());
     let since = reports.last?.elapsed();
     MIN_GAP.checked_sub(since).filter(|left| !left.is_zero())
 }
 
-/// Shapes an overdue report just taken: within [`FULL_EVERY`] of a full
+/// Shapes a report of `storm` just taken: within [`FULL_EVERY`] of a full
 /// report, only the stacks of the calls that made it be taken; calls
 /// stuck at the same place folded.
-pub(super) fn shape(dump: &mut Dump, reports_merged: u64) {
+pub(super) fn shape(dump: &mut Dump, reports_merged: u64, storm: Storm) {
     let now = Instant::now();
-    let mut reports = REPORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reports = storm.reports().lock().unwrap_or_else(|e| e.into_inner());
     reports.last = Some(now);
     let full = reports
         .last_full

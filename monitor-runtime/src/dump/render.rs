@@ -617,7 +617,7 @@ impl Dump {
             let _ = write!(
                 header,
                 "\n{n} other stack{} in flight not shown again (a report shortly before showed the \
-                 calls then in flight; only newly overdue calls are shown)",
+                 calls then in flight; only the calls this report is about are shown)",
                 if n == 1 { "" } else { "s" }
             );
         }
@@ -625,8 +625,8 @@ impl Dump {
             let n = omitted.reports_merged;
             let _ = write!(
                 header,
-                "\n{n} overdue report{} held back by the rate limit (one a second) and merged \
-                 into this one",
+                "\n{n} report{} of this kind held back by the rate limit (one a second) and \
+                 merged into this one",
                 if n == 1 { "" } else { "s" }
             );
         }

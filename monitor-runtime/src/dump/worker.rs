@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::overdue::{held_back_for, shape};
+use super::overdue::{held_back_for, shape, Storm};
 use super::sink::{omit_calls, omit_dump, sink_state, write, SinkState};
 use super::{stalled_worker, take, BlockedPoll, DumpOptions, DumpReason, OverdueCall};
 use crate::background::Background;
@@ -83,14 +83,13 @@ impl Job {
         let _ = panic::catch_unwind(AssertUnwindSafe(move || match self {
             Job::Overdue(calls) => {
                 let mut dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
-                shape(&mut dump, merged);
+                shape(&mut dump, merged, Storm::Overdue);
                 write(dump, None);
             }
             Job::Blocked(polls) => {
-                write(
-                    take(DumpReason::BlockedPoll { polls }, &DumpOptions::new()),
-                    None,
-                );
+                let mut dump = take(DumpReason::BlockedPoll { polls }, &DumpOptions::new());
+                shape(&mut dump, merged, Storm::Blocked);
+                write(dump, None);
             }
             Job::Stall(stalled_for) => {
                 write(
@@ -141,8 +140,14 @@ pub(crate) fn submit(job: Job) {
     QUEUE.notify();
 }
 
-/// Overdue reports merged into the one queued, since it was queued.
-static MERGED: AtomicU64 = AtomicU64::new(0);
+/// Reports merged into the one queued, since it was queued: overdue
+/// calls, and blocked polls.
+static MERGED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The count of reports of `storm` merged into the one queued.
+fn merged(storm: Storm) -> &'static AtomicU64 {
+    &MERGED[storm as usize]
+}
 
 /// Queues `job`, bounded: overdue calls join the overdue report already
 /// queued, if any (at most [`MAX_NAMED`] named, the rest counted); other
@@ -162,7 +167,7 @@ fn push(queue: &mut VecDeque<Job>, job: Job) {
             }
             match queued {
                 Some(queued) => {
-                    MERGED.fetch_add(1, Ordering::Relaxed);
+                    merged(Storm::Overdue).fetch_add(1, Ordering::Relaxed);
                     queued.append(&mut calls);
                 }
                 None => queue.push_back(Job::Overdue(calls)),
@@ -175,8 +180,15 @@ fn push(queue: &mut VecDeque<Job>, job: Job) {
                 _ => None,
             });
             match queued {
-                Some(queued) if queued.len() < MAX_NAMED => queued.append(&mut polls),
-                Some(_) => omit_calls(polls.len() as u64),
+                Some(queued) => {
+                    merged(Storm::Blocked).fetch_add(1, Ordering::Relaxed);
+                    let room = MAX_NAMED.saturating_sub(queued.len());
+                    if polls.len() > room {
+                        omit_calls((polls.len() - room) as u64);
+                        polls.truncate(room);
+                    }
+                    queued.append(&mut polls);
+                }
                 None => queue.push_back(Job::Blocked(polls)),
             }
         }
@@ -192,31 +204,38 @@ fn run() {
     let mut idle_since = Instant::now();
     let mut queue = QUEUE.lock();
     loop {
-        // While the sink writes, overdue reports and stall dumps wait
-        // (gathering the calls that go overdue meanwhile) instead of being
-        // taken and held: memory stays one report's worth. Overdue reports
-        // also wait for the rate limit (one a second). Other jobs go on.
-        // A stuck sink: every job runs (and dumps are dropped).
+        // While the sink writes, reports and stall dumps wait (gathering
+        // the calls that go overdue meanwhile) instead of being taken and
+        // held: memory stays one report's worth. Overdue and blocked-poll
+        // reports also wait for their rate limit (one a second each).
+        // Other jobs go on. A stuck sink: every job runs (and dumps are
+        // dropped).
         let busy = !queue.is_empty() && sink_state() == SinkState::Busy;
-        let rate_limited = held_back_for();
+        let limited = |storm| if busy { None } else { held_back_for(storm) };
+        let (overdue_limited, blocked_limited) = (limited(Storm::Overdue), limited(Storm::Blocked));
         let next = queue.iter().position(|job| match job {
-            Job::Overdue(_) => !busy && rate_limited.is_none(),
-            Job::Stall(_) | Job::Blocked(_) | Job::Leak(_) => !busy,
+            Job::Overdue(_) => !busy && overdue_limited.is_none(),
+            Job::Blocked(_) => !busy && blocked_limited.is_none(),
+            Job::Stall(_) | Job::Leak(_) => !busy,
             _ => true,
         });
         match next.and_then(|at| queue.remove(at)) {
             None if !queue.is_empty() => {
-                let wait = match rate_limited {
-                    Some(left) if !busy => left,
-                    _ => HOLD_BACK,
-                };
+                let wait = [overdue_limited, blocked_limited]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(HOLD_BACK);
                 queue = QUEUE.wait(queue, wait);
             }
             Some(mut job) => {
                 let mut merged = 0;
                 if let Job::Overdue(calls) = &mut job {
                     merge_overdue(calls, &mut queue);
-                    merged = MERGED.swap(0, Ordering::Relaxed);
+                    merged = self::merged(Storm::Overdue).swap(0, Ordering::Relaxed);
+                }
+                if let Job::Blocked(_) = &job {
+                    merged = self::merged(Storm::Blocked).swap(0, Ordering::Relaxed);
                 }
                 drop(queue);
                 job.run(merged);
