@@ -92,20 +92,10 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
     // Each call's parent, as an index into `snapshot` (NONE: no parent in
     // flight).
     const NONE: u32 = u32::MAX;
-    let index: HashMap<CallId, u32, IdHash> = snapshot
-        .iter()
-        .enumerate()
-        .map(|(i, call)| (call.id, i as u32))
-        .collect();
     let parents: Vec<u32> = snapshot
         .iter()
-        .map(|call| {
-            call.parent
-                .and_then(|id| index.get(&id).copied())
-                .unwrap_or(NONE)
-        })
+        .map(|call| call.parent_at.map_or(NONE, |at| at as u32))
         .collect();
-    drop(index);
     let mut is_caller = vec![false; snapshot.len()];
     for &parent in &parents {
         if parent != NONE {
@@ -211,34 +201,6 @@ pub(crate) fn take(reason: DumpReason, options: &DumpOptions) -> Dump {
         lock_waits: crate::sync::report::lock_waits(),
         omitted: super::Omitted::default(),
         threads,
-    }
-}
-
-/// A fast hash for call ids (FxHash's step): the dump hashes every call
-/// in flight, and SipHash's resistance to chosen keys is not needed for
-/// ids the table of calls in flight hands out.
-type IdHash = std::hash::BuildHasherDefault<IdHasher>;
-
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u32(&mut self, word: u32) {
-        self.write_u64(u64::from(word));
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
@@ -363,5 +325,41 @@ fn capture_native(calls: &mut [CallDump], answer_within: Duration) {
         if let Some(tid) = call.state.thread() {
             call.native = stacks.get(&tid).cloned();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inflight::CallSite;
+
+    static OUTER: CallSite = CallSite::new("outer", file!(), line!());
+    static INNER: CallSite = CallSite::new("inner", file!(), line!());
+
+    #[test]
+    fn a_call_whose_id_repeats_its_callers_is_still_its_callee() {
+        crate::__private::stack_sync(&OUTER, || {
+            // The next call's number is the outer one's, 2^31 calls later;
+            // and it begins later (the coarse clock moves on).
+            crate::inflight::skip_calls((1 << 31) - 1);
+            std::thread::sleep(crate::clock::TICK * 3);
+            crate::__private::stack_sync(&INNER, || {
+                let dump = take(
+                    DumpReason::Requested,
+                    &DumpOptions::new().native_stacks(false),
+                );
+                let call = dump
+                    .calls
+                    .iter()
+                    .find(|call| call.function == "inner")
+                    .expect("the inner call");
+                let stack: Vec<_> = call.stack.iter().map(|frame| frame.function).collect();
+                assert_eq!(stack, ["inner", "outer"], "{dump}");
+                assert!(
+                    dump.calls.iter().all(|call| call.function != "outer"),
+                    "the outer call shown on its own:\n{dump}"
+                );
+            });
+        });
     }
 }

@@ -227,6 +227,13 @@ fn with_local<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
     Some(f(Here::find()?.local()))
 }
 
+/// Moves this thread's call numbers on by `calls`, as if that many calls
+/// had run (a test of ids that repeat after 2^31 calls).
+#[cfg(test)]
+pub(crate) fn skip_calls(calls: u64) {
+    with_local(|local| local.seq.set(local.seq.get() + calls));
+}
+
 /// [`begin`] then [`enter`]: a sync call, or an async call's first poll.
 #[inline(always)]
 fn begin_here(site: &'static CallSite, clock: Clockwork) -> Option<SyncCall> {

@@ -2,6 +2,7 @@
 //! records (the seqlock's reader), and the walks the watchdog, the dump,
 //! the drain and the leak watch make over them.
 
+use std::collections::HashMap;
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
@@ -17,6 +18,10 @@ pub(crate) struct Snapshot {
     pub(crate) started_ns: u64,
     pub(crate) thread: i32,
     pub(crate) parent: Option<CallId>,
+    /// The parent's index in the [`snapshot`] this came from (found by its
+    /// record and state, not by its id, which repeats after 2^31 calls of
+    /// a thread).
+    pub(crate) parent_at: Option<usize>,
     pub(crate) deadline_ns: u64,
     pub(crate) reported: bool,
     /// The tokio task of the call, if known (see `Record::task`).
@@ -127,6 +132,7 @@ fn read(record: &'static Record) -> Option<Snapshot> {
         started_ns,
         thread,
         parent: None,
+        parent_at: None,
         deadline_ns: deadline(site, started_ns),
         reported: seq & REPORTED != 0,
         task,
@@ -162,13 +168,47 @@ fn for_each_arena(mut f: impl FnMut(&'static Arena)) {
 pub(crate) fn snapshot() -> Vec<Snapshot> {
     let mut calls = Vec::new();
     for_each_record(|record| calls.extend(read(record)));
-    let ids: std::collections::HashMap<(usize, u32), CallId> =
-        calls.iter().map(|c| (c.key, c.id)).collect();
-    for call in &mut calls {
-        call.parent = call.parent_key.and_then(|key| ids.get(&key).copied());
-    }
     calls.sort_by_key(|c| (c.started_ns, c.id));
+    let at: HashMap<(usize, u32), usize, KeyHash> =
+        calls.iter().enumerate().map(|(i, c)| (c.key, i)).collect();
+    for i in 0..calls.len() {
+        let parent_at = calls[i].parent_key.and_then(|key| at.get(&key).copied());
+        calls[i].parent_at = parent_at;
+        calls[i].parent = parent_at.map(|p| calls[p].id);
+    }
     calls
+}
+
+/// A fast hash for records' keys (FxHash's step): a dump hashes every call
+/// in flight, and SipHash's resistance to chosen keys is not needed for
+/// addresses and state words.
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 /// Calls whose report deadline passed at `now_ns` and that are not yet

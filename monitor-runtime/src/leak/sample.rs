@@ -26,19 +26,18 @@ pub(super) fn take() -> Sample {
     let mut sample = Sample::default();
     let calls = inflight::snapshot();
     let now_ns = clock::now_ns();
-    let by_id: HashMap<_, _> = calls.iter().map(|c| (c.id, c.site)).collect();
     // Oldest first: the first calls seen of each function are its oldest.
     for call in &calls {
         // A function with both `#[monitored]` and `#[stack_on_timeout]`
         // makes two nested records per call: count the outer one.
-        let nested_in_itself = call
-            .parent
-            .and_then(|parent| by_id.get(&parent))
-            .is_some_and(|parent| {
-                parent.function == call.site.function
-                    && parent.file == call.site.file
-                    && parent.line == call.site.line
-            });
+        let nested_in_itself =
+            call.parent_at
+                .map(|parent| calls[parent].site)
+                .is_some_and(|parent| {
+                    parent.function == call.site.function
+                        && parent.file == call.site.file
+                        && parent.line == call.site.line
+                });
         if nested_in_itself {
             continue;
         }
