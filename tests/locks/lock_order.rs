@@ -2,8 +2,9 @@
 //! that form a cycle are reported when the acquisition that closes the
 //! cycle is made, though the acquisitions never overlap in time (nothing
 //! hangs here), with the four places of every pair and who took them;
-//! once per cycle; `try_lock` adds no order; locks always taken in one
-//! order are never reported.
+//! once per cycle, and one dump for the cycles through the same places;
+//! `try_lock` adds no order; locks always taken in one order are never
+//! reported.
 //!
 //! The reports are kept by `kept_dumps` (the process-wide sink); each test
 //! looks only at reports that name its own locks.
@@ -14,8 +15,8 @@ use std::thread;
 
 use monitor_demo::kept_dumps;
 use monitor_runtime::sync::{
-    lock_order_inversions, set_lock_order_checking, AsyncMutex, AsyncRwLock, LockOrderInversion,
-    Mutex, RwLock, Waiter,
+    lock_order_inversion_count, lock_order_inversions, set_lock_order_checking, AsyncMutex,
+    AsyncRwLock, LockOrderInversion, Mutex, RwLock, Waiter,
 };
 
 /// The inversions the sink got that name a lock whose name starts with
@@ -287,6 +288,31 @@ fn a_cycle_is_reported_once() {
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
     let reports = reports_naming("order/once ");
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+}
+
+/// Two accounts' locks, taken in the order of a transfer.
+fn transfer(from: &Mutex<u64>, to: &Mutex<u64>) {
+    let mut from = from.lock().unwrap();
+    let mut to = to.lock().unwrap();
+    *from -= 1;
+    *to += 1;
+}
+
+#[test]
+fn the_same_inversion_on_many_locks_is_dumped_once() {
+    start();
+    let before = lock_order_inversion_count();
+    // Every pair of accounts is inverted once, at the same two places
+    // (one bug): 100 cycles, one dump.
+    for _ in 0..100 {
+        let a = Mutex::with_name(10, "order/many a");
+        let b = Mutex::with_name(10, "order/many b");
+        transfer(&a, &b);
+        transfer(&b, &a);
+    }
+    assert!(lock_order_inversion_count() - before >= 100);
+    let reports = reports_naming("order/many ");
     assert_eq!(reports.len(), 1, "{reports:#?}");
 }
 

@@ -49,9 +49,17 @@ pub(crate) fn order_check(
     if !TRACK {
         return None;
     }
-    let inversion = order::check(lock, me, at)?;
-    report_inversion(&inversion);
-    Some(inversion)
+    let found = order::check(lock, me, at)?;
+    if found.first_of_its_kind {
+        report_inversion(&found.inversion);
+    } else {
+        tracing::debug!(
+            target: "monitor_runtime",
+            inversion = %found.inversion,
+            "lock-order inversion of a kind dumped before"
+        );
+    }
+    Some(found.inversion)
 }
 
 /// After an acquisition that closed a lock-order cycle: the

@@ -78,7 +78,11 @@
 //! to [`lock_order_inversions`] and the debug page, and is counted
 //! ([`lock_order_inversion_count`], the metric
 //! `monitor_lock_order_inversions_total`). Each distinct cycle is reported
-//! once. The [`DeadlockPolicy`] applies: under `Panic` the acquisition
+//! once; cycles of one kind (the same lock names and places in the code,
+//! on other locks: an inversion in a function that runs for every request,
+//! on each request's own locks) make one dump between them, as lockdep
+//! reports a pair of lock classes once, and are each listed and counted.
+//! The [`DeadlockPolicy`] applies to each: under `Panic` the acquisition
 //! that closed the cycle panics.
 //!
 //! ```

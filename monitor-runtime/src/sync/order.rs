@@ -37,10 +37,12 @@ static CHECKING: AtomicBool = AtomicBool::new(cfg!(debug_assertions));
 /// other locks of this module records that those were taken first. An
 /// acquisition that closes a cycle of such orders (`a` then `b` here, `b`
 /// then `a` there) is reported at once, before it waits, as a
-/// [`LockOrderInversion`], once per distinct cycle: as a dump
+/// [`LockOrderInversion`], once per distinct cycle: in
+/// [`lock_order_inversions`], on the debug page, and as a dump
 /// ([`DumpReason::LockOrder`](crate::dump::DumpReason::LockOrder)) to the
-/// sink set with [`set_dump_sink`](crate::dump::set_dump_sink), in
-/// [`lock_order_inversions`] and on the debug page. The
+/// sink set with [`set_dump_sink`](crate::dump::set_dump_sink), one dump
+/// per kind of cycle (the same lock names and places in the code: other
+/// locks inverted by the same code are one bug). The
 /// [`DeadlockPolicy`](crate::sync::DeadlockPolicy) applies: under
 /// `Panic`, the acquisition that closed the cycle panics once it has the
 /// lock (its guard unwinds; a deadlock it closes is reported first).
@@ -140,7 +142,7 @@ pub(crate) fn check(
     lock: &LockState,
     holder: u64,
     at: &'static Location<'static>,
-) -> Option<LockOrderInversion> {
+) -> Option<Found> {
     if !lock_order_checking() {
         return None;
     }
@@ -222,11 +224,7 @@ fn known_task_pairs(to: u64, task: u64) -> bool {
 /// added there if new.
 #[cold]
 #[inline(never)]
-fn check_held(
-    lock: &LockState,
-    holder: u64,
-    at: &'static Location<'static>,
-) -> Option<LockOrderInversion> {
+fn check_held(lock: &LockState, holder: u64, at: &'static Location<'static>) -> Option<Found> {
     let to = lock.order_id();
     let mut found = None;
     held::each_of_thread(|from| edge(from, lock, to, holder, at, &mut found));
@@ -249,7 +247,7 @@ fn edge(
     to: u64,
     holder: u64,
     at: &'static Location<'static>,
-    found: &mut Option<LockOrderInversion>,
+    found: &mut Option<Found>,
 ) {
     if from.id == to {
         return;
@@ -276,19 +274,38 @@ struct Edge {
     label: Option<Box<str>>,
 }
 
+/// A cycle's kind: each edge's two locks by name (empty if unnamed) and
+/// place in the code (`file`, line, column), sorted. Cycles of other
+/// locks of one kind are one bug: an inversion in a function that runs
+/// for every request, on each request's own locks.
+type Kind = Vec<[(&'static str, &'static str, u32, u32); 2]>;
+
 /// The graph: edges out of each lock, the locks with edges into each,
-/// and the cycles reported (as their sorted edges).
+/// the cycles reported (as their sorted edges; of locks still alive),
+/// and their kinds (as many as the code has places, whatever the locks).
 struct Graph {
     out: BTreeMap<u64, Vec<Edge>>,
     into: BTreeMap<u64, Vec<u64>>,
     reported: BTreeSet<Vec<(u64, u64)>>,
+    kinds: BTreeSet<Kind>,
 }
 
 static GRAPH: Mutex<Graph> = Mutex::new(Graph {
     out: BTreeMap::new(),
     into: BTreeMap::new(),
     reported: BTreeSet::new(),
+    kinds: BTreeSet::new(),
 });
+
+/// A new cycle, closed by an acquisition.
+pub(crate) struct Found {
+    pub(crate) inversion: LockOrderInversion,
+    /// No cycle of its [`Kind`] was found before: it is the one dumped,
+    /// as lockdep reports a pair of lock classes once. The others are in
+    /// [`lock_order_inversions`] and the count, and the policy applies to
+    /// each.
+    pub(crate) first_of_its_kind: bool,
+}
 
 /// Adds `from → to` if the graph does not have it; returns the cycle it
 /// closes if that cycle was not reported before.
@@ -300,7 +317,7 @@ fn add_edge(
     to: u64,
     holder: u64,
     at: &'static Location<'static>,
-) -> Option<LockOrderInversion> {
+) -> Option<Found> {
     let mut graph = GRAPH.lock().unwrap_or_else(|e| e.into_inner());
     if graph
         .out
@@ -328,10 +345,16 @@ fn add_edge(
     if !graph.reported.insert(key) {
         return None;
     }
+    let place = |name, at: &'static Location<'static>| (name, at.file(), at.line(), at.column());
+    let mut kind: Kind = Vec::with_capacity(cycle.len());
     let edges = cycle
         .drain(..)
         .filter_map(|(a, b)| {
             let edge = graph.out.get(&a)?.iter().find(|edge| edge.to == b)?;
+            kind.push([
+                place(edge.from_name, edge.from_at),
+                place(edge.to_name, edge.to_at),
+            ]);
             Some(OrderEdge {
                 by: waiter(edge.holder, edge.label.clone()),
                 held: site(edge.from_name, a, edge.from_at),
@@ -339,6 +362,8 @@ fn add_edge(
             })
         })
         .collect();
+    kind.sort_unstable();
+    let first_of_its_kind = graph.kinds.insert(kind);
     drop(graph);
     let inversion = LockOrderInversion { edges };
     REPORTED.fetch_add(1, Ordering::Relaxed);
@@ -347,7 +372,10 @@ fn add_edge(
         kept.pop_front();
     }
     kept.push_back(inversion.clone());
-    Some(inversion)
+    Some(Found {
+        inversion,
+        first_of_its_kind,
+    })
 }
 
 fn site(name: &'static str, id: u64, at: &'static Location<'static>) -> LockSite {
@@ -415,6 +443,11 @@ pub(crate) fn forget(id: u64) {
             }
         }
     }
+    // Its cycles can never close again (no lock gets its number): their
+    // keys would only grow the set, lock after lock.
+    graph
+        .reported
+        .retain(|cycle| !cycle.iter().any(|&(a, b)| a == id || b == id));
 }
 
 #[cfg(test)]
@@ -439,6 +472,36 @@ mod tests {
         let graph = GRAPH.lock().unwrap();
         assert!(!graph.out.contains_key(&ia));
         assert!(!graph.into.contains_key(&ib));
+    }
+
+    #[test]
+    fn a_dropped_locks_cycles_leave_the_graph_and_one_kind_is_dumped_once() {
+        let entry = |lock: &LockState| Entry {
+            id: lock.order_id(),
+            name: "",
+            at: Location::caller(),
+            source: true,
+        };
+        let (mut cycles, mut first) = (0, 0);
+        for _ in 0..20 {
+            let a = LockState::new("");
+            let b = LockState::new("");
+            let at = Location::caller();
+            assert!(add_edge(&entry(&a), &b, b.order_id(), 1, at).is_none());
+            let found = add_edge(&entry(&b), &a, a.order_id(), 2, at).expect("a cycle");
+            cycles += 1;
+            first += usize::from(found.first_of_its_kind);
+            let ids = [a.order_id(), b.order_id()];
+            drop((a, b));
+            let graph = GRAPH.lock().unwrap();
+            assert!(
+                !graph.reported.iter().any(|cycle| cycle
+                    .iter()
+                    .any(|(x, y)| ids.contains(x) || ids.contains(y))),
+                "the cycle of dropped locks is still kept"
+            );
+        }
+        assert_eq!((cycles, first), (20, 1), "each cycle found, one dumped");
     }
 
     #[test]
