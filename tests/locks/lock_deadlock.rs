@@ -1,6 +1,8 @@
 //! Deadlocks between the locks of `monitor_runtime::sync`: cycles of 2, 3
 //! and N threads and of tasks, reader/writer cycles, self-deadlocks, each
-//! reported once, with the exact lines, through the dump sink.
+//! reported once, with the exact lines, through the dump sink; deadlocks
+//! of one kind (the same lock names and lines, other locks) in one dump,
+//! each of the others in a warning.
 //!
 //! Every waiter here uses a `*_checked` acquisition, so the waiter that
 //! closes a cycle gets the `Deadlock` back, lets go, and the others finish:
@@ -13,6 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use monitor_demo::{deadlock_report_naming, kept_dumps};
+use monitor_runtime::dump::DumpReason;
 use monitor_runtime::sync::{AsyncMutex, AsyncRwLock, Deadlock, Mutex, RwLock, Waiter};
 
 fn leak(name: String) -> &'static str {
@@ -477,4 +480,67 @@ fn a_thread_and_a_task_in_a_cycle() {
         matches!(waiters[1], Waiter::Thread { name: Some(name), .. } if name == "blocking side"),
         "{waiters:?}"
     );
+}
+
+/// Takes `mine`, waits until the other thread holds its own, then waits
+/// for `theirs`: whether this wait closed the cycle, and the warnings
+/// this thread logged.
+fn hold_then_wait(
+    mine: Arc<Mutex<()>>,
+    theirs: Arc<Mutex<()>>,
+    both_hold: Arc<Barrier>,
+) -> (bool, Vec<monitor_demo::RecordedEvent>) {
+    let (recorder, recorded) = monitor_demo::Recorder::new();
+    let closed = tracing::subscriber::with_default(recorder, || {
+        let _mine = mine.lock().unwrap();
+        both_hold.wait();
+        theirs.lock_checked().is_err()
+    });
+    (closed, recorded.events())
+}
+
+#[test]
+fn deadlocks_of_one_kind_make_one_dump_and_a_warning_each() {
+    kept_dumps();
+    const PAIRS: usize = 20;
+    let mut closed = 0;
+    let mut warnings = 0;
+    for _ in 0..PAIRS {
+        let a = Arc::new(Mutex::with_name((), "deadlock/many a"));
+        let b = Arc::new(Mutex::with_name((), "deadlock/many b"));
+        let both_hold = Arc::new(Barrier::new(2));
+        let threads = [(a.clone(), b.clone()), (b, a)].map(|(mine, theirs)| {
+            let both_hold = both_hold.clone();
+            thread::spawn(move || hold_then_wait(mine, theirs, both_hold))
+        });
+        for thread in threads {
+            let (closer, events) = thread.join().unwrap();
+            closed += usize::from(closer);
+            warnings += events
+                .iter()
+                .filter(|e| {
+                    e.message()
+                        .is_some_and(|m| m.starts_with("deadlock of a kind"))
+                })
+                .count();
+        }
+    }
+    // Every deadlock is found, and under the policy (`lock_checked`).
+    assert_eq!(closed, PAIRS);
+    let dumps = || {
+        kept_dumps()
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|dump| match &dump.reason {
+                DumpReason::Deadlock(deadlock) => deadlock
+                    .participants
+                    .iter()
+                    .any(|p| p.waits_for.lock.starts_with("deadlock/many ")),
+                _ => false,
+            })
+            .count()
+    };
+    monitor_demo::eventually("the dump", || dumps() > 0);
+    assert_eq!((dumps(), warnings), (1, PAIRS - 1));
 }

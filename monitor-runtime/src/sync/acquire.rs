@@ -3,8 +3,9 @@
 //! wait-for graph, the deadlock it closes reported (as a dump) and the
 //! [`DeadlockPolicy`] applied.
 
+use std::collections::BTreeSet;
 use std::panic::Location;
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, Mutex, PoisonError, TryLockError, TryLockResult};
 
 use super::graph::{self, LockState, Want, GRAPH};
 use super::held;
@@ -12,13 +13,29 @@ use super::holder::{label, task_holder, thread_holder, TASK};
 use super::inversion::LockOrderInversion;
 use super::order;
 use super::policy::{deadlock_policy, DeadlockPolicy};
-use super::report::{build, Deadlock};
+use super::report::{build, Deadlock, Kind};
 
 /// Whether the locks do their bookkeeping (feature `plain-locks` off).
 pub(crate) const TRACK: bool = !cfg!(feature = "plain-locks");
 
-/// Writes the report to the dump sink.
-fn report(deadlock: &Deadlock) {
+/// Writes the report to the dump sink: a dump for the first deadlock of
+/// its kind, one `tracing` warning for each later one (see [`Kind`]).
+fn report(deadlock: &Deadlock, kind: Kind) {
+    static DUMPED: Mutex<BTreeSet<Kind>> = Mutex::new(BTreeSet::new());
+    let first = DUMPED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(kind);
+    if !first {
+        let waits = &deadlock.participants[0].waits_for;
+        tracing::warn!(
+            target: "monitor_runtime",
+            waiters = deadlock.participants.len(),
+            %waits,
+            "deadlock of a kind dumped before (the same locks and places in the code)"
+        );
+        return;
+    }
     let reason = crate::dump::DumpReason::Deadlock(deadlock.clone());
     crate::dump::take(
         reason,
@@ -277,7 +294,7 @@ pub(super) fn self_deadlock(
     checked: bool,
 ) -> Result<Waiting, Deadlock> {
     let id = lock as *const LockState as usize;
-    let deadlock = build(vec![graph::Link {
+    let links = vec![graph::Link {
         holder,
         label: label(holder),
         holds: lock.name,
@@ -290,8 +307,9 @@ pub(super) fn self_deadlock(
         thread: 0,
         thread_label: None,
         held_by: 0,
-    }]);
-    on_deadlock(deadlock, checked).map(|()| Waiting(0))
+    }];
+    let kind = Kind::of(&links);
+    on_deadlock(build(links), kind, checked).map(|()| Waiting(0))
 }
 
 /// The contended path of a wait that blocks the thread (a std lock, or
@@ -344,13 +362,13 @@ pub(super) fn wait_for(
         return Ok(Waiting(me));
     };
     let waiting = Waiting(me);
-    let deadlock = build(cycle);
-    on_deadlock(deadlock, checked).map(|()| waiting)
+    let kind = Kind::of(&cycle);
+    on_deadlock(build(cycle), kind, checked).map(|()| waiting)
 }
 
 #[track_caller]
-fn on_deadlock(deadlock: Deadlock, checked: bool) -> Result<(), Deadlock> {
-    report(&deadlock);
+fn on_deadlock(deadlock: Deadlock, kind: Kind, checked: bool) -> Result<(), Deadlock> {
+    report(&deadlock, kind);
     if checked {
         return Err(deadlock);
     }

@@ -14,7 +14,11 @@
 //! the annotated calls it is in. Taking a lock that the same thread or task
 //! holds already is reported as a self-deadlock; reading a read-write lock
 //! again while a writer waits for it, as a cycle with that writer (new
-//! readers wait behind a queued writer).
+//! readers wait behind a queued writer). A deadlock of a kind dumped
+//! before (the same lock names and lines, on other locks: each request
+//! deadlocking its own pair) is a `tracing` warning, not another dump of
+//! every call in flight, which would grow with the square of the hung
+//! requests; the policy applies to each.
 //!
 //! # Across the sync/async line
 //!

@@ -487,6 +487,35 @@ fn stacks(holders: &[u64]) -> Vec<Vec<(&'static str, &'static str, u32)>> {
         .collect()
 }
 
+/// A deadlock's kind: each participant's locks by name (empty if unnamed)
+/// and the places in the code where it took the one and waits for the
+/// other, sorted. Deadlocks of one kind on other locks are one bug (each
+/// request deadlocking its own pair of locks): one dump between them.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Kind(Vec<KindOfLink>);
+
+type Place = Option<(&'static str, u32, u32)>;
+type KindOfLink = (&'static str, Place, &'static str, Place);
+
+impl Kind {
+    pub(crate) fn of(links: &[graph::Link]) -> Self {
+        let place = |at: &'static Location<'static>| Some((at.file(), at.line(), at.column()));
+        let mut kind: Vec<KindOfLink> = links
+            .iter()
+            .map(|link| {
+                (
+                    link.holds,
+                    link.held_at.and_then(place),
+                    link.waits_for,
+                    place(link.waits_at),
+                )
+            })
+            .collect();
+        kind.sort_unstable();
+        Kind(kind)
+    }
+}
+
 pub(crate) fn build(links: Vec<graph::Link>) -> Deadlock {
     let holders: Vec<u64> = links.iter().map(|link| link.holder).collect();
     let stacks = stacks(&holders);
