@@ -15,10 +15,10 @@
 //! holds already is reported as a self-deadlock; reading a read-write lock
 //! again while a writer waits for it, as a cycle with that writer (new
 //! readers wait behind a queued writer). A deadlock of a kind dumped
-//! before (the same lock names and lines, on other locks: each request
-//! deadlocking its own pair) is a `tracing` warning, not another dump of
-//! every call in flight, which would grow with the square of the hung
-//! requests; the policy applies to each.
+//! before (the same lock names, lines and thread names, none for tasks,
+//! on other locks: each request deadlocking its own pair) is a `tracing`
+//! warning, not another dump of every call in flight, which would grow
+//! with the square of the hung requests; the policy applies to each.
 //!
 //! # Across the sync/async line
 //!
@@ -82,10 +82,11 @@
 //! to [`lock_order_inversions`] and the debug page, and is counted
 //! ([`lock_order_inversion_count`], the metric
 //! `monitor_lock_order_inversions_total`). Each distinct cycle is reported
-//! once; cycles of one kind (the same lock names and places in the code,
-//! on other locks: an inversion in a function that runs for every request,
-//! on each request's own locks) make one dump between them, as lockdep
-//! reports a pair of lock classes once, and are each listed and counted.
+//! once; cycles of one kind (the same lock names, places in the code and
+//! thread names, on other locks: an inversion in a function that runs
+//! for every request, on each request's own locks) make one dump between
+//! them, as lockdep reports a pair of lock classes once, and are each
+//! listed and counted.
 //! The [`DeadlockPolicy`] applies to each: under `Panic` the acquisition
 //! that closed the cycle panics.
 //!

@@ -41,8 +41,9 @@ static CHECKING: AtomicBool = AtomicBool::new(cfg!(debug_assertions));
 /// [`lock_order_inversions`], on the debug page, and as a dump
 /// ([`DumpReason::LockOrder`](crate::dump::DumpReason::LockOrder)) to the
 /// sink set with [`set_dump_sink`](crate::dump::set_dump_sink), one dump
-/// per kind of cycle (the same lock names and places in the code: other
-/// locks inverted by the same code are one bug). The
+/// per kind of cycle (the same lock names, places in the code and thread
+/// names, none for tasks: other locks inverted by the same code are one
+/// bug). The
 /// [`DeadlockPolicy`](crate::sync::DeadlockPolicy) applies: under
 /// `Panic`, the acquisition that closed the cycle panics once it has the
 /// lock (its guard unwinds; a deadlock it closes is reported first).
@@ -274,11 +275,15 @@ struct Edge {
     label: Option<Box<str>>,
 }
 
-/// A cycle's kind: each edge's two locks by name (empty if unnamed) and
-/// place in the code (`file`, line, column), sorted. Cycles of other
-/// locks of one kind are one bug: an inversion in a function that runs
-/// for every request, on each request's own locks.
-type Kind = Vec<[(&'static str, &'static str, u32, u32); 2]>;
+/// A cycle's kind: each edge's thread name (none for a task) and its two
+/// locks by name (empty if unnamed) and place in the code (`file`, line,
+/// column), sorted. Cycles of other locks of one kind are one bug: an
+/// inversion in a function that runs for every request, on each
+/// request's own locks.
+type Kind = Vec<(
+    Option<Box<str>>,
+    [(&'static str, &'static str, u32, u32); 2],
+)>;
 
 /// The graph: edges out of each lock, the locks with edges into each,
 /// the cycles reported (as their sorted edges; of locks still alive),
@@ -351,10 +356,13 @@ fn add_edge(
         .drain(..)
         .filter_map(|(a, b)| {
             let edge = graph.out.get(&a)?.iter().find(|edge| edge.to == b)?;
-            kind.push([
-                place(edge.from_name, edge.from_at),
-                place(edge.to_name, edge.to_at),
-            ]);
+            kind.push((
+                edge.label.clone(),
+                [
+                    place(edge.from_name, edge.from_at),
+                    place(edge.to_name, edge.to_at),
+                ],
+            ));
             Some(OrderEdge {
                 by: waiter(edge.holder, edge.label.clone()),
                 held: site(edge.from_name, a, edge.from_at),

@@ -487,15 +487,16 @@ fn stacks(holders: &[u64]) -> Vec<Vec<(&'static str, &'static str, u32)>> {
         .collect()
 }
 
-/// A deadlock's kind: each participant's locks by name (empty if unnamed)
-/// and the places in the code where it took the one and waits for the
-/// other, sorted. Deadlocks of one kind on other locks are one bug (each
-/// request deadlocking its own pair of locks): one dump between them.
+/// A deadlock's kind: each participant's thread name (none for a task),
+/// its locks by name (empty if unnamed) and the places in the code where
+/// it took the one and waits for the other, sorted. Deadlocks of one kind
+/// on other locks are one bug (each request's tasks deadlocking their own
+/// pair of locks): one dump between them.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Kind(Vec<KindOfLink>);
 
 type Place = Option<(&'static str, u32, u32)>;
-type KindOfLink = (&'static str, Place, &'static str, Place);
+type KindOfLink = (Option<Box<str>>, &'static str, Place, &'static str, Place);
 
 impl Kind {
     pub(crate) fn of(links: &[graph::Link]) -> Self {
@@ -504,6 +505,7 @@ impl Kind {
             .iter()
             .map(|link| {
                 (
+                    link.label.clone(),
                     link.holds,
                     link.held_at.and_then(place),
                     link.waits_for,
