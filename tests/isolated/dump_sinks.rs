@@ -1,13 +1,17 @@
 //! Where dumps go: stderr by default (the panic hook's dump, read from a
-//! child process), a file, and a file that cannot be opened.
+//! child process), a file, and a file that cannot be opened. And how often
+//! the panic hook dumps: once in a while per place.
 
 use std::process::Command;
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_runtime::{
-    dump::{install_panic_hook, set_dump_sink, DumpOptions, DumpSink, DumpSinkError},
+    dump::{
+        install_panic_hook, set_dump_sink, Dump, DumpOptions, DumpReason, DumpSink, DumpSinkError,
+    },
     stack_on_timeout,
 };
 
@@ -133,4 +137,46 @@ fn a_file_sink_appends_and_a_bad_path_is_an_error_at_once() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(text, format!("{dump}\n{dump}\n"));
     assert!(text.contains("  isolated::dump_sinks::serve "), "{text}");
+}
+
+#[stack_on_timeout(1h)]
+fn fails_each_time() {
+    panic!("a bug met on every request");
+}
+
+#[stack_on_timeout(1h)]
+fn fails_elsewhere() {
+    panic!("another bug");
+}
+
+/// A function that panics on every call (a handler whose panics the
+/// runtime catches) is dumped once, not on each panic, and a panic at
+/// another place has its own dump.
+#[test]
+fn panics_at_one_place_are_dumped_once_in_a_while() {
+    monitor_demo::own_process!();
+    let dumps: Arc<Mutex<Vec<Dump>>> = Arc::default();
+    let kept = dumps.clone();
+    set_dump_sink(DumpSink::custom(move |dump| {
+        if matches!(dump.reason, DumpReason::Panic { .. }) {
+            kept.lock().unwrap().push(dump.clone());
+        }
+    }))
+    .unwrap();
+    install_panic_hook();
+    for _ in 0..20 {
+        assert!(std::panic::catch_unwind(fails_each_time).is_err());
+    }
+    assert!(std::panic::catch_unwind(fails_elsewhere).is_err());
+    let messages: Vec<Option<String>> = dumps
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|dump| match &dump.reason {
+            DumpReason::Panic { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    let expected = ["a bug met on every request", "another bug"].map(|m| Some(m.to_owned()));
+    assert_eq!(messages, expected);
 }

@@ -1,10 +1,11 @@
 //! Dumps in fatal situations: a panic, and a stall (no call returns while
 //! calls are in flight).
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{take, DumpOptions, DumpReason, InDump};
 use crate::clock::TICK;
@@ -19,8 +20,11 @@ use crate::inflight;
 /// does not return within 2 s, the dump goes to stderr, and the panic that
 /// started it unwinds as it would have (a panic inside a panic hook would
 /// abort the process). Opt-in, because the dump (with native
-/// stacks) takes a few milliseconds per panic. Installing it twice installs
-/// it once.
+/// stacks) takes a few milliseconds per panic. A panic at a place that was
+/// dumped less than 30 s before is not dumped again (a handler that panics
+/// on every request would otherwise dump every call in flight on every
+/// request): a line on stderr says so. Installing it twice installs it
+/// once.
 ///
 /// ```
 /// monitor_runtime::dump::install_panic_hook();
@@ -43,12 +47,21 @@ pub fn install_panic_hook() {
                 eprintln!("monitor_runtime: panic while taking or writing a dump; no dump");
                 return;
             }
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+            if !first_in_a_while(&location) {
+                eprintln!(
+                    "monitor_runtime: a panic at {} was dumped less than {}s ago; no dump",
+                    location.as_deref().unwrap_or("an unknown place"),
+                    PANIC_DUMP_AGAIN_AFTER.as_secs()
+                );
+                return;
+            }
             let message = crate::format::panic_message(info.payload());
             let reason = DumpReason::Panic {
                 message,
-                location: info
-                    .location()
-                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
+                location,
                 thread: std::thread::current().name().map(str::to_owned),
             };
             let dump = take(reason, &DumpOptions::new());
@@ -58,6 +71,26 @@ pub fn install_panic_hook() {
             }
         }));
     });
+}
+
+/// How long after a panic's dump another panic at the same place is
+/// dumped again.
+const PANIC_DUMP_AGAIN_AFTER: Duration = Duration::from_secs(30);
+
+/// Whether a panic at `location` is the first there for
+/// [`PANIC_DUMP_AGAIN_AFTER`] (and so is dumped); notes it if so. As many
+/// places as the code has.
+fn first_in_a_while(location: &Option<String>) -> bool {
+    static DUMPED: Mutex<BTreeMap<Option<String>, Instant>> = Mutex::new(BTreeMap::new());
+    let now = Instant::now();
+    let mut dumped = DUMPED.lock().unwrap_or_else(|e| e.into_inner());
+    match dumped.get(location) {
+        Some(at) if now.duration_since(*at) < PANIC_DUMP_AGAIN_AFTER => false,
+        _ => {
+            dumped.insert(location.clone(), now);
+            true
+        }
+    }
 }
 
 /// The stall period in nanoseconds; 0 when stall detection is off.
