@@ -6,22 +6,19 @@
 //! a thread of its own (`monitor-alert`): a hook that blocks holds up no
 //! deadline and no dump.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_core::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::background::Background;
 use crate::error::Name;
 use crate::inflight::Straggler;
+use crate::user_code;
 
 /// A monitor stalled: its cap was reached, a call was refused as Busy, and
 /// no call has completed for the alert period since.
@@ -279,68 +276,11 @@ pub(crate) fn hook() -> Option<Hook> {
     HOOK.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// The hook's own thread, and the alerts that wait for it, each with the
-/// hook set when it was raised.
-static HOOK_THREAD: Background<VecDeque<(Hook, Alert)>> =
-    Background::new("monitor-alert", Duration::from_millis(200), VecDeque::new());
-
-/// At most this many alerts wait for the hook; more are dropped.
-const MAX_WAITING: usize = 64;
-
-/// Alerts dropped because [`MAX_WAITING`] waited for the hook.
-static DROPPED: AtomicU64 = AtomicU64::new(0);
-
-/// Hands `alert` to `hook` on the hook's own thread, started if needed;
-/// never waits for the hook. An alert that finds [`MAX_WAITING`] alerts
-/// waiting, or no thread, is dropped with a `tracing` event.
+/// Hands `alert` to `hook` on the hook's own thread
+/// ([`user_code::HOOK`]); never waits for the hook. An alert that finds 64
+/// alerts waiting is dropped (and counted, said once the hook returns).
 pub(crate) fn to_hook(hook: Hook, alert: Alert) {
-    let mut waiting = HOOK_THREAD.lock();
-    if waiting.len() >= MAX_WAITING {
-        drop(waiting);
-        let dropped = DROPPED.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(
-            target: "monitor_runtime",
-            dropped,
-            %alert,
-            "an alert was not handed to the alert hook: {MAX_WAITING} alerts wait for it"
-        );
-        return;
-    }
-    if let Err(error) = HOOK_THREAD.start(&mut waiting, run_hook) {
-        drop(waiting);
-        tracing::error!(
-            target: "monitor_runtime",
-            %error,
-            %alert,
-            "cannot start the alert hook's thread; the alert is not handed to the hook"
-        );
-        return;
-    }
-    waiting.push_back((hook, alert));
-    drop(waiting);
-    HOOK_THREAD.notify();
-}
-
-/// The hook's thread: hands the alerts to their hook in order, and exits
-/// when none came for a while.
-fn run_hook() {
-    let mut idle_since = Instant::now();
-    let mut waiting = HOOK_THREAD.lock();
-    loop {
-        if let Some((hook, alert)) = waiting.pop_front() {
-            drop(waiting);
-            // A panic in the hook was printed by the panic hook; it ends
-            // this alert only.
-            let _ = catch_unwind(AssertUnwindSafe(|| hook(&alert)));
-            waiting = HOOK_THREAD.lock();
-            idle_since = Instant::now();
-            continue;
-        }
-        match HOOK_THREAD.idle(waiting, idle_since.elapsed()) {
-            Some(again) => waiting = again,
-            None => return,
-        }
-    }
+    user_code::HOOK.run(move || hook(&alert));
 }
 
 /// The alerts of one monitor, as an async [`Stream`]. Alerts are never
@@ -383,45 +323,6 @@ impl Stream for Alerts {
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc;
-    use std::sync::Mutex;
-
-    #[test]
-    fn a_hook_that_blocks_keeps_64_alerts_waiting_and_drops_the_rest() {
-        let (entered, in_hook) = mpsc::channel();
-        let (release, released) = mpsc::channel::<()>();
-        let released = Mutex::new(released);
-        let handed = Arc::new(AtomicU64::new(0));
-        let count = handed.clone();
-        let hook: Hook = Arc::new(move |_| {
-            count.fetch_add(1, Ordering::SeqCst);
-            let _ = entered.send(());
-            let _ = released.lock().unwrap().recv();
-        });
-        let alert = Alert::new("blocked-hook".into(), 1, 1, Duration::from_secs(1));
-        to_hook(hook.clone(), alert.clone());
-        in_hook
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the hook runs");
-        let dropped = DROPPED.load(Ordering::SeqCst);
-        for _ in 0..MAX_WAITING + 10 {
-            to_hook(hook.clone(), alert.clone());
-        }
-        assert_eq!(HOOK_THREAD.lock().len(), MAX_WAITING);
-        assert_eq!(DROPPED.load(Ordering::SeqCst) - dropped, 10);
-        // Released, the hook gets every alert that waited.
-        drop(release);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while handed.load(Ordering::SeqCst) < 1 + MAX_WAITING as u64 {
-            assert!(Instant::now() < deadline, "the waiting alerts never ran");
-            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }

@@ -116,6 +116,8 @@ mod task;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 #[cfg(not(loom))]
+mod user_code;
+#[cfg(not(loom))]
 mod watchdog;
 
 #[cfg(not(loom))]

@@ -1,9 +1,10 @@
 //! The watchdog never waits for a dump or for user code: overdue reports
 //! and stall dumps are taken and written on the dump worker
 //! (`monitor-dump`), alert hooks called on a thread of their own
-//! (`monitor-alert`). A sink or hook that blocks holds up no deadline and
-//! no alert of the process, a hook that blocks no dump, and every overdue
-//! call is still reported once.
+//! (`monitor-alert`), `tracing` events on a thread of their own
+//! (`monitor-events`). A sink, hook or subscriber that blocks holds up no
+//! deadline and no alert of the process, a hook that blocks no dump, and
+//! every overdue call is still reported once.
 //!
 //! Each test sets the process's dump sink (one also the alert hook), so
 //! they take turns (`turn`). Every wait is bounded: a regression fails
@@ -423,4 +424,73 @@ fn every_overdue_call_is_reported_once_while_the_sink_blocks() {
         assert_eq!(warned.len(), expected, "{function}: {warned:?}");
         assert_eq!(reported, warned, "each call in one report, once:\n{all}");
     }
+}
+
+/// A `tracing` subscriber whose writer blocks, for the runtime's threads
+/// (a full stderr pipe, a stuck log shipper), while `STUCK` is set; the
+/// warnings it got once free.
+struct StuckSubscriber;
+
+static STUCK: AtomicBool = AtomicBool::new(false);
+static IN_SUBSCRIBER: AtomicBool = AtomicBool::new(false);
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl tracing::Subscriber for StuckSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let runtime = thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with("monitor-"));
+        while runtime && STUCK.load(SeqCst) {
+            IN_SUBSCRIBER.store(true, SeqCst);
+            thread::sleep(Duration::from_millis(2));
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            WARNINGS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(event.metadata().target().to_owned());
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn a_subscriber_that_blocks_holds_up_no_timeout() {
+    monitor_demo::own_process!();
+    tracing::subscriber::set_global_default(StuckSubscriber).unwrap();
+    STUCK.store(true, SeqCst);
+    // An overdue call: its warning goes to the subscriber, which blocks.
+    let (release, caller) = in_flight(stuck_for_timeout);
+    monitor_demo::eventually("the warning reaches the subscriber", || {
+        IN_SUBSCRIBER.load(SeqCst)
+    });
+    let result = time_out_once();
+    assert!(
+        STUCK.load(SeqCst),
+        "the subscriber returned before the timeout: the test proves nothing"
+    );
+    assert!(
+        matches!(result, Some(Err(Error::Timeout { .. }))),
+        "a 20 ms timeout did not fire while the subscriber blocked: {result:?}"
+    );
+    // Free again, it gets the warning.
+    STUCK.store(false, SeqCst);
+    monitor_demo::eventually("the overdue warning", || {
+        WARNINGS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|target| target == "monitor_runtime")
+    });
+    release.send(()).unwrap();
+    caller.join().unwrap();
 }

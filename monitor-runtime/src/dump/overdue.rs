@@ -24,6 +24,7 @@ use super::{
 };
 use crate::inflight::{Blocked, Snapshot};
 use crate::native::Tid;
+use crate::user_code;
 
 /// At most one overdue report per this long.
 pub(super) const MIN_GAP: Duration = Duration::from_secs(1);
@@ -180,8 +181,9 @@ pub(crate) fn on_tick(now_ns: u64, overdue: &[Snapshot]) {
 }
 
 /// Reports calls that overran their deadline: a `tracing` warning for each
-/// now, and one dump of the whole process naming them all, taken and
-/// written to the sink on the dump worker.
+/// (on the events' thread: the subscriber may block, and the watchdog
+/// must not wait for it), and one dump of the whole process naming them
+/// all, taken and written to the sink on the dump worker.
 fn report_overdue(calls: &[Snapshot], now_ns: u64) {
     let calls: Vec<OverdueCall> = calls
         .iter()
@@ -194,7 +196,13 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
             elapsed: elapsed(call, now_ns),
         })
         .collect();
-    for call in &calls {
+    let warned = calls.clone();
+    user_code::EVENTS.run(move || warn_overdue(&warned));
+    submit(Job::Overdue(calls));
+}
+
+fn warn_overdue(calls: &[OverdueCall]) {
+    for call in calls {
         tracing::warn!(
             target: "monitor_runtime",
             call_id = %call.id,
@@ -209,14 +217,14 @@ fn report_overdue(calls: &[Snapshot], now_ns: u64) {
             crate::format::human(call.limit),
         );
     }
-    submit(Job::Overdue(calls));
 }
 
 /// Called by the watchdog with the polls it just found blocking their
 /// thread: each is counted on its function's site (a `#[monitored]`
 /// function's [`Stats::blocked_polls`](crate::monitor::Stats::blocked_polls))
-/// and warned about now; one dump naming them all is queued for the dump
-/// worker, which captures the blocked threads' native stacks.
+/// and warned about (on the events' thread); one dump naming them all is
+/// queued for the dump worker, which captures the blocked threads' native
+/// stacks.
 pub(crate) fn on_blocked(blocked: &[Blocked]) {
     let polls: Vec<BlockedPoll> = blocked
         .iter()
@@ -241,7 +249,13 @@ pub(crate) fn on_blocked(blocked: &[Blocked]) {
             },
         )
         .collect();
-    for poll in &polls {
+    let warned = polls.clone();
+    user_code::EVENTS.run(move || warn_blocked(&warned));
+    submit(Job::Blocked(polls));
+}
+
+fn warn_blocked(polls: &[BlockedPoll]) {
+    for poll in polls {
         tracing::warn!(
             target: "monitor_runtime",
             call_id = %poll.id,
@@ -259,7 +273,6 @@ pub(crate) fn on_blocked(blocked: &[Blocked]) {
             crate::format::human(poll.blocked_for),
         );
     }
-    submit(Job::Blocked(polls));
 }
 
 #[cfg(test)]

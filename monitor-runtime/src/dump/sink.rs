@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::{render, Dump, DumpReason, Omitted};
 use crate::background::Background;
+use crate::user_code;
 
 /// Where dumps go: set with [`set_dump_sink`].
 ///
@@ -421,27 +422,32 @@ static OMITTED_CALLS: AtomicU64 = AtomicU64::new(0);
 static OMITTED_DUMPS: AtomicU64 = AtomicU64::new(0);
 
 /// Counts `calls` overdue calls that no report will name; the first of a
-/// run is said as a `tracing` warning, the count in the next dump.
+/// run is said as a `tracing` warning (on the events' thread: this runs on
+/// the watchdog), the count in the next dump.
 pub(super) fn omit_calls(calls: u64) {
     if calls > 0 && OMITTED_CALLS.fetch_add(calls, Ordering::Relaxed) == 0 {
-        tracing::warn!(
-            target: "monitor_runtime",
-            calls,
-            "overdue calls left out of the dump reports (the dump worker or the sink is behind); \
-             the next dump says how many"
-        );
+        user_code::EVENTS.run(move || {
+            tracing::warn!(
+                target: "monitor_runtime",
+                calls,
+                "overdue calls left out of the dump reports (the dump worker or the sink is \
+                 behind); the next dump says how many"
+            );
+        });
     }
 }
 
 /// Counts a dump dropped; the first of a run is said as a `tracing`
-/// warning, the count in the next dump.
+/// warning (on the events' thread), the count in the next dump.
 pub(super) fn omit_dump(why: &'static str) {
     if OMITTED_DUMPS.fetch_add(1, Ordering::Relaxed) == 0 {
-        tracing::warn!(
-            target: "monitor_runtime",
-            reason = why,
-            "a dump was dropped ({why}); the next dump says how many"
-        );
+        user_code::EVENTS.run(move || {
+            tracing::warn!(
+                target: "monitor_runtime",
+                reason = why,
+                "a dump was dropped ({why}); the next dump says how many"
+            );
+        });
     }
 }
 

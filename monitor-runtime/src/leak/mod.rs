@@ -42,6 +42,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub use crate::alert::{Leak, Leaking};
 
 use crate::alert::{self, Alert};
+use crate::user_code;
 use decide::{alert_again, rising, MIN_SAMPLES};
 
 /// Samples per window.
@@ -376,25 +377,28 @@ fn record(chart: &mut History, sample: &sample::Sample, now: Instant) {
 }
 
 /// Reports one leak: the counter, a `tracing` warning, the alert hook, and
-/// a dump. Runs on the watchdog: the hook and the dump are queued for the
-/// dump worker.
+/// a dump. Runs on the watchdog: the warning and the hook go to their
+/// threads of user code, the dump to the dump worker.
 fn raise(leak: Leak) {
     ALERTS.fetch_add(1, Ordering::Relaxed);
-    let oldest = leak
-        .oldest
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
-    tracing::warn!(
-        target: "monitor_runtime",
-        what = ?leak.what,
-        count = leak.count,
-        growth = leak.growth,
-        window = ?leak.window,
-        oldest = %oldest,
-        "{leak}"
-    );
+    let warned = leak.clone();
+    user_code::EVENTS.run(move || {
+        let oldest = warned
+            .oldest
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(
+            target: "monitor_runtime",
+            what = ?warned.what,
+            count = warned.count,
+            growth = warned.growth,
+            window = ?warned.window,
+            oldest = %oldest,
+            "{warned}"
+        );
+    });
     if let Some(hook) = alert::hook() {
         alert::to_hook(hook, Alert::leak(leak.clone()));
     }

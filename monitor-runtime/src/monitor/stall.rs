@@ -10,6 +10,7 @@ use super::{Monitor, Weak};
 use crate::alert::{self, Alert, Alerts};
 use crate::clock;
 use crate::registry::Upgrade;
+use crate::user_code;
 use crate::watchdog;
 
 impl Monitor {
@@ -84,33 +85,53 @@ fn check_stall(monitor: &Weak, since: u64, now: Instant) {
 }
 
 /// Delivers one alert: to stderr or the hook, to the monitor's streams, and
-/// as a `tracing` warning. Never blocks on a reader. Without a hook the line
-/// is written before the alert is counted and streamed, so that whoever acts
-/// on either (a health check that exits, a test) finds it whole on stderr.
+/// as a `tracing` warning. Never blocks, on a reader or on user code: the
+/// `tracing` subscriber and stderr are written on the events' thread, the
+/// hook runs on its own ([`user_code`]). Without a hook the line is written
+/// before the alert is counted and streamed (both on the events' thread),
+/// so that whoever acts on either (a health check that exits, a test)
+/// finds it whole on stderr; if the events' thread is too far behind to
+/// take it, the alert is counted and streamed at once, without the line.
 fn raise(monitor: &Monitor, alert: Alert) {
-    tracing::warn!(
-        target: "monitor_runtime",
-        monitor = %alert.monitor,
-        max_active = alert.max_active,
-        in_flight = alert.in_flight,
-        stalled_for = ?alert.stalled_for,
-        "monitor stalled: cap reached and no call completed"
-    );
-    let hook = alert::hook();
-    if hook.is_none() {
-        // One short line, as the `tracing` warning above.
-        eprintln!("{alert}");
+    let warned = alert.clone();
+    let warn = move || {
+        tracing::warn!(
+            target: "monitor_runtime",
+            monitor = %warned.monitor,
+            max_active = warned.max_active,
+            in_flight = warned.in_flight,
+            stalled_for = ?warned.stalled_for,
+            "monitor stalled: cap reached and no call completed"
+        );
+    };
+    match alert::hook() {
+        Some(hook) => {
+            deliver(monitor, &alert);
+            user_code::EVENTS.run(warn);
+            alert::to_hook(hook, alert);
+        }
+        None => {
+            let (later, line) = (monitor.clone(), alert.clone());
+            let queued = user_code::EVENTS.run(move || {
+                warn();
+                // One short line, as the `tracing` warning.
+                eprintln!("{line}");
+                deliver(&later, &line);
+            });
+            if !queued {
+                deliver(monitor, &alert);
+            }
+        }
     }
+}
+
+/// Counts `alert` on its monitor and sends it to the monitor's streams.
+fn deliver(monitor: &Monitor, alert: &Alert) {
     monitor.state().alerts.fetch_add(1, Ordering::Release);
     monitor
         .state()
         .channel
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .send(&alert);
-    // The hook is your code, and may block: it runs on its own thread,
-    // not on the watchdog, whose deadlines and alerts must not wait.
-    if let Some(hook) = hook {
-        alert::to_hook(hook, alert);
-    }
+        .send(alert);
 }
