@@ -20,10 +20,18 @@ use crate::background::Background;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The jobs that wait, and how many were queued in all.
+struct Queue {
+    jobs: VecDeque<Job>,
+    queued: u64,
+}
+
 /// A thread of its own for user code, started on demand, with a queue of
 /// at most `max` jobs.
 pub(crate) struct UserCode {
-    thread: Background<VecDeque<Job>>,
+    thread: Background<Queue>,
+    /// Jobs run (or dropped by a panic) in all: the queue's order.
+    done: AtomicU64,
     /// The loop of this thread (a `fn` naming this static).
     run: fn(),
     max: usize,
@@ -43,7 +51,15 @@ pub(crate) static HOOK: UserCode = UserCode::new("monitor-alert", 64, "alert", |
 impl UserCode {
     const fn new(name: &'static str, max: usize, what: &'static str, run: fn()) -> Self {
         UserCode {
-            thread: Background::new(name, Duration::from_millis(200), VecDeque::new()),
+            thread: Background::new(
+                name,
+                Duration::from_millis(200),
+                Queue {
+                    jobs: VecDeque::new(),
+                    queued: 0,
+                },
+            ),
+            done: AtomicU64::new(0),
             run,
             max,
             dropped: AtomicU64::new(0),
@@ -56,15 +72,27 @@ impl UserCode {
     /// or no thread, is dropped and counted: `false`.
     pub(crate) fn run(&'static self, job: impl FnOnce() + Send + 'static) -> bool {
         let mut waiting = self.thread.lock();
-        if waiting.len() >= self.max || self.thread.start(&mut waiting, self.run).is_err() {
+        if waiting.jobs.len() >= self.max || self.thread.start(&mut waiting, self.run).is_err() {
             drop(waiting);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        waiting.push_back(Box::new(job));
+        waiting.jobs.push_back(Box::new(job));
+        waiting.queued += 1;
         drop(waiting);
         self.thread.notify();
         true
+    }
+
+    /// Waits, `at_most`, until the jobs queued so far have run: what a
+    /// report says in `tracing` comes before its dump, unless the
+    /// subscriber is stuck.
+    pub(crate) fn flush(&self, at_most: Duration) {
+        let queued = self.thread.lock().queued;
+        let until = Instant::now() + at_most;
+        while self.done.load(Ordering::Acquire) < queued && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// The thread: runs the jobs in order, says how many were dropped,
@@ -74,9 +102,10 @@ impl UserCode {
         let mut idle_since = Instant::now();
         let mut waiting = self.thread.lock();
         loop {
-            if let Some(job) = waiting.pop_front() {
+            if let Some(job) = waiting.jobs.pop_front() {
                 drop(waiting);
                 let _ = catch_unwind(AssertUnwindSafe(job));
+                self.done.fetch_add(1, Ordering::Release);
                 self.say_dropped();
                 waiting = self.thread.lock();
                 idle_since = Instant::now();
@@ -104,7 +133,7 @@ impl UserCode {
     /// How many jobs wait.
     #[cfg(test)]
     fn waiting(&self) -> usize {
-        self.thread.lock().len()
+        self.thread.lock().jobs.len()
     }
 }
 
@@ -143,8 +172,20 @@ mod tests {
         assert!(began.elapsed() < Duration::from_secs(1));
         assert_eq!(BLOCKING.waiting(), 8);
         assert_eq!(BLOCKING.dropped.load(Ordering::SeqCst), 5);
-        // Released, every job that waited runs.
+        // Released, every job that waited runs: a flush waits for them.
+        let began = Instant::now();
+        BLOCKING.flush(Duration::from_millis(50));
+        assert!(
+            began.elapsed() >= Duration::from_millis(50),
+            "flushed a stuck queue"
+        );
         drop(release);
+        BLOCKING.flush(Duration::from_secs(10));
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1 + 8,
+            "flushed before the jobs ran"
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
         while ran.load(Ordering::SeqCst) < 1 + 8 {
             assert!(Instant::now() < deadline, "the waiting jobs never ran");

@@ -80,6 +80,10 @@ impl Job {
             omit_dump("the dump sink has not returned from an earlier dump");
             return;
         }
+        if matches!(self, Job::Overdue(_) | Job::Blocked(_)) {
+            // The warnings of these calls before their dump.
+            crate::user_code::EVENTS.flush(WARNINGS_FIRST);
+        }
         let _ = panic::catch_unwind(AssertUnwindSafe(move || match self {
             Job::Overdue(calls) => {
                 let mut dump = take(DumpReason::Overdue { calls }, &DumpOptions::new());
@@ -196,6 +200,10 @@ fn push(queue: &mut VecDeque<Job>, job: Job) {
         job => queue.push_back(job),
     }
 }
+
+/// How long a report waits for the `tracing` warnings of its calls to be
+/// written first (a subscriber that blocks: no longer).
+const WARNINGS_FIRST: Duration = Duration::from_millis(100);
 
 /// How often a report held back for a busy sink looks again.
 const HOLD_BACK: Duration = Duration::from_millis(10);
