@@ -1,11 +1,12 @@
 //! User code that the runtime's own threads must not wait for: the
 //! `tracing` subscriber (whose writer may block on a full pipe, a slow
-//! disk, a lock), stderr, and the alert hook. The watchdog and the
-//! supervisors hand such work to a [`UserCode`] thread, which runs it in
-//! order; while that thread is stuck, the work waits in a bounded queue,
-//! and what does not fit is dropped and counted (said once the thread
-//! runs again). So a subscriber that blocks holds up no timeout of the
-//! process, and no restart.
+//! disk, a lock), stderr, and the alert hook. The watchdog hands such work
+//! to a [`UserCode`] thread, which runs it in order; while that thread is
+//! stuck, the work waits in a bounded queue, and what does not fit is
+//! dropped and counted (said once the thread runs again). So a subscriber
+//! that blocks holds up no timeout of the process. (A supervisor still
+//! writes its own events on its thread: they must be written when
+//! `join_blocking` returns.)
 //!
 //! Two threads, so that a stuck hook holds up no event and a stuck
 //! subscriber no hook: [`EVENTS`] (`monitor-events`: `tracing` events and
