@@ -261,9 +261,12 @@ pub(crate) fn due(now_ns: u64) -> Vec<Snapshot> {
                 deadline
             } else {
                 let history = history.get_or_insert_with(clock::history);
-                history
-                    .read_by(started..started + 1)
-                    .saturating_add(site.report_ns - clock::TICK.as_nanos() as u64)
+                match history.read_by(started..started + 1) {
+                    // Still the clock's reading (it cannot be, a tick past
+                    // the deadline): look again at the next tick.
+                    u64::MAX => now_ns + clock::TICK.as_nanos() as u64,
+                    by => by.saturating_add(site.report_ns - clock::TICK.as_nanos() as u64),
+                }
             };
             if deadline > now_ns {
                 next = next.min(deadline);
