@@ -377,12 +377,15 @@ fn record(chart: &mut History, sample: &sample::Sample, now: Instant) {
 }
 
 /// Reports one leak: the counter, a `tracing` warning, the alert hook, and
-/// a dump. Runs on the watchdog: the warning and the hook go to their
-/// threads of user code, the dump to the dump worker.
+/// a dump. Runs on the watchdog: the warning, then the hook, go to the
+/// threads of user code (in that order, as ever), the dump to the dump
+/// worker.
 fn raise(leak: Leak) {
     ALERTS.fetch_add(1, Ordering::Relaxed);
-    let warned = leak.clone();
-    user_code::EVENTS.run(move || {
+    // The hook set when the leak is raised, whenever it runs.
+    let hook = alert::hook();
+    let (warned, hooked) = (leak.clone(), hook.clone());
+    let queued = user_code::EVENTS.run(move || {
         let oldest = warned
             .oldest
             .iter()
@@ -398,8 +401,11 @@ fn raise(leak: Leak) {
             oldest = %oldest,
             "{warned}"
         );
+        if let Some(hook) = hooked {
+            alert::to_hook(hook, Alert::leak(warned));
+        }
     });
-    if let Some(hook) = alert::hook() {
+    if !queued && let Some(hook) = hook {
         alert::to_hook(hook, Alert::leak(leak.clone()));
     }
     crate::dump::submit(crate::dump::Job::Leak(leak));

@@ -85,48 +85,41 @@ fn check_stall(monitor: &Weak, since: u64, now: Instant) {
 }
 
 /// Delivers one alert: to stderr or the hook, to the monitor's streams, and
-/// as a `tracing` warning. Never blocks, on a reader or on user code: the
-/// `tracing` subscriber and stderr are written on the events' thread, the
-/// hook runs on its own ([`user_code`]). Without a hook the line is written
-/// before the alert is counted and streamed (both on the events' thread),
-/// so that whoever acts on either (a health check that exits, a test)
-/// finds it whole on stderr; if the events' thread is too far behind to
-/// take it, the alert is counted and streamed at once, without the line.
+/// as a `tracing` warning, in the order they always came: the warning, the
+/// line on stderr (without a hook), the count and the streams, the hook.
+/// Never blocks, on a reader or on user code: all of it runs on the
+/// events' thread ([`user_code`]), and the hook on its own. So whoever acts
+/// on the count or a stream (a health check that exits, a test) finds the
+/// warning and the line written. If the events' thread is too far behind
+/// to take the alert, it is counted, streamed and handed to the hook at
+/// once, without the warning and the line.
 fn raise(monitor: &Monitor, alert: Alert) {
-    let warned = alert.clone();
-    let warn = move || {
+    // The hook set when the alert is raised, whenever it runs.
+    let hook = alert::hook();
+    let (later, raised, hooked) = (monitor.clone(), alert.clone(), hook.clone());
+    let queued = user_code::EVENTS.run(move || {
         tracing::warn!(
             target: "monitor_runtime",
-            monitor = %warned.monitor,
-            max_active = warned.max_active,
-            in_flight = warned.in_flight,
-            stalled_for = ?warned.stalled_for,
+            monitor = %raised.monitor,
+            max_active = raised.max_active,
+            in_flight = raised.in_flight,
+            stalled_for = ?raised.stalled_for,
             "monitor stalled: cap reached and no call completed"
         );
-    };
-    match alert::hook() {
-        Some(hook) => {
-            deliver(monitor, &alert);
-            user_code::EVENTS.run(warn);
-            alert::to_hook(hook, alert);
+        if hooked.is_none() {
+            // One short line, as the `tracing` warning.
+            eprintln!("{raised}");
         }
-        None => {
-            let (later, line) = (monitor.clone(), alert.clone());
-            let queued = user_code::EVENTS.run(move || {
-                warn();
-                // One short line, as the `tracing` warning.
-                eprintln!("{line}");
-                deliver(&later, &line);
-            });
-            if !queued {
-                deliver(monitor, &alert);
-            }
-        }
+        deliver(&later, &raised, hooked);
+    });
+    if !queued {
+        deliver(monitor, &alert, hook);
     }
 }
 
-/// Counts `alert` on its monitor and sends it to the monitor's streams.
-fn deliver(monitor: &Monitor, alert: &Alert) {
+/// Counts `alert` on its monitor, sends it to the monitor's streams, and
+/// hands it to `hook` (on the hook's thread: it may block).
+fn deliver(monitor: &Monitor, alert: &Alert, hook: Option<alert::Hook>) {
     monitor.state().alerts.fetch_add(1, Ordering::Release);
     monitor
         .state()
@@ -134,4 +127,7 @@ fn deliver(monitor: &Monitor, alert: &Alert) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .send(alert);
+    if let Some(hook) = hook {
+        alert::to_hook(hook, alert.clone());
+    }
 }
