@@ -128,19 +128,41 @@ mod tests {
     static JOBS: Background<Vec<u32>> =
         Background::new("bg-test", Duration::from_millis(50), Vec::new());
 
-    fn run() {
+    static PANICKY: Background<Vec<u32>> =
+        Background::new("bg-panicky", Duration::from_millis(50), Vec::new());
+
+    /// The loop of a test thread: takes `jobs`' work, last first, and
+    /// panics on a job 0 (a bug), after taking it.
+    fn work(jobs: &'static Background<Vec<u32>>) {
         let mut idle_since = Instant::now();
-        let mut guard = JOBS.lock();
+        let mut guard = jobs.lock();
         loop {
             if let Some(job) = guard.pop() {
-                assert!(job > 0);
+                assert!(job > 0, "a bug");
                 idle_since = Instant::now();
                 continue;
             }
-            match JOBS.idle(guard, idle_since.elapsed()) {
+            match jobs.idle(guard, idle_since.elapsed()) {
                 Some(again) => guard = again,
                 None => return,
             }
+        }
+    }
+
+    fn run() {
+        work(&JOBS);
+    }
+
+    fn run_panicky() {
+        work(&PANICKY);
+    }
+
+    /// Waits until the thread of `jobs` has exited.
+    fn until_exited(jobs: &Background<Vec<u32>>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while jobs.lock().running {
+            assert!(Instant::now() < deadline, "the thread never exited");
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -152,34 +174,10 @@ mod tests {
         assert!(!JOBS.start(&mut guard, run).unwrap(), "already running");
         drop(guard);
         JOBS.notify();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while JOBS.lock().running {
-            assert!(Instant::now() < deadline, "the thread never exited");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        until_exited(&JOBS);
         let mut guard = JOBS.lock();
         assert!(guard.is_empty(), "the job was run");
         assert!(JOBS.start(&mut guard, run).unwrap(), "a new thread starts");
-    }
-
-    static PANICKY: Background<Vec<u32>> =
-        Background::new("bg-panicky", Duration::from_millis(50), Vec::new());
-
-    /// Panics on job 0 (a bug), after taking it.
-    fn run_panicky() {
-        let mut idle_since = Instant::now();
-        let mut guard = PANICKY.lock();
-        loop {
-            if let Some(job) = guard.pop() {
-                assert!(job > 0, "a bug");
-                idle_since = Instant::now();
-                continue;
-            }
-            match PANICKY.idle(guard, idle_since.elapsed()) {
-                Some(again) => guard = again,
-                None => return,
-            }
-        }
     }
 
     #[test]
@@ -190,11 +188,7 @@ mod tests {
         assert!(PANICKY.start(&mut guard, run_panicky).unwrap());
         drop(guard);
         PANICKY.notify();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while PANICKY.lock().running {
-            assert!(Instant::now() < deadline, "the thread never exited");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        until_exited(&PANICKY);
         assert!(PANICKY.lock().is_empty(), "the job after the panic was run");
     }
 }

@@ -4,14 +4,11 @@
 
 use std::process::Command;
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_runtime::{
-    dump::{
-        install_panic_hook, set_dump_sink, Dump, DumpOptions, DumpReason, DumpSink, DumpSinkError,
-    },
+    dump::{install_panic_hook, set_dump_sink, DumpOptions, DumpReason, DumpSink, DumpSinkError},
     stack_on_timeout,
 };
 
@@ -155,14 +152,7 @@ fn fails_elsewhere() {
 #[test]
 fn panics_at_one_place_are_dumped_once_in_a_while() {
     monitor_demo::own_process!();
-    let dumps: Arc<Mutex<Vec<Dump>>> = Arc::default();
-    let kept = dumps.clone();
-    set_dump_sink(DumpSink::custom(move |dump| {
-        if matches!(dump.reason, DumpReason::Panic { .. }) {
-            kept.lock().unwrap().push(dump.clone());
-        }
-    }))
-    .unwrap();
+    let dumps = monitor_demo::kept_dumps();
     install_panic_hook();
     for _ in 0..20 {
         assert!(std::panic::catch_unwind(fails_each_time).is_err());

@@ -128,14 +128,7 @@ async fn blocks() -> Result<(), Error> {
 #[test]
 fn blocked_poll_reports_of_a_storm_are_linear() {
     monitor_demo::own_process!();
-    let dumps: Arc<Mutex<Vec<Dump>>> = Arc::default();
-    let kept = dumps.clone();
-    set_dump_sink(DumpSink::custom(move |dump| {
-        if matches!(dump.reason, DumpReason::BlockedPoll { .. }) {
-            kept.lock().unwrap().push(dump.clone());
-        }
-    }))
-    .unwrap();
+    let dumps = monitor_demo::kept_dumps();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -179,7 +172,11 @@ fn blocked_poll_reports_of_a_storm_are_linear() {
         found >= 10,
         "only {found} blocked polls: the test proves nothing"
     );
-    let dumps = dumps.lock().unwrap();
+    let kept = dumps.lock().unwrap();
+    let dumps: Vec<&Dump> = kept
+        .iter()
+        .filter(|dump| matches!(dump.reason, DumpReason::BlockedPoll { .. }))
+        .collect();
     let reports = dumps.len();
     let blocks: usize = dumps.iter().map(|dump| dump.calls.len()).sum();
     let bytes: usize = dumps.iter().map(|dump| dump.to_string().len()).sum();
